@@ -1,0 +1,47 @@
+"""aqueue: an asyncio-native job queue on the database you already have."""
+
+from aqueue.backoff import Backoff
+from aqueue.context import JobContext
+from aqueue.errors import (
+    AqueueError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    PayloadTooLarge,
+    Retry,
+    SchemaError,
+    UnknownTask,
+)
+from aqueue.job import Job
+from aqueue.queue import Queue
+from aqueue.records import JobInfo, JobStatus
+from aqueue.task import JobOptions, JobRequest, Task
+from aqueue.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AqueueError",
+    "Backoff",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobFailed",
+    "JobInfo",
+    "JobNotFound",
+    "JobOptions",
+    "JobRequest",
+    "JobStatus",
+    "PayloadTooLarge",
+    "Queue",
+    "Retry",
+    "SchemaError",
+    "Task",
+    "UnknownTask",
+    "Worker",
+    "__version__",
+]

@@ -1,0 +1,103 @@
+"""The one interface between aqueue's job logic and a database.
+
+The queue and the worker only ever talk to a :class:`Backend`; each driver
+package (``postgres``, ``mysql``, ``sqlite``) implements it with its own SQL
+beside it and translates driver errors into :mod:`aqueue.errors` at this edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+
+# Called by a listener: on_new(queue name), on_done(job ids, or None for "some jobs").
+NewJobHandler = Callable[[str], None]
+DoneHandler = Callable[[list[str] | None], None]
+
+
+class Listener(Protocol):
+    """A live subscription to new-job and job-done notifications."""
+
+    async def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    """Everything aqueue asks of a database."""
+
+    dialect: str
+    #: True when the database pushes notifications (PostgreSQL LISTEN/NOTIFY).
+    supports_notify: bool
+    #: True when producer and worker can only share the database from one host.
+    single_host: bool
+
+    async def open(self) -> None:
+        """Connect (a pool, or one connection for SQLite)."""
+
+    async def close(self) -> None:
+        """Release every connection."""
+
+    async def migrate(self) -> list[int]:
+        """Apply missing migrations under a lock; return the versions applied."""
+
+    async def schema_version(self) -> int | None:
+        """The applied schema version, or ``None`` when aqueue's tables are missing."""
+
+    async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        """Insert jobs in one round trip where the driver allows; return their ids.
+
+        A job whose ``unique_key`` matches a queued or running job is not
+        inserted; the existing job's id is returned in its place. With
+        ``connection`` the insert runs on the caller's connection and
+        transaction, which the caller commits.
+        """
+
+    async def claim_jobs(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs, highest priority then oldest first."""
+
+    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+        """Record outcomes; return the ids whose fence ``(id, attempts)`` no longer held."""
+
+    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
+        """Extend the lease of every job ``worker`` runs; report cancel requests."""
+
+    async def rescue_expired_leases(self) -> int:
+        """Re-queue (or fail, when out of attempts) running jobs whose lease expired."""
+
+    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+        """Re-queue ``(id, attempts)`` jobs a stopping worker did not finish."""
+
+    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
+        """Store a running job's progress (JSON text); False when fenced out."""
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        """One job, or ``None``."""
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
+        """The jobs among ``job_ids`` that exist."""
+
+    async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
+        """Jobs matching ``job_filter``, newest first."""
+
+    async def cancel_job(self, job_id: str) -> str | None:
+        """Cancel a queued job, or ask a running one to stop; return the status after."""
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Put a failed or cancelled job back in the queue with fresh attempts."""
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        """Job counts per queue, per status."""
+
+    async def count_pending(self, queues: Sequence[str] | None) -> int:
+        """Queued jobs (due or not) in ``queues`` (all when ``None``)."""
+
+    async def purge(
+        self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
+    ) -> int:
+        """Delete finished jobs older than ``older_than`` seconds, in batches."""
+
+    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+        """Subscribe to notifications; ``None`` where the database has none."""

@@ -1,0 +1,83 @@
+"""Helpers shared by the backends: row decoding and retry of transient errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aqueue import serialization
+from aqueue.records import JobInfo, JobStatus
+
+T = TypeVar("T")
+log = logging.getLogger("aqueue.backend")
+
+#: The column order every backend selects for a JobInfo.
+JOB_COLUMNS = (
+    "id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result, error, "
+    "created_at, scheduled_at, started_at, finished_at, worker, unique_key, progress, "
+    "cancel_requested"
+)
+
+LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lost the database)"
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
+    """Turn a row selected with :data:`JOB_COLUMNS` into a :class:`JobInfo`."""
+    values = list(row.values()) if isinstance(row, Mapping) else list(row)
+    (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
+     error, created, scheduled, started, finished, worker, unique_key, progress,
+     cancel_requested) = values
+    created_at = _utc(created)
+    scheduled_at = _utc(scheduled)
+    assert created_at is not None and scheduled_at is not None
+    return JobInfo(
+        id=str(job_id),
+        task=task,
+        queue=queue,
+        status=JobStatus(status),
+        priority=int(priority),
+        attempts=int(attempts),
+        max_attempts=int(max_attempts),
+        args=serialization.decode(args),
+        kwargs=serialization.decode(kwargs),
+        result=serialization.decode(result),
+        error=serialization.decode(error),
+        created_at=created_at,
+        scheduled_at=scheduled_at,
+        started_at=_utc(started),
+        finished_at=_utc(finished),
+        worker=worker,
+        unique_key=unique_key,
+        progress=serialization.decode(progress),
+        cancel_requested=bool(cancel_requested),
+    )
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]],
+    is_transient: Callable[[BaseException], bool],
+    what: str,
+    attempts: int = 8,
+) -> T:
+    """Run ``operation``, retrying deadlocks and lock timeouts with a short jittered backoff."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await operation()
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            log.debug("%s: transient error, retrying (%s)", what, exc)
+            await asyncio.sleep(min(0.5, 0.005 * 2**attempt) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")

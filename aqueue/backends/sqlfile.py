@@ -1,0 +1,53 @@
+"""Load a backend's named queries and numbered migrations from its ``.sql`` files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
+    """Split a file of ``-- name: query_name`` blocks into a name -> SQL map."""
+    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    pieces = _NAME.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
+        queries[name] = "\n".join(lines).strip().rstrip(";")
+    return queries
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def load_migrations(package: str) -> list[Migration]:
+    """Read ``migrations/NNNN_name.sql``; statements end with ``;`` at a line's end."""
+    folder = resources.files(package).joinpath("migrations")
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if not match:
+            continue
+        text = entry.read_text(encoding="utf-8")
+        statements = [
+            s.strip()
+            for s in re.split(r";\s*$", text, flags=re.MULTILINE)
+            if s.strip() and not all(
+                line.strip().startswith("--") or not line.strip() for line in s.splitlines()
+            )
+        ]
+        found.append(Migration(int(match.group(1)), match.group(2), tuple(statements)))
+    return sorted(found, key=lambda m: m.version)
+
+
+def latest_version(package: str) -> int:
+    """The highest migration version a backend ships."""
+    return max(m.version for m in load_migrations(package))

@@ -1,0 +1,5 @@
+"""SQLite backend."""
+
+from aqueue.backends.sqlite.backend import SQLiteBackend
+
+__all__ = ["SQLiteBackend"]

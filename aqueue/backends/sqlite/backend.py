@@ -1,0 +1,329 @@
+"""SQLite backend (aiosqlite): one connection, WAL, one writer at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
+from aqueue.backends.common import (
+    JOB_COLUMNS,
+    LEASE_EXPIRED_MESSAGE,
+    retry_transient,
+    row_to_info,
+)
+from aqueue.backends.sqlfile import load_migrations, load_queries
+from aqueue.dsn import DSN
+from aqueue.errors import DatabaseUnavailable, SchemaError
+from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+
+T = TypeVar("T")
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_Q = {
+    name: sql.replace("NOW", _NOW).replace("COLUMNS", JOB_COLUMNS)
+    for name, sql in load_queries(__package__ or "aqueue.backends.sqlite").items()
+}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def _translate(exc: BaseException, path: str) -> BaseException:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "no such table" in text:
+        return SchemaError(f"aqueue's tables are missing in {path}: run `aqueue migrate` ({text})")
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+        return DatabaseUnavailable(f"cannot open SQLite database {path}: {text}")
+    if isinstance(exc, ValueError) and "no active connection" in text:
+        return DatabaseUnavailable(f"the SQLite connection to {path} is closed")
+    return exc
+
+
+class SQLiteBackend:
+    """Embedded default. Calls share one connection, serialised by a lock so that
+    a transaction never interleaves with another coroutine's statements."""
+
+    dialect = "sqlite"
+    supports_notify = False
+    single_host = True
+
+    def __init__(self, dsn: DSN, *, pool_size: int = 1) -> None:
+        self.path = dsn.database
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from None
+        # The claim's UPDATE ... RETURNING and partial indexes need 3.35.
+        if sqlite3.sqlite_version_info < (3, 35):
+            await conn.close()
+            raise DatabaseUnavailable(
+                f"SQLite {sqlite3.sqlite_version} is too old: aqueue needs 3.35 or newer"
+            )
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=10000")
+        self._conn = conn
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
+        return self._conn
+
+    async def _run(self, what: str, operation: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        async def once() -> T:
+            async with self._lock:
+                return await operation(self._connection())
+
+        try:
+            return await retry_transient(once, _is_transient, what)
+        except (sqlite3.Error, ValueError) as exc:
+            translated = _translate(exc, self.path)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    @asynccontextmanager
+    async def _transaction(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        async def op(conn: aiosqlite.Connection) -> list[Any]:
+            async with conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+
+        return await self._run("query", op)
+
+    async def _rowcount(self, sql: str, params: dict[str, Any]) -> int:
+        async def op(conn: aiosqlite.Connection) -> int:
+            async with conn.execute(sql, params) as cursor:
+                return cursor.rowcount
+
+        return await self._run("update", op)
+
+    # -- schema -------------------------------------------------------------
+
+    async def schema_version(self) -> int | None:
+        rows = await self._fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'aqueue_migrations'",
+            {},
+        )
+        if not rows:
+            return None
+        found = await self._fetchall("SELECT max(version) FROM aqueue_migrations", {})
+        return int(found[0][0]) if found and found[0][0] is not None else None
+
+    async def migrate(self) -> list[int]:
+        async def op(conn: aiosqlite.Connection) -> list[int]:
+            applied: list[int] = []
+            async with self._transaction(conn):
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS aqueue_migrations (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at REAL NOT NULL)"
+                )
+                async with conn.execute("SELECT version FROM aqueue_migrations") as cur:
+                    done = {int(row[0]) for row in await cur.fetchall()}
+                for migration in load_migrations(__package__ or "aqueue.backends.sqlite"):
+                    if migration.version in done:
+                        continue
+                    for statement in migration.statements:
+                        await conn.execute(statement)
+                    await conn.execute(
+                        f"INSERT INTO aqueue_migrations VALUES (?, ?, {_NOW})",
+                        (migration.version, migration.name),
+                    )
+                    applied.append(migration.version)
+            return applied
+
+        return await self._run("migrate", op)
+
+    # -- producing ------------------------------------------------------------
+
+    async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        rows = [
+            {
+                "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority,
+                "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
+                "timeout": j.timeout, "unique_key": j.unique_key, "delay": j.delay,
+                "run_at": j.run_at.timestamp() if j.run_at else None,
+            }
+            for j in jobs
+        ]
+        keys = [j.unique_key for j in jobs if j.unique_key is not None]
+
+        async def write(conn: aiosqlite.Connection) -> dict[str, str]:
+            if len(rows) == 1:
+                await conn.execute(_Q["insert_job"], rows[0])
+            else:
+                await conn.executemany(_Q["insert_job"], rows)
+            if not keys:
+                return {}
+            async with conn.execute(_Q["active_ids_for_keys"], {"keys": json.dumps(keys)}) as cur:
+                return {row[0]: row[1] for row in await cur.fetchall()}
+
+        if connection is not None:
+            # The caller's own connection and transaction: no lock, no commit.
+            active = await write(connection)
+        else:
+
+            async def op(conn: aiosqlite.Connection) -> dict[str, str]:
+                if len(rows) == 1 and not keys:
+                    return await write(conn)
+                async with self._transaction(conn):
+                    return await write(conn)
+
+            active = await self._run("insert", op)
+        return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
+
+    # -- working --------------------------------------------------------------
+
+    async def claim_jobs(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit}
+        if queues:
+            params["queues"] = json.dumps(list(queues))
+        rows = await self._fetchall(_Q["claim_jobs_in_queues" if queues else "claim_jobs"], params)
+        jobs = [
+            ClaimedJob(
+                id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
+                kwargs=json.loads(r[5]), attempts=r[6], max_attempts=r[7], timeout=r[8],
+            )
+            for r in rows
+        ]
+        jobs.sort(key=lambda j: -j.priority)
+        return jobs
+
+    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+        async def op(conn: aiosqlite.Connection) -> list[str]:
+            fenced: list[str] = []
+            async with self._transaction(conn):
+                for o in outcomes:
+                    params = {
+                        "id": o.id, "attempts": o.attempts, "status": str(o.status),
+                        "result": o.result, "error": o.error, "retry_delay": o.retry_delay,
+                    }
+                    async with conn.execute(_Q["complete_job"], params) as cur:
+                        if cur.rowcount == 0:
+                            fenced.append(o.id)
+            return fenced
+
+        return await self._run("complete", op)
+
+    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
+        rows = await self._fetchall(_Q["renew_leases"], {"worker": worker, "lease": lease})
+        return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
+
+    async def rescue_expired_leases(self) -> int:
+        return await self._rowcount(_Q["rescue_expired_leases"], {"message": LEASE_EXPIRED_MESSAGE})
+
+    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+        async def op(conn: aiosqlite.Connection) -> int:
+            count = 0
+            async with self._transaction(conn):
+                for job_id, attempts in jobs:
+                    params = {"id": job_id, "attempts": attempts}
+                    async with conn.execute(_Q["hand_back"], params) as cur:
+                        count += cur.rowcount
+            return count
+
+        return await self._run("hand back", op)
+
+    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
+        params = {"id": job_id, "attempts": attempts, "progress": progress}
+        return await self._rowcount(_Q["set_progress"], params) == 1
+
+    # -- inspecting and administering ------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        rows = await self._fetchall(_Q["get_job"], {"id": job_id})
+        return row_to_info(rows[0]) if rows else None
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
+        rows = await self._fetchall(_Q["get_jobs"], {"ids": json.dumps(list(job_ids))})
+        return [row_to_info(r) for r in rows]
+
+    async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
+        params = {
+            "any_status": not job_filter.statuses, "statuses": json.dumps(job_filter.statuses),
+            "any_queue": not job_filter.queues, "queues": json.dumps(job_filter.queues),
+            "any_task": not job_filter.tasks, "tasks": json.dumps(job_filter.tasks),
+            "limit": job_filter.limit,
+        }
+        return [row_to_info(r) for r in await self._fetchall(_Q["list_jobs"], params)]
+
+    async def cancel_job(self, job_id: str) -> str | None:
+        async def op(conn: aiosqlite.Connection) -> str | None:
+            async with self._transaction(conn):
+                await conn.execute(_Q["cancel_job"], {"id": job_id})
+                async with conn.execute(_Q["job_status"], {"id": job_id}) as cur:
+                    row = await cur.fetchone()
+            return str(row[0]) if row else None
+
+        return await self._run("cancel", op)
+
+    async def retry_job(self, job_id: str) -> bool:
+        return await self._rowcount(_Q["retry_job"], {"id": job_id}) == 1
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for queue, status, count in await self._fetchall(_Q["stats"], {}):
+            result.setdefault(queue, {})[status] = int(count)
+        return result
+
+    async def count_pending(self, queues: Sequence[str] | None) -> int:
+        if queues:
+            rows = await self._fetchall(
+                _Q["count_pending_in_queues"], {"queues": json.dumps(list(queues))}
+            )
+        else:
+            rows = await self._fetchall(_Q["count_pending"], {})
+        return int(rows[0][0])
+
+    async def purge(
+        self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
+    ) -> int:
+        params: dict[str, Any] = {
+            "age": older_than, "statuses": json.dumps(list(statuses)), "batch": batch_size,
+        }
+        if dry_run:
+            return int((await self._fetchall(_Q["count_purgeable"], params))[0][0])
+        total = 0
+        while True:
+            deleted = await self._rowcount(_Q["purge_batch"], params)
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+        return None

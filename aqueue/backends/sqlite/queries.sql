@@ -1,0 +1,120 @@
+-- Named queries for the SQLite backend. NOW is replaced at load time by
+-- (julianday('now') - 2440587.5) * 86400.0: unixepoch('subsec') needs 3.42.
+
+-- name: insert_job
+INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
+                         timeout, unique_key, created_at, scheduled_at)
+VALUES (:id, :task, :queue, 'queued', :priority, :args, :kwargs, :max_attempts,
+        :timeout, :unique_key, NOW, COALESCE(:run_at, NOW + :delay))
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
+DO NOTHING;
+
+-- name: active_ids_for_keys
+SELECT unique_key, id FROM aqueue_jobs
+WHERE unique_key IN (SELECT value FROM json_each(:keys))
+  AND status IN ('queued', 'running');
+
+-- name: claim_jobs
+UPDATE aqueue_jobs
+SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = NOW,
+    lease_expires_at = NOW + :lease, cancel_requested = 0
+WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE status = 'queued' AND scheduled_at <= NOW
+    ORDER BY priority DESC, scheduled_at, id
+    LIMIT :limit)
+RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout;
+
+-- name: claim_jobs_in_queues
+UPDATE aqueue_jobs
+SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = NOW,
+    lease_expires_at = NOW + :lease, cancel_requested = 0
+WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE status = 'queued' AND scheduled_at <= NOW
+      AND queue IN (SELECT value FROM json_each(:queues))
+    ORDER BY priority DESC, scheduled_at, id
+    LIMIT :limit)
+RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout;
+
+-- name: complete_job
+UPDATE aqueue_jobs
+SET status = :status, result = :result, error = :error, lease_expires_at = NULL,
+    cancel_requested = 0,
+    finished_at = CASE WHEN :status = 'queued' THEN NULL ELSE NOW END,
+    scheduled_at = CASE WHEN :status = 'queued' THEN NOW + :retry_delay ELSE scheduled_at END
+WHERE id = :id AND attempts = :attempts AND status = 'running';
+
+-- name: renew_leases
+UPDATE aqueue_jobs SET lease_expires_at = NOW + :lease
+WHERE status = 'running' AND worker = :worker
+RETURNING id, attempts, cancel_requested;
+
+-- name: rescue_expired_leases
+UPDATE aqueue_jobs
+SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN NOW ELSE NULL END,
+    error = json_object('type', 'LeaseExpired', 'message', :message || ' (worker ' || COALESCE(worker, '?') || ')', 'traceback', NULL),
+    lease_expires_at = NULL, cancel_requested = 0
+WHERE status = 'running' AND lease_expires_at < NOW;
+
+-- name: hand_back
+UPDATE aqueue_jobs
+SET status = 'queued', attempts = attempts - 1, lease_expires_at = NULL, cancel_requested = 0
+WHERE id = :id AND attempts = :attempts AND status = 'running';
+
+-- name: set_progress
+UPDATE aqueue_jobs SET progress = :progress
+WHERE id = :id AND attempts = :attempts AND status = 'running';
+
+-- name: get_job
+SELECT COLUMNS FROM aqueue_jobs WHERE id = :id;
+
+-- name: get_jobs
+SELECT COLUMNS FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: list_jobs
+SELECT COLUMNS FROM aqueue_jobs
+WHERE (:any_status OR status IN (SELECT value FROM json_each(:statuses)))
+  AND (:any_queue OR queue IN (SELECT value FROM json_each(:queues)))
+  AND (:any_task OR task IN (SELECT value FROM json_each(:tasks)))
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: cancel_job
+UPDATE aqueue_jobs
+SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+    finished_at = CASE WHEN status = 'queued' THEN NOW ELSE finished_at END,
+    cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE 0 END
+WHERE id = :id AND status IN ('queued', 'running');
+
+-- name: job_status
+SELECT status FROM aqueue_jobs WHERE id = :id;
+
+-- name: retry_job
+UPDATE aqueue_jobs
+SET status = 'queued', attempts = 0, scheduled_at = NOW, started_at = NULL,
+    finished_at = NULL, result = NULL, cancel_requested = 0, lease_expires_at = NULL
+WHERE id = :id AND status IN ('failed', 'cancelled');
+
+-- name: stats
+SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
+
+-- name: count_pending
+SELECT count(*) FROM aqueue_jobs WHERE status = 'queued';
+
+-- name: count_pending_in_queues
+SELECT count(*) FROM aqueue_jobs
+WHERE status = 'queued' AND queue IN (SELECT value FROM json_each(:queues));
+
+-- name: count_purgeable
+SELECT count(*) FROM aqueue_jobs
+WHERE finished_at IS NOT NULL AND finished_at < NOW - :age
+  AND status IN (SELECT value FROM json_each(:statuses));
+
+-- name: purge_batch
+DELETE FROM aqueue_jobs WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE finished_at IS NOT NULL AND finished_at < NOW - :age
+      AND status IN (SELECT value FROM json_each(:statuses))
+    LIMIT :batch);

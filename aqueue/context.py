@@ -1,0 +1,32 @@
+"""What a task that asks for it (``takes_context=True``) receives as its first argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aqueue import serialization
+
+if TYPE_CHECKING:
+    from aqueue.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """The running job's identity, and a way to report progress."""
+
+    job_id: str
+    task: str
+    queue: str
+    attempt: int
+    max_attempts: int
+    worker: str
+    _backend: Backend
+
+    async def set_progress(self, progress: Any) -> bool:
+        """Store ``progress`` (any JSON value) on the job, readable as ``JobInfo.progress``.
+
+        Returns False when this attempt no longer owns the job (its lease was lost).
+        """
+        encoded = serialization.encode(progress)
+        return await self._backend.set_progress(self.job_id, self.attempt, encoded)

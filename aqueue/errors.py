@@ -1,0 +1,67 @@
+"""The exceptions aqueue raises, all under one :class:`AqueueError` base."""
+
+from __future__ import annotations
+
+
+class AqueueError(Exception):
+    """Base class of every error aqueue raises."""
+
+
+class ConfigurationError(AqueueError, ValueError):
+    """A setting is wrong: a malformed or unsupported DSN, an unknown option."""
+
+
+class DatabaseUnavailable(AqueueError, ConnectionError):
+    """The database could not be reached, or the connection broke mid-call.
+
+    Workers retry these with backoff; callers of the producer API may retry too.
+    """
+
+
+class SchemaError(AqueueError):
+    """The aqueue tables are missing or older than this version of aqueue."""
+
+
+class PayloadTooLarge(AqueueError, ValueError):
+    """Encoded arguments (or a result) exceed the queue's ``max_payload_bytes``."""
+
+
+class UnknownTask(AqueueError, LookupError):
+    """A job names a task that this process has not registered."""
+
+
+class JobNotFound(AqueueError, LookupError):
+    """No job with that id exists (never enqueued, or purged)."""
+
+
+class JobFailed(AqueueError):
+    """Raised by :meth:`Job.result` when the job failed for good.
+
+    Carries the remote error's type name, message and formatted traceback.
+    """
+
+    def __init__(self, job_id: str, error_type: str, message: str, traceback: str | None) -> None:
+        super().__init__(f"job {job_id} failed: {error_type}: {message}")
+        self.job_id = job_id
+        self.error_type = error_type
+        self.message = message
+        self.traceback = traceback
+
+
+class JobCancelled(AqueueError):
+    """Raised by :meth:`Job.result` when the job was cancelled."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled")
+        self.job_id = job_id
+
+
+class Retry(Exception):  # noqa: N818 - a signal from a task, named for what it asks
+    """Raise from a task to ask for another attempt after ``delay`` seconds.
+
+    The attempt still counts towards ``max_attempts``.
+    """
+
+    def __init__(self, delay: float = 0.0, reason: str | None = None) -> None:
+        super().__init__(reason or f"retry requested in {delay:g}s")
+        self.delay = float(delay)

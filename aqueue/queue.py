@@ -1,0 +1,316 @@
+"""The :class:`Queue`: tasks, a database, and the producer API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
+
+from aqueue import dsn as dsn_module
+from aqueue.backends import Backend, create_backend
+from aqueue.backends.base import Listener
+from aqueue.backoff import Backoff
+from aqueue.errors import ConfigurationError, SchemaError
+from aqueue.job import Job
+from aqueue.records import FINAL_STATUSES, JobInfo
+from aqueue.task import DEFAULT_MAX_ATTEMPTS, JobOptions, JobRequest, Task, _checked
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+class Queue:
+    """A job queue stored in one database.
+
+    ``dsn`` is ``postgresql://``, ``mysql://`` (or ``mariadb://``) or
+    ``sqlite:///path.db``; without one, ``AQUEUE_DSN`` is read, else
+    ``sqlite:///aqueue.db`` is used. Use it as ``async with queue:`` to open
+    and close its connections; the producer API also opens it on first use.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        pool_size: int = 10,
+        default_queue: str = "default",
+    ) -> None:
+        self._dsn = dsn_module.parse(dsn_module.resolve(dsn))
+        if max_payload_bytes < 1:
+            raise ConfigurationError("max_payload_bytes must be positive")
+        self.max_payload_bytes = max_payload_bytes
+        self.pool_size = pool_size
+        self.default_options = _checked(JobOptions(), queue=default_queue)
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._backend: Backend | None = None
+        self._open_lock = asyncio.Lock()
+        self._opened = False
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._done_listener: Listener | None = None
+        #: Callbacks run when this process enqueues jobs (in-process wake-up).
+        self.enqueue_hooks: list[Callable[[str], None]] = []
+
+    def __repr__(self) -> str:
+        return f"<aqueue.Queue {self._dsn}>"
+
+    @property
+    def dsn(self) -> str:
+        """The DSN in use, with any password hidden."""
+        return str(self._dsn)
+
+    @property
+    def dialect(self) -> str:
+        return self._dsn.dialect
+
+    def use_dsn(self, dsn: str) -> None:
+        """Point a queue that is not open yet at another database (``--dsn``)."""
+        if self._opened:
+            raise ConfigurationError("cannot change the DSN of an open queue")
+        self._dsn = dsn_module.parse(dsn)
+        self._backend = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = create_backend(self._dsn, pool_size=self.pool_size)
+        return self._backend
+
+    # -- registering tasks ------------------------------------------------------
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: bool = False,
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: bool = False,
+    ) -> Any:
+        """Register a function (async, or sync to run in a thread) as a task.
+
+        The name defaults to ``module.qualname``. ``takes_context=True`` passes
+        a :class:`JobContext` as the first argument.
+        """
+
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+            options = _checked(
+                self.default_options,
+                queue=queue if queue is not None else self.default_options.queue,
+                priority=priority, max_attempts=max_attempts, timeout=timeout,
+            )
+            task: Task[Any, Any] = Task(
+                self, task_name, fn, options, backoff or Backoff(), takes_context
+            )
+            if task_name in self.tasks and self.tasks[task_name].func is not fn:
+                raise ConfigurationError(f"a different task is already named {task_name!r}")
+            self.tasks[task_name] = task
+            return task
+
+        return register(func) if func is not None else register
+
+    def task_named(self, name: str) -> Task[..., Any]:
+        """The registered task ``name``, or a reference to it by name for
+        producers that do not import the worker's code."""
+        if name in self.tasks:
+            return self.tasks[name]
+        return Task(self, name, None, self.default_options, Backoff())
+
+    # -- connections -----------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect. SQLite databases are migrated on open (zero set-up)."""
+        async with self._open_lock:
+            if self._opened:
+                return
+            await self.backend.open()
+            try:
+                if self._dsn.dialect == "sqlite":
+                    await self.backend.migrate()
+            except BaseException:
+                await self.backend.close()
+                raise
+            self._opened = True
+
+    async def close(self) -> None:
+        """Close every connection."""
+        async with self._open_lock:
+            if self._done_listener is not None:
+                await self._done_listener.close()
+                self._done_listener = None
+            if self._backend is not None:
+                await self._backend.close()
+            self._opened = False
+
+    async def __aenter__(self) -> Queue:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _ready(self) -> Backend:
+        if not self._opened:
+            await self.open()
+        return self.backend
+
+    async def migrate(self) -> list[int]:
+        """Create or upgrade aqueue's tables; returns the versions applied."""
+        backend = await self._ready()
+        return await backend.migrate()
+
+    async def check_schema(self) -> None:
+        """Raise :class:`SchemaError` unless the schema is this version's."""
+        from aqueue.backends.sqlfile import latest_version
+
+        backend = await self._ready()
+        found = await backend.schema_version()
+        package = type(backend).__module__.rsplit(".", 1)[0]
+        wanted = latest_version(package)
+        if found is None:
+            raise SchemaError(f"aqueue's tables are missing in {self.dsn}: run `aqueue migrate`")
+        if found < wanted:
+            raise SchemaError(
+                f"the schema in {self.dsn} is at version {found}, this aqueue needs {wanted}: "
+                "run `aqueue migrate`"
+            )
+
+    # -- producing ---------------------------------------------------------------
+
+    async def enqueue(self, task_name: str, /, *args: Any, **kwargs: Any) -> Job[Any]:
+        """Queue a job for the task called ``task_name`` (registered here or not)."""
+        return await self.task_named(task_name).enqueue(*args, **kwargs)
+
+    async def enqueue_many(
+        self, requests: Iterable[JobRequest], *, connection: Any = None
+    ) -> list[Job[Any]]:
+        """Queue many jobs in one round trip; build them with ``task.prepare(...)``.
+
+        Every argument is checked first: one bad job and nothing is written.
+        """
+        new_jobs = [request.to_new_job(self.max_payload_bytes) for request in requests]
+        if not new_jobs:
+            return []
+        backend = await self._ready()
+        ids = await backend.insert_jobs(new_jobs, connection=connection)
+        for queue_name in {job.queue for job in new_jobs}:
+            for hook in self.enqueue_hooks:
+                hook(queue_name)
+        return [Job(self, job_id) for job_id in ids]
+
+    # -- reading -------------------------------------------------------------------
+
+    def job(self, job_id: str) -> Job[Any]:
+        """A handle on an existing job by id."""
+        return Job(self, job_id)
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        """A snapshot of the job, or ``None`` for an id this database does not hold."""
+        backend = await self._ready()
+        return await backend.get_job(str(job_id))
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        """``{queue: {status: count}}`` over every job in the table."""
+        backend = await self._ready()
+        return await backend.stats()
+
+    async def count_pending(self, queue: str | Sequence[str] | None = None) -> int:
+        """Queued jobs, due or not, in ``queue`` (a name or several; all when None)."""
+        backend = await self._ready()
+        queues = [queue] if isinstance(queue, str) else queue
+        return await backend.count_pending(queues)
+
+    async def wait_until_finished(self, job_id: str, timeout: float | None = None) -> JobInfo:
+        """Wait for the job to reach a final status; ``TimeoutError`` after ``timeout``."""
+        backend = await self._ready()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        try:
+            if backend.supports_notify and self._done_listener is None:
+                self._done_listener = await backend.listen(lambda _q: None, self.notify_done)
+            # Without notifications this polls, slowly backing off; with them
+            # the poll is only a safety net.
+            pause = 0.01
+            cap = 2.0 if self._done_listener is not None else 0.5
+            while True:
+                event.clear()
+                info = await backend.get_job(job_id)
+                if info is None:
+                    from aqueue.errors import JobNotFound
+
+                    raise JobNotFound(f"no job {job_id} (never enqueued, or purged)")
+                if info.status in FINAL_STATUSES:
+                    return info
+                wait = pause
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"job {job_id} did not finish within {timeout}s")
+                    wait = min(wait, left)
+                try:
+                    await asyncio.wait_for(event.wait(), wait)
+                except TimeoutError:
+                    pause = min(cap, pause * 1.5)
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def notify_done(self, job_ids: list[str] | None) -> None:
+        """Wake result readers of ``job_ids`` (all of them for ``None``)."""
+        if job_ids is None:
+            for events in self._waiters.values():
+                for event in events:
+                    event.set()
+            return
+        for job_id in job_ids:
+            for event in self._waiters.get(job_id, ()):
+                event.set()
+
+    # -- processing without a worker process ---------------------------------------
+
+    async def process(self, limit: int, *, queues: Sequence[str] | None = None) -> int:
+        """Run up to ``limit`` due jobs in this process; return how many ran."""
+        from aqueue.worker import Worker
+
+        worker = Worker(self, concurrency=min(max(limit, 1), 10), queues=queues, burst=True,
+                        max_jobs=limit)
+        await worker.run()
+        return len(worker.processed)
+
+    async def process_one(self, *, queues: Sequence[str] | None = None) -> JobInfo | None:
+        """Run the next due job, if any, and return it as it ended."""
+        from aqueue.worker import Worker
+
+        worker = Worker(self, concurrency=1, queues=queues, burst=True, max_jobs=1)
+        await worker.run()
+        if not worker.processed:
+            return None
+        return await self.get_job(worker.processed[0])

@@ -1,0 +1,114 @@
+"""Plain records passed between the job logic and the backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    """A job's status; compares equal to its string value."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A snapshot of one job as the database held it when read."""
+
+    id: str
+    task: str
+    queue: str
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_attempts: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+    result: Any
+    error: dict[str, Any] | None
+    created_at: datetime
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    unique_key: str | None = None
+    progress: Any = None
+    cancel_requested: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to insert. ``args``/``kwargs`` are already JSON text."""
+
+    id: str
+    task: str
+    queue: str
+    priority: int
+    args: str
+    kwargs: str
+    max_attempts: int
+    timeout: float | None
+    unique_key: str | None
+    delay: float = 0.0
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker has claimed; ``attempts`` already counts this attempt."""
+
+    id: str
+    task: str
+    queue: str
+    priority: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The end of one attempt, fenced by ``(id, attempts)``.
+
+    ``status`` is the job's next status: ``queued`` (retry after ``retry_delay``),
+    ``succeeded``, ``failed`` or ``cancelled``.
+    """
+
+    id: str
+    attempts: int
+    status: JobStatus
+    result: str | None = None
+    error: str | None = None
+    retry_delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """What a lease renewal learned about one running job."""
+
+    id: str
+    attempts: int
+    cancel_requested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs ``list_jobs`` returns, newest first."""
+
+    statuses: tuple[str, ...] = ()
+    queues: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    limit: int = 50
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,85 @@
+"""JSON encoding of arguments and results, with errors that name the culprit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aqueue.errors import PayloadTooLarge
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _encode(value: Any) -> str:
+    return _encoder.encode(value)
+
+
+def _describe_failure(value: Any) -> str:
+    try:
+        _encode(value)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return "not JSON"
+
+
+def encode_arguments(
+    task: str, args: Sequence[Any], kwargs: Mapping[str, Any], limit: int
+) -> tuple[str, str]:
+    """Encode a call's arguments, or raise ``TypeError`` naming the bad argument.
+
+    Raises :class:`PayloadTooLarge` when the two encodings exceed ``limit`` bytes.
+    """
+    try:
+        args_json = _encode(list(args))
+        kwargs_json = _encode(dict(kwargs))
+    except (TypeError, ValueError):
+        for index, value in enumerate(args):
+            _check_one(task, f"positional argument {index}", value)
+        for key, value in kwargs.items():
+            _check_one(task, f"keyword argument {key!r}", value)
+        raise TypeError(f"arguments of task {task!r} cannot be encoded as JSON") from None
+    size = len(args_json.encode()) + len(kwargs_json.encode())
+    if size > limit:
+        raise PayloadTooLarge(
+            f"arguments of task {task!r} encode to {size} bytes, over the limit of {limit} "
+            "(Queue(max_payload_bytes=...))"
+        )
+    return args_json, kwargs_json
+
+
+def _check_one(task: str, what: str, value: Any) -> None:
+    try:
+        _encode(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{what} of task {task!r} (a {type(value).__name__}) cannot be encoded as JSON: {exc}"
+        ) from None
+
+
+def encode_result(value: Any, limit: int) -> str:
+    """Encode a task's return value; ``TypeError``/``PayloadTooLarge`` if it cannot be stored."""
+    try:
+        encoded = _encode(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"the task returned a {type(value).__name__}, which cannot be encoded as JSON: "
+            f"{_describe_failure(value)}"
+        ) from None
+    if len(encoded.encode()) > limit:
+        raise PayloadTooLarge(
+            f"the task's result encodes to over {limit} bytes (Queue(max_payload_bytes=...))"
+        )
+    return encoded
+
+
+def encode(value: Any) -> str:
+    """Encode a value aqueue itself produced (errors, progress)."""
+    return _encode(value)
+
+
+def decode(text: str | bytes | None) -> Any:
+    """Decode stored JSON; ``None`` stays ``None``."""
+    if text is None:
+        return None
+    return json.loads(text)

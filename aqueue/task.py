@@ -1,0 +1,160 @@
+"""Tasks: functions registered on a queue, and the options their jobs carry."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from aqueue import validation
+from aqueue.backoff import Backoff
+from aqueue.ids import new_job_id
+from aqueue.records import NewJob
+from aqueue.serialization import encode_arguments
+
+if TYPE_CHECKING:
+    from aqueue.job import Job
+    from aqueue.queue import Queue
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Options a job is enqueued with. Set on the task, or per call with ``using``."""
+
+    queue: str = "default"
+    priority: int = 0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout: float | None = None
+    unique_key: str | None = None
+    delay: float = 0.0
+    run_after: datetime | None = None
+    connection: Any = None
+
+
+_UNSET: Any = object()
+
+
+def _checked(options: JobOptions, **changes: Any) -> JobOptions:
+    checks: dict[str, Callable[[Any], Any]] = {
+        "queue": lambda v: validation.check_name("queue", v),
+        "priority": validation.check_priority,
+        "max_attempts": validation.check_max_attempts,
+        "timeout": validation.check_timeout,
+        "unique_key": validation.check_unique_key,
+        "delay": validation.check_delay,
+        "run_after": lambda v: None if v is None else validation.check_run_after(v),
+        "connection": lambda v: v,
+    }
+    clean = {k: checks[k](v) for k, v in changes.items() if v is not _UNSET}
+    if clean.get("run_after") is not None and clean.get("delay"):
+        raise ValueError("give either delay or run_after, not both")
+    return dataclasses.replace(options, **clean)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One job to enqueue through :meth:`Queue.enqueue_many`; made by ``task.prepare``."""
+
+    task: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    options: JobOptions
+
+    def to_new_job(self, max_payload_bytes: int) -> NewJob:
+        args_json, kwargs_json = encode_arguments(
+            self.task, self.args, self.kwargs, max_payload_bytes
+        )
+        o = self.options
+        return NewJob(
+            id=new_job_id(),
+            task=self.task,
+            queue=o.queue,
+            priority=o.priority,
+            args=args_json,
+            kwargs=kwargs_json,
+            max_attempts=o.max_attempts,
+            timeout=o.timeout,
+            unique_key=o.unique_key,
+            delay=o.delay,
+            run_at=o.run_after,
+        )
+
+
+class Task(Generic[P, R]):
+    """A function registered on a :class:`Queue`.
+
+    Calling the task runs the function directly; ``await task.enqueue(...)``
+    queues a job for a worker instead.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        name: str,
+        func: Callable[P, Any] | None,
+        options: JobOptions,
+        backoff: Backoff,
+        takes_context: bool = False,
+    ) -> None:
+        self.queue = queue
+        self.name = validation.check_name("task", name)
+        self.func = func
+        self.options = options
+        self.backoff = backoff
+        self.takes_context = takes_context
+        self.is_async = func is not None and inspect.iscoroutinefunction(func)
+        if func is not None:
+            self.__doc__ = func.__doc__
+            self.__wrapped__ = func
+
+    def __repr__(self) -> str:
+        return f"<aqueue.Task {self.name!r} queue={self.options.queue!r}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        if self.func is None:
+            raise TypeError(f"task {self.name!r} is a reference by name: it has no function")
+        return self.func(*args, **kwargs)
+
+    def using(
+        self,
+        *,
+        queue: str = _UNSET,
+        priority: int = _UNSET,
+        delay: float | timedelta = _UNSET,
+        run_after: datetime | None = _UNSET,
+        unique_key: str | None = _UNSET,
+        max_attempts: int = _UNSET,
+        timeout: float | None = _UNSET,
+        connection: Any = _UNSET,
+    ) -> Task[P, R]:
+        """A copy of this task whose jobs carry the given options.
+
+        ``connection`` (an asyncpg, aiomysql or aiosqlite connection) makes
+        ``enqueue`` write on that connection, inside the caller's transaction.
+        """
+        options = _checked(
+            self.options, queue=queue, priority=priority, delay=delay, run_after=run_after,
+            unique_key=unique_key, max_attempts=max_attempts, timeout=timeout,
+            connection=connection,
+        )
+        return Task(self.queue, self.name, self.func, options, self.backoff, self.takes_context)
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
+        """Describe a job without enqueueing it, for :meth:`Queue.enqueue_many`."""
+        return JobRequest(self.name, args, kwargs, self.options)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
+        """Queue a job; it is durable once this returns."""
+        jobs = await self.queue.enqueue_many(
+            [JobRequest(self.name, args, kwargs, self.options)],
+            connection=self.options.connection,
+        )
+        return jobs[0]

@@ -1,0 +1,78 @@
+"""Checks on names and options, so bad input fails before anything is written."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import datetime, timedelta
+
+MAX_NAME_LENGTH = 200
+MAX_UNIQUE_KEY_LENGTH = 255
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
+
+def check_name(kind: str, value: object) -> str:
+    """A task or queue name: 1-200 characters, any script, no control characters.
+
+    Quotes, semicolons and the like are fine: names only ever reach SQL as
+    bind parameters.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{kind} name must be a str, not {type(value).__name__}")
+    if not value or len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{kind} name must have 1 to {MAX_NAME_LENGTH} characters: {value!r}")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError(f"{kind} name must not contain control characters: {value!r}")
+    return value
+
+
+def check_priority(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"priority must be an int, not {type(value).__name__}")
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise ValueError(f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}: {value}")
+    return value
+
+
+def check_delay(value: object) -> float:
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"delay must be seconds or a timedelta, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"delay must be a finite number of seconds >= 0: {value}")
+    return float(value)
+
+
+def check_run_after(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"run_after must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("run_after must be timezone-aware (e.g. datetime.now(UTC) + ...)")
+    return value
+
+
+def check_max_attempts(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
+        raise ValueError(f"max_attempts must be an int >= 1: {value!r}")
+    return value
+
+
+def check_timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"timeout must be seconds or None, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds: {value}")
+    return float(value)
+
+
+def check_unique_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_UNIQUE_KEY_LENGTH:
+        raise ValueError(f"unique_key must be a str of 1 to {MAX_UNIQUE_KEY_LENGTH} characters")
+    return value

@@ -1,0 +1,348 @@
+"""The worker: claims due jobs, runs them under a concurrency limit, records outcomes.
+
+Its duties are small pieces that run side by side: the claim loop (below),
+the :class:`~aqueue.completer.Completer`, the lease keeper (renews leases,
+notices cancel requests and lost jobs, rescues expired leases) and, on
+PostgreSQL, the listener that wakes the claim loop on NOTIFY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from anyio import CapacityLimiter
+
+from aqueue.backends.base import Listener
+from aqueue.completer import Completer
+from aqueue.errors import DatabaseUnavailable
+from aqueue.execution import cancelled_outcome, run_job
+from aqueue.records import ClaimedJob, JobStatus, Outcome
+
+if TYPE_CHECKING:
+    from aqueue.queue import Queue
+
+log = logging.getLogger("aqueue.worker")
+
+
+@dataclass
+class _Running:
+    job: ClaimedJob
+    started: float
+    inner: asyncio.Task[Outcome] | None = None
+    outer: asyncio.Task[None] | None = None
+    cancel_requested: bool = False
+    lease_lost: bool = False
+    handed_back: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def worker_name() -> str:
+    """``host:pid:random`` — unique per process, so a restarted worker reusing
+    a host and pid never inherits another's jobs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Runs jobs from ``queue`` until stopped (or, with ``burst``, until none is due)."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        concurrency: int = 10,
+        queues: Sequence[str] | None = None,
+        burst: bool = False,
+        max_jobs: int | None = None,
+        shutdown_timeout: float = 30.0,
+        lease: float = 30.0,
+        poll_interval: float = 1.0,
+        claim_batch: int = 100,
+        name: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if lease <= 0 or poll_interval <= 0 or shutdown_timeout < 0:
+            raise ValueError("lease and poll_interval must be > 0, shutdown_timeout >= 0")
+        self.queue = queue
+        self.concurrency = concurrency
+        self.queues = list(queues) if queues else None
+        self.burst = burst
+        self.max_jobs = max_jobs
+        self.shutdown_timeout = shutdown_timeout
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.claim_batch = claim_batch
+        self.name = name or worker_name()
+        self.processed: list[str] = []
+        self._running: dict[str, _Running] = {}
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._hurry = asyncio.Event()
+        self._claimed = 0
+        self._limiter = CapacityLimiter(concurrency)
+
+    # -- control -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming and finish gracefully; a second call hurries the shutdown."""
+        if self._stopping:
+            log.warning("second stop request: handing back running jobs now")
+            self._hurry.set()
+        self._stopping = True
+        self._wake.set()
+        self._slot_freed.set()
+
+    def _on_enqueue(self, queue_name: str) -> None:
+        if self.queues is None or queue_name in self.queues:
+            self._wake.set()
+
+    def _on_notify(self, payload: str) -> None:
+        # Payload: "<queue> <seconds until due>"; the queue may contain spaces.
+        queue_name, _, due_in = payload.rpartition(" ")
+        if self.queues is not None and queue_name not in self.queues:
+            return
+        try:
+            delay = float(due_in)
+        except ValueError:
+            delay = 0.0
+        if delay <= 0.001:
+            self._wake.set()
+        else:
+            asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+    # -- main loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until stopped; returns after the graceful shutdown."""
+        await self.queue.open()
+        await self.queue.check_schema()
+        backend = self.queue.backend
+        self.queue.enqueue_hooks.append(self._on_enqueue)
+        completer = Completer(backend, self.queue.notify_done)
+        completer_task = asyncio.create_task(completer.run(), name="aqueue-completer")
+        keeper_task = asyncio.create_task(self._keep_leases(), name="aqueue-lease-keeper")
+        listener: Listener | None = None
+        if backend.supports_notify:
+            listener = await self._listen()
+        self._completer = completer
+        log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
+                 self.queue.dsn, self.concurrency, ",".join(self.queues or ["*"]))
+        try:
+            await self._claim_loop()
+            await self._shut_down()
+        finally:
+            completer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(completer_task, max(5.0, self.shutdown_timeout))
+            keeper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper_task
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+            self.queue.enqueue_hooks.remove(self._on_enqueue)
+            log.info("worker %s stopped after %d jobs", self.name, len(self.processed))
+
+    async def _listen(self) -> Listener | None:
+        try:
+            return await self.queue.backend.listen(self._on_notify, self.queue.notify_done)
+        except DatabaseUnavailable as exc:
+            log.warning("LISTEN failed, relying on polling: %s", exc)
+            return None
+
+    def _free_slots(self) -> int:
+        free = self.concurrency - len(self._running)
+        if self.max_jobs is not None:
+            free = min(free, self.max_jobs - self._claimed)
+        return min(free, self.claim_batch)
+
+    async def _claim_loop(self) -> None:
+        backend = self.queue.backend
+        failures = 0
+        while not self._stopping:
+            if self.max_jobs is not None and self._claimed >= self.max_jobs:
+                return
+            free = self._free_slots()
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            try:
+                jobs = await backend.claim_jobs(self.name, self.queues, free, self.lease)
+            except DatabaseUnavailable as exc:
+                failures += 1
+                pause = min(30.0, 0.2 * 2 ** min(failures, 8))
+                log.warning("cannot claim jobs (%s); retrying in %.1fs", exc, pause)
+                await self._sleep_unless_woken(pause)
+                continue
+            failures = 0
+            self._claimed += len(jobs)
+            for job in jobs:
+                self._start(job)
+            if len(jobs) == free:
+                continue
+            if self.burst:
+                if self._running:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                elif len(self._completer):
+                    # Outcomes not yet written may queue retries that are due now.
+                    await self._completer.flushed()
+                elif not jobs:
+                    return
+                continue
+            await self._sleep_unless_woken(self.poll_interval)
+
+    async def _sleep_unless_woken(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    # -- running one job ---------------------------------------------------------------
+
+    def _start(self, job: ClaimedJob) -> None:
+        running = _Running(job, time.monotonic())
+        self._running[job.id] = running
+        running.outer = asyncio.create_task(self._execute(running), name=f"aqueue-job-{job.id}")
+
+    async def _execute(self, running: _Running) -> None:
+        job = running.job
+        task = self.queue.tasks.get(job.task)
+        running.inner = asyncio.create_task(
+            run_job(task, job, self.name, self.queue.backend, self._limiter,
+                    self.queue.max_payload_bytes)
+        )
+        outcome: Outcome | None
+        try:
+            outcome = await asyncio.shield(running.inner)
+        except asyncio.CancelledError:
+            if not running.inner.done():
+                # The worker itself is being torn down: stop the job too.
+                running.inner.cancel()
+                raise
+            outcome = None
+        except Exception as exc:  # a bug in aqueue, not in the task
+            log.exception("job %s: internal error", job.id)
+            from aqueue.execution import error_record
+
+            outcome = Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
+        if outcome is None:
+            if running.lease_lost or running.handed_back:
+                outcome = None
+            elif running.cancel_requested:
+                outcome = cancelled_outcome(job)
+        elif running.lease_lost:
+            outcome = None
+        try:
+            if outcome is not None:
+                self._log_outcome(job, outcome, time.monotonic() - running.started)
+                self._completer.add(outcome)
+                self.processed.append(job.id)
+                if outcome.status == JobStatus.QUEUED:
+                    asyncio.get_running_loop().call_later(outcome.retry_delay, self._wake.set)
+            elif running.lease_lost:
+                log.warning("job %s (%s) attempt %d: lease lost, outcome discarded", job.id,
+                            job.task, job.attempts)
+        finally:
+            self._running.pop(job.id, None)
+            self._slot_freed.set()
+
+    def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
+        level = logging.INFO if outcome.status == JobStatus.SUCCEEDED else logging.WARNING
+        what = {"queued": "failed, will retry", "succeeded": "succeeded", "failed": "failed",
+                "cancelled": "cancelled"}[outcome.status]
+        detail = ""
+        if outcome.error and outcome.status != JobStatus.SUCCEEDED:
+            from aqueue import serialization
+
+            error = serialization.decode(outcome.error)
+            detail = f": {error.get('type')}: {error.get('message')}"
+        log.log(level, "job %s %s attempt %d/%d %s in %.3fs%s", job.id, job.task, job.attempts,
+                job.max_attempts, what, duration, detail,
+                extra={"job_id": job.id, "task": job.task, "attempt": job.attempts,
+                       "duration": duration, "status": str(outcome.status)})
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def _keep_leases(self) -> None:
+        backend = self.queue.backend
+        renew_every = max(0.05, self.lease / 3)
+        rescue_every = max(0.5, self.lease / 2)
+        next_rescue = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + rescue_every
+                    rescued = await backend.rescue_expired_leases()
+                    if rescued:
+                        log.warning("rescued %d jobs whose worker stopped renewing its lease",
+                                    rescued)
+                        self._wake.set()
+                await self._renew(backend)
+            except DatabaseUnavailable as exc:
+                log.warning("cannot renew leases: %s", exc)
+            await asyncio.sleep(renew_every)
+
+    async def _renew(self, backend: Any) -> None:
+        before = dict(self._running)
+        states = await backend.renew_leases(self.name, self.lease)
+        held = {(s.id, s.attempts): s for s in states}
+        for job_id, running in before.items():
+            if self._running.get(job_id) is not running or running.inner is None:
+                continue
+            state = held.get((job_id, running.job.attempts))
+            if state is None:
+                if not running.lease_lost:
+                    running.lease_lost = True
+                    log.warning("job %s: lease lost (rescued elsewhere); stopping it", job_id)
+                    running.inner.cancel()
+            elif state.cancel_requested and not running.cancel_requested:
+                running.cancel_requested = True
+                log.info("job %s: cancel requested; stopping it", job_id)
+                running.inner.cancel()
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def _shut_down(self) -> None:
+        if self._running:
+            log.info("waiting up to %.0fs for %d running jobs", self.shutdown_timeout,
+                     len(self._running))
+            hurry = asyncio.create_task(self._hurry.wait())
+            deadline = time.monotonic() + self.shutdown_timeout
+            while self._running and not self._hurry.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                pending = [r.outer for r in self._running.values() if r.outer is not None]
+                await asyncio.wait([*pending, hurry], timeout=left,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            hurry.cancel()
+        leftovers = list(self._running.values())
+        if leftovers:
+            for running in leftovers:
+                running.handed_back = True
+                if running.inner is not None:
+                    running.inner.cancel()
+            outers = [r.outer for r in leftovers if r.outer is not None]
+            await asyncio.wait(outers, timeout=5.0)
+            pairs = [(r.job.id, r.job.attempts) for r in leftovers]
+            for attempt in range(5):
+                try:
+                    count = await self.queue.backend.hand_back(pairs)
+                    log.warning("handed back %d unfinished jobs", count)
+                    break
+                except DatabaseUnavailable as exc:
+                    log.warning("cannot hand back jobs (%s); their leases will expire", exc)
+                    await asyncio.sleep(0.2 * 2**attempt)
+        self._completer.close()
+        await self._completer.flushed()
