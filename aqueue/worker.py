@@ -107,7 +107,11 @@ class Worker:
             self._wake.set()
 
     def _on_notify(self, payload: str) -> None:
-        # Payload: "<queue> <seconds until due>"; the queue may contain spaces.
+        # Payload: "<queue> <seconds until due>" (the queue may contain spaces),
+        # or "*" after a reconnect, when anything may have been missed.
+        if payload == "*":
+            self._wake.set()
+            return
         queue_name, _, due_in = payload.rpartition(" ")
         if self.queues is not None and queue_name not in self.queues:
             return

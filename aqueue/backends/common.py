@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aqueue import serialization
-from aqueue.records import JobInfo, JobStatus
+from aqueue.records import JobInfo, JobStatus, NewJob
 
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
@@ -63,6 +63,29 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         progress=serialization.decode(progress),
         cancel_requested=bool(cancel_requested),
     )
+
+
+async def insert_resolving_unique_keys(
+    jobs: Sequence[NewJob],
+    insert: Callable[[Sequence[NewJob]], Awaitable[None]],
+    active_ids: Callable[[list[str]], Awaitable[dict[str, str]]],
+) -> list[str]:
+    """Insert ``jobs``, then map each job with a ``unique_key`` to the active job
+    holding that key. If the holder finished between the insert and the look-up,
+    the key is free again, so those jobs are inserted once more."""
+    await insert(jobs)
+    keyed = [j for j in jobs if j.unique_key is not None]
+    if not keyed:
+        return [j.id for j in jobs]
+    keys = sorted({j.unique_key for j in keyed if j.unique_key is not None})
+    active: dict[str, str] = {}
+    for _ in range(5):
+        active = await active_ids(keys)
+        missing = [j for j in keyed if j.unique_key not in active]
+        if not missing:
+            break
+        await insert(missing)
+    return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
 
 
 async def retry_transient(

@@ -27,7 +27,7 @@ from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, O
 T = TypeVar("T")
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _Q = {
-    name: sql.replace("NOW", _NOW).replace("COLUMNS", JOB_COLUMNS)
+    name: sql.replace("NOW", _NOW).replace("JOB_COLUMNS", JOB_COLUMNS)
     for name, sql in load_queries(__package__ or "aqueue.backends.sqlite").items()
 }
 

@@ -68,13 +68,13 @@ UPDATE aqueue_jobs SET progress = :progress
 WHERE id = :id AND attempts = :attempts AND status = 'running';
 
 -- name: get_job
-SELECT COLUMNS FROM aqueue_jobs WHERE id = :id;
+SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = :id;
 
 -- name: get_jobs
-SELECT COLUMNS FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
+SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: list_jobs
-SELECT COLUMNS FROM aqueue_jobs
+SELECT JOB_COLUMNS FROM aqueue_jobs
 WHERE (:any_status OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:any_queue OR queue IN (SELECT value FROM json_each(:queues)))
   AND (:any_task OR task IN (SELECT value FROM json_each(:tasks)))

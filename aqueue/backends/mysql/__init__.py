@@ -1,0 +1,5 @@
+"""MySQL / MariaDB backend."""
+
+from aqueue.backends.mysql.backend import MySQLBackend
+
+__all__ = ["MySQLBackend"]

@@ -1,0 +1,399 @@
+"""MySQL 8 / MariaDB 10.6+ backend (aiomysql): SKIP LOCKED claims under READ COMMITTED."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC
+from typing import Any, TypeVar
+
+import aiomysql
+import pymysql
+
+from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
+from aqueue.backends.common import (
+    JOB_COLUMNS,
+    LEASE_EXPIRED_MESSAGE,
+    insert_resolving_unique_keys,
+    retry_transient,
+    row_to_info,
+)
+from aqueue.backends.sqlfile import load_migrations, load_queries
+from aqueue.dsn import DSN
+from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+
+T = TypeVar("T")
+_PACKAGE = __package__ or "aqueue.backends.mysql"
+_Q = {
+    name: sql.replace("NOW", "UTC_TIMESTAMP(6)").replace("JOB_COLUMNS", JOB_COLUMNS.replace(
+        "priority,", "-neg_priority,"))
+    for name, sql in load_queries(_PACKAGE).items()
+}
+_MIGRATION_LOCK = "aqueue_migrate"
+
+# Connection-level failures: refused, gone away, lost, server shutdown, killed,
+# too many connections, access denied, unknown database.
+_UNAVAILABLE_CODES = {1040, 1044, 1045, 1049, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055,
+                      4031}
+# Deadlock and lock wait timeout: retry, never surface as a lost job.
+_TRANSIENT_CODES = {1205, 1213}
+
+
+def _code(exc: BaseException) -> int | None:
+    if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
+        return exc.args[0]
+    return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return _code(exc) in _TRANSIENT_CODES
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, OSError | asyncio.TimeoutError | pymysql.err.InterfaceError)
+        or _code(exc) in _UNAVAILABLE_CODES
+        or (isinstance(exc, RuntimeError) and "closed" in str(exc).lower())
+    )
+
+
+def _marks(count: int) -> str:
+    """``count`` placeholders for an IN list; ``NULL`` (matches nothing) for none."""
+    return ", ".join(["%s"] * count) if count else "NULL"
+
+
+def _micros(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+class MySQLBackend:
+    """Jobs in ``aqueue_jobs`` on InnoDB, claimed with FOR UPDATE SKIP LOCKED."""
+
+    dialect = "mysql"
+    supports_notify = False
+    single_host = False
+
+    def __init__(self, dsn: DSN, *, pool_size: int = 10) -> None:
+        self._dsn = dsn
+        self._pool_size = max(1, pool_size)
+        self._pool: aiomysql.Pool | None = None
+
+    def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"MySQL at {self._dsn}: {type(exc).__name__}: {exc}")
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if _code(exc) == 1146:
+            return SchemaError(f"aqueue's tables are missing in {self._dsn}: run `aqueue migrate`")
+        if _is_unavailable(exc):
+            return self._unavailable(exc)
+        return exc
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            self._pool = await aiomysql.create_pool(
+                host=self._dsn.host or "localhost",
+                port=self._dsn.port or 3306,
+                user=self._dsn.user or "root",
+                password=self._dsn.password or "",
+                db=self._dsn.database,
+                minsize=1,
+                maxsize=self._pool_size,
+                autocommit=True,
+                charset="utf8mb4",
+                connect_timeout=10,
+                pool_recycle=3600,
+                # FOR UPDATE SKIP LOCKED followed by UPDATE deadlocks within
+                # seconds under REPEATABLE READ (see docs/backends.md).
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            )
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.wait_closed(), 10)
+
+    async def _run(
+        self,
+        what: str,
+        operation: Callable[[aiomysql.Cursor], Awaitable[T]],
+        transaction: bool = False,
+        connection: Any = None,
+    ) -> T:
+        async def on(conn: aiomysql.Connection) -> T:
+            async with conn.cursor() as cur:
+                if not transaction:
+                    return await operation(cur)
+                await conn.begin()
+                try:
+                    result = await operation(cur)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await conn.rollback()
+                    raise
+                await conn.commit()
+                return result
+
+        async def once() -> T:
+            if connection is not None:
+                async with connection.cursor() as cur:
+                    return await operation(cur)
+            if self._pool is None:
+                raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
+            conn = await self._pool.acquire()
+            try:
+                return await on(conn)
+            except BaseException as exc:
+                if _is_unavailable(exc) or isinstance(exc, asyncio.CancelledError):
+                    conn.close()  # never hand a broken connection back to the pool
+                raise
+            finally:
+                self._pool.release(conn)
+
+        try:
+            return await retry_transient(once, _is_transient, what)
+        except AqueueError:
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        async def op(cur: aiomysql.Cursor) -> list[Any]:
+            await cur.execute(sql, args)
+            return list(await cur.fetchall())
+
+        return await self._run("query", op)
+
+    async def _rowcount(self, sql: str, args: Sequence[Any] = ()) -> int:
+        async def op(cur: aiomysql.Cursor) -> int:
+            return int(await cur.execute(sql, args))
+
+        return await self._run("update", op)
+
+    # -- schema -------------------------------------------------------------
+
+    async def schema_version(self) -> int | None:
+        rows = await self._fetch(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_name = 'aqueue_migrations'"
+        )
+        if not rows[0][0]:
+            return None
+        rows = await self._fetch("SELECT max(version) FROM aqueue_migrations")
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    async def migrate(self) -> list[int]:
+        # DDL commits implicitly in MySQL: each migration is recorded right
+        # after its statements, under a named lock so two migrators never race.
+        async def op(cur: aiomysql.Cursor) -> list[int]:
+            await cur.execute("SELECT GET_LOCK(%s, 60)", (_MIGRATION_LOCK,))
+            applied: list[int] = []
+            try:
+                await cur.execute(
+                    "CREATE TABLE IF NOT EXISTS aqueue_migrations (version INT PRIMARY KEY, "
+                    "name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
+                )
+                await cur.execute("SELECT version FROM aqueue_migrations")
+                done = {int(r[0]) for r in await cur.fetchall()}
+                for migration in load_migrations(_PACKAGE):
+                    if migration.version in done:
+                        continue
+                    for statement in migration.statements:
+                        await cur.execute(statement)
+                    await cur.execute(
+                        "INSERT INTO aqueue_migrations VALUES (%s, %s, UTC_TIMESTAMP(6))",
+                        (migration.version, migration.name),
+                    )
+                    applied.append(migration.version)
+            finally:
+                await cur.execute("SELECT RELEASE_LOCK(%s)", (_MIGRATION_LOCK,))
+            return applied
+
+        return await self._run("migrate", op)
+
+    # -- producing ------------------------------------------------------------
+
+    async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        async def insert(batch: Sequence[NewJob]) -> None:
+            if len(batch) == 1:
+                j = batch[0]
+                run_at = j.run_at.astimezone(UTC).replace(tzinfo=None) if j.run_at else None
+                params = (j.id, j.task, j.queue, -j.priority, j.args, j.kwargs, j.max_attempts,
+                          j.timeout, j.unique_key, run_at, _micros(j.delay))
+
+                async def one(cur: aiomysql.Cursor) -> None:
+                    await cur.execute(_Q["insert_job"], params)
+
+                await self._run("insert", one, connection=connection)
+                return
+            rows = []
+            for j in batch:
+                row: dict[str, Any] = {
+                    "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority,
+                    "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
+                    "delay_us": _micros(j.delay),
+                }
+                # Absent keys read as SQL NULL in JSON_TABLE on MySQL and MariaDB alike.
+                if j.timeout is not None:
+                    row["timeout"] = j.timeout
+                if j.unique_key is not None:
+                    row["unique_key"] = j.unique_key
+                if j.run_at is not None:
+                    row["run_at"] = j.run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                rows.append(row)
+            payload = json.dumps(rows, ensure_ascii=False)
+
+            async def many(cur: aiomysql.Cursor) -> None:
+                await cur.execute(_Q["insert_jobs"], (payload,))
+
+            await self._run("insert", many, connection=connection)
+
+        async def active_ids(keys: list[str]) -> dict[str, str]:
+            sql = _Q["active_ids_for_keys"].format(keys=_marks(len(keys)))
+
+            async def op(cur: aiomysql.Cursor) -> dict[str, str]:
+                await cur.execute(sql, keys)
+                return {r[0]: r[1] for r in await cur.fetchall()}
+
+            return await self._run("insert", op, connection=connection)
+
+        return await insert_resolving_unique_keys(jobs, insert, active_ids)
+
+    # -- working --------------------------------------------------------------
+
+    async def claim_jobs(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if queues:
+            select = _Q["select_claimable_in_queues"].format(queues=_marks(len(queues)))
+            select_args: list[Any] = [*queues, limit]
+        else:
+            select, select_args = _Q["select_claimable"], [limit]
+
+        async def op(cur: aiomysql.Cursor) -> list[ClaimedJob]:
+            await cur.execute(select, select_args)
+            rows = await cur.fetchall()
+            if not rows:
+                return []
+            ids = [r[0] for r in rows]
+            await cur.execute(_Q["mark_claimed"].format(ids=_marks(len(ids))),
+                              [worker, _micros(lease), *ids])
+            return [
+                ClaimedJob(id=r[0], task=r[1], queue=r[2], priority=int(r[3]),
+                           args=json.loads(r[4]), kwargs=json.loads(r[5]), attempts=int(r[6]),
+                           max_attempts=int(r[7]), timeout=r[8])
+                for r in rows
+            ]
+
+        return await self._run("claim", op, transaction=True)
+
+    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+        async def op(cur: aiomysql.Cursor) -> list[str]:
+            fenced: list[str] = []
+            for o in outcomes:
+                status = str(o.status)
+                changed = await cur.execute(_Q["complete_job"], (
+                    o.result, o.error, status, status, _micros(o.retry_delay), status, o.id,
+                    o.attempts,
+                ))
+                if not changed:
+                    fenced.append(o.id)
+            return fenced
+
+        return await self._run("complete", op, transaction=True)
+
+    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
+        async def op(cur: aiomysql.Cursor) -> list[LeaseState]:
+            await cur.execute(_Q["renew_leases"], (_micros(lease), worker))
+            await cur.execute(_Q["leases_held"], (worker,))
+            return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in await cur.fetchall()]
+
+        return await self._run("renew", op, transaction=True)
+
+    async def rescue_expired_leases(self) -> int:
+        return await self._rowcount(_Q["rescue_expired_leases"], (LEASE_EXPIRED_MESSAGE,))
+
+    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+        async def op(cur: aiomysql.Cursor) -> int:
+            count = 0
+            for job_id, attempts in jobs:
+                count += int(await cur.execute(_Q["hand_back"], (job_id, attempts)))
+            return count
+
+        return await self._run("hand back", op, transaction=True)
+
+    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
+        return await self._rowcount(_Q["set_progress"], (progress, job_id, attempts)) == 1
+
+    # -- inspecting and administering ------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        rows = await self._fetch(_Q["get_job"], (job_id,))
+        return row_to_info(rows[0]) if rows else None
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
+        if not job_ids:
+            return []
+        rows = await self._fetch(_Q["get_jobs"].format(ids=_marks(len(job_ids))), list(job_ids))
+        return [row_to_info(r) for r in rows]
+
+    async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
+        f = job_filter
+        sql = _Q["list_jobs"].format(statuses=_marks(len(f.statuses)),
+                                     queues=_marks(len(f.queues)), tasks=_marks(len(f.tasks)))
+        args = [not f.statuses, *f.statuses, not f.queues, *f.queues, not f.tasks, *f.tasks,
+                f.limit]
+        return [row_to_info(r) for r in await self._fetch(sql, args)]
+
+    async def cancel_job(self, job_id: str) -> str | None:
+        async def op(cur: aiomysql.Cursor) -> str | None:
+            await cur.execute(_Q["cancel_job"], (job_id,))
+            await cur.execute(_Q["job_status"], (job_id,))
+            row = await cur.fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run("cancel", op, transaction=True)
+
+    async def retry_job(self, job_id: str) -> bool:
+        return await self._rowcount(_Q["retry_job"], (job_id,)) == 1
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for queue, status, count in await self._fetch(_Q["stats"]):
+            result.setdefault(queue, {})[status] = int(count)
+        return result
+
+    async def count_pending(self, queues: Sequence[str] | None) -> int:
+        if queues:
+            sql = _Q["count_pending_in_queues"].format(queues=_marks(len(queues)))
+            return int((await self._fetch(sql, list(queues)))[0][0])
+        return int((await self._fetch(_Q["count_pending"]))[0][0])
+
+    async def purge(
+        self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
+    ) -> int:
+        marks = _marks(len(statuses))
+        if dry_run:
+            sql = _Q["count_purgeable"].format(statuses=marks)
+            return int((await self._fetch(sql, [_micros(older_than), *statuses]))[0][0])
+        sql = _Q["purge_batch"].format(statuses=marks)
+        total = 0
+        while True:
+            deleted = await self._rowcount(sql, [_micros(older_than), *statuses, batch_size])
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+        return None

@@ -1,0 +1,394 @@
+"""PostgreSQL backend (asyncpg): SKIP LOCKED claims, batch statements, LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+
+from aqueue.backends.base import DoneHandler, NewJobHandler
+from aqueue.backends.common import (
+    JOB_COLUMNS,
+    LEASE_EXPIRED_MESSAGE,
+    insert_resolving_unique_keys,
+    retry_transient,
+    row_to_info,
+)
+from aqueue.backends.sqlfile import load_migrations, load_queries
+from aqueue.dsn import DSN
+from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+
+T = TypeVar("T")
+log = logging.getLogger("aqueue.backend")
+_PACKAGE = __package__ or "aqueue.backends.postgres"
+_Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_queries(_PACKAGE).items()}
+# pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
+_MAX_COMPLETE_BATCH = 100
+_MIGRATION_LOCK = 0x61717565  # "aque": the advisory lock taken while migrating
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InvalidCatalogNameError,  # the database does not exist
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+)
+_TRANSIENT = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.LockNotAvailableError,
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, _TRANSIENT)
+
+
+def _uuid_or_none(job_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(job_id))
+    except ValueError:
+        return None
+
+
+class PostgresBackend:
+    """Jobs in ``aqueue_jobs``; a pool for queries and, on demand, one listening connection."""
+
+    dialect = "postgresql"
+    supports_notify = True
+    single_host = False
+
+    def __init__(self, dsn: DSN, *, pool_size: int = 10) -> None:
+        self._dsn = dsn
+        self._pool_size = max(1, pool_size)
+        self._pool: asyncpg.Pool | None = None
+
+    def _connect_args(self) -> dict[str, Any]:
+        # Pass the parsed parts, not the raw DSN, so that driver errors never echo it.
+        args: dict[str, Any] = {
+            "host": self._dsn.host or None,
+            "port": self._dsn.port or None,
+            "user": self._dsn.user or None,
+            "password": self._dsn.password,
+            "database": self._dsn.database or None,
+        }
+        args.update(self._dsn.options)
+        return {k: v for k, v in args.items() if v is not None}
+
+    def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
+        return DatabaseUnavailable(f"PostgreSQL at {self._dsn}: {type(exc).__name__}: {exc}")
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, asyncpg.exceptions.UndefinedTableError):
+            return SchemaError(f"aqueue's tables are missing in {self._dsn}: run `aqueue migrate`")
+        if isinstance(exc, _UNAVAILABLE):
+            return self._unavailable(exc)
+        return exc
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            self._pool = await asyncpg.create_pool(
+                min_size=1, max_size=self._pool_size, timeout=10, **self._connect_args()
+            )
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 10)
+
+    async def _run(
+        self, what: str, operation: Callable[[asyncpg.Connection], Awaitable[T]],
+        connection: Any = None,
+    ) -> T:
+        async def once() -> T:
+            if connection is not None:
+                return await operation(connection)
+            if self._pool is None:
+                raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
+            async with self._pool.acquire() as conn:
+                return await operation(conn)
+
+        try:
+            return await retry_transient(once, _is_transient, what)
+        except AqueueError:
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._run("query", lambda c: c.fetch(sql, *args))
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._run("query", lambda c: c.fetchval(sql, *args))
+
+    async def _execute(self, sql: str, *args: Any) -> int:
+        status = await self._run("update", lambda c: c.execute(sql, *args))
+        return int(status.rsplit(" ", 1)[-1])
+
+    # -- schema -------------------------------------------------------------
+
+    async def schema_version(self) -> int | None:
+        if await self._fetchval("SELECT to_regclass('aqueue_migrations') IS NOT NULL") is False:
+            return None
+        value = await self._fetchval("SELECT max(version) FROM aqueue_migrations")
+        return None if value is None else int(value)
+
+    async def migrate(self) -> list[int]:
+        async def op(conn: asyncpg.Connection) -> list[int]:
+            applied: list[int] = []
+            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS aqueue_migrations (version integer PRIMARY KEY, "
+                    "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                done = {r[0] for r in await conn.fetch("SELECT version FROM aqueue_migrations")}
+                for migration in load_migrations(_PACKAGE):
+                    if migration.version in done:
+                        continue
+                    async with conn.transaction():
+                        for statement in migration.statements:
+                            await conn.execute(statement)
+                        await conn.execute(
+                            "INSERT INTO aqueue_migrations (version, name) VALUES ($1, $2)",
+                            migration.version, migration.name,
+                        )
+                    applied.append(migration.version)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+            return applied
+
+        return await self._run("migrate", op)
+
+    # -- producing ------------------------------------------------------------
+
+    async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        async def insert(batch: Sequence[NewJob]) -> None:
+            if len(batch) == 1:
+                j = batch[0]
+                await self._run("insert", lambda c: c.execute(
+                    _Q["insert_job"], j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
+                    j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
+                ), connection)
+                return
+            columns = list(zip(*(
+                (j.id, j.task, j.queue, j.priority, j.args, j.kwargs, j.max_attempts, j.timeout,
+                 j.unique_key, j.delay, j.run_at)
+                for j in batch
+            ), strict=True))
+            await self._run("insert", lambda c: c.execute(_Q["insert_jobs"], *columns), connection)
+
+        async def active_ids(keys: list[str]) -> dict[str, str]:
+            rows = await self._run(
+                "insert", lambda c: c.fetch(_Q["active_ids_for_keys"], keys), connection
+            )
+            return {r[0]: r[1] for r in rows}
+
+        return await insert_resolving_unique_keys(jobs, insert, active_ids)
+
+    # -- working --------------------------------------------------------------
+
+    async def claim_jobs(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        if queues:
+            rows = await self._fetch(_Q["claim_jobs_in_queues"], worker, limit, lease, list(queues))
+        else:
+            rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease)
+        jobs = [
+            ClaimedJob(id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
+                       kwargs=json.loads(r[5]), attempts=r[6], max_attempts=r[7], timeout=r[8])
+            for r in rows
+        ]
+        jobs.sort(key=lambda j: -j.priority)
+        return jobs
+
+    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+        fenced: list[str] = []
+        for start in range(0, len(outcomes), _MAX_COMPLETE_BATCH):
+            batch = outcomes[start : start + _MAX_COMPLETE_BATCH]
+            rows = await self._fetch(
+                _Q["complete_jobs"],
+                [o.id for o in batch], [o.attempts for o in batch],
+                [str(o.status) for o in batch], [o.result for o in batch],
+                [o.error for o in batch], [o.retry_delay for o in batch],
+            )
+            written = {r[0] for r in rows if r[0] is not None}
+            fenced.extend(o.id for o in batch if o.id not in written)
+        return fenced
+
+    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
+        rows = await self._fetch(_Q["renew_leases"], worker, lease)
+        return [LeaseState(r[0], r[1], r[2]) for r in rows]
+
+    async def rescue_expired_leases(self) -> int:
+        rows = await self._fetch(_Q["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE)
+        return int(rows[0][0])
+
+    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+        rows = await self._fetch(_Q["hand_back"], [j[0] for j in jobs], [j[1] for j in jobs])
+        return int(rows[0][0])
+
+    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
+        return await self._execute(_Q["set_progress"], job_id, attempts, progress) == 1
+
+    # -- inspecting and administering ------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobInfo | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        rows = await self._fetch(_Q["get_job"], key)
+        return row_to_info(rows[0]) if rows else None
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
+        keys = [k for k in map(_uuid_or_none, job_ids) if k is not None]
+        return [row_to_info(r) for r in await self._fetch(_Q["get_jobs"], keys)]
+
+    async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
+        rows = await self._fetch(
+            _Q["list_jobs"], list(job_filter.statuses), list(job_filter.queues),
+            list(job_filter.tasks), job_filter.limit,
+        )
+        return [row_to_info(r) for r in rows]
+
+    async def cancel_job(self, job_id: str) -> str | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        rows = await self._fetch(_Q["cancel_job"], key)
+        if rows:
+            return str(rows[0][0])
+        status = await self._fetchval(_Q["job_status"], key)
+        return None if status is None else str(status)
+
+    async def retry_job(self, job_id: str) -> bool:
+        key = _uuid_or_none(job_id)
+        return key is not None and bool(await self._fetch(_Q["retry_job"], key))
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        result: dict[str, dict[str, int]] = {}
+        for queue, status, count in await self._fetch(_Q["stats"]):
+            result.setdefault(queue, {})[status] = int(count)
+        return result
+
+    async def count_pending(self, queues: Sequence[str] | None) -> int:
+        return int(await self._fetchval(_Q["count_pending"], list(queues or [])))
+
+    async def purge(
+        self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
+    ) -> int:
+        if dry_run:
+            return int(await self._fetchval(_Q["count_purgeable"], older_than, list(statuses)))
+        total = 0
+        while True:
+            deleted = await self._execute(_Q["purge_batch"], older_than, list(statuses), batch_size)
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> PostgresListener:
+        listener = PostgresListener(self._connect_args(), on_new, on_done, self._unavailable)
+        await listener.start()
+        return listener
+
+
+class PostgresListener:
+    """Holds one connection LISTENing on both channels, reconnecting with backoff.
+
+    After a reconnect it reports "anything may have changed" (``on_new("*")``,
+    ``on_done(None)``), since notifications sent meanwhile were lost.
+    """
+
+    def __init__(
+        self,
+        connect_args: dict[str, Any],
+        on_new: NewJobHandler,
+        on_done: DoneHandler,
+        unavailable: Callable[[BaseException], DatabaseUnavailable],
+    ) -> None:
+        self._connect_args = connect_args
+        self._on_new = on_new
+        self._on_done = on_done
+        self._unavailable = unavailable
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+
+    def _notified(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        if channel == "aqueue_new":
+            self._on_new(payload)
+        else:
+            self._on_done(payload.split(",") if payload else None)
+
+    async def _connect(self) -> tuple[asyncpg.Connection, asyncio.Event]:
+        lost = asyncio.Event()
+        conn = await asyncpg.connect(timeout=10, **self._connect_args)
+        self._conn = conn
+        conn.add_termination_listener(lambda _c: lost.set())
+        await conn.add_listener("aqueue_new", self._notified)
+        await conn.add_listener("aqueue_done", self._notified)
+        return conn, lost
+
+    async def start(self) -> None:
+        try:
+            first = await self._connect()
+        except Exception as exc:
+            raise self._unavailable(exc) from None
+        self._task = asyncio.create_task(self._keep(first), name="aqueue-listener")
+
+    async def _keep(self, first: tuple[asyncpg.Connection, asyncio.Event]) -> None:
+        conn, lost = first
+        pause = 0.1
+        while True:
+            try:
+                # A silent network drop never fires the termination listener, so
+                # ping now and then.
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 15)
+                    if not lost.is_set():
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), 10)
+            except Exception as exc:
+                log.warning("LISTEN connection failed: %s", self._unavailable(exc))
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    conn, lost = await self._connect()
+                    break
+                except Exception as exc:
+                    pause = min(10.0, pause * 2)
+                    log.warning("cannot re-LISTEN, retrying in %.1fs: %s", pause,
+                                self._unavailable(exc))
+            pause = 0.1
+            log.info("LISTEN connection restored")
+            self._on_new("*")
+            self._on_done(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)

@@ -1,0 +1,178 @@
+-- Named queries for the PostgreSQL backend (asyncpg, $n parameters).
+-- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
+-- workers; aqueue_done carries comma-separated ids and wakes result readers.
+
+-- name: insert_job
+WITH ins AS (
+    INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
+                             timeout, unique_key, scheduled_at)
+    VALUES ($1, $2, $3, 'queued', $4, $5::jsonb, $6::jsonb, $7, $8, $9,
+            COALESCE($11::timestamptz, now() + make_interval(secs => $10)))
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
+    DO NOTHING
+    RETURNING queue, scheduled_at)
+SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
+FROM ins;
+
+-- name: insert_jobs
+WITH ins AS (
+    INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
+                             timeout, unique_key, scheduled_at)
+    SELECT j.id, j.task, j.queue, 'queued', j.priority, j.args::jsonb, j.kwargs::jsonb,
+           j.max_attempts, j.timeout, j.unique_key,
+           COALESCE(j.run_at, now() + make_interval(secs => j.delay))
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
+                $7::integer[], $8::float8[], $9::text[], $10::float8[], $11::timestamptz[])
+         AS j(id, task, queue, priority, args, kwargs, max_attempts, timeout, unique_key,
+              delay, run_at)
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
+    DO NOTHING
+    RETURNING queue, scheduled_at)
+SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM min(scheduled_at) - now())))
+FROM ins GROUP BY queue;
+
+-- name: active_ids_for_keys
+SELECT unique_key, id::text FROM aqueue_jobs
+WHERE unique_key = ANY($1::text[]) AND status IN ('queued', 'running');
+
+-- name: claim_jobs
+WITH picked AS (
+    SELECT id FROM aqueue_jobs
+    WHERE status = 'queued' AND scheduled_at <= now()
+    ORDER BY priority DESC, scheduled_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)
+UPDATE aqueue_jobs j
+SET status = 'running', attempts = j.attempts + 1, worker = $1, started_at = now(),
+    lease_expires_at = now() + make_interval(secs => $3), cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text, j.attempts,
+          j.max_attempts, j.timeout;
+
+-- name: claim_jobs_in_queues
+WITH picked AS (
+    SELECT id FROM aqueue_jobs
+    WHERE status = 'queued' AND scheduled_at <= now() AND queue = ANY($4::text[])
+    ORDER BY priority DESC, scheduled_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)
+UPDATE aqueue_jobs j
+SET status = 'running', attempts = j.attempts + 1, worker = $1, started_at = now(),
+    lease_expires_at = now() + make_interval(secs => $3), cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text, j.attempts,
+          j.max_attempts, j.timeout;
+
+-- name: complete_jobs
+WITH o AS (
+    SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::text[],
+                         $6::float8[])
+         AS o(id, attempts, status, result, error, retry_delay)),
+done AS (
+    UPDATE aqueue_jobs j
+    SET status = o.status, result = o.result::jsonb, error = o.error::jsonb,
+        lease_expires_at = NULL, cancel_requested = false,
+        finished_at = CASE WHEN o.status = 'queued' THEN NULL ELSE now() END,
+        scheduled_at = CASE WHEN o.status = 'queued'
+                            THEN now() + make_interval(secs => o.retry_delay)
+                            ELSE j.scheduled_at END
+    FROM o
+    WHERE j.id = o.id AND j.attempts = o.attempts AND j.status = 'running'
+    RETURNING j.id, j.status)
+SELECT d.id::text FROM done d
+UNION ALL
+SELECT NULL FROM (
+    SELECT pg_notify('aqueue_done', string_agg(id::text, ','))
+    FROM done WHERE status <> 'queued' HAVING count(*) > 0) AS notified;
+
+-- name: renew_leases
+UPDATE aqueue_jobs SET lease_expires_at = now() + make_interval(secs => $2)
+WHERE status = 'running' AND worker = $1
+RETURNING id::text, attempts, cancel_requested;
+
+-- name: rescue_expired_leases
+WITH rescued AS (
+    UPDATE aqueue_jobs
+    SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+        finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+        error = jsonb_build_object('type', 'LeaseExpired',
+                                   'message', $1 || ' (worker ' || COALESCE(worker, '?') || ')',
+                                   'traceback', NULL),
+        lease_expires_at = NULL, cancel_requested = false
+    WHERE status = 'running' AND lease_expires_at < now()
+    RETURNING id, queue, status)
+SELECT count(*) FROM rescued
+UNION ALL
+SELECT count(pg_notify('aqueue_new', queue || ' 0'))
+FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q;
+
+-- name: hand_back
+WITH back AS (
+    UPDATE aqueue_jobs j
+    SET status = 'queued', attempts = j.attempts - 1, lease_expires_at = NULL,
+        cancel_requested = false
+    FROM unnest($1::uuid[], $2::integer[]) AS h(id, attempts)
+    WHERE j.id = h.id AND j.attempts = h.attempts AND j.status = 'running'
+    RETURNING j.queue)
+SELECT count(*) FROM back
+UNION ALL
+SELECT count(pg_notify('aqueue_new', queue || ' 0')) FROM (SELECT DISTINCT queue FROM back) AS q;
+
+-- name: set_progress
+UPDATE aqueue_jobs SET progress = $3::jsonb
+WHERE id = $1 AND attempts = $2 AND status = 'running';
+
+-- name: get_job
+SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = $1;
+
+-- name: get_jobs
+SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = ANY($1::uuid[]);
+
+-- name: list_jobs
+SELECT JOB_COLUMNS FROM aqueue_jobs
+WHERE (cardinality($1::text[]) = 0 OR status = ANY($1::text[]))
+  AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
+  AND (cardinality($3::text[]) = 0 OR task = ANY($3::text[]))
+ORDER BY id DESC
+LIMIT $4;
+
+-- name: cancel_job
+WITH changed AS (
+    UPDATE aqueue_jobs
+    SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+        finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+        cancel_requested = (status = 'running')
+    WHERE id = $1 AND status IN ('queued', 'running')
+    RETURNING status)
+SELECT status, CASE WHEN status = 'cancelled'
+                    THEN pg_notify('aqueue_done', $1::text) IS NULL END
+FROM changed;
+
+-- name: job_status
+SELECT status FROM aqueue_jobs WHERE id = $1;
+
+-- name: retry_job
+WITH retried AS (
+    UPDATE aqueue_jobs
+    SET status = 'queued', attempts = 0, scheduled_at = now(), started_at = NULL,
+        finished_at = NULL, result = NULL, cancel_requested = false, lease_expires_at = NULL
+    WHERE id = $1 AND status IN ('failed', 'cancelled')
+    RETURNING queue)
+SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
+
+-- name: stats
+SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
+
+-- name: count_pending
+SELECT count(*) FROM aqueue_jobs
+WHERE status = 'queued' AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]));
+
+-- name: count_purgeable
+SELECT count(*) FROM aqueue_jobs
+WHERE finished_at < now() - make_interval(secs => $1) AND status = ANY($2::text[]);
+
+-- name: purge_batch
+DELETE FROM aqueue_jobs WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE finished_at < now() - make_interval(secs => $1) AND status = ANY($2::text[])
+    LIMIT $3);
