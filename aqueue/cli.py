@@ -1,0 +1,296 @@
+"""The ``aqueue`` and ``aqueue-worker`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aqueue.dsn import redact
+from aqueue.errors import AqueueError
+from aqueue.queue import Queue
+from aqueue.records import JobFilter, JobInfo
+
+EXIT_ERROR = 1
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class StartupError(Exception):
+    """Reported as one line on stderr, with a non-zero exit."""
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``45s``, ``30m``, ``12h``, ``7d`` or ``2w`` as seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 30m, 12h or 7d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def load_app(spec: str) -> Queue:
+    """Import ``module:attribute`` and return the :class:`Queue` it names."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise StartupError(f"app must look like module:attribute (e.g. myapp.tasks:queue), "
+                           f"not {spec!r}")
+    # Like `python -m`, find modules in the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except AqueueError as exc:
+        raise StartupError(f"cannot import {module_name!r}: {exc}") from None
+    except Exception as exc:
+        raise StartupError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    try:
+        app = getattr(module, attribute)
+    except AttributeError:
+        raise StartupError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if not isinstance(app, Queue):
+        raise StartupError(f"{spec} is a {type(app).__name__}, not an aqueue.Queue")
+    return app
+
+
+# -- worker -----------------------------------------------------------------------
+
+
+def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app", help="the Queue to serve, as module:attribute")
+    parser.add_argument("--concurrency", type=int, default=100,
+                        help="jobs run at once (default 100)")
+    parser.add_argument("--queues", type=_csv, default=None,
+                        help="comma-separated queues to serve (default: all)")
+    parser.add_argument("--burst", action="store_true", help="exit when no job is due")
+    parser.add_argument("--max-jobs", type=int, default=None, help="exit after N jobs")
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0,
+                        help="seconds running jobs get to finish on SIGTERM (default 30)")
+    parser.add_argument("--dsn", default=None, help="database URL, overriding the app's")
+    parser.add_argument("--lease", type=float, default=30.0,
+                        help="seconds a job's lease lasts before rescue (default 30)")
+    parser.add_argument("--poll-interval", type=float, default=1.0,
+                        help="seconds between polls when idle (default 1)")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+async def _run_worker(args: argparse.Namespace) -> int:
+    from aqueue.worker import Worker
+
+    queue = load_app(args.app)
+    if args.dsn:
+        queue.use_dsn(args.dsn)
+    try:
+        worker = Worker(
+            queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
+            max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
+            poll_interval=args.poll_interval,
+        )
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        await queue.open()
+        await queue.check_schema()
+    except AqueueError as exc:
+        raise StartupError(str(exc)) from None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        await queue.close()
+    return 0
+
+
+def worker_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``aqueue-worker``."""
+    parser = argparse.ArgumentParser(prog="aqueue-worker", description="Run an aqueue worker.")
+    _add_worker_arguments(parser)
+    args = parser.parse_args(argv)
+    return _worker(parser.prog, args)
+
+
+def _worker(prog: str, args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(_run_worker(args))
+    except (StartupError, AqueueError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- admin commands ---------------------------------------------------------------------
+
+
+def _format_jobs(jobs: list[JobInfo]) -> str:
+    lines = [f"{'id':36}  {'status':9}  {'queue':12}  {'attempts':8}  {'created (UTC)':19}  task"]
+    for job in jobs:
+        error = f"  [{job.error.get('type')}]" if job.error else ""
+        lines.append(
+            f"{job.id:36}  {job.status.value:9}  {job.queue[:12]:12}  "
+            f"{job.attempts:>3}/{job.max_attempts:<4}  "
+            f"{job.created_at:%Y-%m-%d %H:%M:%S}  {job.task}{error}"
+        )
+    return "\n".join(lines)
+
+
+def _job_json(job: JobInfo) -> dict[str, Any]:
+    data = {name: getattr(job, name) for name in job.__dataclass_fields__}
+    for key, value in data.items():
+        if hasattr(value, "isoformat"):
+            data[key] = value.isoformat()
+    data["status"] = job.status.value
+    return data
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    queue = Queue(args.dsn)
+    async with queue:
+        command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
+        return await command(queue, args)
+
+
+async def _migrate(queue: Queue, args: argparse.Namespace) -> int:
+    applied = await queue.migrate()
+    if applied:
+        print(f"applied migrations {', '.join(map(str, applied))} to {queue.dsn}")
+    else:
+        print(f"{queue.dsn} is up to date")
+    return 0
+
+
+async def _status(queue: Queue, args: argparse.Namespace) -> int:
+    stats = await queue.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2, sort_keys=True))
+        return 0
+    statuses = ["queued", "running", "succeeded", "failed", "cancelled"]
+    print(f"{'queue':24}" + "".join(f"{s:>11}" for s in statuses))
+    for name in sorted(stats):
+        print(f"{name[:24]:24}" + "".join(f"{stats[name].get(s, 0):>11}" for s in statuses))
+    if not stats:
+        print("(no jobs)")
+    return 0
+
+
+async def _jobs(queue: Queue, args: argparse.Namespace) -> int:
+    job_filter = JobFilter(statuses=tuple(args.status or ()), queues=tuple(args.queue or ()),
+                           tasks=tuple(args.task or ()), limit=args.limit)
+    jobs = await queue.backend.list_jobs(job_filter)
+    if args.json:
+        print(json.dumps([_job_json(job) for job in jobs], indent=2))
+    else:
+        print(_format_jobs(jobs))
+    return 0
+
+
+async def _retry(queue: Queue, args: argparse.Namespace) -> int:
+    code = 0
+    for job_id in args.ids:
+        if await queue.backend.retry_job(job_id):
+            print(f"{job_id}: queued again")
+        else:
+            info = await queue.get_job(job_id)
+            why = "no such job" if info is None else f"it is {info.status.value}"
+            print(f"{job_id}: not retried: {why} (only failed or cancelled jobs can be)",
+                  file=sys.stderr)
+            code = EXIT_ERROR
+    return code
+
+
+async def _cancel(queue: Queue, args: argparse.Namespace) -> int:
+    code = 0
+    for job_id in args.ids:
+        status = await queue.backend.cancel_job(job_id)
+        if status is None:
+            print(f"{job_id}: no such job", file=sys.stderr)
+            code = EXIT_ERROR
+        elif status == "running":
+            print(f"{job_id}: running; its worker was asked to stop it")
+        else:
+            print(f"{job_id}: {status}")
+    return code
+
+
+async def _purge(queue: Queue, args: argparse.Namespace) -> int:
+    statuses = args.status or ["succeeded", "failed", "cancelled"]
+    bad = [s for s in statuses if s not in ("succeeded", "failed", "cancelled")]
+    if bad:
+        raise StartupError(f"purge only deletes finished jobs; not: {', '.join(bad)}")
+    count = await queue.backend.purge(args.older_than, statuses, args.dry_run, args.batch_size)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {count} {'/'.join(statuses)} jobs finished over {args.older_than:g}s ago")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aqueue", description="Administer aqueue.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def admin(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--dsn", default=None,
+                         help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    admin("migrate", "create or upgrade aqueue's tables", _migrate)
+    sub = admin("status", "job counts per queue and status", _status)
+    sub.add_argument("--json", action="store_true")
+    sub = admin("jobs", "list jobs, newest first", _jobs)
+    sub.add_argument("--status", type=_csv)
+    sub.add_argument("--queue", type=_csv)
+    sub.add_argument("--task", type=_csv)
+    sub.add_argument("--limit", type=int, default=50)
+    sub.add_argument("--json", action="store_true")
+    sub = admin("retry", "queue failed or cancelled jobs again", _retry)
+    sub.add_argument("ids", nargs="+", metavar="ID")
+    sub = admin("cancel", "cancel queued jobs, stop running ones", _cancel)
+    sub.add_argument("ids", nargs="+", metavar="ID")
+    sub = admin("purge", "delete old finished jobs, in batches", _purge)
+    sub.add_argument("--older-than", type=parse_duration, required=True, metavar="AGE",
+                     help="e.g. 7d, 12h, 30m")
+    sub.add_argument("--status", type=_csv, help="default: succeeded,failed,cancelled")
+    sub.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    sub.add_argument("--batch-size", type=int, default=1000)
+    worker = commands.add_parser("worker", help="run a worker (same as aqueue-worker)")
+    _add_worker_arguments(worker)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``aqueue``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        return _worker("aqueue worker", args)
+    try:
+        return asyncio.run(_admin(args))
+    except (StartupError, AqueueError) as exc:
+        print(f"aqueue {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a driver error we did not translate: still one line
+        message = redact(str(exc))
+        print(f"aqueue {args.command}: error: {type(exc).__name__}: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Leases, rescue and fencing (SPEC §2 liveness, §5.6 and §5.7), at the backend interface."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aqueue
+from aqueue import JobStatus
+from aqueue.records import Outcome
+
+
+async def _enqueue(queue: aqueue.Queue, max_attempts: int = 3) -> aqueue.Job[None]:
+    @queue.task(name="leased", max_attempts=max_attempts)
+    async def leased() -> None:
+        return None
+
+    return await leased.enqueue()
+
+
+async def test_claim_sets_lease_and_attempts(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue)
+    claimed = await queue.backend.claim_jobs("w1", None, 10, 30)
+    assert [c.id for c in claimed] == [job.id] and claimed[0].attempts == 1
+    info = await job.refresh()
+    assert (info.status, info.worker, info.attempts) == (JobStatus.RUNNING, "w1", 1)
+    assert await queue.backend.claim_jobs("w2", None, 10, 30) == []
+
+
+async def test_expired_lease_is_rescued_and_runs_again(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue)
+    await queue.backend.claim_jobs("ghost", None, 1, 0.2)
+    assert await queue.backend.rescue_expired_leases() == 0
+    await asyncio.sleep(0.4)
+    assert await queue.backend.rescue_expired_leases() == 1
+    info = await job.refresh()
+    assert info.status == JobStatus.QUEUED and info.attempts == 1
+    assert info.error is not None and info.error["type"] == "LeaseExpired"
+    assert "ghost" in info.error["message"]
+    assert await queue.process(1) == 1
+    info = await job.refresh()
+    assert info.status == JobStatus.SUCCEEDED and info.attempts == 2
+
+
+async def test_renewal_keeps_the_lease(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue)
+    await queue.backend.claim_jobs("w1", None, 1, 0.3)
+    states = await queue.backend.renew_leases("w1", 30)
+    assert [(s.id, s.attempts, s.cancel_requested) for s in states] == [(job.id, 1, False)]
+    assert await queue.backend.renew_leases("someone-else", 30) == []
+    await asyncio.sleep(0.5)
+    assert await queue.backend.rescue_expired_leases() == 0
+
+
+async def test_rescue_on_the_last_attempt_fails_the_job(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue, max_attempts=1)
+    await queue.backend.claim_jobs("ghost", None, 1, 0.1)
+    await asyncio.sleep(0.3)
+    assert await queue.backend.rescue_expired_leases() == 1
+    info = await job.refresh()
+    assert info.status == JobStatus.FAILED and info.finished_at is not None
+
+
+async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue)
+    backend = queue.backend
+    await backend.claim_jobs("old", None, 1, 0.1)
+    await asyncio.sleep(0.3)
+    await backend.rescue_expired_leases()
+    [again] = await backend.claim_jobs("new", None, 1, 30)
+    assert again.attempts == 2
+    late = Outcome(job.id, 1, JobStatus.FAILED, error='{"type":"X","message":"late"}')
+    assert await backend.complete_jobs([late]) == [job.id]
+    info = await job.refresh()
+    assert (info.status, info.worker, info.error and info.error["type"]) == (
+        JobStatus.RUNNING, "new", "LeaseExpired")
+    # The old worker no longer renews it, nor can it hand it back.
+    assert [s.id for s in await backend.renew_leases("old", 30)] == []
+    assert await backend.hand_back([(job.id, 1)]) == 0
+    assert await backend.complete_jobs([Outcome(job.id, 2, JobStatus.SUCCEEDED, "7")]) == []
+    assert await job.result(timeout=1) == 7
+
+
+async def test_cancel_request_reaches_the_lease_holder(queue: aqueue.Queue) -> None:
+    job = await _enqueue(queue)
+    await queue.backend.claim_jobs("w1", None, 1, 30)
+    assert await job.cancel() == JobStatus.RUNNING
+    [state] = await queue.backend.renew_leases("w1", 30)
+    assert state.cancel_requested
+
+
+async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    @queue.task(name="held")
+    async def held() -> str:
+        started.set()
+        await release.wait()
+        return "late"
+
+    job = await held.enqueue()
+    worker = aqueue.Worker(queue, concurrency=1, lease=0.6, poll_interval=0.1)
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 10)
+    # Simulate a rescue elsewhere: the job is re-queued and claimed by another worker.
+    backend = queue.backend
+    await backend.hand_back([(job.id, 1)])
+    [other] = await backend.claim_jobs("other", None, 1, 30)
+    await asyncio.sleep(0.6)  # at least one renewal: the worker sees it lost the job
+    release.set()
+    await asyncio.sleep(0.2)
+    worker.stop()
+    await asyncio.wait_for(running, 10)
+    info = await job.refresh()
+    assert (info.status, info.worker) == (JobStatus.RUNNING, "other")
+    assert job.id not in worker.processed
