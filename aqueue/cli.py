@@ -100,14 +100,14 @@ async def _run_worker(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     try:
-        await queue.open()
-        await queue.check_schema()
-    except AqueueError as exc:
-        raise StartupError(str(exc)) from None
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, worker.stop)
-    try:
+        try:
+            await queue.open()
+            await queue.check_schema()
+        except AqueueError as exc:
+            raise StartupError(str(exc)) from None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.stop)
         await worker.run()
     finally:
         await queue.close()

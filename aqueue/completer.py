@@ -61,9 +61,14 @@ class Completer:
             batch = self._buffer[: self._max_batch]
             try:
                 fenced = await self._backend.complete_jobs(batch)
-            except DatabaseUnavailable as exc:
-                log.warning("cannot record %d outcomes, retrying in %.2fs: %s",
-                            len(batch), backoff, exc)
+            except Exception as exc:
+                # Never drop an outcome: keep it (its lease is still renewed) and retry.
+                if isinstance(exc, DatabaseUnavailable):
+                    log.warning("cannot record %d outcomes, retrying in %.2fs: %s",
+                                len(batch), backoff, exc)
+                else:
+                    log.exception("unexpected error recording %d outcomes; retrying in %.2fs",
+                                  len(batch), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
                 continue

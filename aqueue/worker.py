@@ -184,10 +184,13 @@ class Worker:
             self._wake.clear()
             try:
                 jobs = await backend.claim_jobs(self.name, self.queues, free, self.lease)
-            except DatabaseUnavailable as exc:
+            except Exception as exc:
                 failures += 1
                 pause = min(30.0, 0.2 * 2 ** min(failures, 8))
-                log.warning("cannot claim jobs (%s); retrying in %.1fs", exc, pause)
+                if isinstance(exc, DatabaseUnavailable):
+                    log.warning("cannot claim jobs (%s); retrying in %.1fs", exc, pause)
+                else:
+                    log.exception("unexpected error claiming jobs; retrying in %.1fs", pause)
                 await self._sleep_unless_woken(pause)
                 continue
             failures = 0
@@ -295,6 +298,8 @@ class Worker:
                 await self._renew(backend)
             except DatabaseUnavailable as exc:
                 log.warning("cannot renew leases: %s", exc)
+            except Exception:
+                log.exception("unexpected error renewing leases")
             await asyncio.sleep(renew_every)
 
     async def _renew(self, backend: Any) -> None:

@@ -20,6 +20,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 @dataclass(frozen=True)
 class TestDatabase:
+    __test__ = False
+
     backend: str
     dsn: str
 

@@ -152,8 +152,10 @@ class MySQLBackend:
             try:
                 return await on(conn)
             except BaseException as exc:
-                if _is_unavailable(exc) or isinstance(exc, asyncio.CancelledError):
-                    conn.close()  # never hand a broken connection back to the pool
+                # A server error leaves the connection usable; a drop, a timeout
+                # or a cancellation may leave it mid-protocol: never pool that.
+                if not isinstance(exc, pymysql.err.MySQLError) or _is_unavailable(exc):
+                    conn.close()
                 raise
             finally:
                 self._pool.release(conn)

@@ -31,6 +31,8 @@ _PACKAGE = __package__ or "aqueue.backends.postgres"
 _Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_queries(_PACKAGE).items()}
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
+_ACQUIRE_TIMEOUT = 30.0
+_COMMAND_TIMEOUT = 60.0
 _MIGRATION_LOCK = 0x61717565  # "aque": the advisory lock taken while migrating
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -42,6 +44,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.InvalidCatalogNameError,  # the database does not exist
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a drop
 )
 _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
@@ -100,7 +103,8 @@ class PostgresBackend:
             return
         try:
             self._pool = await asyncpg.create_pool(
-                min_size=1, max_size=self._pool_size, timeout=10, **self._connect_args()
+                min_size=1, max_size=self._pool_size, timeout=10,
+                command_timeout=_COMMAND_TIMEOUT, **self._connect_args()
             )
         except Exception as exc:
             raise self._translate(exc) from None
@@ -120,8 +124,18 @@ class PostgresBackend:
                 return await operation(connection)
             if self._pool is None:
                 raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
-            async with self._pool.acquire() as conn:
+            conn = await self._pool.acquire(timeout=_ACQUIRE_TIMEOUT)
+            try:
                 return await operation(conn)
+            except BaseException as exc:
+                # A server error leaves the connection usable; anything else
+                # (a drop, a timeout, a cancellation) may leave it mid-protocol,
+                # where the pool's reset-on-release can hang. Close it first.
+                if not isinstance(exc, asyncpg.PostgresError) or isinstance(exc, _UNAVAILABLE):
+                    conn.terminate()
+                raise
+            finally:
+                await self._pool.release(conn, timeout=_ACQUIRE_TIMEOUT)
 
         try:
             return await retry_transient(once, _is_transient, what)

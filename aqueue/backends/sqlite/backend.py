@@ -67,8 +67,15 @@ class SQLiteBackend:
             return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        pending = aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+        # aiosqlite's thread is not a daemon: a queue the program forgot to close
+        # would hang the interpreter at exit. Every write is committed, so
+        # letting the thread die with the process loses nothing.
+        thread = getattr(pending, "_thread", None)
+        if thread is not None and not thread.is_alive():
+            thread.daemon = True
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+            conn = await pending
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from None
         # The claim's UPDATE ... RETURNING and partial indexes need 3.35.

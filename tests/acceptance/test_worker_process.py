@@ -1,0 +1,134 @@
+"""Real ``aqueue-worker`` processes: crashes, concurrency, signals, wake-up (SPEC §2, §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import aqueue
+from aqueue import JobStatus
+from tests.acceptance.helpers import (
+    WorkerProcess,
+    done_counts,
+    enqueue_records,
+    records,
+    run,
+    statuses,
+    wait_until,
+)
+from tests.databases import TestDatabase
+
+
+def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path) -> None:
+    """(a) SIGKILL a worker while jobs run; a new worker finishes everything and the
+    jobs that were killed ran again as attempt 2."""
+    ids = run(enqueue_records(db.dsn, 30, sleep=0.5))
+    first = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "2",
+                          "--poll-interval", "0.2")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 15, 30,
+               "jobs to start")
+    first.kill()
+    before = records(record_file)
+    started = {j for k, j, _ in before if k == "start"}
+    finished = {j for k, j, _ in before if k == "done"}
+    killed = started - finished
+    assert killed, "the kill should have interrupted running jobs"
+
+    second = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "2",
+                           "--poll-interval", "0.2")
+    try:
+        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
+                               for j in run(statuses(db.dsn)).values()), 60,
+                   "every job to succeed")
+    finally:
+        assert second.stop() == 0
+    jobs = run(statuses(db.dsn))
+    assert set(jobs) == set(ids)
+    for job_id in killed:
+        assert jobs[job_id].attempts == 2, (job_id, jobs[job_id])
+        assert jobs[job_id].result is not None
+    for job_id in set(ids) - started:
+        assert jobs[job_id].attempts == 1
+    assert all(count >= 1 for count in done_counts(record_file).values())
+    assert set(done_counts(record_file)) == set(ids)
+
+
+def test_three_workers_run_each_job_exactly_once(db: TestDatabase, record_file: Path) -> None:
+    """(b) Three workers x concurrency 20 on 3,000 jobs, no faults: each runs once."""
+    ids = run(enqueue_records(db.dsn, 3000))
+    workers = [
+        WorkerProcess(db.dsn, record_file, "--concurrency", "20", "--burst")
+        for _ in range(3)
+    ]
+    for worker in workers:
+        assert worker.wait(240) == 0, worker.output()
+    counts = done_counts(record_file)
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+    starts = [j for k, j, _ in records(record_file) if k == "start"]
+    assert len(starts) == 3000
+    jobs = run(statuses(db.dsn))
+    assert all(j.status == JobStatus.SUCCEEDED and j.attempts == 1 for j in jobs.values())
+    # The work was shared: more than one worker claimed jobs.
+    assert len({j.worker for j in jobs.values()}) > 1
+
+
+def test_sigterm_lets_running_jobs_finish(db: TestDatabase, record_file: Path) -> None:
+    """(c) SIGTERM: running jobs finish within the shutdown timeout, exit 0, nothing lost."""
+    ids = run(enqueue_records(db.dsn, 20, sleep=1.0))
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "5",
+                           "--shutdown-timeout", "20")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 5, 30,
+               "jobs to start")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    jobs = run(statuses(db.dsn))
+    started = {j for k, j, _ in records(record_file) if k == "start"}
+    for job_id in ids:
+        expected = JobStatus.SUCCEEDED if job_id in started else JobStatus.QUEUED
+        assert jobs[job_id].status == expected
+    assert not any(j.status == JobStatus.RUNNING for j in jobs.values())
+
+
+def test_sigterm_hands_back_jobs_at_the_deadline(db: TestDatabase, record_file: Path) -> None:
+    """(c) Jobs still running at the shutdown deadline are handed back, then run again."""
+    ids = run(enqueue_records(db.dsn, 4, sleep=3.0))
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "4",
+                           "--shutdown-timeout", "0.5")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 4, 30,
+               "jobs to start")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    assert "handed back 4 unfinished jobs" in worker.output()
+    jobs = run(statuses(db.dsn))
+    assert all(j.status == JobStatus.QUEUED and j.attempts == 0 for j in jobs.values())
+    again = WorkerProcess(db.dsn, record_file, "--concurrency", "4", "--burst")
+    assert again.wait(60) == 0, again.output()
+    jobs = run(statuses(db.dsn))
+    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1 for i in ids)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_notify_wakes_an_idle_worker(db: TestDatabase, record_file: Path) -> None:
+    """(d) PostgreSQL: a worker polling every 30 s starts a new job within a second."""
+    worker = WorkerProcess(db.dsn, record_file, "--poll-interval", "30")
+    try:
+        worker.wait_for_output("started on")
+        time.sleep(0.5)  # well into the first 30 s sleep
+
+        async def enqueue_and_wait() -> float:
+            queue = aqueue.Queue(db.dsn)
+            async with queue:
+                began = time.monotonic()
+                job = await queue.enqueue("record", 1)
+                await job.result(timeout=1.0)
+                return time.monotonic() - began
+
+        elapsed = asyncio.run(enqueue_and_wait())
+        assert elapsed < 1.0
+    finally:
+        assert worker.stop() == 0

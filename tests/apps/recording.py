@@ -1,0 +1,28 @@
+"""Tasks for the worker-process tests. Each attempt appends lines to the file named
+by ``AQUEUE_TEST_RECORD`` (O_APPEND writes of one short line do not interleave)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import aqueue
+
+queue = aqueue.Queue()  # AQUEUE_DSN, or the worker's --dsn
+
+
+def _record(line: str) -> None:
+    fd = os.open(os.environ["AQUEUE_TEST_RECORD"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@queue.task(name="record", takes_context=True, max_attempts=5)
+async def record(ctx: aqueue.JobContext, n: int, sleep: float = 0.0) -> int:
+    _record(f"start {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    if sleep:
+        await asyncio.sleep(sleep)
+    _record(f"done {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    return n

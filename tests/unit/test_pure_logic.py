@@ -1,0 +1,64 @@
+"""Pure logic: ids, backoff, serialisation, SQL files, durations."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+import pytest
+
+from aqueue.backends.sqlfile import latest_version, load_migrations, load_queries
+from aqueue.backoff import Backoff
+from aqueue.cli import parse_duration
+from aqueue.errors import PayloadTooLarge
+from aqueue.ids import new_job_id
+from aqueue.serialization import encode_arguments, encode_result
+
+
+def test_job_ids_are_uuid7_and_time_ordered() -> None:
+    ids = [new_job_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    # Ordered by millisecond: the first 13 hex digits never go backwards.
+    prefixes = [i.replace("-", "")[:12] for i in ids]
+    assert prefixes == sorted(prefixes)
+
+
+def test_backoff_grows_caps_and_jitters() -> None:
+    exact = Backoff(base=2, factor=3, max_delay=100, jitter=0)
+    assert [exact.delay(n) for n in (1, 2, 3, 4, 5)] == [2, 6, 18, 54, 100]
+    spread = {round(Backoff(base=10, jitter=0.5).delay(1), 6) for _ in range(50)}
+    assert len(spread) > 10 and all(5 <= d <= 15 for d in spread)
+    with pytest.raises(ValueError):
+        Backoff(factor=0.5)
+
+
+def test_encode_arguments_and_limits() -> None:
+    assert encode_arguments("t", (1, "é"), {"k": [None]}, 100) == ('[1,"é"]', '{"k":[null]}')
+    with pytest.raises(PayloadTooLarge):
+        encode_arguments("t", ("x" * 50,), {}, 40)
+    with pytest.raises(TypeError, match="positional argument 0"):
+        encode_arguments("t", (float("inf"),), {}, 100)
+    assert encode_result({"a": 1}, 100) == '{"a":1}'
+    with pytest.raises(TypeError, match="returned a bytes"):
+        encode_result(b"x", 100)
+
+
+def test_every_backend_ships_its_queries_and_migrations() -> None:
+    for backend in ("postgres", "mysql", "sqlite"):
+        package = f"aqueue.backends.{backend}"
+        queries = load_queries(package)
+        assert {"renew_leases", "rescue_expired_leases", "get_job", "list_jobs"} <= set(queries)
+        assert all(sql.strip() for sql in queries.values())
+        migrations = load_migrations(package)
+        assert [m.version for m in migrations] == list(range(1, latest_version(package) + 1))
+        assert any("CREATE TABLE aqueue_jobs" in s for s in migrations[0].statements)
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("7d") == 604800
+    assert parse_duration("12h") == 43200
+    assert parse_duration("90") == 90
+    assert parse_duration("1.5m") == 90
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("soon")
