@@ -39,6 +39,10 @@ class Completer:
     def __len__(self) -> int:
         return len(self._buffer)
 
+    def pending_ids(self) -> list[str]:
+        """Jobs whose outcome is not written yet: their leases must still be renewed."""
+        return [o.id for o in self._buffer]
+
     def add(self, outcome: Outcome) -> None:
         self._buffer.append(outcome)
         self._idle.clear()

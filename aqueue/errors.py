@@ -56,7 +56,7 @@ class JobCancelled(AqueueError):
         self.job_id = job_id
 
 
-class Retry(Exception):  # noqa: N818 - a signal from a task, named for what it asks
+class Retry(Exception):
     """Raise from a task to ask for another attempt after ``delay`` seconds.
 
     The attempt still counts towards ``max_attempts``.

@@ -21,7 +21,9 @@ from aqueue.task import Task
 def error_record(exc: BaseException, with_traceback: bool = True) -> str:
     """The stored form of an error: its type, message and traceback, as JSON."""
     kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    name = kind.__qualname__
+    if kind.__module__ != "builtins":
+        name = f"{kind.__module__}.{name}"
     tb = "".join(traceback.format_exception(exc)) if with_traceback else None
     return serialization.encode({"type": name, "message": str(exc), "traceback": tb})
 
@@ -38,7 +40,7 @@ class UnknownTaskError(Exception):
     """Stored as the error of a job naming a task the worker lacks."""
 
 
-class JobTimeout(Exception):  # noqa: N818 - the name users see in stored errors
+class JobTimeout(Exception):
     """Stored as the error of an attempt that ran past the task's timeout."""
 
 

@@ -49,7 +49,8 @@ class Job(Generic[R]):
         when ``timeout`` seconds pass first.
         """
         info = await self._queue.wait_until_finished(self.id, timeout)
-        return _outcome(info)
+        result: R = _outcome(info)
+        return result
 
     async def cancel(self) -> JobStatus:
         """Cancel a queued job, or ask its worker to stop a running one.

@@ -97,7 +97,7 @@ class Queue:
         takes_context: bool = False,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
-    def task(
+    def task(  # type: ignore[misc]  # P is bound by the decorated function
         self,
         func: Callable[..., Any] | None = None,
         /,

@@ -133,12 +133,12 @@ class Worker:
         backend = self.queue.backend
         self.queue.enqueue_hooks.append(self._on_enqueue)
         completer = Completer(backend, self.queue.notify_done)
+        self._completer = completer
         completer_task = asyncio.create_task(completer.run(), name="aqueue-completer")
         keeper_task = asyncio.create_task(self._keep_leases(), name="aqueue-lease-keeper")
         listener: Listener | None = None
         if backend.supports_notify:
             listener = await self._listen()
-        self._completer = completer
         log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
                  self.queue.dsn, self.concurrency, ",".join(self.queues or ["*"]))
         try:
@@ -304,7 +304,10 @@ class Worker:
 
     async def _renew(self, backend: Any) -> None:
         before = dict(self._running)
-        states = await backend.renew_leases(self.name, self.lease)
+        job_ids = [*before, *self._completer.pending_ids()]
+        if not job_ids:
+            return
+        states = await backend.renew_leases(self.name, job_ids, self.lease)
         held = {(s.id, s.attempts): s for s in states}
         for job_id, running in before.items():
             if self._running.get(job_id) is not running or running.inner is None:

@@ -61,8 +61,15 @@ class Backend(Protocol):
     async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
         """Record outcomes; return the ids whose fence ``(id, attempts)`` no longer held."""
 
-    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
-        """Extend the lease of every job ``worker`` runs; report cancel requests."""
+    async def renew_leases(
+        self, worker: str, job_ids: Sequence[str], lease: float
+    ) -> list[LeaseState]:
+        """Extend the leases ``worker`` holds on ``job_ids``; report cancel requests.
+
+        Only the jobs the worker knows it runs are renewed: a claim whose reply
+        was lost leaves jobs this worker never heard of, and their leases must
+        run out so that they are rescued.
+        """
 
     async def rescue_expired_leases(self) -> int:
         """Re-queue (or fail, when out of attempts) running jobs whose lease expired."""

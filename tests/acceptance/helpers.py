@@ -27,7 +27,7 @@ class WorkerProcess:
         env = {**os.environ, "AQUEUE_DSN": dsn, "AQUEUE_TEST_RECORD": str(record),
                "PYTHONUNBUFFERED": "1"}
         self.log = log or record.with_suffix(f".{time.monotonic_ns()}.log")
-        self._log_file = open(self.log, "wb")  # noqa: SIM115 - closed in wait()
+        self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [WORKER, "tests.apps.recording:queue", *args],
             cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
@@ -57,7 +57,8 @@ class WorkerProcess:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError(f"worker did not exit within {timeout}s:\n{self.output()}")
+            raise AssertionError(
+                f"worker did not exit within {timeout}s:\n{self.output()}") from None
         finally:
             self._log_file.close()
 

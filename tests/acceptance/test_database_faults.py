@@ -15,7 +15,14 @@ import pytest
 
 from aqueue import JobStatus
 from aqueue.dsn import parse
-from tests.acceptance.helpers import WorkerProcess, enqueue_records, records, run, statuses, wait_until
+from tests.acceptance.helpers import (
+    WorkerProcess,
+    enqueue_records,
+    records,
+    run,
+    statuses,
+    wait_until,
+)
 from tests.databases import TestDatabase
 
 

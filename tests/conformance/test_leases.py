@@ -44,9 +44,9 @@ async def test_expired_lease_is_rescued_and_runs_again(queue: aqueue.Queue) -> N
 async def test_renewal_keeps_the_lease(queue: aqueue.Queue) -> None:
     job = await _enqueue(queue)
     await queue.backend.claim_jobs("w1", None, 1, 0.3)
-    states = await queue.backend.renew_leases("w1", 30)
+    states = await queue.backend.renew_leases("w1", [job.id], 30)
     assert [(s.id, s.attempts, s.cancel_requested) for s in states] == [(job.id, 1, False)]
-    assert await queue.backend.renew_leases("someone-else", 30) == []
+    assert await queue.backend.renew_leases("someone-else", [job.id], 30) == []
     await asyncio.sleep(0.5)
     assert await queue.backend.rescue_expired_leases() == 0
 
@@ -74,7 +74,7 @@ async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queu
     assert (info.status, info.worker, info.error and info.error["type"]) == (
         JobStatus.RUNNING, "new", "LeaseExpired")
     # The old worker no longer renews it, nor can it hand it back.
-    assert [s.id for s in await backend.renew_leases("old", 30)] == []
+    assert [s.id for s in await backend.renew_leases("old", [job.id], 30)] == []
     assert await backend.hand_back([(job.id, 1)]) == 0
     assert await backend.complete_jobs([Outcome(job.id, 2, JobStatus.SUCCEEDED, "7")]) == []
     assert await job.result(timeout=1) == 7
@@ -84,7 +84,7 @@ async def test_cancel_request_reaches_the_lease_holder(queue: aqueue.Queue) -> N
     job = await _enqueue(queue)
     await queue.backend.claim_jobs("w1", None, 1, 30)
     assert await job.cancel() == JobStatus.RUNNING
-    [state] = await queue.backend.renew_leases("w1", 30)
+    [state] = await queue.backend.renew_leases("w1", [job.id], 30)
     assert state.cancel_requested
 
 
@@ -105,7 +105,7 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     # Simulate a rescue elsewhere: the job is re-queued and claimed by another worker.
     backend = queue.backend
     await backend.hand_back([(job.id, 1)])
-    [other] = await backend.claim_jobs("other", None, 1, 30)
+    await backend.claim_jobs("other", None, 1, 30)
     await asyncio.sleep(0.6)  # at least one renewal: the worker sees it lost the job
     release.set()
     await asyncio.sleep(0.2)
@@ -114,3 +114,17 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     info = await job.refresh()
     assert (info.status, info.worker) == (JobStatus.RUNNING, "other")
     assert job.id not in worker.processed
+
+
+async def test_a_claim_the_worker_never_heard_of_is_not_renewed(queue: aqueue.Queue) -> None:
+    """A claim whose reply was lost must expire even while its worker lives."""
+    known = await _enqueue(queue)
+    orphan = await queue.enqueue("leased")
+    claimed = await queue.backend.claim_jobs("w1", None, 2, 0.3)
+    assert {c.id for c in claimed} == {known.id, orphan.id}
+    states = await queue.backend.renew_leases("w1", [known.id], 30)
+    assert [s.id for s in states] == [known.id]
+    await asyncio.sleep(0.5)
+    assert await queue.backend.rescue_expired_leases() == 1
+    assert (await orphan.refresh()).status == JobStatus.QUEUED
+    assert (await known.refresh()).status == JobStatus.RUNNING

@@ -108,7 +108,7 @@ async def test_timeout_fails_the_attempt(queue: aqueue.Queue) -> None:
 async def test_unknown_task_fails_clearly(queue: aqueue.Queue) -> None:
     job = await queue.enqueue("nobody.knows.me", 1)
     await queue.process(1)
-    with pytest.raises(aqueue.JobFailed, match="unknown task 'nobody.knows.me'"):
+    with pytest.raises(aqueue.JobFailed, match=r"unknown task 'nobody\.knows\.me'"):
         await job.result(timeout=2)
 
 

@@ -19,7 +19,8 @@ async def test_enqueue_returns_durable_job_with_snapshot(queue: aqueue.Queue) ->
     info = await queue.get_job(job.id)
     assert info is not None
     assert info.id == job.id and isinstance(job.id, str)
-    assert info.task == add.name == f"{__name__}.test_enqueue_returns_durable_job_with_snapshot.<locals>.add"
+    qualname = "test_enqueue_returns_durable_job_with_snapshot.<locals>.add"
+    assert info.task == add.name == f"{__name__}.{qualname}"
     assert info.status == JobStatus.QUEUED == "queued"
     assert info.args == [1] and info.kwargs == {"b": 2}
     assert info.queue == "default" and info.priority == 0

@@ -315,10 +315,15 @@ class MySQLBackend:
 
         return await self._run("complete", op, transaction=True)
 
-    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
+    async def renew_leases(
+        self, worker: str, job_ids: Sequence[str], lease: float
+    ) -> list[LeaseState]:
+        marks = _marks(len(job_ids))
+
         async def op(cur: aiomysql.Cursor) -> list[LeaseState]:
-            await cur.execute(_Q["renew_leases"], (_micros(lease), worker))
-            await cur.execute(_Q["leases_held"], (worker,))
+            await cur.execute(_Q["renew_leases"].format(ids=marks),
+                              [_micros(lease), worker, *job_ids])
+            await cur.execute(_Q["leases_held"].format(ids=marks), [worker, *job_ids])
             return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in await cur.fetchall()]
 
         return await self._run("renew", op, transaction=True)

@@ -64,11 +64,11 @@ WHERE id = %s AND attempts = %s AND status = 'running';
 
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = NOW + INTERVAL %s MICROSECOND
-WHERE status = 'running' AND worker = %s;
+WHERE status = 'running' AND worker = %s AND id IN ({ids});
 
 -- name: leases_held
 SELECT id, attempts, cancel_requested FROM aqueue_jobs
-WHERE status = 'running' AND worker = %s;
+WHERE status = 'running' AND worker = %s AND id IN ({ids});
 
 -- name: rescue_expired_leases
 UPDATE aqueue_jobs

@@ -126,16 +126,19 @@ class PostgresBackend:
                 raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
             conn = await self._pool.acquire(timeout=_ACQUIRE_TIMEOUT)
             try:
-                return await operation(conn)
+                result = await operation(conn)
             except BaseException as exc:
                 # A server error leaves the connection usable; anything else
                 # (a drop, a timeout, a cancellation) may leave it mid-protocol,
                 # where the pool's reset-on-release can hang. Close it first.
-                if not isinstance(exc, asyncpg.PostgresError) or isinstance(exc, _UNAVAILABLE):
-                    conn.terminate()
+                # (A lost connection may already be back in the pool: suppress.)
+                with contextlib.suppress(Exception):
+                    if not isinstance(exc, asyncpg.PostgresError) or isinstance(exc, _UNAVAILABLE):
+                        conn.terminate()
+                    await self._pool.release(conn, timeout=_ACQUIRE_TIMEOUT)
                 raise
-            finally:
-                await self._pool.release(conn, timeout=_ACQUIRE_TIMEOUT)
+            await self._pool.release(conn, timeout=_ACQUIRE_TIMEOUT)
+            return result
 
         try:
             return await retry_transient(once, _is_transient, what)
@@ -249,8 +252,10 @@ class PostgresBackend:
             fenced.extend(o.id for o in batch if o.id not in written)
         return fenced
 
-    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
-        rows = await self._fetch(_Q["renew_leases"], worker, lease)
+    async def renew_leases(
+        self, worker: str, job_ids: Sequence[str], lease: float
+    ) -> list[LeaseState]:
+        rows = await self._fetch(_Q["renew_leases"], worker, lease, list(job_ids))
         return [LeaseState(r[0], r[1], r[2]) for r in rows]
 
     async def rescue_expired_leases(self) -> int:

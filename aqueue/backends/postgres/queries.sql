@@ -87,7 +87,7 @@ SELECT NULL FROM (
 
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = now() + make_interval(secs => $2)
-WHERE status = 'running' AND worker = $1
+WHERE status = 'running' AND worker = $1 AND id = ANY($3::uuid[])
 RETURNING id::text, attempts, cancel_requested;
 
 -- name: rescue_expired_leases

@@ -166,7 +166,7 @@ class SQLiteBackend:
                     for statement in migration.statements:
                         await conn.execute(statement)
                     await conn.execute(
-                        f"INSERT INTO aqueue_migrations VALUES (?, ?, {_NOW})",
+                        f"INSERT INTO aqueue_migrations VALUES (?, ?, {_NOW})",  # noqa: S608 - a constant
                         (migration.version, migration.name),
                     )
                     applied.append(migration.version)
@@ -247,8 +247,11 @@ class SQLiteBackend:
 
         return await self._run("complete", op)
 
-    async def renew_leases(self, worker: str, lease: float) -> list[LeaseState]:
-        rows = await self._fetchall(_Q["renew_leases"], {"worker": worker, "lease": lease})
+    async def renew_leases(
+        self, worker: str, job_ids: Sequence[str], lease: float
+    ) -> list[LeaseState]:
+        params = {"worker": worker, "lease": lease, "ids": json.dumps(list(job_ids))}
+        rows = await self._fetchall(_Q["renew_leases"], params)
         return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
 
     async def rescue_expired_leases(self) -> int:

@@ -48,6 +48,7 @@ WHERE id = :id AND attempts = :attempts AND status = 'running';
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = NOW + :lease
 WHERE status = 'running' AND worker = :worker
+  AND id IN (SELECT value FROM json_each(:ids))
 RETURNING id, attempts, cancel_requested;
 
 -- name: rescue_expired_leases
