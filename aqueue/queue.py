@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
@@ -20,6 +21,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+def _module_name(fn: Callable[..., Any]) -> str:
+    # Run as `python -m pkg.mod`, a module calls itself __main__ while the
+    # worker imports it as pkg.mod: name tasks after the importable name.
+    module = fn.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        if spec is not None and spec.name:
+            return str(spec.name)
+    return module
 
 
 class Queue:
@@ -117,7 +129,7 @@ class Queue:
         """
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
-            task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+            task_name = name or f"{_module_name(fn)}.{fn.__qualname__}"
             options = _checked(
                 self.default_options,
                 queue=queue if queue is not None else self.default_options.queue,

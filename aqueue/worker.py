@@ -155,7 +155,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await listener.close()
             self.queue.enqueue_hooks.remove(self._on_enqueue)
-            log.info("worker %s stopped after %d jobs", self.name, len(self.processed))
+            log.info("worker %s stopped after %d job attempts", self.name, len(self.processed))
 
     async def _listen(self) -> Listener | None:
         try:
@@ -266,16 +266,17 @@ class Worker:
 
     def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         level = logging.INFO if outcome.status == JobStatus.SUCCEEDED else logging.WARNING
-        what = {"queued": "failed, will retry", "succeeded": "succeeded", "failed": "failed",
-                "cancelled": "cancelled"}[outcome.status]
-        detail = ""
+        what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
+        what += f" in {duration:.3f}s"
+        if outcome.status == JobStatus.QUEUED:
+            what += f", retrying in {outcome.retry_delay:.2f}s"
         if outcome.error and outcome.status != JobStatus.SUCCEEDED:
             from aqueue import serialization
 
             error = serialization.decode(outcome.error)
-            detail = f": {error.get('type')}: {error.get('message')}"
-        log.log(level, "job %s %s attempt %d/%d %s in %.3fs%s", job.id, job.task, job.attempts,
-                job.max_attempts, what, duration, detail,
+            what += f": {error.get('type')}: {error.get('message')}"
+        log.log(level, "job %s %s attempt %d/%d %s", job.id, job.task, job.attempts,
+                job.max_attempts, what,
                 extra={"job_id": job.id, "task": job.task, "attempt": job.attempts,
                        "duration": duration, "status": str(outcome.status)})
 
