@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -111,4 +111,3 @@ class JobFilter:
     queues: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     limit: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)

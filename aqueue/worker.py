@@ -16,7 +16,7 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from anyio import CapacityLimiter
@@ -42,7 +42,6 @@ class _Running:
     cancel_requested: bool = False
     lease_lost: bool = False
     handed_back: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def worker_name() -> str:
@@ -89,7 +88,6 @@ class Worker:
         self._stopping = False
         self._hurry = asyncio.Event()
         self._claimed = 0
-        self._limiter = CapacityLimiter(concurrency)
 
     # -- control -------------------------------------------------------------------
 
@@ -131,6 +129,8 @@ class Worker:
         await self.queue.open()
         await self.queue.check_schema()
         backend = self.queue.backend
+        # Sync tasks share a thread pool no larger than the concurrency.
+        self._limiter = CapacityLimiter(self.concurrency)
         self.queue.enqueue_hooks.append(self._on_enqueue)
         completer = Completer(backend, self.queue.notify_done)
         self._completer = completer
@@ -175,6 +175,11 @@ class Worker:
         failures = 0
         while not self._stopping:
             if self.max_jobs is not None and self._claimed >= self.max_jobs:
+                # Done claiming: let every job run to its end (a signal still
+                # interrupts this wait and starts the timed shutdown).
+                while self._running and not self._stopping:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
                 return
             free = self._free_slots()
             if free <= 0:

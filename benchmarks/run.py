@@ -311,6 +311,9 @@ async def measure(backends: list[str], workloads: set[str], s: Sizes,
     figures: list[Figure] = []
 
     def fig(workload: str, backend: str, metric: str, unit: str, note: str = "") -> Figure:
+        if figures:
+            last = figures[-1]
+            print(f"  {last.workload} {last.metric}: {last.values}", flush=True)
         figure = Figure(workload, backend, metric, unit, note=note)
         figures.append(figure)
         return figure

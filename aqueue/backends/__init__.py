@@ -6,19 +6,20 @@ from aqueue.backends.base import Backend
 from aqueue.dsn import DSN
 
 
-def create_backend(dsn: DSN, **options: object) -> Backend:
+def create_backend(dsn: DSN, *, pool_size: int = 10) -> Backend:
     """Build the backend for ``dsn``; drivers are imported only when used."""
     if dsn.dialect == "postgresql":
         from aqueue.backends.postgres import PostgresBackend
 
-        return PostgresBackend(dsn, **options)  # type: ignore[arg-type]
+        return PostgresBackend(dsn, pool_size=pool_size)
     if dsn.dialect == "mysql":
         from aqueue.backends.mysql import MySQLBackend
 
-        return MySQLBackend(dsn, **options)  # type: ignore[arg-type]
+        return MySQLBackend(dsn, pool_size=pool_size)
     from aqueue.backends.sqlite import SQLiteBackend
 
-    return SQLiteBackend(dsn, **options)  # type: ignore[arg-type]
+    # One connection: SQLite has one writer at a time anyway.
+    return SQLiteBackend(dsn)
 
 
 __all__ = ["Backend", "create_backend"]

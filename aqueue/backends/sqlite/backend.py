@@ -57,7 +57,7 @@ class SQLiteBackend:
     supports_notify = False
     single_host = True
 
-    def __init__(self, dsn: DSN, *, pool_size: int = 1) -> None:
+    def __init__(self, dsn: DSN) -> None:
         self.path = dsn.database
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
