@@ -53,6 +53,14 @@ _TRANSIENT = (
 )
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    # aqueue sets no session state on pooled connections (LISTEN has its own
+    # connection), so asyncpg's default RESET ALL / UNLISTEN round trip on every
+    # release is pure cost. Only an abandoned transaction needs undoing.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
 
@@ -104,7 +112,8 @@ class PostgresBackend:
         try:
             self._pool = await asyncpg.create_pool(
                 min_size=1, max_size=self._pool_size, timeout=10,
-                command_timeout=_COMMAND_TIMEOUT, **self._connect_args()
+                command_timeout=_COMMAND_TIMEOUT, reset=_reset_connection,
+                **self._connect_args()
             )
         except Exception as exc:
             raise self._translate(exc) from None
