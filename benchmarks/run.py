@@ -172,8 +172,8 @@ async def w4_latency(dsn: str, s: Sizes) -> tuple[float, float, float]:
                 await asyncio.sleep(0.02)
             for job, returned in jobs:
                 info = await queue.wait_until_finished(job.id, 30)
-                assert info.started_at is not None
-                latencies.append((info.started_at.timestamp() - returned) * 1000)
+                # The task returns time.time() as it starts, in the worker process.
+                latencies.append((float(info.result) - returned) * 1000)
     finally:
         proc.terminate()
         proc.wait(30)
