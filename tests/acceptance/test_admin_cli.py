@@ -1,0 +1,90 @@
+"""The ``aqueue`` admin commands against each backend, as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+
+import aqueue
+from aqueue import JobStatus
+from tests.acceptance.helpers import ADMIN, ROOT
+from tests.databases import TestDatabase
+
+
+def _aqueue(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ADMIN, *args, "--dsn", dsn], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+async def _prepare(dsn: str) -> dict[str, str]:
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        @queue.task(name="cli.ok")
+        async def ok() -> int:
+            return 1
+
+        @queue.task(name="cli.bad", max_attempts=1)
+        async def bad() -> None:
+            raise ValueError("broken")
+
+        done = await ok.enqueue()
+        failed = await bad.enqueue()
+        await queue.process(2)
+        waiting = await ok.using(queue="later", delay=3600).enqueue()
+        return {"done": done.id, "failed": failed.id, "waiting": waiting.id}
+
+
+async def _status(dsn: str, job_id: str) -> JobStatus | None:
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        info = await queue.get_job(job_id)
+        return None if info is None else info.status
+
+
+def test_admin_commands(database: TestDatabase) -> None:
+    dsn = database.dsn
+    migrated = _aqueue(dsn, "migrate")
+    assert migrated.returncode == 0 and "up to date" in migrated.stdout  # idempotent
+    ids = asyncio.run(_prepare(dsn))
+
+    status = _aqueue(dsn, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout) == {"default": {"succeeded": 1, "failed": 1},
+                                         "later": {"queued": 1}}
+    table = _aqueue(dsn, "status").stdout
+    assert "later" in table and "queued" in table
+
+    listed = json.loads(_aqueue(dsn, "jobs", "--status", "failed", "--json").stdout)
+    assert [j["id"] for j in listed] == [ids["failed"]]
+    assert listed[0]["error"]["type"] == "ValueError"
+    assert ids["waiting"] in _aqueue(dsn, "jobs", "--queue", "later").stdout
+
+    retried = _aqueue(dsn, "retry", ids["failed"], ids["done"])
+    assert retried.returncode == 1  # the succeeded one cannot be retried
+    assert f"{ids['failed']}: queued again" in retried.stdout
+    assert "it is succeeded" in retried.stderr
+    assert asyncio.run(_status(dsn, ids["failed"])) == JobStatus.QUEUED
+
+    cancelled = _aqueue(dsn, "cancel", ids["waiting"], ids["failed"])
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert asyncio.run(_status(dsn, ids["waiting"])) == JobStatus.CANCELLED
+
+    dry = _aqueue(dsn, "purge", "--older-than", "0s", "--dry-run")
+    assert dry.returncode == 0 and "would delete 3" in dry.stdout
+    assert asyncio.run(_status(dsn, ids["done"])) == JobStatus.SUCCEEDED
+    kept = _aqueue(dsn, "purge", "--older-than", "1d")
+    assert "deleted 0" in kept.stdout
+    purged = _aqueue(dsn, "purge", "--older-than", "0s", "--status", "cancelled",
+                     "--batch-size", "1")
+    assert "deleted 2" in purged.stdout
+    assert asyncio.run(_status(dsn, ids["waiting"])) is None
+    assert asyncio.run(_status(dsn, ids["done"])) == JobStatus.SUCCEEDED
+    refused = _aqueue(dsn, "purge", "--older-than", "0s", "--status", "queued")
+    assert refused.returncode == 1 and "only deletes finished jobs" in refused.stderr
+
+
+def test_admin_errors_are_one_line() -> None:
+    result = _aqueue("postgresql://u:hunter2@127.0.0.1:1/x", "status")
+    assert result.returncode == 1 and "hunter2" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
