@@ -65,6 +65,24 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     )
 
 
+def group_stats(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, int]]:
+    """``(queue, status, count)`` rows as ``{queue: {status: count}}``."""
+    result: dict[str, dict[str, int]] = {}
+    for queue, status, count in rows:
+        result.setdefault(queue, {})[status] = int(count)
+    return result
+
+
+async def delete_in_batches(delete_batch: Callable[[], Awaitable[int]], batch_size: int) -> int:
+    """Repeat a bounded DELETE until it removes fewer than ``batch_size`` rows."""
+    total = 0
+    while True:
+        deleted = await delete_batch()
+        total += deleted
+        if deleted < batch_size:
+            return total
+
+
 async def insert_resolving_unique_keys(
     jobs: Sequence[NewJob],
     insert: Callable[[Sequence[NewJob]], Awaitable[None]],

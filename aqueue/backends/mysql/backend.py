@@ -16,6 +16,8 @@ from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    delete_in_batches,
+    group_stats,
     insert_resolving_unique_keys,
     retry_transient,
     row_to_info,
@@ -376,10 +378,7 @@ class MySQLBackend:
         return await self._rowcount(_Q["retry_job"], (job_id,)) == 1
 
     async def stats(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for queue, status, count in await self._fetch(_Q["stats"]):
-            result.setdefault(queue, {})[status] = int(count)
-        return result
+        return group_stats(await self._fetch(_Q["stats"]))
 
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
@@ -395,12 +394,10 @@ class MySQLBackend:
             sql = _Q["count_purgeable"].format(statuses=marks)
             return int((await self._fetch(sql, [_micros(older_than), *statuses]))[0][0])
         sql = _Q["purge_batch"].format(statuses=marks)
-        total = 0
-        while True:
-            deleted = await self._rowcount(sql, [_micros(older_than), *statuses, batch_size])
-            total += deleted
-            if deleted < batch_size:
-                return total
+        return await delete_in_batches(
+            lambda: self._rowcount(sql, [_micros(older_than), *statuses, batch_size]),
+            batch_size,
+        )
 
     async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
         return None

@@ -16,6 +16,8 @@ from aqueue.backends.base import DoneHandler, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    delete_in_batches,
+    group_stats,
     insert_resolving_unique_keys,
     retry_transient,
     row_to_info,
@@ -235,10 +237,8 @@ class PostgresBackend:
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        if queues:
-            rows = await self._fetch(_Q["claim_jobs_in_queues"], worker, limit, lease, list(queues))
-        else:
-            rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease)
+        rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease,
+                                 list(queues) if queues else None)
         jobs = [
             ClaimedJob(id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
                        kwargs=json.loads(r[5]), attempts=r[6], max_attempts=r[7], timeout=r[8])
@@ -313,10 +313,7 @@ class PostgresBackend:
         return key is not None and bool(await self._fetch(_Q["retry_job"], key))
 
     async def stats(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for queue, status, count in await self._fetch(_Q["stats"]):
-            result.setdefault(queue, {})[status] = int(count)
-        return result
+        return group_stats(await self._fetch(_Q["stats"]))
 
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         return int(await self._fetchval(_Q["count_pending"], list(queues or [])))
@@ -326,12 +323,10 @@ class PostgresBackend:
     ) -> int:
         if dry_run:
             return int(await self._fetchval(_Q["count_purgeable"], older_than, list(statuses)))
-        total = 0
-        while True:
-            deleted = await self._execute(_Q["purge_batch"], older_than, list(statuses), batch_size)
-            total += deleted
-            if deleted < batch_size:
-                return total
+        return await delete_in_batches(
+            lambda: self._execute(_Q["purge_batch"], older_than, list(statuses), batch_size),
+            batch_size,
+        )
 
     async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> PostgresListener:
         listener = PostgresListener(self._connect_args(), on_new, on_done, self._unavailable)

@@ -16,6 +16,8 @@ from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    delete_in_batches,
+    group_stats,
     retry_transient,
     row_to_info,
 )
@@ -217,10 +219,9 @@ class SQLiteBackend:
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit}
-        if queues:
-            params["queues"] = json.dumps(list(queues))
-        rows = await self._fetchall(_Q["claim_jobs_in_queues" if queues else "claim_jobs"], params)
+        params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit,
+                                  "queues": json.dumps(list(queues)) if queues else None}
+        rows = await self._fetchall(_Q["claim_jobs"], params)
         jobs = [
             ClaimedJob(
                 id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
@@ -306,10 +307,7 @@ class SQLiteBackend:
         return await self._rowcount(_Q["retry_job"], {"id": job_id}) == 1
 
     async def stats(self) -> dict[str, dict[str, int]]:
-        result: dict[str, dict[str, int]] = {}
-        for queue, status, count in await self._fetchall(_Q["stats"], {}):
-            result.setdefault(queue, {})[status] = int(count)
-        return result
+        return group_stats(await self._fetchall(_Q["stats"], {}))
 
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
@@ -328,12 +326,9 @@ class SQLiteBackend:
         }
         if dry_run:
             return int((await self._fetchall(_Q["count_purgeable"], params))[0][0])
-        total = 0
-        while True:
-            deleted = await self._rowcount(_Q["purge_batch"], params)
-            total += deleted
-            if deleted < batch_size:
-                return total
+        return await delete_in_batches(
+            lambda: self._rowcount(_Q["purge_batch"], params), batch_size
+        )
 
     async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
         return None

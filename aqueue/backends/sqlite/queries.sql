@@ -21,18 +21,7 @@ SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = 
 WHERE id IN (
     SELECT id FROM aqueue_jobs
     WHERE status = 'queued' AND scheduled_at <= NOW
-    ORDER BY priority DESC, scheduled_at, id
-    LIMIT :limit)
-RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout;
-
--- name: claim_jobs_in_queues
-UPDATE aqueue_jobs
-SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = NOW,
-    lease_expires_at = NOW + :lease, cancel_requested = 0
-WHERE id IN (
-    SELECT id FROM aqueue_jobs
-    WHERE status = 'queued' AND scheduled_at <= NOW
-      AND queue IN (SELECT value FROM json_each(:queues))
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
     ORDER BY priority DESC, scheduled_at, id
     LIMIT :limit)
 RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout;
