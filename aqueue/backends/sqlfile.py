@@ -36,16 +36,31 @@ def load_migrations(package: str) -> list[Migration]:
         match = _MIGRATION.match(entry.name)
         if not match:
             continue
-        text = entry.read_text(encoding="utf-8")
-        statements = [
-            s.strip()
-            for s in re.split(r";\s*$", text, flags=re.MULTILINE)
-            if s.strip() and not all(
-                line.strip().startswith("--") or not line.strip() for line in s.splitlines()
-            )
-        ]
+        statements = [s for s in _split_statements(entry.read_text(encoding="utf-8"))
+                      if not all(line.strip().startswith("--") or not line.strip()
+                                 for line in s.splitlines())]
         found.append(Migration(int(match.group(1)), match.group(2), tuple(statements)))
     return sorted(found, key=lambda m: m.version)
+
+
+def _split_statements(text: str) -> list[str]:
+    """Statements end with ``;`` at a line's end, except inside a ``$$`` body."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_body = False
+    for line in text.splitlines():
+        current.append(line)
+        if line.count("$$") % 2:
+            in_body = not in_body
+        if not in_body and line.rstrip().endswith(";"):
+            statement = "\n".join(current).strip().removesuffix(";").strip()
+            if statement:
+                statements.append(statement)
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return statements
 
 
 def latest_version(package: str) -> int:

@@ -62,3 +62,15 @@ def test_parse_duration() -> None:
     assert parse_duration("1.5m") == 90
     with pytest.raises(argparse.ArgumentTypeError):
         parse_duration("soon")
+
+
+def test_migration_statements_keep_function_bodies_whole() -> None:
+    from aqueue.backends.sqlfile import _split_statements
+
+    text = ("CREATE TABLE t (a int);\n-- a comment\nCREATE FUNCTION f() RETURNS int\n"
+            "LANGUAGE plpgsql AS $$\nBEGIN\n    PERFORM 1;\n    RETURN 1;\nEND\n$$;\n"
+            "CREATE INDEX i ON t (a);\n")
+    statements = _split_statements(text)
+    assert len(statements) == 3
+    assert statements[1].startswith("-- a comment\nCREATE FUNCTION")
+    assert statements[1].endswith("END\n$$") and "PERFORM 1;" in statements[1]

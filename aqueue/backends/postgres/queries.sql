@@ -36,21 +36,8 @@ SELECT unique_key, id::text FROM aqueue_jobs
 WHERE unique_key = ANY($1::text[]) AND status IN ('queued', 'running');
 
 -- name: claim_jobs
--- $4 NULL serves every queue. Either way the queue test is a filter while the
--- claim index is walked in order, so one statement (and one plan) does both.
-WITH picked AS (
-    SELECT id FROM aqueue_jobs
-    WHERE status = 'queued' AND scheduled_at <= now()
-      AND ($4::text[] IS NULL OR queue = ANY($4::text[]))
-    ORDER BY priority DESC, scheduled_at, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED)
-UPDATE aqueue_jobs j
-SET status = 'running', attempts = j.attempts + 1, worker = $1, started_at = now(),
-    lease_expires_at = now() + make_interval(secs => $3), cancel_requested = false
-FROM picked WHERE j.id = picked.id
-RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text, j.attempts,
-          j.max_attempts, j.timeout;
+-- The statement lives in aqueue_claim() (migration 0002), which pins its plan.
+SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 
 -- name: complete_jobs
 WITH o AS (
