@@ -1,11 +1,16 @@
 """aqueue's benchmark suite: W1-W7 on PostgreSQL, MySQL/MariaDB and SQLite.
 
-    python -m benchmarks.run                 # full run, prints a table, writes JSON
+    pip install -e '.[bench]'                # the peers: procrastinate, pgqueuer
+    python -m benchmarks.run                 # full run, prints tables, writes JSON
     python -m benchmarks.run --smoke         # seconds: tiny sizes, one run (CI)
-    python -m benchmarks.run --backends postgresql --workloads W1,W3
+    python -m benchmarks.run --backends postgresql --peers pgqueuer --workloads W1,W3
 
-Each workload starts from a fresh database; each figure is the median of
---runs runs with min-max shown. Figures are printed, never asserted.
+aqueue runs every workload on each backend; on PostgreSQL, raw asyncpg SQL
+(W1, W2) and each peer (W1-W5, W7, through its own API and its own worker)
+run beside it, and the report gives aqueue/peer ratios and the performance
+targets met or missed. Each run starts from a fresh database; each figure is
+the median of --runs runs with min-max shown. Figures are printed, never
+asserted.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class Figure:
     unit: str
     values: list[float] = field(default_factory=list)
     note: str = ""
+    system: str = "aqueue"
 
     @property
     def median(self) -> float:
@@ -74,30 +80,36 @@ class Figure:
 # -- fresh databases -------------------------------------------------------------------
 
 
-async def fresh(backend: str, scratch: Path) -> str:
-    if backend == "sqlite":
-        path = scratch / f"bench-{time.monotonic_ns()}.db"
-        dsn = f"sqlite:///{path}"
+async def fresh_server_database(backend: str) -> str:
+    """Drop and re-create the benchmark database on a server; its DSN."""
+    dsn = SERVERS[backend]
+    p = parse(dsn)
+    if backend == "postgresql":
+        conn = await asyncpg.connect(host=p.host, port=p.port, user=p.user,
+                                     password=p.password, database="postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{p.database}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{p.database}"')
+        finally:
+            await conn.close()
     else:
-        dsn = SERVERS[backend]
-        p = parse(dsn)
-        if backend == "postgresql":
-            conn = await asyncpg.connect(host=p.host, port=p.port, user=p.user,
-                                         password=p.password, database="postgres")
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{p.database}" WITH (FORCE)')
-                await conn.execute(f'CREATE DATABASE "{p.database}"')
-            finally:
-                await conn.close()
-        else:
-            my = await aiomysql.connect(host=p.host, port=p.port or 3306, user=p.user,
-                                        password=p.password or "", autocommit=True)
-            try:
-                async with my.cursor() as cur:
-                    await cur.execute(f"DROP DATABASE IF EXISTS `{p.database}`")
-                    await cur.execute(f"CREATE DATABASE `{p.database}`")
-            finally:
-                my.close()
+        my = await aiomysql.connect(host=p.host, port=p.port or 3306, user=p.user,
+                                    password=p.password or "", autocommit=True)
+        try:
+            async with my.cursor() as cur:
+                await cur.execute(f"DROP DATABASE IF EXISTS `{p.database}`")
+                await cur.execute(f"CREATE DATABASE `{p.database}`")
+        finally:
+            my.close()
+    return dsn
+
+
+async def fresh(backend: str, scratch: Path) -> str:
+    """A fresh database with aqueue's schema; its DSN."""
+    if backend == "sqlite":
+        dsn = f"sqlite:///{scratch / f'bench-{time.monotonic_ns()}.db'}"
+    else:
+        dsn = await fresh_server_database(backend)
     queue = aqueue.Queue(dsn)
     async with queue:
         await queue.migrate()
@@ -200,7 +212,10 @@ async def w5_idle_rss(dsn: str, s: Sizes) -> float:
 
 
 async def _fill(dsn: str, finished: int, queued: int) -> None:
-    """Bulk-load rows with the database's own generators (far faster than enqueueing)."""
+    """Bulk-load rows with the database's own generators (far faster than enqueueing).
+
+    No ANALYZE afterwards: the statistics stay as stale as after a real burst.
+    """
     queue = aqueue.Queue(dsn)
     async with queue:
         backend: Any = queue.backend
@@ -215,7 +230,6 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                 "max_attempts, scheduled_at) SELECT gen_random_uuid(), 'bench.noop', 'default', "
                 "'queued', (random() * 10)::int, '[]', '{}', 3, now() - random() * interval "
                 "'1 hour' FROM generate_series(1, $1)", queued)
-            await backend._fetch("ANALYZE aqueue_jobs")
         elif queue.dialect == "mysql":
             for status, count in (("succeeded", finished), ("queued", queued)):
                 done = 0
@@ -229,7 +243,6 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                         "* 3600) SECOND, IF(%s = 'succeeded', UTC_TIMESTAMP(6), NULL) "
                         f"FROM seq_1_to_{step}", (status, status))
                     done += step
-            await backend._fetch("ANALYZE TABLE aqueue_jobs")
         else:
             now = "((julianday('now') - 2440587.5) * 86400.0)"
             for status, count in (("succeeded", finished), ("queued", queued)):
@@ -242,7 +255,6 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                     f":status, abs(random() % 10), '[]', '{{}}', 3, {now}, {now} - "
                     f"abs(random() % 3600), {finished_at} FROM n", {"count": count,
                                                                     "status": status})
-            await backend._fetchall("ANALYZE", {})
 
 
 async def _claim_cost(dsn: str, rounds: int = 50, batch: int = 10) -> float:
@@ -270,11 +282,28 @@ async def _plan(dsn: str) -> str:
     async with queue:
         backend: Any = queue.backend
         if queue.dialect == "postgresql":
-            rows = await backend._fetch(
-                "EXPLAIN (COSTS OFF) SELECT id FROM aqueue_jobs WHERE status = 'queued' AND "
-                "scheduled_at <= now() ORDER BY priority DESC, scheduled_at, id LIMIT 10 "
-                "FOR UPDATE SKIP LOCKED")
-            return " / ".join(r[0].strip() for r in rows)
+            # The plan aqueue_claim() really runs, reported by auto_explain.
+            async with backend._pool.acquire() as conn:
+                notes: list[str] = []
+
+                def note(_conn: Any, message: Any) -> None:
+                    notes.append(message.message)
+
+                conn.add_log_listener(note)
+                await conn.execute("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; "
+                                   "SET auto_explain.log_nested_statements = on; "
+                                   "SET auto_explain.log_format = 'text'; "
+                                   "SET client_min_messages = log")
+                claim = conn.transaction()  # rolled back: the jobs stay queued
+                await claim.start()
+                try:
+                    await conn.fetch("SELECT * FROM aqueue_claim('plan', 10, 30, NULL)")
+                finally:
+                    await claim.rollback()
+                    conn.remove_log_listener(note)
+            plan = next(n for n in notes if "SKIP LOCKED" in n).split("\n")
+            steps = [line.strip() for line in plan if "->" in line or "Cond" in line]
+            return " / ".join(steps)
         if queue.dialect == "mysql":
             rows = await backend._fetch(
                 "EXPLAIN SELECT id FROM aqueue_jobs WHERE status = 'queued' AND scheduled_at <= "
@@ -305,82 +334,260 @@ async def w7_producers(dsn: str, s: Sizes) -> float:
 
 # -- driver ---------------------------------------------------------------------------------
 
+W3_LEVELS = (10, 100)
+LATENCY_NAMES = ("p50", "p95", "p99")
 
-async def measure(backends: list[str], workloads: set[str], s: Sizes,
-                  scratch: Path) -> list[Figure]:
-    figures: list[Figure] = []
 
-    def fig(workload: str, backend: str, metric: str, unit: str, note: str = "") -> Figure:
-        if figures:
-            last = figures[-1]
-            print(f"  {last.workload} {last.metric}: {last.values}", flush=True)
-        figure = Figure(workload, backend, metric, unit, note=note)
-        figures.append(figure)
-        return figure
+def metric(workload: str, s: Sizes, concurrency: int = 0, extra: str = "") -> str:
+    """A figure's name; aqueue and each peer use the same one, so they can be compared."""
+    return {
+        "W1": "enqueue, one per await",
+        "W2": f"batch enqueue of {s.batch:,}",
+        "W3": f"drain {s.drain:,}, concurrency {concurrency}",
+        "W3rss": f"drain peak RSS, concurrency {concurrency}",
+        "W4": f"enqueue->start latency {extra}",
+        "W5": "idle worker RSS",
+        "W7": f"{s.producers} producers, one per await",
+    }[workload]
 
+
+class Recorder:
+    def __init__(self) -> None:
+        self.figures: list[Figure] = []
+
+    def add(self, workload: str, backend: str, system: str, name: str, unit: str,
+            values: list[float], note: str = "") -> None:
+        figure = Figure(workload, backend, name, unit, list(values), note, system)
+        self.figures.append(figure)
+        print(f"  {system} {workload} {name}: {', '.join(f'{v:,.1f}' for v in values)}",
+              flush=True)
+
+
+async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Sizes,
+                         scratch: Path) -> None:
     async def repeat(make: Callable[[str], Awaitable[Any]]) -> list[Any]:
+        return [await make(await fresh(backend, scratch)) for _ in range(s.runs)]
+
+    def add(workload: str, name: str, unit: str, values: list[float], note: str = "") -> None:
+        rec.add(workload, backend, "aqueue", name, unit, values, note)
+
+    if "W1" in workloads:
+        add("W1", metric("W1", s), "jobs/s", await repeat(lambda d: w1_single_enqueue(d, s)))
+    if "W2" in workloads:
+        add("W2", metric("W2", s), "jobs/s", await repeat(lambda d: w2_batch_enqueue(d, s)))
+    if "W3" in workloads:
+        for c in W3_LEVELS:
+            results = await repeat(lambda d, c=c: w3_drain(d, s, c))
+            add("W3", metric("W3", s, c), "jobs/s", [r[0] for r in results])
+            add("W3", metric("W3rss", s, c), "MB", [r[1] for r in results])
+    if "W4" in workloads:
+        results = await repeat(lambda d: w4_latency(d, s))
+        for i, name in enumerate(LATENCY_NAMES):
+            add("W4", metric("W4", s, extra=name), "ms", [r[i] for r in results])
+    if "W5" in workloads:
+        add("W5", metric("W5", s), "MB", await repeat(lambda d: w5_idle_rss(d, s)))
+    if "W6" in workloads:
+        # One filled database per backend (filling 1.1M rows dominates the
+        # time); each run claims from jobs enqueued for it.
+        empty = await fresh(backend, scratch)
+        full = await fresh(backend, scratch)
+        await _fill(full, s.scale_finished, s.scale_queued)
+        add("W6", "claim cost per job, empty table", "us",
+            [await _claim_cost(empty) for _ in range(s.runs)])
+        add("W6", f"claim cost per job, {s.scale_finished:,} finished + "
+            f"{s.scale_queued:,} queued", "us",
+            [await _claim_cost(full) for _ in range(s.runs)], note=await _plan(full))
+    if "W7" in workloads:
+        add("W7", metric("W7", s), "jobs/s", await repeat(lambda d: w7_producers(d, s)))
+
+
+async def measure_raw(rec: Recorder, workloads: set[str], s: Sizes, scratch: Path) -> None:
+    from benchmarks import raw
+
+    async def repeat(make: Callable[[str], Awaitable[float]]) -> list[float]:
+        return [await make(await fresh_server_database("postgresql")) for _ in range(s.runs)]
+
+    if "W1" in workloads:
+        rec.add("W1", "postgresql", "raw", "INSERT, one per commit", "jobs/s",
+                await repeat(lambda d: raw.single(d, s.single)))
+    if "W2" in workloads:
+        rec.add("W2", "postgresql", "raw", f"INSERT ... unnest of {s.batch:,}, from Python "
+                "values", "jobs/s", await repeat(lambda d: raw.batch(d, s.batch)))
+        rec.add("W2", "postgresql", "raw", f"INSERT ... unnest of {s.batch:,}, statement only",
+                "jobs/s", await repeat(lambda d: raw.batch(d, s.batch, statement_only=True)))
+
+
+async def measure_peer(rec: Recorder, name: str, workloads: set[str], s: Sizes) -> None:
+    from benchmarks.peers.drivers import PEERS
+
+    async def repeat(workload: str, *args: Any) -> list[Any]:
         results = []
         for _ in range(s.runs):
-            results.append(await make(await fresh(backend, scratch)))
+            peer = PEERS[name](await fresh_server_database("postgresql"))
+            results.append(await getattr(peer, workload.lower())(s, *args))
         return results
 
+    def add(workload: str, name_: str, unit: str, values: list[float]) -> None:
+        rec.add(workload, "postgresql", name, name_, unit, values)
+
+    if "W1" in workloads:
+        add("W1", metric("W1", s), "jobs/s", await repeat("W1"))
+    if "W2" in workloads:
+        add("W2", metric("W2", s), "jobs/s", await repeat("W2"))
+    if "W3" in workloads:
+        for c in W3_LEVELS:
+            results = await repeat("W3", c)
+            add("W3", metric("W3", s, c), "jobs/s", [r[0] for r in results])
+            add("W3", metric("W3rss", s, c), "MB", [r[1] for r in results])
+    if "W4" in workloads:
+        results = await repeat("W4")
+        for i, name_ in enumerate(LATENCY_NAMES):
+            add("W4", metric("W4", s, extra=name_), "ms", [r[i] for r in results])
+    if "W5" in workloads:
+        add("W5", metric("W5", s), "MB", await repeat("W5"))
+    if "W7" in workloads:
+        add("W7", metric("W7", s), "jobs/s", await repeat("W7"))
+
+
+async def measure(backends: list[str], peers: list[str], workloads: set[str], s: Sizes,
+                  scratch: Path) -> list[Figure]:
+    rec = Recorder()
     for backend in backends:
-        print(f"== {backend}", flush=True)
-        if "W1" in workloads:
-            fig("W1", backend, "enqueue, one per await", "jobs/s").values = await repeat(
-                lambda d: w1_single_enqueue(d, s))
-        if "W2" in workloads:
-            fig("W2", backend, f"batch enqueue of {s.batch}", "jobs/s").values = await repeat(
-                lambda d: w2_batch_enqueue(d, s))
-        if "W3" in workloads:
-            for concurrency in (10, 100):
-                results = await repeat(lambda d, c=concurrency: w3_drain(d, s, c))
-                fig("W3", backend, f"drain {s.drain}, concurrency {concurrency}",
-                    "jobs/s").values = [r[0] for r in results]
-                fig("W3", backend, f"drain peak RSS, concurrency {concurrency}",
-                    "MB").values = [r[1] for r in results]
-        if "W4" in workloads:
-            results = await repeat(lambda d: w4_latency(d, s))
-            for i, name in enumerate(("p50", "p95", "p99")):
-                fig("W4", backend, f"enqueue->start latency {name}", "ms").values = [
-                    r[i] for r in results]
-        if "W5" in workloads:
-            fig("W5", backend, "idle worker RSS", "MB").values = await repeat(
-                lambda d: w5_idle_rss(d, s))
-        if "W6" in workloads:
-            results = []
-            for _ in range(s.runs):
-                results.append(await w6_scale(await fresh(backend, scratch),
-                                              await fresh(backend, scratch), s))
-            fig("W6", backend, "claim cost per job, empty table", "us").values = [
-                r[0] for r in results]
-            fig("W6", backend,
-                f"claim cost per job, {s.scale_finished:,} finished + {s.scale_queued:,} queued",
-                "us", note=results[-1][2]).values = [r[1] for r in results]
-        if "W7" in workloads:
-            fig("W7", backend, f"{s.producers} producers, one per await",
-                "jobs/s").values = await repeat(lambda d: w7_producers(d, s))
-    return figures
+        print(f"== aqueue on {backend}", flush=True)
+        await measure_aqueue(rec, backend, workloads, s, scratch)
+    if "postgresql" in backends:
+        print("== raw asyncpg on postgresql", flush=True)
+        await measure_raw(rec, workloads, s, scratch)
+    for name in peers:
+        print(f"== {name} on postgresql", flush=True)
+        await measure_peer(rec, name, workloads, s)
+    return rec.figures
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.{1 if abs(value) < 100 else 0}f}"
 
 
 def render(figures: list[Figure]) -> str:
-    lines = ["| workload | backend | figure | median | min-max |", "|---|---|---|---|---|"]
+    lines = ["| workload | database | system | figure | median | min-max |",
+             "|---|---|---|---|---|---|"]
     for f in figures:
-        digits = 1 if f.median < 100 else 0
-        lines.append(
-            f"| {f.workload} | {f.backend} | {f.metric} | {f.median:,.{digits}f} {f.unit} | "
-            f"{min(f.values):,.{digits}f}-{max(f.values):,.{digits}f} |")
-    plans = [f for f in figures if f.note]
-    for f in plans:
-        lines.append(f"\nW6 plan on {f.backend}: `{f.note}`")
+        lines.append(f"| {f.workload} | {f.backend} | {f.system} | {f.metric} | "
+                     f"{_fmt(f.median)} {f.unit} | {_fmt(min(f.values))}-{_fmt(max(f.values))} |")
+    for f in figures:
+        if f.note:
+            lines.append(f"\nW6 plan on {f.backend}: `{f.note}`")
+    return "\n".join(lines)
+
+
+def _better(aqueue_value: float, peer_value: float, unit: str) -> float:
+    """How many times better aqueue's figure is (higher jobs/s; lower ms or MB)."""
+    if unit == "jobs/s":
+        return aqueue_value / peer_value
+    return peer_value / aqueue_value
+
+
+def ratios(figures: list[Figure]) -> list[dict[str, Any]]:
+    """aqueue against each peer on PostgreSQL, figure by figure."""
+    ours = {f.metric: f for f in figures if f.system == "aqueue" and f.backend == "postgresql"}
+    rows = []
+    for f in figures:
+        if f.system in ("aqueue", "raw") or f.metric not in ours:
+            continue
+        mine = ours[f.metric]
+        rows.append({"workload": f.workload, "metric": f.metric, "peer": f.system,
+                     "aqueue": mine.median, "peer_value": f.median, "unit": f.unit,
+                     "times_better": _better(mine.median, f.median, f.unit)})
+    return rows
+
+
+def targets(figures: list[Figure]) -> list[dict[str, Any]]:
+    """The performance issue's targets, checked against this run's figures."""
+    def find(system: str, backend: str, starts: str) -> Figure | None:
+        return next((f for f in figures if f.system == system and f.backend == backend
+                     and f.metric.startswith(starts)), None)
+
+    checks: list[dict[str, Any]] = []
+
+    def check(what: str, value: float | None, goal: float, higher: bool, unit: str) -> None:
+        if value is None:
+            return
+        met = value >= goal if higher else value <= goal
+        checks.append({"target": what, "value": value, "goal": goal, "unit": unit,
+                       "higher": higher, "met": met})
+
+    def ratio(a: Figure | None, b: Figure | None) -> float | None:
+        return None if a is None or b is None else _better(a.median, b.median, a.unit)
+
+    pg = "postgresql"
+    for peer, goal in (("pgqueuer", 5.0), ("procrastinate", 25.0)):
+        check(f"W3 drain c10 vs {peer}", ratio(find("aqueue", pg, "drain 2"),
+                                               find(peer, pg, "drain 2")), goal, True, "x")
+    check("W2 batch vs pgqueuer", ratio(find("aqueue", pg, "batch"), find("pgqueuer", pg, "batch")),
+          2.5, True, "x")
+    for label in ("from Python values", "statement only"):
+        raw_w2 = next((f for f in figures if f.system == "raw" and f.workload == "W2"
+                       and label in f.metric), None)
+        check(f"W2 batch vs raw unnest ({label})", ratio(find("aqueue", pg, "batch"), raw_w2),
+              0.70, True, "x")
+    check("W1 single vs raw INSERT per commit",
+          ratio(find("aqueue", pg, "enqueue, one"), find("raw", pg, "INSERT, one")), 0.85, True,
+          "x")
+    for name, goal in (("p50", 4.0), ("p99", 2.0)):
+        peers = [f for f in figures if f.system not in ("aqueue", "raw")
+                 and f.metric.endswith(f"latency {name}")]
+        best = min(peers, key=lambda f: f.median) if peers else None
+        check(f"W4 {name} vs best peer ({best.system if best else '-'})",
+              ratio(find("aqueue", pg, f"enqueue->start latency {name}"), best), goal, True, "x")
+    for f in figures:
+        if f.system == "aqueue" and f.metric == "idle worker RSS":
+            check(f"W5 idle RSS on {f.backend}", f.median, 30.0, False, "MB")
+    for backend in ("postgresql", "mysql", "sqlite"):
+        empty = find("aqueue", backend, "claim cost per job, empty")
+        full = next((f for f in figures if f.system == "aqueue" and f.backend == backend
+                     and f.workload == "W6" and "finished" in f.metric), None)
+        if empty and full:
+            check(f"W6 full/empty claim cost on {backend}", full.median / empty.median, 2.0,
+                  False, "x")
+    for backend in ("mysql", "sqlite"):
+        for f in figures:
+            if f.system == "aqueue" and f.backend == backend and f.metric.startswith("drain 2"):
+                check(f"W3 {f.metric} on {backend}", f.median, 2000.0, True, "jobs/s")
+    return checks
+
+
+def render_comparison(figures: list[Figure]) -> str:
+    lines = []
+    rows = ratios(figures)
+    if rows:
+        lines += ["\n| figure | aqueue | peer | peer's | aqueue better by |",
+                  "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['workload']} {r['metric']} | {_fmt(r['aqueue'])} {r['unit']} | "
+                         f"{r['peer']} | {_fmt(r['peer_value'])} {r['unit']} | "
+                         f"{r['times_better']:.2f}x |")
+    checks = targets(figures)
+    if checks:
+        lines += ["\n| target | this run | goal | |", "|---|---|---|---|"]
+        for c in checks:
+            sign = ">=" if c["higher"] else "<="
+            lines.append(f"| {c['target']} | {c['value']:,.2f} {c['unit']} | {sign} "
+                         f"{c['goal']:,.2f} | {'met' if c['met'] else 'MISSED'} |")
     return "\n".join(lines)
 
 
 def main() -> None:
+    from benchmarks.peers.drivers import PEERS, available
+
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run")
     parser.add_argument("--backends", default="postgresql,mysql,sqlite")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help="peers to run beside aqueue on PostgreSQL ('' for none)")
     parser.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "latest.json"))
@@ -388,18 +595,32 @@ def main() -> None:
     sizes = SMOKE if args.smoke else Sizes()
     if args.runs:
         sizes.runs = args.runs
+    backends = [b for b in args.backends.split(",") if b]
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        parser.error(f"unknown peer {unknown[0]!r}; known: {', '.join(PEERS)}")
+    missing = [p for p in peers if not available(p)]
+    if missing:
+        parser.error(f"peer {', '.join(missing)} not installed: pip install -e '.[bench]' "
+                     "(or --peers '' to run aqueue alone)")
+    if "postgresql" not in backends:
+        peers = []
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
-        figures = asyncio.run(measure(args.backends.split(","),
-                                      set(args.workloads.split(",")), sizes, Path(scratch)))
+        figures = asyncio.run(measure(backends, peers, set(args.workloads.split(",")), sizes,
+                                      Path(scratch)))
     print(render(figures))
+    print(render_comparison(figures))
+    seconds = round(time.monotonic() - began, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "sizes": sizes.__dict__, "seconds": round(time.monotonic() - began, 1),
+        "sizes": sizes.__dict__, "seconds": seconds,
         "figures": [{**f.__dict__, "median": f.median} for f in figures],
+        "ratios": ratios(figures), "targets": targets(figures),
     }, indent=2))
-    print(f"\nwrote {out} ({time.monotonic() - began:.0f}s)")
+    print(f"\nwrote {out} ({seconds:.0f}s)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,32 @@
+"""Runs pgqueuer's own worker loop, as ``pgq run`` does, without its CLI.
+
+    python -m benchmarks.peers.pgqueuer_worker <concurrency> <drain|continuous>
+
+(pgqueuer 1.6.0's ``pgq run`` fails before starting, converting its
+``--log-level`` default, so the benchmark calls the documented
+``pgqueuer.run`` instead: the same supervisor and QueueManager.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import pgqueuer
+from pgqueuer.types import QueueExecutionMode
+
+
+def main() -> None:
+    concurrency = int(sys.argv[1])
+    # pgqueuer requires max_concurrent_tasks >= 2 x batch_size.
+    mode = QueueExecutionMode(sys.argv[2])
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(pgqueuer.run(
+        "benchmarks.peers.pgqueuer_app:create", mode=mode, batch_size=max(1, concurrency // 2),
+        max_concurrent_tasks=concurrency,
+    ))
+
+
+if __name__ == "__main__":
+    main()
