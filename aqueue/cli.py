@@ -82,6 +82,10 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds a job's lease lasts before rescue (default 30)")
     parser.add_argument("--poll-interval", type=float, default=1.0,
                         help="seconds between polls when idle (default 1)")
+    parser.add_argument("--prefetch", type=int, default=None,
+                        help="jobs to hold claimed ahead of free slots (default: what the "
+                             "worker expects to start within 0.1 s, judged by recent jobs' "
+                             "durations)")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -95,7 +99,7 @@ async def _run_worker(args: argparse.Namespace) -> int:
         worker = Worker(
             queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
-            poll_interval=args.poll_interval,
+            poll_interval=args.poll_interval, prefetch=args.prefetch,
         )
     except ValueError as exc:
         raise StartupError(str(exc)) from None

@@ -80,8 +80,11 @@ async def run_job(
         return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
     timeout = job.timeout if job.timeout is not None else task.options.timeout
     try:
-        async with asyncio.timeout(timeout):
+        if timeout is None:
             value = await call_task(task, job, worker, backend, limiter)
+        else:
+            async with asyncio.timeout(timeout):
+                value = await call_task(task, job, worker, backend, limiter)
     except TimeoutError as exc:
         if timeout is not None and isinstance(exc.__context__, asyncio.CancelledError):
             timed_out = JobTimeout(f"the task ran longer than its timeout of {timeout:g}s")

@@ -315,7 +315,7 @@ class Queue:
         worker = Worker(self, concurrency=min(max(limit, 1), 10), queues=queues, burst=True,
                         max_jobs=limit)
         await worker.run()
-        return len(worker.processed)
+        return worker.processed_count
 
     async def process_one(self, *, queues: Sequence[str] | None = None) -> JobInfo | None:
         """Run the next due job, if any, and return it as it ended."""

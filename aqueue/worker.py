@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,13 +33,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aqueue.worker")
 
+#: By default a worker holds claimed ahead only the jobs it expects to start
+#: within this many seconds (see Worker._prefetch_target).
+AHEAD_SECONDS = 0.1
+
 
 @dataclass
 class _Running:
     job: ClaimedJob
     started: float
-    inner: asyncio.Task[Outcome] | None = None
-    outer: asyncio.Task[None] | None = None
+    task: asyncio.Task[Outcome] | None = None
     cancel_requested: bool = False
     lease_lost: bool = False
     handed_back: bool = False
@@ -65,10 +69,13 @@ class Worker:
         lease: float = 30.0,
         poll_interval: float = 1.0,
         claim_batch: int = 100,
+        prefetch: int | None = None,
         name: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must be >= 0")
         if lease <= 0 or poll_interval <= 0 or shutdown_timeout < 0:
             raise ValueError("lease and poll_interval must be > 0, shutdown_timeout >= 0")
         self.queue = queue
@@ -80,9 +87,16 @@ class Worker:
         self.lease = lease
         self.poll_interval = poll_interval
         self.claim_batch = claim_batch
+        self.prefetch = prefetch
         self.name = name or worker_name()
-        self.processed: list[str] = []
+        #: Attempts finished with an outcome recorded (or being recorded).
+        self.processed_count = 0
+        #: The ids of the most recent of those (bounded: a worker runs for months).
+        self.processed: deque[str] = deque(maxlen=1000)
         self._running: dict[str, _Running] = {}
+        # Claimed ahead, not started yet (see _prefetch_target); leased like running jobs.
+        self._ready: dict[str, ClaimedJob] = {}
+        self._mean_duration: float | None = None
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
@@ -155,7 +169,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await listener.close()
             self.queue.enqueue_hooks.remove(self._on_enqueue)
-            log.info("worker %s stopped after %d job attempts", self.name, len(self.processed))
+            log.info("worker %s stopped after %d job attempts", self.name, self.processed_count)
 
     async def _listen(self) -> Listener | None:
         try:
@@ -164,11 +178,37 @@ class Worker:
             log.warning("LISTEN failed, relying on polling: %s", exc)
             return None
 
+    def _prefetch_target(self) -> int:
+        """How many jobs to hold claimed ahead of free slots.
+
+        Claiming ahead hides the claim's round trip behind running jobs, which
+        is what lets short jobs run thousands a second. A job held ahead is not
+        available to other workers, so by default the worker holds only what it
+        expects to start within ``AHEAD_SECONDS``, judged by how long its jobs
+        have been taking: many no-op jobs, none when jobs take seconds.
+        ``prefetch`` fixes the number instead.
+        """
+        if self.prefetch is not None:
+            return self.prefetch
+        if self._mean_duration is None:
+            return 0
+        starts_per_second = self.concurrency / max(self._mean_duration, 1e-4)
+        return min(self.claim_batch, int(starts_per_second * AHEAD_SECONDS))
+
     def _free_slots(self) -> int:
-        free = self.concurrency - len(self._running)
+        ahead = self._prefetch_target()
+        free = self.concurrency + ahead - len(self._running) - len(self._ready)
+        if ahead and free < max(1, ahead // 2):
+            free = 0  # claim ahead in batches, not one job per finished job
         if self.max_jobs is not None:
             free = min(free, self.max_jobs - self._claimed)
         return min(free, self.claim_batch)
+
+    def _dispatch(self) -> None:
+        """Start held jobs while slots are free."""
+        while self._ready and len(self._running) < self.concurrency and not self._stopping:
+            job_id = next(iter(self._ready))
+            self._start(self._ready.pop(job_id))
 
     async def _claim_loop(self) -> None:
         backend = self.queue.backend
@@ -177,7 +217,7 @@ class Worker:
             if self.max_jobs is not None and self._claimed >= self.max_jobs:
                 # Done claiming: let every job run to its end (a signal still
                 # interrupts this wait and starts the timed shutdown).
-                while self._running and not self._stopping:
+                while (self._running or self._ready) and not self._stopping:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                 return
@@ -201,11 +241,12 @@ class Worker:
             failures = 0
             self._claimed += len(jobs)
             for job in jobs:
-                self._start(job)
+                self._ready[job.id] = job
+            self._dispatch()
             if len(jobs) == free:
                 continue
             if self.burst:
-                if self._running:
+                if self._running or self._ready:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                 elif len(self._completer):
@@ -223,42 +264,38 @@ class Worker:
     # -- running one job ---------------------------------------------------------------
 
     def _start(self, job: ClaimedJob) -> None:
+        # One asyncio task per job, and the bookkeeping in its done-callback:
+        # at thousands of jobs a second the per-job overhead is the worker's cost.
         running = _Running(job, time.monotonic())
         self._running[job.id] = running
-        running.outer = asyncio.create_task(self._execute(running), name=f"aqueue-job-{job.id}")
+        running.task = asyncio.create_task(
+            run_job(self.queue.tasks.get(job.task), job, self.name, self.queue.backend,
+                    self._limiter, self.queue.max_payload_bytes),
+            name=f"aqueue-job-{job.id}")
+        running.task.add_done_callback(lambda task: self._finished(running, task))
 
-    async def _execute(self, running: _Running) -> None:
+    def _finished(self, running: _Running, task: asyncio.Task[Outcome]) -> None:
         job = running.job
-        task = self.queue.tasks.get(job.task)
-        running.inner = asyncio.create_task(
-            run_job(task, job, self.name, self.queue.backend, self._limiter,
-                    self.queue.max_payload_bytes)
-        )
-        outcome: Outcome | None
+        outcome: Outcome | None = None
         try:
-            outcome = await asyncio.shield(running.inner)
-        except asyncio.CancelledError:
-            if not running.inner.done():
-                # The worker itself is being torn down: stop the job too.
-                running.inner.cancel()
-                raise
-            outcome = None
-        except Exception as exc:  # a bug in aqueue, not in the task
-            log.exception("job %s: internal error", job.id)
-            from aqueue.execution import error_record
+            if task.cancelled():
+                # Stopped on purpose: a cancel request is recorded; a lost lease
+                # or a hand-back records nothing (the job is someone else's, or
+                # queued again); a worker torn down leaves it to lease expiry.
+                if running.cancel_requested and not (running.lease_lost or running.handed_back):
+                    outcome = cancelled_outcome(job)
+            elif (exc := task.exception()) is not None:  # a bug in aqueue, not in the task
+                log.error("job %s: internal error", job.id, exc_info=exc)
+                from aqueue.execution import error_record
 
-            outcome = Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
-        if outcome is None:
-            if running.lease_lost or running.handed_back:
-                outcome = None
-            elif running.cancel_requested:
-                outcome = cancelled_outcome(job)
-        elif running.lease_lost:
-            outcome = None
-        try:
+                outcome = Outcome(job.id, job.attempts, JobStatus.FAILED,
+                                  error=error_record(exc))
+            elif not running.lease_lost:
+                outcome = task.result()
             if outcome is not None:
                 self._log_outcome(job, outcome, time.monotonic() - running.started)
                 self._completer.add(outcome)
+                self.processed_count += 1
                 self.processed.append(job.id)
                 if outcome.status == JobStatus.QUEUED:
                     asyncio.get_running_loop().call_later(outcome.retry_delay, self._wake.set)
@@ -266,11 +303,17 @@ class Worker:
                 log.warning("job %s (%s) attempt %d: lease lost, outcome discarded", job.id,
                             job.task, job.attempts)
         finally:
+            duration = time.monotonic() - running.started
+            mean = self._mean_duration
+            self._mean_duration = duration if mean is None else 0.9 * mean + 0.1 * duration
             self._running.pop(job.id, None)
+            self._dispatch()
             self._slot_freed.set()
 
     def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         level = logging.INFO if outcome.status == JobStatus.SUCCEEDED else logging.WARNING
+        if not log.isEnabledFor(level):
+            return
         what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
         what += f" in {duration:.3f}s"
         if outcome.status == JobStatus.QUEUED:
@@ -310,28 +353,56 @@ class Worker:
 
     async def _renew(self, backend: Any) -> None:
         before = dict(self._running)
-        job_ids = [*before, *self._completer.pending_ids()]
+        ready = dict(self._ready)
+        job_ids = [*before, *ready, *self._completer.pending_ids()]
         if not job_ids:
             return
         states = await backend.renew_leases(self.name, job_ids, self.lease)
         held = {(s.id, s.attempts): s for s in states}
+        for job_id, job in ready.items():
+            if self._ready.get(job_id) is not job:
+                continue  # started meanwhile: checked as a running job next time
+            state = held.get((job_id, job.attempts))
+            if state is None:
+                del self._ready[job_id]
+                log.warning("job %s: lease lost (rescued elsewhere) before it started", job_id)
+            elif state.cancel_requested:
+                del self._ready[job_id]
+                log.info("job %s: cancelled before it started", job_id)
+                self._completer.add(cancelled_outcome(job))
         for job_id, running in before.items():
-            if self._running.get(job_id) is not running or running.inner is None:
+            if self._running.get(job_id) is not running or running.task is None:
                 continue
             state = held.get((job_id, running.job.attempts))
             if state is None:
                 if not running.lease_lost:
                     running.lease_lost = True
                     log.warning("job %s: lease lost (rescued elsewhere); stopping it", job_id)
-                    running.inner.cancel()
+                    running.task.cancel()
             elif state.cancel_requested and not running.cancel_requested:
                 running.cancel_requested = True
                 log.info("job %s: cancel requested; stopping it", job_id)
-                running.inner.cancel()
+                running.task.cancel()
 
     # -- shutdown ---------------------------------------------------------------------------
 
+    async def _hand_back(self, pairs: list[tuple[str, int]]) -> None:
+        for attempt in range(5):
+            try:
+                count = await self.queue.backend.hand_back(pairs)
+                log.warning("handed back %d unfinished jobs", count)
+                return
+            except DatabaseUnavailable as exc:
+                log.warning("cannot hand back jobs (%s); their leases will expire", exc)
+                await asyncio.sleep(0.2 * 2**attempt)
+
     async def _shut_down(self) -> None:
+        # Jobs claimed ahead never started: back to the queue at once, for
+        # other workers, rather than after the running jobs' grace period.
+        never_started = [(job.id, job.attempts) for job in self._ready.values()]
+        self._ready.clear()
+        if never_started:
+            await self._hand_back(never_started)
         if self._running:
             log.info("waiting up to %.0fs for %d running jobs", self.shutdown_timeout,
                      len(self._running))
@@ -341,7 +412,7 @@ class Worker:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                pending = [r.outer for r in self._running.values() if r.outer is not None]
+                pending = [r.task for r in self._running.values() if r.task is not None]
                 await asyncio.wait([*pending, hurry], timeout=left,
                                    return_when=asyncio.FIRST_COMPLETED)
             hurry.cancel()
@@ -349,18 +420,11 @@ class Worker:
         if leftovers:
             for running in leftovers:
                 running.handed_back = True
-                if running.inner is not None:
-                    running.inner.cancel()
-            outers = [r.outer for r in leftovers if r.outer is not None]
-            await asyncio.wait(outers, timeout=5.0)
-            pairs = [(r.job.id, r.job.attempts) for r in leftovers]
-            for attempt in range(5):
-                try:
-                    count = await self.queue.backend.hand_back(pairs)
-                    log.warning("handed back %d unfinished jobs", count)
-                    break
-                except DatabaseUnavailable as exc:
-                    log.warning("cannot hand back jobs (%s); their leases will expire", exc)
-                    await asyncio.sleep(0.2 * 2**attempt)
+                if running.task is not None:
+                    running.task.cancel()
+            tasks = [r.task for r in leftovers if r.task is not None]
+            if tasks:
+                await asyncio.wait(tasks, timeout=5.0)
+            await self._hand_back([(r.job.id, r.job.attempts) for r in leftovers])
         self._completer.close()
         await self._completer.flushed()

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
+def _folder(package: str) -> Path:
+    # Plain paths, not importlib.resources: that module pulls in zipfile, bz2,
+    # lzma and tempfile, ~2 MB of an idle worker's 30 MB. aqueue is never
+    # imported from a zip.
+    module = importlib.import_module(package)
+    assert module.__file__ is not None
+    return Path(module.__file__).parent
+
+
 def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
     """Split a file of ``-- name: query_name`` blocks into a name -> SQL map."""
-    text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+    text = _folder(package).joinpath(filename).read_text(encoding="utf-8")
     pieces = _NAME.split(text)
     queries: dict[str, str] = {}
     for name, body in zip(pieces[1::2], pieces[2::2], strict=True):
@@ -30,7 +40,7 @@ class Migration:
 
 def load_migrations(package: str) -> list[Migration]:
     """Read ``migrations/NNNN_name.sql``; statements end with ``;`` at a line's end."""
-    folder = resources.files(package).joinpath("migrations")
+    folder = _folder(package) / "migrations"
     found: list[Migration] = []
     for entry in folder.iterdir():
         match = _MIGRATION.match(entry.name)
