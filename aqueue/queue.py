@@ -15,7 +15,14 @@ from aqueue.backoff import Backoff
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.job import Job
 from aqueue.records import FINAL_STATUSES, JobInfo
-from aqueue.task import DEFAULT_MAX_ATTEMPTS, JobOptions, JobRequest, Task, _checked
+from aqueue.task import (
+    DEFAULT_MAX_ATTEMPTS,
+    JobOptions,
+    JobRequest,
+    Task,
+    _checked,
+    new_jobs,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -224,12 +231,12 @@ class Queue:
 
         Every argument is checked first: one bad job and nothing is written.
         """
-        new_jobs = [request.to_new_job(self.max_payload_bytes) for request in requests]
-        if not new_jobs:
+        rows = new_jobs(list(requests), self.max_payload_bytes)
+        if not rows:
             return []
         backend = await self._ready()
-        ids = await backend.insert_jobs(new_jobs, connection=connection)
-        for queue_name in {job.queue for job in new_jobs}:
+        ids = await backend.insert_jobs(rows, connection=connection)
+        for queue_name in {row.kind.queue for row in rows}:
             for hook in self.enqueue_hooks:
                 hook(queue_name)
         return [Job(self, job_id) for job_id in ids]

@@ -47,20 +47,59 @@ class JobInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class JobKind:
+    """What the jobs of one task enqueued with the same options share.
+
+    A batch of 20,000 jobs usually has one kind: backends send the kinds once
+    and each job's own fields (id, arguments, unique key) by column.
+    """
+
+    task: str
+    queue: str
+    priority: int
+    max_attempts: int
+    timeout: float | None
+    delay: float = 0.0
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """A job to insert. ``args``/``kwargs`` are already JSON text."""
 
     id: str
-    task: str
-    queue: str
-    priority: int
     args: str
     kwargs: str
-    max_attempts: int
-    timeout: float | None
     unique_key: str | None
-    delay: float = 0.0
-    run_at: datetime | None = None
+    kind: JobKind
+
+    @property
+    def task(self) -> str:
+        return self.kind.task
+
+    @property
+    def queue(self) -> str:
+        return self.kind.queue
+
+    @property
+    def priority(self) -> int:
+        return self.kind.priority
+
+    @property
+    def max_attempts(self) -> int:
+        return self.kind.max_attempts
+
+    @property
+    def timeout(self) -> float | None:
+        return self.kind.timeout
+
+    @property
+    def delay(self) -> float:
+        return self.kind.delay
+
+    @property
+    def run_at(self) -> datetime | None:
+        return self.kind.run_at
 
 
 @dataclass(frozen=True, slots=True)

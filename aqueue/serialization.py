@@ -31,14 +31,18 @@ def encode_arguments(
     Raises :class:`PayloadTooLarge` when the two encodings exceed ``limit`` bytes.
     """
     try:
-        args_json = _encode(list(args))
-        kwargs_json = _encode(dict(kwargs))
+        # Tuples encode as arrays; the empty cases are common enough to skip.
+        args_json = _encode(args) if args else "[]"
+        kwargs_json = _encode(kwargs) if kwargs else "{}"
     except (TypeError, ValueError):
         for index, value in enumerate(args):
             _check_one(task, f"positional argument {index}", value)
         for key, value in kwargs.items():
             _check_one(task, f"keyword argument {key!r}", value)
         raise TypeError(f"arguments of task {task!r} cannot be encoded as JSON") from None
+    # A character is at most 4 bytes of UTF-8: count bytes only near the limit.
+    if (len(args_json) + len(kwargs_json)) * 4 <= limit:
+        return args_json, kwargs_json
     size = len(args_json.encode()) + len(kwargs_json.encode())
     if size > limit:
         raise PayloadTooLarge(

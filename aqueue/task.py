@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from aqueue import validation
 from aqueue.backoff import Backoff
-from aqueue.ids import new_job_id
-from aqueue.records import NewJob
+from aqueue.ids import new_job_ids
+from aqueue.records import JobKind, NewJob
 from aqueue.serialization import encode_arguments
 
 if TYPE_CHECKING:
@@ -68,24 +68,31 @@ class JobRequest:
     kwargs: dict[str, Any]
     options: JobOptions
 
-    def to_new_job(self, max_payload_bytes: int) -> NewJob:
-        args_json, kwargs_json = encode_arguments(
-            self.task, self.args, self.kwargs, max_payload_bytes
-        )
+    def kind(self) -> JobKind:
+        """The fields this job shares with others of its task and options."""
         o = self.options
-        return NewJob(
-            id=new_job_id(),
-            task=self.task,
-            queue=o.queue,
-            priority=o.priority,
-            args=args_json,
-            kwargs=kwargs_json,
-            max_attempts=o.max_attempts,
-            timeout=o.timeout,
-            unique_key=o.unique_key,
-            delay=o.delay,
-            run_at=o.run_after,
+        return JobKind(task=self.task, queue=o.queue, priority=o.priority,
+                       max_attempts=o.max_attempts, timeout=o.timeout, delay=o.delay,
+                       run_at=o.run_after)
+
+
+def new_jobs(requests: Sequence[JobRequest], max_payload_bytes: int) -> list[NewJob]:
+    """Check and encode requests into rows to insert; raises on the first bad one.
+
+    Requests prepared from the same task and options share one :class:`JobKind`.
+    """
+    kinds: dict[tuple[str, int], JobKind] = {}
+    rows: list[NewJob] = []
+    for request, job_id in zip(requests, new_job_ids(len(requests)), strict=True):
+        args_json, kwargs_json = encode_arguments(
+            request.task, request.args, request.kwargs, max_payload_bytes
         )
+        key = (request.task, id(request.options))
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = request.kind()
+        rows.append(NewJob(job_id, args_json, kwargs_json, request.options.unique_key, kind))
+    return rows
 
 
 class Task(Generic[P, R]):

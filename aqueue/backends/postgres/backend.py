@@ -25,7 +25,15 @@ from aqueue.backends.common import (
 from aqueue.backends.sqlfile import load_migrations, load_queries
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
-from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+from aqueue.records import (
+    ClaimedJob,
+    JobFilter,
+    JobInfo,
+    JobKind,
+    LeaseState,
+    NewJob,
+    Outcome,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
@@ -217,11 +225,27 @@ class PostgresBackend:
                     j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
                 ), connection)
                 return
-            columns = list(zip(*(
-                (j.id, j.task, j.queue, j.priority, j.args, j.kwargs, j.max_attempts, j.timeout,
-                 j.unique_key, j.delay, j.run_at)
-                for j in batch
-            ), strict=True))
+            # Kinds are shared objects: a batch sends each once, by position.
+            positions: dict[int, int] = {}
+            kinds: list[JobKind] = []
+            kind_of: list[int] = []
+            for j in batch:
+                position = positions.get(id(j.kind))
+                if position is None:
+                    kinds.append(j.kind)
+                    position = positions[id(j.kind)] = len(kinds)
+                kind_of.append(position)
+            kwargs = [j.kwargs for j in batch]
+            keys = [j.unique_key for j in batch]
+            columns = (
+                [j.id for j in batch], [j.args for j in batch],
+                None if all(k == "{}" for k in kwargs) else kwargs,
+                None if all(k is None for k in keys) else keys,
+                kind_of,
+                [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
+                [k.max_attempts for k in kinds], [k.timeout for k in kinds],
+                [k.delay for k in kinds], [k.run_at for k in kinds],
+            )
             await self._run("insert", lambda c: c.execute(_Q["insert_jobs"], *columns), connection)
 
         async def active_ids(keys: list[str]) -> dict[str, str]:

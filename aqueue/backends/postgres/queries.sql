@@ -15,16 +15,20 @@ SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM sc
 FROM ins;
 
 -- name: insert_jobs
+-- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:
+-- none), and the index of its kind; per kind ($6-$12): what its jobs share.
 WITH ins AS (
     INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
                              timeout, unique_key, scheduled_at)
-    SELECT j.id, j.task, j.queue, 'queued', j.priority, j.args::jsonb, j.kwargs::jsonb,
-           j.max_attempts, j.timeout, j.unique_key,
-           COALESCE(j.run_at, now() + make_interval(secs => j.delay))
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[],
-                $7::integer[], $8::float8[], $9::text[], $10::float8[], $11::timestamptz[])
-         AS j(id, task, queue, priority, args, kwargs, max_attempts, timeout, unique_key,
-              delay, run_at)
+    SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::jsonb,
+           COALESCE(j.kwargs, '{}')::jsonb, k.max_attempts, k.timeout, j.unique_key,
+           COALESCE(k.run_at, now() + make_interval(secs => k.delay))
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
+         AS j(id, args, kwargs, unique_key, kind)
+    JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
+                $11::float8[], $12::timestamptz[])
+         WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
+         USING (kind)
     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
     DO NOTHING
     RETURNING queue, scheduled_at)
