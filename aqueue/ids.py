@@ -10,16 +10,22 @@ import os
 import time
 
 
-def new_job_ids(count: int) -> list[str]:
+def new_job_ids(count: int, first: int = 0, millis: int | None = None) -> list[str]:
     """``count`` UUIDv7 strings: 48 bits of Unix milliseconds, a 12-bit sequence
-    (so a batch's ids sort in the order its jobs were given), 62 random bits."""
-    millis = time.time_ns() // 1_000_000
+    (so a batch's ids sort in the order its jobs were given), 62 random bits.
+
+    A batch made in parts continues one sequence: pass each part's ``first``
+    position and the same ``millis``.
+    """
+    if millis is None:
+        millis = time.time_ns() // 1_000_000
     random = os.urandom(8 * count)
     ids = []
-    for i in range(count):
+    for i in range(first, first + count):
         # The sequence wraps every 4,096 jobs: the millisecond steps on instead.
         stamp = (millis + (i >> 12)) & 0xFFFFFFFFFFFF
-        tail = int.from_bytes(random[8 * i : 8 * i + 8], "big") & _RANDOM_62 | _VARIANT
+        at = 8 * (i - first)
+        tail = int.from_bytes(random[at : at + 8], "big") & _RANDOM_62 | _VARIANT
         h = f"{stamp:012x}7{i & 0xFFF:03x}{tail:016x}"
         ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     return ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from aqueue import dsn as dsn_module
@@ -13,8 +13,9 @@ from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Listener
 from aqueue.backoff import Backoff
 from aqueue.errors import ConfigurationError, SchemaError
+from aqueue.ids import new_job_ids
 from aqueue.job import Job
-from aqueue.records import FINAL_STATUSES, JobInfo
+from aqueue.records import FINAL_STATUSES, JobInfo, NewJob
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
     JobOptions,
@@ -25,6 +26,10 @@ from aqueue.task import (
 )
 
 P = ParamSpec("P")
+
+#: A batch enqueue larger than this is encoded and inserted in parts of this
+#: size, in one transaction (PostgreSQL overlaps the two).
+_ENCODE_BATCH = 2000
 R = TypeVar("R")
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -231,12 +236,30 @@ class Queue:
 
         Every argument is checked first: one bad job and nothing is written.
         """
-        rows = new_jobs(list(requests), self.max_payload_bytes)
-        if not rows:
+        requests = list(requests)
+        if not requests:
             return []
         backend = await self._ready()
-        ids = await backend.insert_jobs(rows, connection=connection)
-        for queue_name in {row.kind.queue for row in rows}:
+        if connection is None and len(requests) > _ENCODE_BATCH:
+            # Encode in parts inside one transaction, so that the database
+            # inserts one part while Python encodes the next.
+            millis = time.time_ns() // 1_000_000
+            queues: set[str] = set()
+
+            def parts() -> Iterator[list[NewJob]]:
+                for first in range(0, len(requests), _ENCODE_BATCH):
+                    part = requests[first : first + _ENCODE_BATCH]
+                    rows = new_jobs(part, self.max_payload_bytes,
+                                    new_job_ids(len(part), first, millis))
+                    queues.update(row.kind.queue for row in rows)
+                    yield rows
+
+            ids = await backend.insert_job_batches(parts())
+        else:
+            rows = new_jobs(requests, self.max_payload_bytes)
+            queues = {row.kind.queue for row in rows}
+            ids = await backend.insert_jobs(rows, connection=connection)
+        for queue_name in queues:
             for hook in self.enqueue_hooks:
                 hook(queue_name)
         return [Job(self, job_id) for job_id in ids]

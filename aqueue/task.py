@@ -76,14 +76,18 @@ class JobRequest:
                        run_at=o.run_after)
 
 
-def new_jobs(requests: Sequence[JobRequest], max_payload_bytes: int) -> list[NewJob]:
+def new_jobs(
+    requests: Sequence[JobRequest], max_payload_bytes: int, ids: list[str] | None = None
+) -> list[NewJob]:
     """Check and encode requests into rows to insert; raises on the first bad one.
 
     Requests prepared from the same task and options share one :class:`JobKind`.
     """
     kinds: dict[tuple[str, int], JobKind] = {}
     rows: list[NewJob] = []
-    for request, job_id in zip(requests, new_job_ids(len(requests)), strict=True):
+    if ids is None:
+        ids = new_job_ids(len(requests))
+    for request, job_id in zip(requests, ids, strict=True):
         args_json, kwargs_json = encode_arguments(
             request.task, request.args, request.kwargs, max_payload_bytes
         )

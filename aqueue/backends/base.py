@@ -7,7 +7,7 @@ beside it and translates driver errors into :mod:`aqueue.errors` at this edge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
@@ -51,6 +51,15 @@ class Backend(Protocol):
         inserted; the existing job's id is returned in its place. With
         ``connection`` the insert runs on the caller's connection and
         transaction, which the caller commits.
+        """
+
+    async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
+        """Insert every batch in one transaction (all or nothing); return the ids.
+
+        Drawing the next batch may do work (checking and encoding arguments);
+        a backend may overlap it with the database's work on the previous
+        batch. An exception from ``batches`` rolls everything back. Unique
+        keys as in :meth:`insert_jobs`.
         """
 
     async def claim_jobs(

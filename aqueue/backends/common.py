@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -89,9 +89,19 @@ async def insert_resolving_unique_keys(
     active_ids: Callable[[list[str]], Awaitable[dict[str, str]]],
 ) -> list[str]:
     """Insert ``jobs``, then map each job with a ``unique_key`` to the active job
-    holding that key. If the holder finished between the insert and the look-up,
-    the key is free again, so those jobs are inserted once more."""
+    holding that key (see :func:`resolve_unique_keys`)."""
     await insert(jobs)
+    return await resolve_unique_keys(jobs, insert, active_ids)
+
+
+async def resolve_unique_keys(
+    jobs: Sequence[NewJob],
+    insert: Callable[[Sequence[NewJob]], Awaitable[None]],
+    active_ids: Callable[[list[str]], Awaitable[dict[str, str]]],
+) -> list[str]:
+    """After ``jobs`` were inserted, map each job with a ``unique_key`` to the
+    active job holding that key. If the holder finished between the insert and
+    the look-up, the key is free again, so those jobs are inserted once more."""
     keyed = [j for j in jobs if j.unique_key is not None]
     if not keyed:
         return [j.id for j in jobs]
@@ -104,6 +114,25 @@ async def insert_resolving_unique_keys(
             break
         await insert(missing)
     return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
+
+
+class Replayable:
+    """An iterator of batches that can be walked again from the start, drawing
+    (and so encoding) each batch only once: a retried transaction replays it."""
+
+    def __init__(self, batches: Iterator[list[NewJob]]) -> None:
+        self._source = batches
+        self._drawn: list[list[NewJob]] = []
+
+    def __iter__(self) -> Iterator[list[NewJob]]:
+        yield from self._drawn
+        for batch in self._source:
+            self._drawn.append(batch)
+            yield batch
+
+    def jobs(self) -> list[NewJob]:
+        """Every job drawn so far."""
+        return [job for batch in self._drawn for job in batch]
 
 
 async def retry_transient(

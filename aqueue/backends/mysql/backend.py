@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -275,6 +275,11 @@ class MySQLBackend:
         return await insert_resolving_unique_keys(jobs, insert, active_ids)
 
     # -- working --------------------------------------------------------------
+
+    async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
+        # Encode everything first, then the one all-or-nothing insert: there is
+        # no second connection's work to overlap the encoding with here.
+        return await self.insert_jobs([job for batch in batches for job in batch])
 
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float

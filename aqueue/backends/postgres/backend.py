@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -16,9 +16,11 @@ from aqueue.backends.base import DoneHandler, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    Replayable,
     delete_in_batches,
     group_stats,
     insert_resolving_unique_keys,
+    resolve_unique_keys,
     retry_transient,
     row_to_info,
 )
@@ -216,45 +218,80 @@ class PostgresBackend:
 
     # -- producing ------------------------------------------------------------
 
+    @staticmethod
+    def _batch_columns(batch: Sequence[NewJob]) -> tuple[Any, ...]:
+        """The ``insert_jobs`` parameters: per-job columns, and each kind once."""
+        # Kinds are shared objects: a batch sends each once, by position.
+        positions: dict[int, int] = {}
+        kinds: list[JobKind] = []
+        kind_of: list[int] = []
+        for j in batch:
+            position = positions.get(id(j.kind))
+            if position is None:
+                kinds.append(j.kind)
+                position = positions[id(j.kind)] = len(kinds)
+            kind_of.append(position)
+        kwargs = [j.kwargs for j in batch]
+        keys = [j.unique_key for j in batch]
+        return (
+            [j.id for j in batch], [j.args for j in batch],
+            None if all(k == "{}" for k in kwargs) else kwargs,
+            None if all(k is None for k in keys) else keys,
+            kind_of,
+            [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
+            [k.max_attempts for k in kinds], [k.timeout for k in kinds],
+            [k.delay for k in kinds], [k.run_at for k in kinds],
+        )
+
+    async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
+        if len(batch) == 1:
+            j = batch[0]
+            await self._run("insert", lambda c: c.execute(
+                _Q["insert_job"], j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
+                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
+            ), connection)
+            return
+        columns = self._batch_columns(batch)
+        await self._run("insert", lambda c: c.execute(_Q["insert_jobs"], *columns), connection)
+
+    async def _active_ids(self, keys: list[str], connection: Any = None) -> dict[str, str]:
+        rows = await self._run(
+            "insert", lambda c: c.fetch(_Q["active_ids_for_keys"], keys), connection
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
-        async def insert(batch: Sequence[NewJob]) -> None:
-            if len(batch) == 1:
-                j = batch[0]
-                await self._run("insert", lambda c: c.execute(
-                    _Q["insert_job"], j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
-                    j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
-                ), connection)
-                return
-            # Kinds are shared objects: a batch sends each once, by position.
-            positions: dict[int, int] = {}
-            kinds: list[JobKind] = []
-            kind_of: list[int] = []
-            for j in batch:
-                position = positions.get(id(j.kind))
-                if position is None:
-                    kinds.append(j.kind)
-                    position = positions[id(j.kind)] = len(kinds)
-                kind_of.append(position)
-            kwargs = [j.kwargs for j in batch]
-            keys = [j.unique_key for j in batch]
-            columns = (
-                [j.id for j in batch], [j.args for j in batch],
-                None if all(k == "{}" for k in kwargs) else kwargs,
-                None if all(k is None for k in keys) else keys,
-                kind_of,
-                [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
-                [k.max_attempts for k in kinds], [k.timeout for k in kinds],
-                [k.delay for k in kinds], [k.run_at for k in kinds],
-            )
-            await self._run("insert", lambda c: c.execute(_Q["insert_jobs"], *columns), connection)
+        return await insert_resolving_unique_keys(
+            jobs, lambda batch: self._insert(batch, connection),
+            lambda keys: self._active_ids(keys, connection))
 
-        async def active_ids(keys: list[str]) -> dict[str, str]:
-            rows = await self._run(
-                "insert", lambda c: c.fetch(_Q["active_ids_for_keys"], keys), connection
-            )
-            return {r[0]: r[1] for r in rows}
+    async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
+        source = Replayable(batches)
 
-        return await insert_resolving_unique_keys(jobs, insert, active_ids)
+        async def op(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                pending: asyncio.Future[str] | None = None
+                try:
+                    # Drawing a batch encodes it, here in Python, while the
+                    # server inserts the previous one: the two overlap.
+                    for batch in source:
+                        if pending is not None:
+                            await pending
+                        pending = asyncio.ensure_future(
+                            conn.execute(_Q["insert_jobs"], *self._batch_columns(batch)))
+                        await asyncio.sleep(0)  # let it send before encoding the next
+                    if pending is not None:
+                        await pending
+                except BaseException:
+                    # The connection must be idle before the rollback.
+                    if pending is not None and not pending.done():
+                        with contextlib.suppress(BaseException):
+                            await pending
+                    raise
+
+        await self._run("insert", op)
+        return await resolve_unique_keys(source.jobs(), self._insert, self._active_ids)
+
 
     # -- working --------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -215,6 +215,11 @@ class SQLiteBackend:
         return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
 
     # -- working --------------------------------------------------------------
+
+    async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
+        # Encode everything first, then the one all-or-nothing insert: there is
+        # no second connection's work to overlap the encoding with here.
+        return await self.insert_jobs([job for batch in batches for job in batch])
 
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
