@@ -22,11 +22,13 @@ class Completer:
     def __init__(
         self,
         backend: Backend,
+        worker: str,
         on_written: Callable[[list[str]], None],
         max_batch: int = 100,
         max_delay: float = 0.002,
     ) -> None:
         self._backend = backend
+        self._worker = worker
         self._on_written = on_written
         self._max_batch = max_batch
         self._max_delay = max_delay
@@ -64,7 +66,7 @@ class Completer:
                 await asyncio.sleep(self._max_delay)
             batch = self._buffer[: self._max_batch]
             try:
-                fenced = await self._backend.complete_jobs(batch)
+                fenced = await self._backend.complete_jobs(self._worker, batch)
             except Exception as exc:
                 # Never drop an outcome: keep it (its lease is still renewed) and retry.
                 if isinstance(exc, DatabaseUnavailable):

@@ -146,7 +146,7 @@ class Worker:
         # Sync tasks share a thread pool no larger than the concurrency.
         self._limiter = CapacityLimiter(self.concurrency)
         self.queue.enqueue_hooks.append(self._on_enqueue)
-        completer = Completer(backend, self.queue.notify_done)
+        completer = Completer(backend, self.name, self.queue.notify_done)
         self._completer = completer
         completer_task = asyncio.create_task(completer.run(), name="aqueue-completer")
         keeper_task = asyncio.create_task(self._keep_leases(), name="aqueue-lease-keeper")

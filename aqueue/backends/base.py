@@ -67,8 +67,12 @@ class Backend(Protocol):
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs, highest priority then oldest first."""
 
-    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
-        """Record outcomes; return the ids whose fence ``(id, attempts)`` no longer held."""
+    async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
+        """Record ``worker``'s outcomes; return the ids whose fence no longer held.
+
+        The fence: the row is still ``running`` under this worker's name, at the
+        attempt the outcome belongs to.
+        """
 
     async def renew_leases(
         self, worker: str, job_ids: Sequence[str], lease: float

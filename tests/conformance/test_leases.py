@@ -69,14 +69,17 @@ async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queu
     [again] = await backend.claim_jobs("new", None, 1, 30)
     assert again.attempts == 2
     late = Outcome(job.id, 1, JobStatus.FAILED, error='{"type":"X","message":"late"}')
-    assert await backend.complete_jobs([late]) == [job.id]
+    assert await backend.complete_jobs("old", [late]) == [job.id]
     info = await job.refresh()
     assert (info.status, info.worker, info.error and info.error["type"]) == (
         JobStatus.RUNNING, "new", "LeaseExpired")
     # The old worker no longer renews it, nor can it hand it back.
     assert [s.id for s in await backend.renew_leases("old", [job.id], 30)] == []
     assert await backend.hand_back([(job.id, 1)]) == 0
-    assert await backend.complete_jobs([Outcome(job.id, 2, JobStatus.SUCCEEDED, "7")]) == []
+    # Nor can a worker other than the holder write the current attempt's outcome.
+    assert await backend.complete_jobs(
+        "old", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "8")]) == [job.id]
+    assert await backend.complete_jobs("new", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "7")]) == []
     assert await job.result(timeout=1) == 7
 
 
@@ -106,7 +109,11 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     backend = queue.backend
     await backend.hand_back([(job.id, 1)])
     await backend.claim_jobs("other", None, 1, 30)
-    await asyncio.sleep(0.6)  # at least one renewal: the worker sees it lost the job
+    # A renewal (every lease/3 s) shows the worker it lost the job: it stops it.
+    for _ in range(100):
+        if job.id not in worker._running:
+            break
+        await asyncio.sleep(0.05)
     release.set()
     await asyncio.sleep(0.2)
     worker.stop()

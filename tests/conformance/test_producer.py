@@ -97,6 +97,34 @@ async def test_batch_enqueue_writes_all_in_one_call(queue: aqueue.Queue) -> None
     assert await queue.enqueue_many([]) == []
 
 
+async def test_large_batch_is_written_in_parts_all_or_nothing(queue: aqueue.Queue) -> None:
+    """Over 2,000 jobs a batch is encoded and inserted in parts, in one transaction."""
+
+    @queue.task
+    async def item(n: object) -> None:
+        return None
+
+    held = await item.using(unique_key="held").enqueue(-1)
+    requests = [item.prepare(n) for n in range(4500)]
+    requests[3000] = item.using(unique_key="held").prepare(-2)
+    requests.append(item.using(queue="late", priority=5).prepare(4500))
+    jobs = await queue.enqueue_many(requests)
+    assert len(jobs) == 4501 and jobs[3000].id == held.id
+    others = [j.id for j in jobs if j.id != held.id]
+    assert len(set(others)) == 4500
+    # Ids sort in the order the jobs were given, across parts.
+    assert others == sorted(others)
+    assert await queue.count_pending() == 4501
+    assert (await jobs[4500].refresh()).queue == "late"
+    assert (await jobs[2999].refresh()).args == [2999]
+
+    # A bad argument in the last part: nothing of the batch is written.
+    bad = [item.prepare(n) for n in range(4500)] + [item.prepare({1, 2})]
+    with pytest.raises(TypeError, match="positional argument 0"):
+        await queue.enqueue_many(bad)
+    assert await queue.count_pending() == 4501
+
+
 async def test_unique_key_returns_the_active_job(queue: aqueue.Queue) -> None:
     @queue.task
     async def once(n: int) -> int:

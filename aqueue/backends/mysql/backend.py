@@ -307,14 +307,14 @@ class MySQLBackend:
 
         return await self._run("claim", op, transaction=True)
 
-    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+    async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             fenced: list[str] = []
             for o in outcomes:
                 status = str(o.status)
                 changed = await cur.execute(_Q["complete_job"], (
                     o.result, o.error, status, status, _micros(o.retry_delay), status, o.id,
-                    o.attempts,
+                    o.attempts, worker,
                 ))
                 if not changed:
                     fenced.append(o.id)

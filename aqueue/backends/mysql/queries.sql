@@ -60,7 +60,7 @@ SET result = %s, error = %s, lease_expires_at = NULL, cancel_requested = 0,
     scheduled_at = CASE WHEN %s = 'queued' THEN NOW + INTERVAL %s MICROSECOND
                         ELSE scheduled_at END,
     status = %s
-WHERE id = %s AND attempts = %s AND status = 'running';
+WHERE id = %s AND attempts = %s AND status = 'running' AND worker = %s;
 
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = NOW + INTERVAL %s MICROSECOND

@@ -308,7 +308,7 @@ class PostgresBackend:
         jobs.sort(key=lambda j: -j.priority)
         return jobs
 
-    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+    async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         fenced: list[str] = []
         for start in range(0, len(outcomes), _MAX_COMPLETE_BATCH):
             batch = outcomes[start : start + _MAX_COMPLETE_BATCH]
@@ -316,7 +316,7 @@ class PostgresBackend:
                 _Q["complete_jobs"],
                 [o.id for o in batch], [o.attempts for o in batch],
                 [str(o.status) for o in batch], [o.result for o in batch],
-                [o.error for o in batch], [o.retry_delay for o in batch],
+                [o.error for o in batch], [o.retry_delay for o in batch], worker,
             )
             written = {r[0] for r in rows if r[0] is not None}
             fenced.extend(o.id for o in batch if o.id not in written)

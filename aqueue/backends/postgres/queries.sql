@@ -57,7 +57,7 @@ done AS (
                             THEN now() + make_interval(secs => o.retry_delay)
                             ELSE j.scheduled_at END
     FROM o
-    WHERE j.id = o.id AND j.attempts = o.attempts AND j.status = 'running'
+    WHERE j.id = o.id AND j.attempts = o.attempts AND j.status = 'running' AND j.worker = $7
     RETURNING j.id, j.status)
 SELECT d.id::text FROM done d
 UNION ALL

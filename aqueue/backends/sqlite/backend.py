@@ -237,7 +237,7 @@ class SQLiteBackend:
         jobs.sort(key=lambda j: -j.priority)
         return jobs
 
-    async def complete_jobs(self, outcomes: Sequence[Outcome]) -> list[str]:
+    async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         async def op(conn: aiosqlite.Connection) -> list[str]:
             fenced: list[str] = []
             async with self._transaction(conn):
@@ -245,6 +245,7 @@ class SQLiteBackend:
                     params = {
                         "id": o.id, "attempts": o.attempts, "status": str(o.status),
                         "result": o.result, "error": o.error, "retry_delay": o.retry_delay,
+                        "worker": worker,
                     }
                     async with conn.execute(_Q["complete_job"], params) as cur:
                         if cur.rowcount == 0:

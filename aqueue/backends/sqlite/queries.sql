@@ -32,7 +32,7 @@ SET status = :status, result = :result, error = :error, lease_expires_at = NULL,
     cancel_requested = 0,
     finished_at = CASE WHEN :status = 'queued' THEN NULL ELSE NOW END,
     scheduled_at = CASE WHEN :status = 'queued' THEN NOW + :retry_delay ELSE scheduled_at END
-WHERE id = :id AND attempts = :attempts AND status = 'running';
+WHERE id = :id AND attempts = :attempts AND status = 'running' AND worker = :worker;
 
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = NOW + :lease
