@@ -142,14 +142,10 @@ async def w2_batch_enqueue(dsn: str, s: Sizes) -> float:
 
 def _run_worker(dsn: str, *args: str) -> tuple[float, float]:
     """Run aqueue-worker to completion; wall seconds and peak RSS (MB)."""
-    began = time.perf_counter()
-    proc = subprocess.Popen([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level",
-                             "WARNING", *args], cwd=ROOT)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"aqueue-worker exited with {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    from benchmarks.peers.drivers import peak_rss_of
+
+    return peak_rss_of([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level",
+                        "WARNING", *args])
 
 
 async def w3_drain(dsn: str, s: Sizes, concurrency: int) -> tuple[float, float]:

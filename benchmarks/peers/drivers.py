@@ -31,15 +31,28 @@ class Sizes(Protocol):
     per_producer: int
 
 
-def peak_rss_of(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a worker to completion; wall seconds and peak RSS (MB)."""
+def peak_rss_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run a worker to completion; wall seconds and peak RSS (MB).
+
+    The peak is the child's own ``VmHWM``, read while it runs. (``wait4``'s
+    ``ru_maxrss`` would not do: Linux carries the forking parent's RSS across
+    ``exec`` into it, so every child looked as big as the benchmark process.)
+    """
     began = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, env=env)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak_kb = max(peak_kb, next(int(line.split()[1]) for line in status.splitlines()
+                                        if line.startswith("VmHWM:")))
+        except (OSError, StopIteration):
+            pass  # exiting: keep the last reading
+        time.sleep(0.02)
     elapsed = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[0]} exited with {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[0]} exited with {proc.returncode}")
+    return elapsed, peak_kb / 1024
 
 
 def rss_mb(pid: int) -> float:
