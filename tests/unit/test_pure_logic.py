@@ -74,3 +74,19 @@ def test_migration_statements_keep_function_bodies_whole() -> None:
     assert len(statements) == 3
     assert statements[1].startswith("-- a comment\nCREATE FUNCTION")
     assert statements[1].endswith("END\n$$") and "PERFORM 1;" in statements[1]
+
+
+def test_json_encoding_matches_the_json_module_and_rejects_what_it_rejects() -> None:
+    import json
+
+    import pytest
+
+    from aqueue.serialization import _encode
+
+    for value in ([1, "é", None, True, 1.5, {"a": [1, 2]}], (1, 2), {}, "x", {1: 2}):
+        assert _encode(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    loop: list[object] = []
+    loop.append(loop)
+    for bad in (loop, float("nan"), {1, 2}, b"x", {(1, 2): 3}):
+        with pytest.raises((TypeError, ValueError)):
+            _encode(bad)
