@@ -44,31 +44,12 @@ WHERE unique_key = ANY($1::text[]) AND status IN ('queued', 'running');
 SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 
 -- name: complete_jobs
-WITH o AS (
-    SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::text[],
-                         $6::float8[])
-         AS o(id, attempts, status, result, error, retry_delay)),
-done AS (
-    UPDATE aqueue_jobs j
-    SET status = o.status, result = o.result::jsonb, error = o.error::jsonb,
-        lease_expires_at = NULL, cancel_requested = false,
-        finished_at = CASE WHEN o.status = 'queued' THEN NULL ELSE now() END,
-        scheduled_at = CASE WHEN o.status = 'queued'
-                            THEN now() + make_interval(secs => o.retry_delay)
-                            ELSE j.scheduled_at END
-    FROM o
-    WHERE j.id = o.id AND j.attempts = o.attempts AND j.status = 'running' AND j.worker = $7
-    RETURNING j.id, j.status)
-SELECT d.id::text FROM done d
-UNION ALL
-SELECT NULL FROM (
-    SELECT pg_notify('aqueue_done', string_agg(id::text, ','))
-    FROM done WHERE status <> 'queued' HAVING count(*) > 0) AS notified;
+-- The statement lives in aqueue_complete() (migration 0003), which pins its plan.
+SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::text[],
+                              $5::text[], $6::float8[]);
 
 -- name: renew_leases
-UPDATE aqueue_jobs SET lease_expires_at = now() + make_interval(secs => $2)
-WHERE status = 'running' AND worker = $1 AND id = ANY($3::uuid[])
-RETURNING id::text, attempts, cancel_requested;
+SELECT * FROM aqueue_renew($1, $2, $3::uuid[]);
 
 -- name: rescue_expired_leases
 WITH rescued AS (
