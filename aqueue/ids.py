@@ -7,22 +7,35 @@ backend, and sorting by id sorts by creation time.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
+_lock = threading.Lock()
+_last_millis = 0
+_next_sequence = 0
 
-def new_job_ids(count: int, first: int = 0, millis: int | None = None) -> list[str]:
-    """``count`` UUIDv7 strings: 48 bits of Unix milliseconds, a 12-bit sequence
-    (so a batch's ids sort in the order its jobs were given), 62 random bits.
 
-    A batch made in parts continues one sequence: pass each part's ``first``
-    position and the same ``millis``.
+def new_job_ids(count: int) -> list[str]:
+    """``count`` UUIDv7 strings: 48 bits of Unix milliseconds, a 12-bit sequence,
+    62 random bits.
+
+    Ids made by one process only ever increase, in the order they were asked
+    for: within a millisecond the sequence counts on from the previous call
+    (jobs enqueued in the same millisecond, and with the same due time, run in
+    the order they were enqueued), and a clock stepping back is ignored.
     """
-    if millis is None:
+    global _last_millis, _next_sequence
+    with _lock:
         millis = time.time_ns() // 1_000_000
+        if millis > _last_millis:
+            _last_millis, _next_sequence = millis, 0
+        millis, first = _last_millis, _next_sequence
+        # The sequence wraps every 4,096 ids: the millisecond steps on instead.
+        end = first + count
+        _last_millis, _next_sequence = millis + (end >> 12), end & 0xFFF
     random = os.urandom(8 * count)
     ids = []
-    for i in range(first, first + count):
-        # The sequence wraps every 4,096 jobs: the millisecond steps on instead.
+    for i in range(first, end):
         stamp = (millis + (i >> 12)) & 0xFFFFFFFFFFFF
         at = 8 * (i - first)
         tail = int.from_bytes(random[at : at + 8], "big") & _RANDOM_62 | _VARIANT

@@ -242,15 +242,14 @@ class Queue:
         backend = await self._ready()
         if connection is None and len(requests) > _ENCODE_BATCH:
             # Encode in parts inside one transaction, so that the database
-            # inserts one part while Python encodes the next.
-            millis = time.time_ns() // 1_000_000
+            # inserts one part while Python encodes the next. (Ids only ever
+            # increase, so the parts keep the batch's order.)
             queues: set[str] = set()
 
             def parts() -> Iterator[list[NewJob]]:
                 for first in range(0, len(requests), _ENCODE_BATCH):
                     part = requests[first : first + _ENCODE_BATCH]
-                    rows = new_jobs(part, self.max_payload_bytes,
-                                    new_job_ids(len(part), first, millis))
+                    rows = new_jobs(part, self.max_payload_bytes, new_job_ids(len(part)))
                     queues.update(row.kind.queue for row in rows)
                     yield rows
 

@@ -210,7 +210,12 @@ async def w5_idle_rss(dsn: str, s: Sizes) -> float:
 async def _fill(dsn: str, finished: int, queued: int) -> None:
     """Bulk-load rows with the database's own generators (far faster than enqueueing).
 
-    No ANALYZE afterwards: the statistics stay as stale as after a real burst.
+    The queued rows are a backlog as it builds up: one priority, due in the
+    order they were written, as the empty table's jobs are, so that the two
+    figures differ by the table's size alone. (Random priorities scatter each
+    claim's rows over as many pages, which on SQLite costs a WAL page write
+    each, whatever the table's size.) No ANALYZE afterwards: the statistics stay
+    as stale as after a real burst.
     """
     queue = aqueue.Queue(dsn)
     async with queue:
@@ -224,8 +229,8 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
             await backend._fetch(
                 "INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, "
                 "max_attempts, scheduled_at) SELECT gen_random_uuid(), 'bench.noop', 'default', "
-                "'queued', (random() * 10)::int, '[]', '{}', 3, now() - random() * interval "
-                "'1 hour' FROM generate_series(1, $1)", queued)
+                "'queued', 0, '[]', '{}', 3, now() - ($1 - i) * interval '1 millisecond' "
+                "FROM generate_series(1, $1) AS i", queued)
         elif queue.dialect == "mysql":
             for status, count in (("succeeded", finished), ("queued", queued)):
                 done = 0
@@ -234,10 +239,10 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                     await backend._fetch(
                         "INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, "
                         "kwargs, max_attempts, attempts, created_at, scheduled_at, finished_at) "
-                        "SELECT UUID(), 'bench.noop', 'default', %s, -FLOOR(RAND() * 10), '[]', "
-                        "'{}', 3, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL FLOOR(RAND() "
-                        "* 3600) SECOND, IF(%s = 'succeeded', UTC_TIMESTAMP(6), NULL) "
-                        f"FROM seq_1_to_{step}", (status, status))
+                        "SELECT UUID(), 'bench.noop', 'default', %s, 0, '[]', '{}', 3, 0, "
+                        "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL (%s - seq) * 1000 "
+                        "MICROSECOND, IF(%s = 'succeeded', UTC_TIMESTAMP(6), NULL) "
+                        f"FROM seq_1_to_{step}", (status, count - done, status))
                     done += step
         else:
             now = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -248,9 +253,8 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                     "WHERE i < :count) INSERT INTO aqueue_jobs (id, task, queue, status, "
                     "priority, args, kwargs, max_attempts, created_at, scheduled_at, "
                     f"finished_at) SELECT lower(hex(randomblob(16))), 'bench.noop', 'default', "
-                    f":status, abs(random() % 10), '[]', '{{}}', 3, {now}, {now} - "
-                    f"abs(random() % 3600), {finished_at} FROM n", {"count": count,
-                                                                    "status": status})
+                    f":status, 0, '[]', '{{}}', 3, {now}, {now} - (:count - i) * 0.001, "
+                    f"{finished_at} FROM n", {"count": count, "status": status})
 
 
 async def _claim_cost(dsn: str, rounds: int = 50, batch: int = 10) -> float:

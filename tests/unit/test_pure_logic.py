@@ -11,7 +11,7 @@ from aqueue.backends.sqlfile import latest_version, load_migrations, load_querie
 from aqueue.backoff import Backoff
 from aqueue.cli import parse_duration
 from aqueue.errors import PayloadTooLarge
-from aqueue.ids import new_job_id
+from aqueue.ids import new_job_id, new_job_ids
 from aqueue.serialization import encode_arguments, encode_result
 
 
@@ -22,6 +22,15 @@ def test_job_ids_are_uuid7_and_time_ordered() -> None:
     # Ordered by millisecond: the first 13 hex digits never go backwards.
     prefixes = [i.replace("-", "")[:12] for i in ids]
     assert prefixes == sorted(prefixes)
+
+
+def test_job_ids_increase_across_calls_within_a_millisecond() -> None:
+    # Jobs enqueued one by one in the same millisecond, with equal due times,
+    # are claimed in id order: ids must keep the order they were made in.
+    ids = [new_job_id() for _ in range(5000)]
+    ids += new_job_ids(5000)
+    ids += [new_job_id() for _ in range(100)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
 def test_backoff_grows_caps_and_jitters() -> None:
