@@ -33,14 +33,21 @@ def new_job_ids(count: int) -> list[str]:
         # The sequence wraps every 4,096 ids: the millisecond steps on instead.
         end = first + count
         _last_millis, _next_sequence = millis + (end >> 12), end & 0xFFF
-    random = os.urandom(8 * count)
+    # The 64 bits after the sequence: the variant (0b10), then 62 random bits.
+    if count == 1:
+        tails = f"{int.from_bytes(os.urandom(8), 'big') & _RANDOM_62 | _VARIANT:016x}"
+    else:
+        tail = bytearray(os.urandom(8 * count))
+        tail[::8] = bytes(b & 0x3F | 0x80 for b in tail[::8])
+        tails = tail.hex()
     ids = []
-    for i in range(first, end):
-        stamp = (millis + (i >> 12)) & 0xFFFFFFFFFFFF
-        at = 8 * (i - first)
-        tail = int.from_bytes(random[at : at + 8], "big") & _RANDOM_62 | _VARIANT
-        h = f"{stamp:012x}7{i & 0xFFF:03x}{tail:016x}"
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    stamp = ""
+    for k, i in enumerate(range(first, end)):
+        if k == 0 or i & 0xFFF == 0:
+            h = f"{(millis + (i >> 12)) & 0xFFFFFFFFFFFF:012x}"
+            stamp = f"{h[:8]}-{h[8:]}-7"
+        t = tails[16 * k : 16 * k + 16]
+        ids.append(f"{stamp}{i & 0xFFF:03x}-{t[:4]}-{t[4:]}")
     return ids
 
 

@@ -63,7 +63,9 @@ class JobKind:
     run_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__,
+# and a batch enqueue makes tens of thousands of these. Treat it as immutable.
+@dataclass(slots=True)
 class NewJob:
     """A job to insert. ``args``/``kwargs`` are already JSON text."""
 

@@ -18,8 +18,10 @@ WHERE unique_key IN (SELECT value FROM json_each(:keys))
 UPDATE aqueue_jobs
 SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = NOW,
     lease_expires_at = NOW + :lease, cancel_requested = 0
-WHERE id IN (
-    SELECT id FROM aqueue_jobs
+-- By rowid: the claim index holds it, so each picked row is found without a
+-- second descent through the primary-key index (a million finished rows deep).
+WHERE rowid IN (
+    SELECT rowid FROM aqueue_jobs
     WHERE status = 'queued' AND scheduled_at <= NOW
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
     ORDER BY priority DESC, scheduled_at, id
