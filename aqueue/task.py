@@ -59,7 +59,9 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
     return dataclasses.replace(options, **clean)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (a frozen dataclass sets each field through object.__setattr__,
+# and batches hold tens of thousands); never changed once made.
+@dataclass(slots=True)
 class JobRequest:
     """One job to enqueue through :meth:`Queue.enqueue_many`; made by ``task.prepare``."""
 

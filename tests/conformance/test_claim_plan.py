@@ -74,6 +74,10 @@ async def test_claim_walks_the_index_after_a_burst(queue: aqueue.Queue) -> None:
         assert "key=aqueue_jobs_claim" in plan and "filesort" not in plan, plan
     else:
         assert "aqueue_jobs_claim" in plan and "TEMP B-TREE" not in plan, plan
+        # The picked rows are updated by the rowid the index walk yields, not
+        # found again through the primary-key index.
+        assert "USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        assert "sqlite_autoindex" not in plan, plan
 
 
 async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queue) -> None:
