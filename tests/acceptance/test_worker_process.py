@@ -140,5 +140,22 @@ def test_notify_wakes_an_idle_worker(db: TestDatabase, record_file: Path) -> Non
 
         elapsed = asyncio.run(enqueue_and_wait())
         assert elapsed < 1.0
+
+        async def enqueue_batch_and_wait() -> tuple[float, float]:
+            # A batch mixing due and delayed jobs: the worker wakes for the
+            # first and sets a timer for the second, never waiting out its poll.
+            queue = aqueue.Queue(db.dsn)
+            async with queue:
+                record = queue.task_named("record")
+                began = time.monotonic()
+                delayed, due, _ = await queue.enqueue_many(
+                    [record.using(delay=0.5).prepare(2), record.prepare(3), record.prepare(4)])
+                await due.result(timeout=1.0)
+                first = time.monotonic() - began
+                await delayed.result(timeout=2.0)
+                return first, time.monotonic() - began
+
+        first, both = asyncio.run(enqueue_batch_and_wait())
+        assert first < 1.0 and 0.5 <= both < 2.0, (first, both)
     finally:
         assert worker.stop() == 0

@@ -45,9 +45,9 @@ _Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_querie
 # insertion costs ~12 % of a 20,000-job insert: each insert has a form without it.
 _ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
                 "AND status IN ('queued', 'running') DO NOTHING")
-for _name in ("insert_job", "insert_jobs"):
-    _Q[f"{_name}_unique"] = _Q[_name].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
-    _Q[_name] = _Q[_name].replace("IF_UNIQUE_KEYS", "")
+_Q["insert_job_unique"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
+_Q["insert_job"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", "")
+_Q["insert_jobs_unique"] = _Q["insert_jobs_unique"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
 
 
 def _insert_jobs_sql(columns: tuple[Any, ...]) -> str:
