@@ -34,12 +34,9 @@ def new_job_ids(count: int) -> list[str]:
         end = first + count
         _last_millis, _next_sequence = millis + (end >> 12), end & 0xFFF
     # The 64 bits after the sequence: the variant (0b10), then 62 random bits.
-    if count == 1:
-        tails = f"{int.from_bytes(os.urandom(8), 'big') & _RANDOM_62 | _VARIANT:016x}"
-    else:
-        tail = bytearray(os.urandom(8 * count))
-        tail[::8] = bytes(b & 0x3F | 0x80 for b in tail[::8])
-        tails = tail.hex()
+    tail = bytearray(os.urandom(8 * count))
+    tail[::8] = bytes(b & 0x3F | 0x80 for b in tail[::8])
+    tails = tail.hex()
     ids = []
     stamp = ""
     for k, i in enumerate(range(first, end)):
@@ -54,7 +51,3 @@ def new_job_ids(count: int) -> list[str]:
 def new_job_id() -> str:
     """One UUIDv7 string (see :func:`new_job_ids`)."""
     return new_job_ids(1)[0]
-
-
-_RANDOM_62 = (1 << 62) - 1
-_VARIANT = 0b10 << 62

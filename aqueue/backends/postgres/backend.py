@@ -45,14 +45,12 @@ _Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_querie
 # insertion costs ~12 % of a 20,000-job insert: each insert has a form without it.
 _ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
                 "AND status IN ('queued', 'running') DO NOTHING")
+_BATCH_ROWS = _Q.pop("batch_rows")
+for _name in ("insert_jobs", "insert_jobs_unique"):
+    _Q[_name] = _Q[_name].replace("BATCH_ROWS", _BATCH_ROWS)
+_Q["insert_jobs_unique"] = _Q["insert_jobs_unique"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
 _Q["insert_job_unique"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
 _Q["insert_job"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", "")
-_Q["insert_jobs_unique"] = _Q["insert_jobs_unique"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
-
-
-def _insert_jobs_sql(columns: tuple[Any, ...]) -> str:
-    # The fourth column, unique keys, is None when no job in the batch has one.
-    return _Q["insert_jobs" if columns[3] is None else "insert_jobs_unique"]
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
 _ACQUIRE_TIMEOUT = 30.0
@@ -75,6 +73,11 @@ _TRANSIENT = (
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.LockNotAvailableError,
 )
+
+
+def _insert_jobs_sql(columns: tuple[Any, ...]) -> str:
+    # The fourth column, unique keys, is None when no job in the batch has one.
+    return _Q["insert_jobs" if columns[3] is None else "insert_jobs_unique"]
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:

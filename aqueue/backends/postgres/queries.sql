@@ -2,7 +2,7 @@
 -- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
 -- workers; aqueue_done carries comma-separated ids and wakes result readers.
 -- IF_UNIQUE_KEYS: the ON CONFLICT clause for jobs with unique keys (backend.py
--- makes insert_job in two forms, with it and without).
+-- makes insert_job in two forms, with it and without; insert_jobs_unique has it).
 
 -- name: insert_job
 WITH ins AS (
@@ -15,24 +15,27 @@ WITH ins AS (
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
 FROM ins;
 
--- name: insert_jobs
+-- name: batch_rows
+-- Not run alone: the INSERT of a batch's rows, BATCH_ROWS in the two below.
 -- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:
 -- none), and the index of its kind; per kind ($6-$12): what its jobs share.
+INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
+                         timeout, unique_key, scheduled_at)
+SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::jsonb,
+       COALESCE(j.kwargs, '{}')::jsonb, k.max_attempts, k.timeout, j.unique_key,
+       COALESCE(k.run_at, now() + make_interval(secs => k.delay))
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
+     AS j(id, args, kwargs, unique_key, kind)
+JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
+            $11::float8[], $12::timestamptz[])
+     WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
+     USING (kind)
+
+-- name: insert_jobs
 -- No unique keys, so every row goes in: the wake-ups are computed from the
 -- kinds, not from 20,000 returned rows (~15 % of the statement), one per
 -- queue and due time, so that a worker also sets a timer for delayed kinds.
-WITH ins AS (
-    INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                             timeout, unique_key, scheduled_at)
-    SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::jsonb,
-           COALESCE(j.kwargs, '{}')::jsonb, k.max_attempts, k.timeout, j.unique_key,
-           COALESCE(k.run_at, now() + make_interval(secs => k.delay))
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
-         AS j(id, args, kwargs, unique_key, kind)
-    JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
-                $11::float8[], $12::timestamptz[])
-         WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
-         USING (kind))
+WITH ins AS (BATCH_ROWS)
 SELECT pg_notify('aqueue_new', n.queue || ' ' || n.due)
 FROM (SELECT DISTINCT k.queue,
              greatest(0, COALESCE(extract(epoch FROM k.run_at - now()), k.delay)) AS due
@@ -40,22 +43,9 @@ FROM (SELECT DISTINCT k.queue,
      ) AS n;
 
 -- name: insert_jobs_unique
--- As insert_jobs, for batches with unique keys: a job whose key an active job
--- holds is skipped, and only queues that received jobs are woken.
-WITH ins AS (
-    INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                             timeout, unique_key, scheduled_at)
-    SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::jsonb,
-           COALESCE(j.kwargs, '{}')::jsonb, k.max_attempts, k.timeout, j.unique_key,
-           COALESCE(k.run_at, now() + make_interval(secs => k.delay))
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
-         AS j(id, args, kwargs, unique_key, kind)
-    JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
-                $11::float8[], $12::timestamptz[])
-         WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
-         USING (kind)
-    IF_UNIQUE_KEYS
-    RETURNING queue, scheduled_at)
+-- For batches with unique keys: a job whose key an active job holds is
+-- skipped, and only queues that received jobs are woken.
+WITH ins AS (BATCH_ROWS IF_UNIQUE_KEYS RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM min(scheduled_at) - now())))
 FROM ins GROUP BY queue;
 
