@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+
+from aqueue.validation import MAX_DELAY_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +20,19 @@ class Backoff:
     jitter: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.base < 0 or self.factor < 1 or self.max_delay < 0 or not 0 <= self.jitter <= 1:
+        values = (self.base, self.factor, self.max_delay, self.jitter)
+        if (not all(math.isfinite(v) for v in values) or self.base < 0 or self.factor < 1
+                or not 0 <= self.max_delay <= MAX_DELAY_SECONDS or not 0 <= self.jitter <= 1):
             raise ValueError(
-                "Backoff needs base >= 0, factor >= 1, max_delay >= 0 and 0 <= jitter <= 1"
+                "Backoff needs finite base >= 0, factor >= 1, 0 <= max_delay <= ten years "
+                "and 0 <= jitter <= 1"
             )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        raw = min(self.max_delay, self.base * self.factor ** max(0, attempt - 1))
-        return max(0.0, raw * random.uniform(1 - self.jitter, 1 + self.jitter))
+        try:
+            raw = min(self.max_delay, self.base * self.factor ** max(0, attempt - 1))
+        except OverflowError:  # factor ** attempt past a float, on the 1,000th attempt
+            raw = self.max_delay
+        spread = raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+        return min(MAX_DELAY_SECONDS, max(0.0, spread))

@@ -197,7 +197,7 @@ async def _status(queue: Queue, args: argparse.Namespace) -> int:
 async def _jobs(queue: Queue, args: argparse.Namespace) -> int:
     job_filter = JobFilter(statuses=tuple(args.status or ()), queues=tuple(args.queue or ()),
                            tasks=tuple(args.task or ()), limit=args.limit)
-    jobs = await queue.backend.list_jobs(job_filter)
+    jobs = await queue.list_jobs(job_filter)
     if args.json:
         print(json.dumps([_job_json(job) for job in jobs], indent=2))
     else:
@@ -208,7 +208,7 @@ async def _jobs(queue: Queue, args: argparse.Namespace) -> int:
 async def _retry(queue: Queue, args: argparse.Namespace) -> int:
     code = 0
     for job_id in args.ids:
-        if await queue.backend.retry_job(job_id):
+        if await queue.retry_job(job_id):
             print(f"{job_id}: queued again")
         else:
             info = await queue.get_job(job_id)
@@ -222,7 +222,7 @@ async def _retry(queue: Queue, args: argparse.Namespace) -> int:
 async def _cancel(queue: Queue, args: argparse.Namespace) -> int:
     code = 0
     for job_id in args.ids:
-        status = await queue.backend.cancel_job(job_id)
+        status = await queue.cancel_job(job_id)
         if status is None:
             print(f"{job_id}: no such job", file=sys.stderr)
             code = EXIT_ERROR
@@ -235,10 +235,11 @@ async def _cancel(queue: Queue, args: argparse.Namespace) -> int:
 
 async def _purge(queue: Queue, args: argparse.Namespace) -> int:
     statuses = args.status or ["succeeded", "failed", "cancelled"]
-    bad = [s for s in statuses if s not in ("succeeded", "failed", "cancelled")]
-    if bad:
-        raise StartupError(f"purge only deletes finished jobs; not: {', '.join(bad)}")
-    count = await queue.backend.purge(args.older_than, statuses, args.dry_run, args.batch_size)
+    try:
+        count = await queue.purge(args.older_than, statuses, dry_run=args.dry_run,
+                                  batch_size=args.batch_size)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {count} {'/'.join(statuses)} jobs finished over {args.older_than:g}s ago")
     return 0

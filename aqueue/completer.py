@@ -1,23 +1,50 @@
-"""Batches finished attempts into few ``complete_jobs`` calls."""
+"""Batches finished attempts into few ``complete_jobs`` calls, and never wedges.
+
+A job stays ``running``, its lease renewed, until its outcome is written, so a
+crash in between only means the job runs again: at-least-once holds.
+
+What can go wrong with a write, and what the completer does:
+
+- The database is away (:class:`DatabaseUnavailable`): keep the outcomes and
+  retry with backoff. Their leases are renewed meanwhile (or expire, if the
+  database stays away longer than a lease, and the jobs are rescued).
+- The database refuses the batch (anything else): one outcome may be
+  unwritable, and it must not block the others. The batch is split in halves
+  and each half written on its own, down to the one outcome that fails. That
+  one is replaced by a plain ``failed`` outcome that says why; if even that
+  cannot be written, it is given up: its lease is no longer renewed, so the
+  job is rescued like a crashed worker's.
+- The backlog is bounded: the worker stops claiming while it is over
+  ``max_backlog`` (see ``Worker``), so an outage cannot grow memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from aqueue import serialization
 from aqueue.backends.base import Backend
 from aqueue.errors import DatabaseUnavailable
-from aqueue.records import Outcome
+from aqueue.records import JobStatus, Outcome
 
 log = logging.getLogger("aqueue.worker")
 
 
+def unwritable_outcome(outcome: Outcome, exc: BaseException) -> Outcome:
+    """The plain failure stored instead of an outcome the database refused."""
+    message = (f"the attempt's outcome ({outcome.status.value}) could not be stored: "
+               f"{type(exc).__name__}: {exc}")
+    error = serialization.encode({"type": "UnstorableOutcome",
+                                  "message": serialization.storable_text(message),
+                                  "traceback": None})
+    return Outcome(outcome.id, outcome.attempts, JobStatus.FAILED, error=error)
+
+
 class Completer:
     """Buffers outcomes and writes them in batches (up to ``max_batch``, or after
-    ``max_delay`` seconds). A job stays ``running`` with its lease renewed until
-    its outcome is written, so a crash in between only means the job runs again:
-    at-least-once holds. Nothing is dropped while the database is away."""
+    ``max_delay`` seconds)."""
 
     def __init__(
         self,
@@ -37,13 +64,15 @@ class Completer:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        #: Outcomes given up on (see the module's docstring); for tests and logs.
+        self.given_up: list[Outcome] = []
 
     def __len__(self) -> int:
         return len(self._buffer)
 
-    def pending_ids(self) -> list[str]:
-        """Jobs whose outcome is not written yet: their leases must still be renewed."""
-        return [o.id for o in self._buffer]
+    def pending_keys(self) -> list[tuple[str, int]]:
+        """Attempts whose outcome is not written yet: their leases must still be renewed."""
+        return [o.key for o in self._buffer]
 
     def add(self, outcome: Outcome) -> None:
         self._buffer.append(outcome)
@@ -66,30 +95,76 @@ class Completer:
                 await asyncio.sleep(self._max_delay)
             batch = self._buffer[: self._max_batch]
             try:
-                fenced = await self._backend.complete_jobs(self._worker, batch)
-            except Exception as exc:
-                # Never drop an outcome: keep it (its lease is still renewed) and retry.
-                if isinstance(exc, DatabaseUnavailable):
-                    log.warning("cannot record %d outcomes, retrying in %.2fs: %s",
-                                len(batch), backoff, exc)
-                else:
-                    log.exception("unexpected error recording %d outcomes; retrying in %.2fs",
-                                  len(batch), backoff)
+                await self._write(batch)
+            except DatabaseUnavailable as exc:
+                log.warning("cannot record %d outcomes, retrying in %.2fs: %s",
+                            len(batch), backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
                 continue
             backoff = 0.05
-            del self._buffer[: len(batch)]
-            lost = set(fenced)
-            for job_id in fenced:
-                log.warning("job %s: outcome discarded, this worker no longer holds the job "
-                            "(its lease expired and it was rescued)", job_id)
-            self._on_written([o.id for o in batch if o.id not in lost])
+
+    async def _write(self, batch: Sequence[Outcome]) -> None:
+        """Write ``batch``, splitting it around outcomes the database refuses.
+
+        What is written leaves the buffer; on :class:`DatabaseUnavailable` the
+        rest stays in it, to be retried.
+        """
+        try:
+            fenced = await self._backend.complete_jobs(self._worker, batch)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                await self._write(batch[:middle])
+                await self._write(batch[middle:])
+                return
+            await self._replace(batch[0], exc)
+            return
+        self._written(batch, fenced)
+
+    async def _replace(self, outcome: Outcome, exc: BaseException) -> None:
+        log.error("job %s attempt %d: the database refused its outcome (%s: %s); "
+                  "storing it as failed instead", outcome.id, outcome.attempts,
+                  type(exc).__name__, exc)
+        plain = unwritable_outcome(outcome, exc)
+        try:
+            fenced = await self._backend.complete_jobs(self._worker, [plain])
+        except DatabaseUnavailable:
+            raise
+        except Exception as again:
+            # Never retry it forever: stop renewing its lease and let the
+            # rescue take the job, as after a crash.
+            log.error("job %s attempt %d: cannot store any outcome (%s); giving it up to "
+                      "lease expiry", outcome.id, outcome.attempts, again)
+            self.given_up.append(outcome)
+            self._remove([outcome])
+            return
+        self._remove([outcome])
+        self._written([plain], fenced)
+
+    def _remove(self, batch: Sequence[Outcome]) -> None:
+        count = len(batch)
+        if all(a is b for a, b in zip(self._buffer[:count], batch, strict=False)):
+            del self._buffer[:count]  # the usual case: the batch is the buffer's head
+        else:
+            done = {id(o) for o in batch}
+            self._buffer = [o for o in self._buffer if id(o) not in done]
+
+    def _written(self, batch: Sequence[Outcome], fenced: Sequence[str]) -> None:
+        self._remove(batch)
+        lost = set(fenced)
+        for job_id in fenced:
+            log.warning("job %s: outcome discarded, this worker no longer holds the job "
+                        "(its lease expired and it was rescued)", job_id)
+        self._on_written([o.id for o in batch if o.id not in lost])
 
     async def flushed(self) -> None:
-        """Wait until every outcome added so far is written."""
+        """Wait until every outcome added so far is written (or given up)."""
         await self._idle.wait()
 
     def close(self) -> None:
+        """Write what is buffered, then let :meth:`run` return."""
         self._closing = True
         self._ready.set()

@@ -26,7 +26,11 @@ class JobContext:
     async def set_progress(self, progress: Any) -> bool:
         """Store ``progress`` (any JSON value) on the job, readable as ``JobInfo.progress``.
 
-        Returns False when this attempt no longer owns the job (its lease was lost).
+        Returns False when this attempt no longer owns the job (its lease was
+        lost). Raises ``TypeError`` for a value JSON cannot carry.
         """
-        encoded = serialization.encode(progress)
-        return await self._backend.set_progress(self.job_id, self.attempt, encoded)
+        try:
+            encoded = serialization.encode(progress)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"progress cannot be encoded as JSON: {exc}") from None
+        return await self._backend.set_progress(self.job_id, self.attempt, self.worker, encoded)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class AqueueError(Exception):
     """Base class of every error aqueue raises."""
@@ -59,9 +61,14 @@ class JobCancelled(AqueueError):
 class Retry(Exception):
     """Raise from a task to ask for another attempt after ``delay`` seconds.
 
-    The attempt still counts towards ``max_attempts``.
+    The attempt still counts towards ``max_attempts``. ``delay`` (seconds or a
+    timedelta) must be finite and at most ten years: anything else raises
+    ``ValueError`` right here, so the attempt fails with that clear error.
     """
 
-    def __init__(self, delay: float = 0.0, reason: str | None = None) -> None:
-        super().__init__(reason or f"retry requested in {delay:g}s")
-        self.delay = float(delay)
+    def __init__(self, delay: float | timedelta = 0.0, reason: str | None = None) -> None:
+        from aqueue.validation import check_delay
+
+        seconds = check_delay(delay, "Retry delay")
+        super().__init__(reason or f"retry requested in {seconds:g}s")
+        self.delay = seconds

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import anyio.to_thread
-from anyio import CapacityLimiter
 
 from aqueue import serialization
 from aqueue.backends.base import Backend
@@ -16,20 +15,42 @@ from aqueue.context import JobContext
 from aqueue.errors import Retry
 from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.task import Task
+from aqueue.validation import MAX_DELAY_SECONDS
+
+#: How a worker runs a sync function (see :class:`aqueue.threads.SyncRunner`).
+RunSync = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as inner:  # a __str__ that raises must not lose the error
+        return f"<{type(exc).__name__} whose str() raised {type(inner).__name__}>"
 
 
 def error_record(exc: BaseException, with_traceback: bool = True) -> str:
-    """The stored form of an error: its type, message and traceback, as JSON."""
+    """The stored form of an error: its type, message and traceback, as JSON.
+
+    Always storable: lone surrogates (file names from ``os.listdir``) become
+    ``\\udcxx`` escapes, and JSON escapes U+0000.
+    """
     kind = type(exc)
     name = kind.__qualname__
     if kind.__module__ != "builtins":
         name = f"{kind.__module__}.{name}"
     tb = "".join(traceback.format_exception(exc)) if with_traceback else None
-    return serialization.encode({"type": name, "message": str(exc), "traceback": tb})
+    return serialization.encode({
+        "type": serialization.storable_text(name),
+        "message": serialization.storable_text(_describe(exc)),
+        "traceback": None if tb is None else serialization.storable_text(tb),
+    })
 
 
 def _failure(job: ClaimedJob, exc: BaseException, delay: float | None) -> Outcome:
     """Retry after ``delay`` while attempts remain, else fail for good."""
+    if delay is not None:  # Retry checks its delay; a subclass may have changed it since
+        delay = MAX_DELAY_SECONDS if math.isnan(delay) else min(max(delay, 0.0),
+                                                                 MAX_DELAY_SECONDS)
     if delay is not None and job.attempts < job.max_attempts:
         return Outcome(job.id, job.attempts, JobStatus.QUEUED, error=error_record(exc),
                        retry_delay=delay)
@@ -44,8 +65,12 @@ class JobTimeout(Exception):
     """Stored as the error of an attempt that ran past the task's timeout."""
 
 
+class UndecodableArguments(Exception):
+    """Stored as the error of a job whose stored arguments cannot be decoded."""
+
+
 async def call_task(
-    task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend, limiter: CapacityLimiter
+    task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend, run_sync: RunSync
 ) -> Any:
     """Call the task's function: a coroutine directly, a sync function in a thread."""
     assert task.func is not None
@@ -56,13 +81,7 @@ async def call_task(
         args.insert(0, ctx)
     if task.is_async:
         return await task.func(*args, **job.kwargs)
-    # abandon_on_cancel: a timed-out or cancelled sync task cannot be stopped,
-    # but the worker must not wait for it.
-    return await anyio.to_thread.run_sync(
-        functools.partial(task.func, *args, **job.kwargs),
-        abandon_on_cancel=True,
-        limiter=limiter,
-    )
+    return await run_sync(functools.partial(task.func, *args, **job.kwargs))
 
 
 async def run_job(
@@ -70,23 +89,30 @@ async def run_job(
     job: ClaimedJob,
     worker: str,
     backend: Backend,
-    limiter: CapacityLimiter,
+    run_sync: RunSync,
     max_payload_bytes: int,
 ) -> Outcome:
     """Run one attempt. ``asyncio.CancelledError`` propagates to the caller."""
+    if job.decode_error is not None:
+        # Retrying cannot help: the stored text stays what it is.
+        bad = UndecodableArguments(job.decode_error)
+        return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(bad, False))
     if task is None or task.func is None:
         exc = UnknownTaskError(f"unknown task {job.task!r}: no task by that name is registered "
                                "in this worker")
         return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
     timeout = job.timeout if job.timeout is not None else task.options.timeout
+    scope: asyncio.Timeout | None = None
     try:
         if timeout is None:
-            value = await call_task(task, job, worker, backend, limiter)
+            value = await call_task(task, job, worker, backend, run_sync)
         else:
-            async with asyncio.timeout(timeout):
-                value = await call_task(task, job, worker, backend, limiter)
+            async with asyncio.timeout(timeout) as scope:
+                value = await call_task(task, job, worker, backend, run_sync)
     except TimeoutError as exc:
-        if timeout is not None and isinstance(exc.__context__, asyncio.CancelledError):
+        # Only our own scope expiring is the job's timeout; a TimeoutError the
+        # task raised itself (its own asyncio.timeout) is an ordinary error.
+        if scope is not None and scope.expired():
             timed_out = JobTimeout(f"the task ran longer than its timeout of {timeout:g}s")
             return _failure(job, timed_out, task.backoff.delay(job.attempts))
         return _failure(job, exc, task.backoff.delay(job.attempts))

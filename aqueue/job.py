@@ -59,10 +59,10 @@ class Job(Generic[R]):
         ``running`` while a running job is being stopped, or the final status
         of a job that had already ended.
         """
-        status = await self._queue.backend.cancel_job(self.id)
+        status = await self._queue.cancel_job(self.id)
         if status is None:
             raise JobNotFound(f"no job {self.id} (never enqueued, or purged)")
-        return JobStatus(status)
+        return status
 
 
 def _outcome(info: JobInfo) -> Any:

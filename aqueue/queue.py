@@ -15,7 +15,7 @@ from aqueue.backoff import Backoff
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
-from aqueue.records import FINAL_STATUSES, JobInfo, NewJob
+from aqueue.records import FINAL_STATUS_NAMES, FINAL_STATUSES, JobFilter, JobInfo, JobStatus, NewJob
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
     JobOptions,
@@ -44,6 +44,23 @@ def _module_name(fn: Callable[..., Any]) -> str:
         if spec is not None and spec.name:
             return str(spec.name)
     return module
+
+
+def _one_connection(requests: Sequence[JobRequest], connection: Any) -> Any:
+    """The caller's connection a batch is written on: the one given, or the one
+    its jobs were prepared with (``using(connection=...)``). A batch is one
+    transaction, so it cannot be split over several connections."""
+    named = {id(r.options.connection): r.options.connection for r in requests}
+    named.pop(id(None), None)
+    if connection is not None:
+        named.setdefault(id(connection), connection)
+    if len(named) > 1:
+        raise ValueError("enqueue_many: the jobs name different connections (using(connection="
+                         "...)); a batch is written in one transaction, on one connection")
+    if named and any(r.options.connection is None for r in requests) and connection is None:
+        raise ValueError("enqueue_many: some jobs name a connection (using(connection=...)) "
+                         "and some do not; pass connection= to write them all on it")
+    return next(iter(named.values()), None)
 
 
 class Queue:
@@ -75,6 +92,8 @@ class Queue:
         self._opened = False
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._done_listener: Listener | None = None
+        # One LISTEN connection per queue, however many readers wait at once.
+        self._listener_lock = asyncio.Lock()
         #: Callbacks run when this process enqueues jobs (in-process wake-up).
         self.enqueue_hooks: list[Callable[[str], None]] = []
 
@@ -173,7 +192,7 @@ class Queue:
                 return
             await self.backend.open()
             try:
-                if self._dsn.dialect == "sqlite":
+                if self.backend.migrates_on_open:
                     await self.backend.migrate()
             except BaseException:
                 await self.backend.close()
@@ -239,6 +258,7 @@ class Queue:
         requests = list(requests)
         if not requests:
             return []
+        connection = _one_connection(requests, connection)
         backend = await self._ready()
         if connection is None and len(requests) > _ENCODE_BATCH:
             # Encode in parts inside one transaction, so that the database
@@ -274,6 +294,36 @@ class Queue:
         backend = await self._ready()
         return await backend.get_job(str(job_id))
 
+    async def list_jobs(self, job_filter: JobFilter | None = None) -> list[JobInfo]:
+        """Jobs matching ``job_filter`` (all, by default), newest first."""
+        backend = await self._ready()
+        return await backend.list_jobs(job_filter or JobFilter())
+
+    async def cancel_job(self, job_id: str) -> JobStatus | None:
+        """Cancel a queued job, or ask the worker running it to stop it.
+
+        Returns the status after the call (``running`` while a running job is
+        being stopped), or ``None`` for an unknown id. On PostgreSQL the worker
+        hears of it at once; elsewhere at its next lease renewal (lease / 3).
+        """
+        backend = await self._ready()
+        status = await backend.cancel_job(str(job_id))
+        return None if status is None else JobStatus(status)
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Queue a failed or cancelled job again with fresh attempts; False otherwise."""
+        backend = await self._ready()
+        return await backend.retry_job(str(job_id))
+
+    async def purge(self, older_than: float, statuses: Sequence[str] = FINAL_STATUS_NAMES, *,
+                    dry_run: bool = False, batch_size: int = 1000) -> int:
+        """Delete jobs that finished over ``older_than`` seconds ago, in batches."""
+        bad = [s for s in statuses if s not in FINAL_STATUS_NAMES]
+        if bad:
+            raise ValueError(f"purge only deletes finished jobs; not: {', '.join(bad)}")
+        backend = await self._ready()
+        return await backend.purge(older_than, list(statuses), dry_run, batch_size)
+
     async def stats(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: count}}`` over every job in the table."""
         backend = await self._ready()
@@ -293,7 +343,10 @@ class Queue:
         self._waiters.setdefault(job_id, set()).add(event)
         try:
             if backend.supports_notify and self._done_listener is None:
-                self._done_listener = await backend.listen(lambda _q: None, self.notify_done)
+                async with self._listener_lock:
+                    if self._done_listener is None:
+                        self._done_listener = await backend.listen(lambda _q: None,
+                                                                   self.notify_done)
             # Without notifications this polls, slowly backing off; with them
             # the poll is only a safety net.
             pause = 0.01

@@ -19,6 +19,7 @@ class JobStatus(StrEnum):
 
 
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+FINAL_STATUS_NAMES = ("succeeded", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,9 @@ class JobInfo:
     unique_key: str | None = None
     progress: Any = None
     cancel_requested: bool = False
+    #: Set when a stored value is not valid JSON (written around aqueue): says
+    #: which fields could not be read; those fields are ``None``.
+    decode_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,14 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     timeout: float | None
+    #: Why the stored arguments could not be decoded, if they could not: the
+    #: attempt then fails at once, alone, instead of poisoning its batch.
+    decode_error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """One attempt of one job: what a worker tracks and fences by."""
+        return (self.id, self.attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,10 @@ class Outcome:
     result: str | None = None
     error: str | None = None
     retry_delay: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.id, self.attempts)
 
 
 @dataclass(frozen=True, slots=True)

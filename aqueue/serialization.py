@@ -33,11 +33,25 @@ _c_encoder = _build_c_encoder()
 
 def _encode(value: Any) -> str:
     if _c_encoder is None or isinstance(value, str):
-        return _encoder.encode(value)
-    try:
-        return "".join(_c_encoder(value, 0))
-    except RecursionError:
-        raise ValueError("circular reference, or nesting too deep to encode") from None
+        text = _encoder.encode(value)
+    else:
+        try:
+            text = "".join(_c_encoder(value, 0))
+        except RecursionError:
+            raise ValueError("circular reference, or nesting too deep to encode") from None
+    # JSON escapes U+0000 and every control character, so those are stored as
+    # text any database accepts. A lone surrogate (e.g. a file name read with
+    # os.listdir) is not Unicode: no database can store it as text. ASCII text
+    # cannot hold one, and checking that is nearly free.
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"contains a lone surrogate ({exc.object[exc.start]!r}), which is not valid "
+                "Unicode (decode bytes with errors='replace' or keep them as base64)"
+            ) from None
+    return text
 
 
 def _describe_failure(value: Any) -> str:
@@ -105,6 +119,18 @@ def encode_result(value: Any, limit: int) -> str:
 def encode(value: Any) -> str:
     """Encode a value aqueue itself produced (errors, progress)."""
     return _encode(value)
+
+
+def storable_text(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udc80`` escapes, so that an
+    error message or traceback can always be stored."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def decode(text: str | bytes | None) -> Any:

@@ -9,6 +9,10 @@ from datetime import datetime, timedelta
 MAX_NAME_LENGTH = 200
 MAX_UNIQUE_KEY_LENGTH = 255
 MIN_PRIORITY, MAX_PRIORITY = -100, 100
+#: The longest delay a job (or a retry) may be given: ten years. Longer ones
+#: are almost surely a bug (``float("inf")``, milliseconds passed as seconds),
+#: and every database's interval arithmetic overflows somewhere beyond.
+MAX_DELAY_SECONDS = 10 * 365 * 86400.0
 
 
 def check_name(kind: str, value: object) -> str:
@@ -34,13 +38,17 @@ def check_priority(value: object) -> int:
     return value
 
 
-def check_delay(value: object) -> float:
+def check_delay(value: object, what: str = "delay") -> float:
+    """Seconds (or a timedelta) from 0 up to :data:`MAX_DELAY_SECONDS`."""
     if isinstance(value, timedelta):
         value = value.total_seconds()
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"delay must be seconds or a timedelta, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"delay must be a finite number of seconds >= 0: {value}")
+        raise TypeError(f"{what} must be seconds or a timedelta, not {type(value).__name__}")
+    if not math.isfinite(value) or not 0 <= value <= MAX_DELAY_SECONDS:
+        raise ValueError(
+            f"{what} must be a finite number of seconds from 0 to {MAX_DELAY_SECONDS:g} "
+            f"(ten years): {value}"
+        )
     return float(value)
 
 
@@ -75,4 +83,8 @@ def check_unique_key(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_UNIQUE_KEY_LENGTH:
         raise ValueError(f"unique_key must be a str of 1 to {MAX_UNIQUE_KEY_LENGTH} characters")
+    # Keys are stored as text, not JSON: PostgreSQL text cannot hold U+0000,
+    # and no database can hold a lone surrogate.
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError(f"unique_key must not contain control characters: {value!r}")
     return value

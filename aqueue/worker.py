@@ -1,9 +1,15 @@
 """The worker: claims due jobs, runs them under a concurrency limit, records outcomes.
 
-Its duties are small pieces that run side by side: the claim loop (below),
-the :class:`~aqueue.completer.Completer`, the lease keeper (renews leases,
-notices cancel requests and lost jobs, rescues expired leases) and, on
-PostgreSQL, the listener that wakes the claim loop on NOTIFY.
+The claim loop (below) runs beside small services, each with one duty, under
+one task group: the :class:`~aqueue.completer.Completer` (writes outcomes),
+the :class:`~aqueue.lease_keeper.LeaseKeeper` (renews leases, learns of lost
+jobs and cancel requests), the :class:`~aqueue.rescuer.Rescuer` (puts back
+jobs of dead workers), the :class:`~aqueue.loop_monitor.LoopMonitor` (logs a
+blocked event loop) and, on PostgreSQL, the listener (wakes the claim loop,
+brings cancel requests at once).
+
+A worker tracks each attempt by ``(job id, attempt)``: an old attempt it lost
+can never be confused with a newer one of the same job.
 """
 
 from __future__ import annotations
@@ -16,17 +22,19 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from anyio import CapacityLimiter
 
 from aqueue.backends.base import Listener
 from aqueue.completer import Completer
 from aqueue.errors import DatabaseUnavailable
-from aqueue.execution import cancelled_outcome, run_job
-from aqueue.records import ClaimedJob, JobStatus, Outcome
+from aqueue.execution import cancelled_outcome, error_record, run_job
+from aqueue.lease_keeper import Key, LeaseKeeper
+from aqueue.loop_monitor import LoopMonitor
+from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome
+from aqueue.rescuer import Rescuer
+from aqueue.threads import SyncRunner
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
@@ -93,15 +101,23 @@ class Worker:
         self.processed_count = 0
         #: The ids of the most recent of those (bounded: a worker runs for months).
         self.processed: deque[str] = deque(maxlen=1000)
-        self._running: dict[str, _Running] = {}
+        self._running: dict[Key, _Running] = {}
         # Claimed ahead, not started yet (see _prefetch_target); leased like running jobs.
-        self._ready: dict[str, ClaimedJob] = {}
+        self._ready: dict[Key, ClaimedJob] = {}
         self._mean_duration: float | None = None
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._hurry = asyncio.Event()
         self._claimed = 0
+        # One timer for the earliest known due time, however many are notified.
+        self._timer: asyncio.TimerHandle | None = None
+        self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
+        self._completer = Completer(queue.backend, self.name, self._on_written)
+        self.keeper = LeaseKeeper(queue.backend, self.name, lease, self._held,
+                                  self._on_renewed)
+        self.rescuer = Rescuer(queue.backend, self.keeper, lambda _n: self._wake.set())
+        self.loop_monitor = LoopMonitor()
 
     # -- control -------------------------------------------------------------------
 
@@ -114,9 +130,26 @@ class Worker:
         self._wake.set()
         self._slot_freed.set()
 
+    def _on_written(self, job_ids: list[str]) -> None:
+        self.queue.notify_done(job_ids)
+        self._slot_freed.set()  # a smaller backlog may free claims
+
     def _on_enqueue(self, queue_name: str) -> None:
         if self.queues is None or queue_name in self.queues:
             self._wake.set()
+
+    def _wake_in(self, delay: float) -> None:
+        """Wake the claim loop after ``delay`` seconds (at once when due)."""
+        if delay <= 0.001:
+            self._wake.set()
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= when:
+            return  # an earlier wake-up is set already; the claim then sets the next
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(when, self._wake.set)
 
     def _on_notify(self, payload: str) -> None:
         # Payload: "<queue> <seconds until due>" (the queue may contain spaces),
@@ -131,10 +164,21 @@ class Worker:
             delay = float(due_in)
         except ValueError:
             delay = 0.0
-        if delay <= 0.001:
-            self._wake.set()
-        else:
-            asyncio.get_running_loop().call_later(delay, self._wake.set)
+        self._wake_in(delay)
+
+    def _on_cancel(self, job_id: str) -> None:
+        """A cancel was requested for a running job (PostgreSQL tells at once)."""
+        for key, job in list(self._ready.items()):
+            if key[0] == job_id:
+                del self._ready[key]
+                log.info("job %s: cancelled before it started", job_id)
+                self._completer.add(cancelled_outcome(job))
+        for running in list(self._running.values()):
+            if running.job.id == job_id and not running.cancel_requested:
+                running.cancel_requested = True
+                log.info("job %s: cancel requested; stopping it", job_id)
+                if running.task is not None:
+                    running.task.cancel()
 
     # -- main loop -------------------------------------------------------------------
 
@@ -142,38 +186,40 @@ class Worker:
         """Run until stopped; returns after the graceful shutdown."""
         await self.queue.open()
         await self.queue.check_schema()
-        backend = self.queue.backend
-        # Sync tasks share a thread pool no larger than the concurrency.
-        self._limiter = CapacityLimiter(self.concurrency)
         self.queue.enqueue_hooks.append(self._on_enqueue)
-        completer = Completer(backend, self.name, self.queue.notify_done)
-        self._completer = completer
-        completer_task = asyncio.create_task(completer.run(), name="aqueue-completer")
-        keeper_task = asyncio.create_task(self._keep_leases(), name="aqueue-lease-keeper")
         listener: Listener | None = None
-        if backend.supports_notify:
+        if self.queue.backend.supports_notify:
             listener = await self._listen()
         log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
                  self.queue.dsn, self.concurrency, ",".join(self.queues or ["*"]))
         try:
-            await self._claim_loop()
-            await self._shut_down()
+            async with asyncio.TaskGroup() as services:
+                started = [
+                    services.create_task(self._completer.run(), name="aqueue-completer"),
+                    services.create_task(self.keeper.run(), name="aqueue-lease-keeper"),
+                    services.create_task(self.rescuer.run(), name="aqueue-rescuer"),
+                    services.create_task(self.loop_monitor.run(), name="aqueue-loop-monitor"),
+                ]
+                try:
+                    await self._claim_loop()
+                    await self._shut_down()
+                finally:
+                    for service in started:
+                        service.cancel()
         finally:
-            completer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(completer_task, max(5.0, self.shutdown_timeout))
-            keeper_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await keeper_task
+            if self._timer is not None:
+                self._timer.cancel()
             if listener is not None:
                 with contextlib.suppress(Exception):
-                    await listener.close()
+                    await asyncio.wait_for(listener.close(), 5)
+            self._sync.close()
             self.queue.enqueue_hooks.remove(self._on_enqueue)
             log.info("worker %s stopped after %d job attempts", self.name, self.processed_count)
 
     async def _listen(self) -> Listener | None:
         try:
-            return await self.queue.backend.listen(self._on_notify, self.queue.notify_done)
+            return await self.queue.backend.listen(self._on_notify, self.queue.notify_done,
+                                                   self._on_cancel)
         except DatabaseUnavailable as exc:
             log.warning("LISTEN failed, relying on polling: %s", exc)
             return None
@@ -195,9 +241,17 @@ class Worker:
         starts_per_second = self.concurrency / max(self._mean_duration, 1e-4)
         return min(self.claim_batch, int(starts_per_second * AHEAD_SECONDS))
 
+    def _busy(self) -> int:
+        """Slots taken: running jobs, and threads of sync jobs that were stopped
+        but cannot be (see :mod:`aqueue.threads`)."""
+        return len(self._running) + self._sync.abandoned
+
     def _free_slots(self) -> int:
         ahead = self._prefetch_target()
-        free = self.concurrency + ahead - len(self._running) - len(self._ready)
+        # Outcomes waiting to be written count too, past one claim's worth: the
+        # backlog stays bounded however long the database refuses them.
+        backlog = max(0, len(self._completer) - self.claim_batch)
+        free = self.concurrency + ahead - self._busy() - len(self._ready) - backlog
         if ahead and free < max(1, ahead // 2):
             free = 0  # claim ahead in batches, not one job per finished job
         if self.max_jobs is not None:
@@ -206,9 +260,8 @@ class Worker:
 
     def _dispatch(self) -> None:
         """Start held jobs while slots are free."""
-        while self._ready and len(self._running) < self.concurrency and not self._stopping:
-            job_id = next(iter(self._ready))
-            self._start(self._ready.pop(job_id))
+        while self._ready and self._busy() < self.concurrency and not self._stopping:
+            self._start(self._ready.pop(next(iter(self._ready))))
 
     async def _claim_loop(self) -> None:
         backend = self.queue.backend
@@ -241,7 +294,7 @@ class Worker:
             failures = 0
             self._claimed += len(jobs)
             for job in jobs:
-                self._ready[job.id] = job
+                self._ready[job.key] = job
             self._dispatch()
             if len(jobs) == free:
                 continue
@@ -267,10 +320,10 @@ class Worker:
         # One asyncio task per job, and the bookkeeping in its done-callback:
         # at thousands of jobs a second the per-job overhead is the worker's cost.
         running = _Running(job, time.monotonic())
-        self._running[job.id] = running
+        self._running[job.key] = running
         running.task = asyncio.create_task(
             run_job(self.queue.tasks.get(job.task), job, self.name, self.queue.backend,
-                    self._limiter, self.queue.max_payload_bytes),
+                    self._sync.run, self.queue.max_payload_bytes),
             name=f"aqueue-job-{job.id}")
         running.task.add_done_callback(lambda task: self._finished(running, task))
 
@@ -286,8 +339,6 @@ class Worker:
                     outcome = cancelled_outcome(job)
             elif (exc := task.exception()) is not None:  # a bug in aqueue, not in the task
                 log.error("job %s: internal error", job.id, exc_info=exc)
-                from aqueue.execution import error_record
-
                 outcome = Outcome(job.id, job.attempts, JobStatus.FAILED,
                                   error=error_record(exc))
             elif not running.lease_lost:
@@ -298,7 +349,7 @@ class Worker:
                 self.processed_count += 1
                 self.processed.append(job.id)
                 if outcome.status == JobStatus.QUEUED:
-                    asyncio.get_running_loop().call_later(outcome.retry_delay, self._wake.set)
+                    self._wake_in(outcome.retry_delay)
             elif running.lease_lost:
                 log.warning("job %s (%s) attempt %d: lease lost, outcome discarded", job.id,
                             job.task, job.attempts)
@@ -306,7 +357,8 @@ class Worker:
             duration = time.monotonic() - running.started
             mean = self._mean_duration
             self._mean_duration = duration if mean is None else 0.9 * mean + 0.1 * duration
-            self._running.pop(job.id, None)
+            if self._running.get(job.key) is running:
+                del self._running[job.key]
             self._dispatch()
             self._slot_freed.set()
 
@@ -330,101 +382,126 @@ class Worker:
 
     # -- leases ---------------------------------------------------------------------------
 
-    async def _keep_leases(self) -> None:
-        backend = self.queue.backend
-        renew_every = max(0.05, self.lease / 3)
-        rescue_every = max(0.5, self.lease / 2)
-        next_rescue = 0.0
-        while True:
-            try:
-                if time.monotonic() >= next_rescue:
-                    next_rescue = time.monotonic() + rescue_every
-                    rescued = await backend.rescue_expired_leases()
-                    if rescued:
-                        log.warning("rescued %d jobs whose worker stopped renewing its lease",
-                                    rescued)
-                        self._wake.set()
-                await self._renew(backend)
-            except DatabaseUnavailable as exc:
-                log.warning("cannot renew leases: %s", exc)
-            except Exception:
-                log.exception("unexpected error renewing leases")
-            await asyncio.sleep(renew_every)
+    def _held(self) -> list[Key]:
+        """Every attempt whose lease this worker must keep: running, held ahead, or
+        finished with its outcome not written yet."""
+        return [*self._running, *self._ready, *self._completer.pending_keys()]
 
-    async def _renew(self, backend: Any) -> None:
-        before = dict(self._running)
-        ready = dict(self._ready)
-        job_ids = [*before, *ready, *self._completer.pending_ids()]
-        if not job_ids:
-            return
-        states = await backend.renew_leases(self.name, job_ids, self.lease)
-        held = {(s.id, s.attempts): s for s in states}
-        for job_id, job in ready.items():
-            if self._ready.get(job_id) is not job:
-                continue  # started meanwhile: checked as a running job next time
-            state = held.get((job_id, job.attempts))
-            if state is None:
-                del self._ready[job_id]
-                log.warning("job %s: lease lost (rescued elsewhere) before it started", job_id)
-            elif state.cancel_requested:
-                del self._ready[job_id]
-                log.info("job %s: cancelled before it started", job_id)
-                self._completer.add(cancelled_outcome(job))
-        for job_id, running in before.items():
-            if self._running.get(job_id) is not running or running.task is None:
+    def _on_renewed(self, asked: list[Key], held: dict[Key, LeaseState]) -> None:
+        for key in asked:
+            state = held.get(key)
+            job = self._ready.get(key)
+            if job is not None:
+                if state is None:
+                    del self._ready[key]
+                    log.warning("job %s: lease lost (rescued elsewhere) before it started",
+                                key[0])
+                elif state.cancel_requested:
+                    del self._ready[key]
+                    log.info("job %s: cancelled before it started", key[0])
+                    self._completer.add(cancelled_outcome(job))
                 continue
-            state = held.get((job_id, running.job.attempts))
+            running = self._running.get(key)
+            if running is None or running.task is None:
+                continue  # an outcome being written: the write's fence decides
             if state is None:
                 if not running.lease_lost:
                     running.lease_lost = True
-                    log.warning("job %s: lease lost (rescued elsewhere); stopping it", job_id)
+                    log.warning("job %s attempt %d: lease lost (rescued elsewhere); stopping it",
+                                key[0], key[1])
                     running.task.cancel()
             elif state.cancel_requested and not running.cancel_requested:
                 running.cancel_requested = True
-                log.info("job %s: cancel requested; stopping it", job_id)
+                log.info("job %s: cancel requested; stopping it", key[0])
                 running.task.cancel()
 
     # -- shutdown ---------------------------------------------------------------------------
 
-    async def _hand_back(self, pairs: list[tuple[str, int]]) -> None:
-        for attempt in range(5):
+    async def _hand_back(self, keys: list[Key]) -> None:
+        """Give back attempts that did not run to their end; retries while the
+        database is away (the caller bounds how long)."""
+        pause = 0.1
+        while True:
             try:
-                count = await self.queue.backend.hand_back(pairs)
+                count = await self.queue.backend.hand_back(self.name, keys)
                 log.warning("handed back %d unfinished jobs", count)
                 return
             except DatabaseUnavailable as exc:
-                log.warning("cannot hand back jobs (%s); their leases will expire", exc)
-                await asyncio.sleep(0.2 * 2**attempt)
+                log.warning("cannot hand back jobs (%s); retrying in %.1fs", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(2.0, pause * 2)
+
+    async def _within(self, deadline: float, awaitable: Awaitable[Any], what: str,
+                      hurried: float = 1.0) -> bool:
+        """Await until done, the deadline (loop time) or a hurry; False if cut short.
+
+        After a second stop request it gets at most ``hurried`` more seconds.
+        """
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(awaitable)
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            while not task.done():
+                end = min(deadline, loop.time() + hurried) if self._hurry.is_set() else deadline
+                left = end - loop.time()
+                if left <= 0:
+                    break
+                waiting: list[asyncio.Future[Any]] = [task]
+                if not hurry.done():
+                    waiting.append(hurry)
+                await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurry.cancel()
+        if task.done():
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s failed", what, exc_info=task.exception())
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        log.warning("gave up %s at the shutdown deadline", what)
+        return False
 
     async def _shut_down(self) -> None:
+        """Finish within ``shutdown_timeout``, even while the database is away."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
         # Jobs claimed ahead never started: back to the queue at once, for
         # other workers, rather than after the running jobs' grace period.
-        never_started = [(job.id, job.attempts) for job in self._ready.values()]
+        never_started = list(self._ready)
         self._ready.clear()
-        if never_started:
-            await self._hand_back(never_started)
+        giving_back = asyncio.ensure_future(self._hand_back(never_started)) if never_started \
+            else None
         if self._running:
             log.info("waiting up to %.0fs for %d running jobs", self.shutdown_timeout,
                      len(self._running))
-            hurry = asyncio.create_task(self._hurry.wait())
-            deadline = time.monotonic() + self.shutdown_timeout
-            while self._running and not self._hurry.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                pending = [r.task for r in self._running.values() if r.task is not None]
-                await asyncio.wait([*pending, hurry], timeout=left,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            hurry.cancel()
+            tasks = [r.task for r in self._running.values() if r.task is not None]
+            await self._within(deadline, asyncio.wait(tasks), "waiting for running jobs",
+                               hurried=0.0)
         leftovers = list(self._running.values())
-        if leftovers:
-            for running in leftovers:
-                running.handed_back = True
-                if running.task is not None:
-                    running.task.cancel()
-            tasks = [r.task for r in leftovers if r.task is not None]
-            if tasks:
-                await asyncio.wait(tasks, timeout=5.0)
-            await self._hand_back([(r.job.id, r.job.attempts) for r in leftovers])
+        for running in leftovers:
+            running.handed_back = True
+            if running.task is not None:
+                running.task.cancel()
+        tasks = [r.task for r in leftovers if r.task is not None]
+        if tasks:
+            # Let them unwind. One that swallows the cancel and returns has
+            # finished: its outcome is written below, it is not handed back.
+            await asyncio.wait(tasks, timeout=max(0.5, min(2.0, deadline - loop.time())))
+        unfinished = [r.job.key for r in leftovers
+                      if r.task is None or not r.task.done() or r.task.cancelled()]
+        # Never less than a moment for the hand-back: it is what spares the
+        # jobs a wait for their leases to expire.
+        hand_back_by = max(deadline, loop.time() + 1.0)
+        if unfinished:
+            await self._within(hand_back_by, self._hand_back(unfinished), "handing back jobs")
+        if giving_back is not None:
+            await self._within(hand_back_by, giving_back, "handing back held jobs")
         self._completer.close()
-        await self._completer.flushed()
+        await self._within(hand_back_by, self._completer.flushed(), "writing outcomes")
+        if len(self._completer):
+            log.warning("%d outcomes could not be written before the shutdown deadline; their "
+                        "jobs run again once their leases expire", len(self._completer))
+        if self._sync.abandoned:
+            log.warning("%d sync tasks' threads are still running; they end with the process",
+                        self._sync.abandoned)

@@ -15,6 +15,8 @@ from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, O
 # Called by a listener: on_new(queue name), on_done(job ids, or None for "some jobs").
 NewJobHandler = Callable[[str], None]
 DoneHandler = Callable[[list[str] | None], None]
+# on_cancel(job id): a cancel was requested for a running job.
+CancelHandler = Callable[[str], None]
 
 
 class Listener(Protocol):
@@ -31,6 +33,8 @@ class Backend(Protocol):
     supports_notify: bool
     #: True when producer and worker can only share the database from one host.
     single_host: bool
+    #: True when opening the database also migrates it (the embedded SQLite default).
+    migrates_on_open: bool
 
     async def open(self) -> None:
         """Connect (a pool, or one connection for SQLite)."""
@@ -71,7 +75,9 @@ class Backend(Protocol):
         """Record ``worker``'s outcomes; return the ids whose fence no longer held.
 
         The fence: the row is still ``running`` under this worker's name, at the
-        attempt the outcome belongs to.
+        attempt the outcome belongs to. A retry (``queued``) of a job whose
+        cancel was requested ends it ``cancelled``. All or nothing: an error
+        writes none of them.
         """
 
     async def renew_leases(
@@ -85,12 +91,17 @@ class Backend(Protocol):
         """
 
     async def rescue_expired_leases(self) -> int:
-        """Re-queue (or fail, when out of attempts) running jobs whose lease expired."""
+        """Re-queue running jobs whose lease expired: ``failed`` when out of
+        attempts, ``cancelled`` when a cancel was requested."""
 
-    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
-        """Re-queue ``(id, attempts)`` jobs a stopping worker did not finish."""
+    async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
+        """Re-queue ``(id, attempts)`` jobs ``worker`` holds and did not finish.
 
-    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
+        The attempt is not counted. A job whose cancel was requested ends
+        ``cancelled`` instead.
+        """
+
+    async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
         """Store a running job's progress (JSON text); False when fenced out."""
 
     async def get_job(self, job_id: str) -> JobInfo | None:
@@ -119,5 +130,7 @@ class Backend(Protocol):
     ) -> int:
         """Delete finished jobs older than ``older_than`` seconds, in batches."""
 
-    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+    async def listen(
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+    ) -> Listener | None:
         """Subscribe to notifications; ``None`` where the database has none."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aqueue import serialization
-from aqueue.records import JobInfo, JobStatus, NewJob
+from aqueue.errors import AqueueError
+from aqueue.records import ClaimedJob, JobInfo, JobStatus, NewJob
 
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
@@ -33,6 +34,49 @@ def _utc(value: Any) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC)
 
 
+def _lenient(values: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Decode stored JSON fields; a field that is not JSON becomes None and is named."""
+    decoded: dict[str, Any] = {}
+    for field, text in values.items():
+        try:
+            decoded[field] = serialization.decode(text)
+        except ValueError as exc:
+            decoded[field] = None
+            problems.append(f"{field}: {exc}")
+    return decoded
+
+
+def decode_arguments(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any], str | None]:
+    """A claimed row's arguments, or empty ones and why they cannot be used.
+
+    Rows written around aqueue (by hand, by another tool, or a half-migrated
+    table) may hold text that is not JSON, or JSON of the wrong shape.
+    """
+    try:
+        decoded_args = serialization.decode(args)
+        decoded_kwargs = serialization.decode(kwargs)
+    except (TypeError, ValueError) as exc:
+        return [], {}, f"the stored arguments are not valid JSON: {exc}"
+    if not isinstance(decoded_args, list) or not isinstance(decoded_kwargs, dict):
+        return [], {}, (f"the stored arguments must be a JSON array and object, not "
+                        f"{type(decoded_args).__name__} and {type(decoded_kwargs).__name__}")
+    return decoded_args, decoded_kwargs, None
+
+
+def claimed_jobs(rows: Iterable[Sequence[Any]]) -> list[ClaimedJob]:
+    """Claimed rows ``(id, task, queue, priority, args, kwargs, attempts,
+    max_attempts, timeout, scheduled_at)`` in the order they must start:
+    priority, then due time, then id (UPDATE ... RETURNING keeps no order)."""
+    ordered = sorted(rows, key=lambda r: (-r[3], r[9], str(r[0])))
+    jobs = []
+    for r in ordered:
+        args, kwargs, problem = decode_arguments(r[4], r[5])
+        jobs.append(ClaimedJob(id=str(r[0]), task=r[1], queue=r[2], priority=int(r[3]),
+                               args=args, kwargs=kwargs, attempts=int(r[6]),
+                               max_attempts=int(r[7]), timeout=r[8], decode_error=problem))
+    return jobs
+
+
 def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     """Turn a row selected with :data:`JOB_COLUMNS` into a :class:`JobInfo`."""
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
@@ -42,6 +86,9 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     created_at = _utc(created)
     scheduled_at = _utc(scheduled)
     assert created_at is not None and scheduled_at is not None
+    problems: list[str] = []
+    json_fields = _lenient({"args": args, "kwargs": kwargs, "result": result, "error": error,
+                            "progress": progress}, problems)
     return JobInfo(
         id=str(job_id),
         task=task,
@@ -50,18 +97,20 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         priority=int(priority),
         attempts=int(attempts),
         max_attempts=int(max_attempts),
-        args=serialization.decode(args),
-        kwargs=serialization.decode(kwargs),
-        result=serialization.decode(result),
-        error=serialization.decode(error),
+        args=json_fields["args"] if isinstance(json_fields["args"], list) else [],
+        kwargs=json_fields["kwargs"] if isinstance(json_fields["kwargs"], dict) else {},
+        result=json_fields["result"],
+        error=json_fields["error"] if isinstance(json_fields["error"], dict | None) else {
+            "type": "Error", "message": str(json_fields["error"]), "traceback": None},
         created_at=created_at,
         scheduled_at=scheduled_at,
         started_at=_utc(started),
         finished_at=_utc(finished),
         worker=worker,
         unique_key=unique_key,
-        progress=serialization.decode(progress),
+        progress=json_fields["progress"],
         cancel_requested=bool(cancel_requested),
+        decode_error="; ".join(problems) or None,
     )
 
 
@@ -133,6 +182,36 @@ class Replayable:
     def jobs(self) -> list[NewJob]:
         """Every job drawn so far."""
         return [job for batch in self._drawn for job in batch]
+
+
+async def at_edge(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    is_transient: Callable[[BaseException], bool],
+    translate: Callable[[BaseException], AqueueError | None],
+    borrowed: bool,
+) -> T:
+    """The one error edge of every backend: run ``operation``, retrying transient
+    errors (deadlocks, lock timeouts) only on connections aqueue owns, and turn
+    driver errors into :mod:`aqueue.errors` ones that keep the original as
+    ``__cause__``.
+
+    On a ``borrowed`` connection (the caller's transaction) nothing is retried:
+    a deadlock has rolled back the caller's whole transaction, and a retried
+    statement would commit on its own, apart from the caller's other writes.
+    """
+    try:
+        if borrowed:
+            return await operation()
+        return await retry_transient(operation, is_transient, what)
+    except AqueueError:
+        raise
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 async def retry_transient(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 def _folder(package: str) -> Path:
@@ -29,6 +30,62 @@ def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
         lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
         queries[name] = "\n".join(lines).strip().rstrip(";")
     return queries
+
+
+def fill(sql: str, values: dict[str, str], *, partial: bool = False) -> tuple[str, set[str]]:
+    """Replace ``{{name}}`` placeholders with ``values``; return the text and the
+    names used. Unless ``partial``, a placeholder without a value is an error."""
+    used: set[str] = set()
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            used.add(name)
+            return values[name]
+        if partial:
+            return match.group(0)
+        raise KeyError(f"SQL placeholder {{{{{name}}}}} has no value")
+
+    return _PLACEHOLDER.sub(one, sql), used
+
+
+class Queries:
+    """A backend's named queries with their ``{{name}}`` placeholders filled.
+
+    The one way aqueue puts text into SQL (never values: those are always bind
+    parameters). ``fragments`` are filled when the file is loaded, and each
+    must be used by some query; what is left is filled per call by
+    :meth:`render`, which must fill exactly the placeholders left.
+    """
+
+    def __init__(self, raw: dict[str, str], **fragments: str) -> None:
+        self._sql: dict[str, str] = {}
+        used: set[str] = set()
+        for name, sql in raw.items():
+            self._sql[name], names = fill(sql, fragments, partial=True)
+            used |= names
+        unused = set(fragments) - used
+        if unused:
+            raise KeyError(f"SQL fragments used by no query: {', '.join(sorted(unused))}")
+
+    def names(self) -> set[str]:
+        return set(self._sql)
+
+    def __getitem__(self, name: str) -> str:
+        """A query that has no placeholder left."""
+        sql = self._sql[name]
+        left = _PLACEHOLDER.search(sql)
+        if left is not None:
+            raise KeyError(f"query {name!r} needs a value for {left.group(0)}: use render()")
+        return sql
+
+    def render(self, name: str, **values: str) -> str:
+        """A query with its remaining placeholders filled; each value must be used."""
+        sql, used = fill(self._sql[name], values)
+        if used != set(values):
+            raise KeyError(f"query {name!r} has no placeholder for "
+                           f"{', '.join(sorted(set(values) - used))}")
+        return sql
 
 
 @dataclass(frozen=True)

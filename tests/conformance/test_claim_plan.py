@@ -110,11 +110,11 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
             # (type, key): one outcome per statement, by primary key; the
             # renewal may range over the running rows instead (MariaDB counts
             # both ranges by index dives, so stale statistics cannot mislead it).
-            complete = await backend._fetch("EXPLAIN " + module._Q["complete_job"], (
-                "null", None, "succeeded", "succeeded", 0, "succeeded", ids[0],
-                claimed[0].attempts, "plan"))
+            complete = await backend._fetch("EXPLAIN " + module._Q["complete_job"], {
+                "result": "null", "error": None, "status": "succeeded", "delay_us": 0,
+                "id": ids[0], "attempts": claimed[0].attempts, "worker": "plan"})
             renew = await backend._fetch(
-                "EXPLAIN " + module._Q["renew_leases"].format(ids=", ".join(["%s"] * 50)),
+                "EXPLAIN " + module._Q.render("renew_leases", ids=", ".join(["%s"] * 50)),
                 [30_000_000, "plan", *ids])
             assert [(r[3], r[5]) for r in complete] == [("range", "PRIMARY")], complete
             assert [r[3] for r in renew] == ["range"], renew

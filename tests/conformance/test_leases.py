@@ -75,7 +75,7 @@ async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queu
         JobStatus.RUNNING, "new", "LeaseExpired")
     # The old worker no longer renews it, nor can it hand it back.
     assert [s.id for s in await backend.renew_leases("old", [job.id], 30)] == []
-    assert await backend.hand_back([(job.id, 1)]) == 0
+    assert await backend.hand_back("old", [(job.id, 1)]) == 0
     # Nor can a worker other than the holder write the current attempt's outcome.
     assert await backend.complete_jobs(
         "old", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "8")]) == [job.id]
@@ -107,11 +107,11 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     await asyncio.wait_for(started.wait(), 10)
     # Simulate a rescue elsewhere: the job is re-queued and claimed by another worker.
     backend = queue.backend
-    await backend.hand_back([(job.id, 1)])
+    await backend.hand_back(worker.name, [(job.id, 1)])
     await backend.claim_jobs("other", None, 1, 30)
     # A renewal (every lease/3 s) shows the worker it lost the job: it stops it.
     for _ in range(100):
-        if job.id not in worker._running:
+        if all(key[0] != job.id for key in worker._running):
             break
         await asyncio.sleep(0.05)
     release.set()

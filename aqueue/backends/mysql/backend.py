@@ -12,28 +12,26 @@ from typing import Any, TypeVar
 import aiomysql
 import pymysql
 
-from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    at_edge,
+    claimed_jobs,
     delete_in_batches,
     group_stats,
     insert_resolving_unique_keys,
-    retry_transient,
     row_to_info,
 )
-from aqueue.backends.sqlfile import load_migrations, load_queries
-from aqueue.dsn import DSN
+from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.dsn import DSN, mysql_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
 
 T = TypeVar("T")
 _PACKAGE = __package__ or "aqueue.backends.mysql"
-_Q = {
-    name: sql.replace("NOW", "UTC_TIMESTAMP(6)").replace("JOB_COLUMNS", JOB_COLUMNS.replace(
-        "priority,", "-neg_priority,"))
-    for name, sql in load_queries(_PACKAGE).items()
-}
+_Q = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)",
+             JOB_COLUMNS=JOB_COLUMNS.replace("priority,", "-neg_priority,"))
 _MIGRATION_LOCK = "aqueue_migrate"
 
 # Connection-level failures: refused, gone away, lost, server shutdown, killed,
@@ -77,6 +75,7 @@ class MySQLBackend:
     dialect = "mysql"
     supports_notify = False
     single_host = False
+    migrates_on_open = False
 
     def __init__(self, dsn: DSN, *, pool_size: int = 10) -> None:
         self._dsn = dsn
@@ -86,12 +85,12 @@ class MySQLBackend:
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
         return DatabaseUnavailable(f"MySQL at {self._dsn}: {type(exc).__name__}: {exc}")
 
-    def _translate(self, exc: BaseException) -> BaseException:
+    def _translate(self, exc: BaseException) -> AqueueError | None:
         if _code(exc) == 1146:
             return SchemaError(f"aqueue's tables are missing in {self._dsn}: run `aqueue migrate`")
         if _is_unavailable(exc):
             return self._unavailable(exc)
-        return exc
+        return None
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -107,14 +106,14 @@ class MySQLBackend:
                 maxsize=self._pool_size,
                 autocommit=True,
                 charset="utf8mb4",
-                connect_timeout=10,
                 pool_recycle=3600,
                 # FOR UPDATE SKIP LOCKED followed by UPDATE deadlocks within
                 # seconds under REPEATABLE READ (see docs/backends.md).
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                **{"connect_timeout": 10, **mysql_options(self._dsn)},
             )
         except Exception as exc:
-            raise self._translate(exc) from None
+            raise (self._translate(exc) or exc) from None
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -162,15 +161,8 @@ class MySQLBackend:
             finally:
                 self._pool.release(conn)
 
-        try:
-            return await retry_transient(once, _is_transient, what)
-        except AqueueError:
-            raise
-        except Exception as exc:
-            translated = self._translate(exc)
-            if translated is exc:
-                raise
-            raise translated from None
+        return await at_edge(once, what=what, is_transient=_is_transient,
+                             translate=self._translate, borrowed=connection is not None)
 
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         async def op(cur: aiomysql.Cursor) -> list[Any]:
@@ -264,7 +256,7 @@ class MySQLBackend:
             await self._run("insert", many, connection=connection)
 
         async def active_ids(keys: list[str]) -> dict[str, str]:
-            sql = _Q["active_ids_for_keys"].format(keys=_marks(len(keys)))
+            sql = _Q.render("active_ids_for_keys", keys=_marks(len(keys)))
 
             async def op(cur: aiomysql.Cursor) -> dict[str, str]:
                 await cur.execute(sql, keys)
@@ -285,7 +277,7 @@ class MySQLBackend:
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
         if queues:
-            select = _Q["select_claimable_in_queues"].format(queues=_marks(len(queues)))
+            select = _Q.render("select_claimable_in_queues", queues=_marks(len(queues)))
             select_args: list[Any] = [*queues, limit]
         else:
             select, select_args = _Q["select_claimable"], [limit]
@@ -296,14 +288,9 @@ class MySQLBackend:
             if not rows:
                 return []
             ids = [r[0] for r in rows]
-            await cur.execute(_Q["mark_claimed"].format(ids=_marks(len(ids))),
+            await cur.execute(_Q.render("mark_claimed", ids=_marks(len(ids))),
                               [worker, _micros(lease), *ids])
-            return [
-                ClaimedJob(id=r[0], task=r[1], queue=r[2], priority=int(r[3]),
-                           args=json.loads(r[4]), kwargs=json.loads(r[5]), attempts=int(r[6]),
-                           max_attempts=int(r[7]), timeout=r[8])
-                for r in rows
-            ]
+            return claimed_jobs(rows)
 
         return await self._run("claim", op, transaction=True)
 
@@ -311,11 +298,11 @@ class MySQLBackend:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             fenced: list[str] = []
             for o in outcomes:
-                status = str(o.status)
-                changed = await cur.execute(_Q["complete_job"], (
-                    o.result, o.error, status, status, _micros(o.retry_delay), status, o.id,
-                    o.attempts, worker,
-                ))
+                changed = await cur.execute(_Q["complete_job"], {
+                    "result": o.result, "error": o.error, "status": str(o.status),
+                    "delay_us": _micros(o.retry_delay), "id": o.id, "attempts": o.attempts,
+                    "worker": worker,
+                })
                 if not changed:
                     fenced.append(o.id)
             return fenced
@@ -328,9 +315,9 @@ class MySQLBackend:
         marks = _marks(len(job_ids))
 
         async def op(cur: aiomysql.Cursor) -> list[LeaseState]:
-            await cur.execute(_Q["renew_leases"].format(ids=marks),
+            await cur.execute(_Q.render("renew_leases", ids=marks),
                               [_micros(lease), worker, *job_ids])
-            await cur.execute(_Q["leases_held"].format(ids=marks), [worker, *job_ids])
+            await cur.execute(_Q.render("leases_held", ids=marks), [worker, *job_ids])
             return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in await cur.fetchall()]
 
         return await self._run("renew", op, transaction=True)
@@ -338,17 +325,18 @@ class MySQLBackend:
     async def rescue_expired_leases(self) -> int:
         return await self._rowcount(_Q["rescue_expired_leases"], (LEASE_EXPIRED_MESSAGE,))
 
-    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+    async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
         async def op(cur: aiomysql.Cursor) -> int:
             count = 0
             for job_id, attempts in jobs:
-                count += int(await cur.execute(_Q["hand_back"], (job_id, attempts)))
+                count += int(await cur.execute(_Q["hand_back"], (job_id, attempts, worker)))
             return count
 
         return await self._run("hand back", op, transaction=True)
 
-    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
-        return await self._rowcount(_Q["set_progress"], (progress, job_id, attempts)) == 1
+    async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
+        return await self._rowcount(_Q["set_progress"],
+                                    (progress, job_id, attempts, worker)) == 1
 
     # -- inspecting and administering ------------------------------------------
 
@@ -359,13 +347,13 @@ class MySQLBackend:
     async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
         if not job_ids:
             return []
-        rows = await self._fetch(_Q["get_jobs"].format(ids=_marks(len(job_ids))), list(job_ids))
+        rows = await self._fetch(_Q.render("get_jobs", ids=_marks(len(job_ids))), list(job_ids))
         return [row_to_info(r) for r in rows]
 
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
         f = job_filter
-        sql = _Q["list_jobs"].format(statuses=_marks(len(f.statuses)),
-                                     queues=_marks(len(f.queues)), tasks=_marks(len(f.tasks)))
+        sql = _Q.render("list_jobs", statuses=_marks(len(f.statuses)),
+                        queues=_marks(len(f.queues)), tasks=_marks(len(f.tasks)))
         args = [not f.statuses, *f.statuses, not f.queues, *f.queues, not f.tasks, *f.tasks,
                 f.limit]
         return [row_to_info(r) for r in await self._fetch(sql, args)]
@@ -387,7 +375,7 @@ class MySQLBackend:
 
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
-            sql = _Q["count_pending_in_queues"].format(queues=_marks(len(queues)))
+            sql = _Q.render("count_pending_in_queues", queues=_marks(len(queues)))
             return int((await self._fetch(sql, list(queues)))[0][0])
         return int((await self._fetch(_Q["count_pending"]))[0][0])
 
@@ -396,13 +384,15 @@ class MySQLBackend:
     ) -> int:
         marks = _marks(len(statuses))
         if dry_run:
-            sql = _Q["count_purgeable"].format(statuses=marks)
+            sql = _Q.render("count_purgeable", statuses=marks)
             return int((await self._fetch(sql, [_micros(older_than), *statuses]))[0][0])
-        sql = _Q["purge_batch"].format(statuses=marks)
+        sql = _Q.render("purge_batch", statuses=marks)
         return await delete_in_batches(
             lambda: self._rowcount(sql, [_micros(older_than), *statuses, batch_size]),
             batch_size,
         )
 
-    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+    async def listen(
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+    ) -> Listener | None:
         return None

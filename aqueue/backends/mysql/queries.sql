@@ -1,19 +1,21 @@
 -- Named queries for the MySQL/MariaDB backend (aiomysql, %s parameters).
--- {ids}, {keys}, {queues} ... expand to one %s placeholder per item.
--- NOW is UTC_TIMESTAMP(6): the database's clock, independent of time_zone.
+-- {{ids}}, {{keys}}, {{queues}} ... expand to one %s placeholder per item.
+-- {{NOW}} is UTC_TIMESTAMP(6): the database's clock, independent of time_zone.
+-- MySQL and MariaDB assign an UPDATE's SET list left to right, each seeing the
+-- values assigned before it: columns that others read are assigned last.
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
                          timeout, unique_key, created_at, scheduled_at)
-VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, NOW,
-        COALESCE(%s, NOW + INTERVAL %s MICROSECOND))
+VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, {{NOW}},
+        COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND))
 ON DUPLICATE KEY UPDATE id = id;
 
 -- name: insert_jobs
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
                          timeout, unique_key, created_at, scheduled_at)
 SELECT j.id, j.task, j.queue, 'queued', -j.priority, j.args, j.kwargs, j.max_attempts,
-       j.timeout, j.unique_key, NOW, COALESCE(j.run_at, NOW + INTERVAL j.delay_us MICROSECOND)
+       j.timeout, j.unique_key, {{NOW}}, COALESCE(j.run_at, {{NOW}} + INTERVAL j.delay_us MICROSECOND)
 FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     id CHAR(36) PATH '$.id',
     task VARCHAR(255) PATH '$.task',
@@ -29,83 +31,99 @@ FROM JSON_TABLE(%s, '$[*]' COLUMNS (
 ON DUPLICATE KEY UPDATE id = aqueue_jobs.id;
 
 -- name: active_ids_for_keys
-SELECT unique_key, id FROM aqueue_jobs WHERE active_unique_key IN ({keys});
+SELECT unique_key, id FROM aqueue_jobs WHERE active_unique_key IN ({{keys}});
 
 -- name: select_claimable
-SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout
+SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
+       scheduled_at
 FROM aqueue_jobs
-WHERE status = 'queued' AND scheduled_at <= NOW
+WHERE status = 'queued' AND scheduled_at <= {{NOW}}
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
 
 -- name: select_claimable_in_queues
-SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout
+SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
+       scheduled_at
 FROM aqueue_jobs
-WHERE status = 'queued' AND scheduled_at <= NOW AND queue IN ({queues})
+WHERE status = 'queued' AND scheduled_at <= {{NOW}} AND queue IN ({{queues}})
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
 
 -- name: mark_claimed
 UPDATE aqueue_jobs
-SET status = 'running', attempts = attempts + 1, worker = %s, started_at = NOW,
-    lease_expires_at = NOW + INTERVAL %s MICROSECOND, cancel_requested = 0
-WHERE id IN ({ids});
+SET status = 'running', attempts = attempts + 1, worker = %s, started_at = {{NOW}},
+    lease_expires_at = {{NOW}} + INTERVAL %s MICROSECOND, cancel_requested = 0
+WHERE id IN ({{ids}});
 
 -- name: complete_job
+-- A retry of a job whose cancel was requested ends it cancelled.
 UPDATE aqueue_jobs
-SET result = %s, error = %s, lease_expires_at = NULL, cancel_requested = 0,
-    finished_at = CASE WHEN %s = 'queued' THEN NULL ELSE NOW END,
-    scheduled_at = CASE WHEN %s = 'queued' THEN NOW + INTERVAL %s MICROSECOND
-                        ELSE scheduled_at END,
-    status = %s
-WHERE id = %s AND attempts = %s AND status = 'running' AND worker = %s;
+SET result = %(result)s, error = %(error)s, lease_expires_at = NULL,
+    finished_at = CASE WHEN %(status)s = 'queued' AND NOT cancel_requested THEN NULL
+                       ELSE {{NOW}} END,
+    scheduled_at = CASE WHEN %(status)s = 'queued' AND NOT cancel_requested
+                        THEN {{NOW}} + INTERVAL %(delay_us)s MICROSECOND ELSE scheduled_at END,
+    status = CASE WHEN %(status)s = 'queued' AND cancel_requested THEN 'cancelled'
+                  ELSE %(status)s END,
+    cancel_requested = 0
+WHERE id = %(id)s AND attempts = %(attempts)s AND status = 'running' AND worker = %(worker)s;
 
 -- name: renew_leases
-UPDATE aqueue_jobs SET lease_expires_at = NOW + INTERVAL %s MICROSECOND
-WHERE status = 'running' AND worker = %s AND id IN ({ids});
+UPDATE aqueue_jobs SET lease_expires_at = {{NOW}} + INTERVAL %s MICROSECOND
+WHERE status = 'running' AND worker = %s AND id IN ({{ids}});
 
 -- name: leases_held
 SELECT id, attempts, cancel_requested FROM aqueue_jobs
-WHERE status = 'running' AND worker = %s AND id IN ({ids});
+WHERE status = 'running' AND worker = %s AND id IN ({{ids}});
 
 -- name: rescue_expired_leases
+-- A job whose cancel was requested ends cancelled; one out of attempts, failed.
 UPDATE aqueue_jobs
 SET error = JSON_OBJECT('type', 'LeaseExpired',
                         'message', CONCAT(%s, ' (worker ', COALESCE(worker, '?'), ')'),
                         'traceback', NULL),
-    finished_at = CASE WHEN attempts >= max_attempts THEN NOW ELSE NULL END,
-    lease_expires_at = NULL, cancel_requested = 0,
-    status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END
-WHERE status = 'running' AND lease_expires_at < NOW;
+    finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN {{NOW}}
+                       ELSE NULL END,
+    lease_expires_at = NULL,
+    status = CASE WHEN cancel_requested THEN 'cancelled'
+                  WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+    cancel_requested = 0
+WHERE status = 'running' AND lease_expires_at < {{NOW}};
 
 -- name: hand_back
+-- The attempt is given back uncounted, unless a cancel was requested: then the
+-- job ends cancelled.
 UPDATE aqueue_jobs
-SET attempts = attempts - 1, lease_expires_at = NULL, cancel_requested = 0, status = 'queued'
-WHERE id = %s AND attempts = %s AND status = 'running';
+SET attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+    finished_at = CASE WHEN cancel_requested THEN {{NOW}} ELSE NULL END,
+    lease_expires_at = NULL,
+    status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    cancel_requested = 0
+WHERE id = %s AND attempts = %s AND status = 'running' AND worker = %s;
 
 -- name: set_progress
 UPDATE aqueue_jobs SET progress = %s
-WHERE id = %s AND attempts = %s AND status = 'running';
+WHERE id = %s AND attempts = %s AND status = 'running' AND worker = %s;
 
 -- name: get_job
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = %s;
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = %s;
 
 -- name: get_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id IN ({ids});
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id IN ({{ids}});
 
 -- name: list_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs
-WHERE (%s OR status IN ({statuses}))
-  AND (%s OR queue IN ({queues}))
-  AND (%s OR task IN ({tasks}))
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
+WHERE (%s OR status IN ({{statuses}}))
+  AND (%s OR queue IN ({{queues}}))
+  AND (%s OR task IN ({{tasks}}))
 ORDER BY id DESC
 LIMIT %s;
 
 -- name: cancel_job
 UPDATE aqueue_jobs
-SET finished_at = CASE WHEN status = 'queued' THEN NOW ELSE finished_at END,
+SET finished_at = CASE WHEN status = 'queued' THEN {{NOW}} ELSE finished_at END,
     cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE 0 END,
     status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END
 WHERE id = %s AND status IN ('queued', 'running');
@@ -115,7 +133,7 @@ SELECT status FROM aqueue_jobs WHERE id = %s;
 
 -- name: retry_job
 UPDATE aqueue_jobs
-SET attempts = 0, scheduled_at = NOW, started_at = NULL, finished_at = NULL, result = NULL,
+SET attempts = 0, scheduled_at = {{NOW}}, started_at = NULL, finished_at = NULL, result = NULL,
     cancel_requested = 0, lease_expires_at = NULL, status = 'queued'
 WHERE id = %s AND status IN ('failed', 'cancelled');
 
@@ -126,13 +144,13 @@ SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 SELECT count(*) FROM aqueue_jobs WHERE status = 'queued';
 
 -- name: count_pending_in_queues
-SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND queue IN ({queues});
+SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND queue IN ({{queues}});
 
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
-WHERE finished_at < NOW - INTERVAL %s MICROSECOND AND status IN ({statuses});
+WHERE finished_at < {{NOW}} - INTERVAL %s MICROSECOND AND status IN ({{statuses}});
 
 -- name: purge_batch
 DELETE FROM aqueue_jobs
-WHERE finished_at < NOW - INTERVAL %s MICROSECOND AND status IN ({statuses})
+WHERE finished_at < {{NOW}} - INTERVAL %s MICROSECOND AND status IN ({{statuses}})
 LIMIT %s;

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -12,20 +11,21 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from aqueue.backends.base import DoneHandler, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     Replayable,
+    at_edge,
+    claimed_jobs,
     delete_in_batches,
     group_stats,
     insert_resolving_unique_keys,
     resolve_unique_keys,
-    retry_transient,
     row_to_info,
 )
-from aqueue.backends.sqlfile import load_migrations, load_queries
-from aqueue.dsn import DSN
+from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.dsn import DSN, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import (
     ClaimedJob,
@@ -40,17 +40,16 @@ from aqueue.records import (
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
 _PACKAGE = __package__ or "aqueue.backends.postgres"
-_Q = {name: sql.replace("JOB_COLUMNS", JOB_COLUMNS) for name, sql in load_queries(_PACKAGE).items()}
+_RAW = load_queries(_PACKAGE)
+_Q = Queries(_RAW, JOB_COLUMNS=JOB_COLUMNS, BATCH_ROWS=_RAW["batch_rows"])
 # Jobs without unique keys cannot conflict, and ON CONFLICT's speculative
 # insertion costs ~12 % of a 20,000-job insert: each insert has a form without it.
 _ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
                 "AND status IN ('queued', 'running') DO NOTHING")
-_BATCH_ROWS = _Q.pop("batch_rows")
-for _name in ("insert_jobs", "insert_jobs_unique"):
-    _Q[_name] = _Q[_name].replace("BATCH_ROWS", _BATCH_ROWS)
-_Q["insert_jobs_unique"] = _Q["insert_jobs_unique"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
-_Q["insert_job_unique"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", _ON_CONFLICT)
-_Q["insert_job"] = _Q["insert_job"].replace("IF_UNIQUE_KEYS", "")
+_INSERT_JOB = _Q.render("insert_job", IF_UNIQUE_KEYS="")
+_INSERT_JOB_UNIQUE = _Q.render("insert_job", IF_UNIQUE_KEYS=_ON_CONFLICT)
+_INSERT_JOBS = _Q["insert_jobs"]
+_INSERT_JOBS_UNIQUE = _Q.render("insert_jobs_unique", IF_UNIQUE_KEYS=_ON_CONFLICT)
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
 _ACQUIRE_TIMEOUT = 30.0
@@ -77,7 +76,7 @@ _TRANSIENT = (
 
 def _insert_jobs_sql(columns: tuple[Any, ...]) -> str:
     # The fourth column, unique keys, is None when no job in the batch has one.
-    return _Q["insert_jobs" if columns[3] is None else "insert_jobs_unique"]
+    return _INSERT_JOBS if columns[3] is None else _INSERT_JOBS_UNIQUE
 
 
 async def _reset_connection(conn: asyncpg.Connection) -> None:
@@ -105,6 +104,7 @@ class PostgresBackend:
     dialect = "postgresql"
     supports_notify = True
     single_host = False
+    migrates_on_open = False
 
     def __init__(self, dsn: DSN, *, pool_size: int = 10) -> None:
         self._dsn = dsn
@@ -120,18 +120,18 @@ class PostgresBackend:
             "password": self._dsn.password,
             "database": self._dsn.database or None,
         }
-        args.update(self._dsn.options)
+        args.update(postgres_options(self._dsn))
         return {k: v for k, v in args.items() if v is not None}
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
         return DatabaseUnavailable(f"PostgreSQL at {self._dsn}: {type(exc).__name__}: {exc}")
 
-    def _translate(self, exc: BaseException) -> BaseException:
+    def _translate(self, exc: BaseException) -> AqueueError | None:
         if isinstance(exc, asyncpg.exceptions.UndefinedTableError):
             return SchemaError(f"aqueue's tables are missing in {self._dsn}: run `aqueue migrate`")
         if isinstance(exc, _UNAVAILABLE):
             return self._unavailable(exc)
-        return exc
+        return None
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -143,7 +143,7 @@ class PostgresBackend:
                 **self._connect_args()
             )
         except Exception as exc:
-            raise self._translate(exc) from None
+            raise (self._translate(exc) or exc) from None
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -180,15 +180,8 @@ class PostgresBackend:
             await self._pool.release(conn)
             return result
 
-        try:
-            return await retry_transient(once, _is_transient, what)
-        except AqueueError:
-            raise
-        except Exception as exc:
-            translated = self._translate(exc)
-            if translated is exc:
-                raise
-            raise translated from None
+        return await at_edge(once, what=what, is_transient=_is_transient,
+                             translate=self._translate, borrowed=connection is not None)
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await self._run("query", lambda c: c.fetch(sql, *args))
@@ -265,7 +258,7 @@ class PostgresBackend:
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
         if len(batch) == 1:
             j = batch[0]
-            sql = _Q["insert_job" if j.unique_key is None else "insert_job_unique"]
+            sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
             await self._run("insert", lambda c: c.execute(
                 sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
                 j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
@@ -322,13 +315,7 @@ class PostgresBackend:
     ) -> list[ClaimedJob]:
         rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease,
                                  list(queues) if queues else None)
-        jobs = [
-            ClaimedJob(id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
-                       kwargs=json.loads(r[5]), attempts=r[6], max_attempts=r[7], timeout=r[8])
-            for r in rows
-        ]
-        jobs.sort(key=lambda j: -j.priority)
-        return jobs
+        return claimed_jobs(rows)
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         fenced: list[str] = []
@@ -354,12 +341,13 @@ class PostgresBackend:
         rows = await self._fetch(_Q["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE)
         return int(rows[0][0])
 
-    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
-        rows = await self._fetch(_Q["hand_back"], [j[0] for j in jobs], [j[1] for j in jobs])
+    async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
+        rows = await self._fetch(_Q["hand_back"], [j[0] for j in jobs], [j[1] for j in jobs],
+                                 worker)
         return int(rows[0][0])
 
-    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
-        return await self._execute(_Q["set_progress"], job_id, attempts, progress) == 1
+    async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
+        return await self._execute(_Q["set_progress"], job_id, attempts, progress, worker) == 1
 
     # -- inspecting and administering ------------------------------------------
 
@@ -411,8 +399,11 @@ class PostgresBackend:
             batch_size,
         )
 
-    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> PostgresListener:
-        listener = PostgresListener(self._connect_args(), on_new, on_done, self._unavailable)
+    async def listen(
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+    ) -> PostgresListener:
+        listener = PostgresListener(self._connect_args(), on_new, on_done, on_cancel,
+                                    self._unavailable)
         await listener.start()
         return listener
 
@@ -429,11 +420,13 @@ class PostgresListener:
         connect_args: dict[str, Any],
         on_new: NewJobHandler,
         on_done: DoneHandler,
+        on_cancel: CancelHandler | None,
         unavailable: Callable[[BaseException], DatabaseUnavailable],
     ) -> None:
         self._connect_args = connect_args
         self._on_new = on_new
         self._on_done = on_done
+        self._on_cancel = on_cancel
         self._unavailable = unavailable
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
@@ -441,16 +434,26 @@ class PostgresListener:
     def _notified(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         if channel == "aqueue_new":
             self._on_new(payload)
+        elif channel == "aqueue_cancel":
+            if self._on_cancel is not None:
+                self._on_cancel(payload)
         else:
             self._on_done(payload.split(",") if payload else None)
 
     async def _connect(self) -> tuple[asyncpg.Connection, asyncio.Event]:
         lost = asyncio.Event()
         conn = await asyncpg.connect(timeout=10, **self._connect_args)
+        try:
+            conn.add_termination_listener(lambda _c: lost.set())
+            await conn.add_listener("aqueue_new", self._notified)
+            await conn.add_listener("aqueue_done", self._notified)
+            if self._on_cancel is not None:
+                await conn.add_listener("aqueue_cancel", self._notified)
+        except BaseException:
+            # A connection that cannot LISTEN is of no use: never leak it.
+            conn.terminate()
+            raise
         self._conn = conn
-        conn.add_termination_listener(lambda _c: lost.set())
-        await conn.add_listener("aqueue_new", self._notified)
-        await conn.add_listener("aqueue_done", self._notified)
         return conn, lost
 
     async def start(self) -> None:

@@ -1,28 +1,30 @@
 -- Named queries for the PostgreSQL backend (asyncpg, $n parameters).
 -- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
 -- workers; aqueue_done carries comma-separated ids and wakes result readers.
--- IF_UNIQUE_KEYS: the ON CONFLICT clause for jobs with unique keys (backend.py
+-- aqueue_cancel carries the id of a running job whose cancel was requested.
+-- {{IF_UNIQUE_KEYS}}: the ON CONFLICT clause for jobs with unique keys (backend.py
 -- makes insert_job in two forms, with it and without; insert_jobs_unique has it).
+-- Placeholders {{...}} are filled by aqueue.backends.sqlfile.Queries, never with values.
 
 -- name: insert_job
 WITH ins AS (
     INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
                              timeout, unique_key, scheduled_at)
-    VALUES ($1, $2, $3, 'queued', $4, $5::jsonb, $6::jsonb, $7, $8, $9,
+    VALUES ($1, $2, $3, 'queued', $4, $5::json, $6::json, $7, $8, $9,
             COALESCE($11::timestamptz, now() + make_interval(secs => $10)))
-    IF_UNIQUE_KEYS
+    {{IF_UNIQUE_KEYS}}
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
 FROM ins;
 
 -- name: batch_rows
--- Not run alone: the INSERT of a batch's rows, BATCH_ROWS in the two below.
+-- Not run alone: the INSERT of a batch's rows, {{BATCH_ROWS}} in the two below.
 -- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:
 -- none), and the index of its kind; per kind ($6-$12): what its jobs share.
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
                          timeout, unique_key, scheduled_at)
-SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::jsonb,
-       COALESCE(j.kwargs, '{}')::jsonb, k.max_attempts, k.timeout, j.unique_key,
+SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::json,
+       COALESCE(j.kwargs, '{}')::json, k.max_attempts, k.timeout, j.unique_key,
        COALESCE(k.run_at, now() + make_interval(secs => k.delay))
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
      AS j(id, args, kwargs, unique_key, kind)
@@ -35,7 +37,7 @@ JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[]
 -- No unique keys, so every row goes in: the wake-ups are computed from the
 -- kinds, not from 20,000 returned rows (~15 % of the statement), one per
 -- queue and due time, so that a worker also sets a timer for delayed kinds.
-WITH ins AS (BATCH_ROWS)
+WITH ins AS ({{BATCH_ROWS}})
 SELECT pg_notify('aqueue_new', n.queue || ' ' || n.due)
 FROM (SELECT DISTINCT k.queue,
              greatest(0, COALESCE(extract(epoch FROM k.run_at - now()), k.delay)) AS due
@@ -45,7 +47,7 @@ FROM (SELECT DISTINCT k.queue,
 -- name: insert_jobs_unique
 -- For batches with unique keys: a job whose key an active job holds is
 -- skipped, and only queues that received jobs are woken.
-WITH ins AS (BATCH_ROWS IF_UNIQUE_KEYS RETURNING queue, scheduled_at)
+WITH ins AS ({{BATCH_ROWS}} {{IF_UNIQUE_KEYS}} RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM min(scheduled_at) - now())))
 FROM ins GROUP BY queue;
 
@@ -66,45 +68,62 @@ SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::tex
 SELECT * FROM aqueue_renew($1, $2, $3::uuid[]);
 
 -- name: rescue_expired_leases
+-- A job whose cancel was requested ends cancelled; one out of attempts, failed.
+-- Queues that got jobs back are woken; readers of jobs that ended are told.
 WITH rescued AS (
     UPDATE aqueue_jobs
-    SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-        finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
-        error = jsonb_build_object('type', 'LeaseExpired',
-                                   'message', $1 || ' (worker ' || COALESCE(worker, '?') || ')',
-                                   'traceback', NULL),
+    SET status = CASE WHEN cancel_requested THEN 'cancelled'
+                      WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+        finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN now()
+                           ELSE NULL END,
+        error = json_build_object('type', 'LeaseExpired',
+                                  'message', $1 || ' (worker ' || COALESCE(worker, '?') || ')',
+                                  'traceback', NULL),
         lease_expires_at = NULL, cancel_requested = false
     WHERE status = 'running' AND lease_expires_at < now()
     RETURNING id, queue, status)
 SELECT count(*) FROM rescued
 UNION ALL
 SELECT count(pg_notify('aqueue_new', queue || ' 0'))
-FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q;
+FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q
+UNION ALL
+SELECT count(pg_notify('aqueue_done', ids))
+FROM (SELECT string_agg(id::text, ',') AS ids FROM rescued WHERE status <> 'queued'
+      HAVING count(*) > 0) AS d;
 
 -- name: hand_back
+-- The attempt is given back uncounted, unless a cancel was requested: then the
+-- job ends cancelled.
 WITH back AS (
     UPDATE aqueue_jobs j
-    SET status = 'queued', attempts = j.attempts - 1, lease_expires_at = NULL,
-        cancel_requested = false
+    SET status = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        attempts = CASE WHEN j.cancel_requested THEN j.attempts ELSE j.attempts - 1 END,
+        finished_at = CASE WHEN j.cancel_requested THEN now() ELSE NULL END,
+        lease_expires_at = NULL, cancel_requested = false
     FROM unnest($1::uuid[], $2::integer[]) AS h(id, attempts)
-    WHERE j.id = h.id AND j.attempts = h.attempts AND j.status = 'running'
-    RETURNING j.queue)
+    WHERE j.id = h.id AND j.attempts = h.attempts AND j.status = 'running' AND j.worker = $3
+    RETURNING j.id, j.queue, j.status)
 SELECT count(*) FROM back
 UNION ALL
-SELECT count(pg_notify('aqueue_new', queue || ' 0')) FROM (SELECT DISTINCT queue FROM back) AS q;
+SELECT count(pg_notify('aqueue_new', queue || ' 0'))
+FROM (SELECT DISTINCT queue FROM back WHERE status = 'queued') AS q
+UNION ALL
+SELECT count(pg_notify('aqueue_done', ids))
+FROM (SELECT string_agg(id::text, ',') AS ids FROM back WHERE status = 'cancelled'
+      HAVING count(*) > 0) AS d;
 
 -- name: set_progress
-UPDATE aqueue_jobs SET progress = $3::jsonb
-WHERE id = $1 AND attempts = $2 AND status = 'running';
+UPDATE aqueue_jobs SET progress = $3::json
+WHERE id = $1 AND attempts = $2 AND status = 'running' AND worker = $4;
 
 -- name: get_job
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = $1;
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = $1;
 
 -- name: get_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = ANY($1::uuid[]);
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = ANY($1::uuid[]);
 
 -- name: list_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
 WHERE (cardinality($1::text[]) = 0 OR status = ANY($1::text[]))
   AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
   AND (cardinality($3::text[]) = 0 OR task = ANY($3::text[]))
@@ -112,6 +131,8 @@ ORDER BY id DESC
 LIMIT $4;
 
 -- name: cancel_job
+-- A queued job ends at once (its readers are told); the worker holding a
+-- running one is told on aqueue_cancel, so it stops it within milliseconds.
 WITH changed AS (
     UPDATE aqueue_jobs
     SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
@@ -119,8 +140,8 @@ WITH changed AS (
         cancel_requested = (status = 'running')
     WHERE id = $1 AND status IN ('queued', 'running')
     RETURNING status)
-SELECT status, CASE WHEN status = 'cancelled'
-                    THEN pg_notify('aqueue_done', $1::text) IS NULL END
+SELECT status, CASE WHEN status = 'cancelled' THEN pg_notify('aqueue_done', $1::text) IS NULL
+                    ELSE pg_notify('aqueue_cancel', $1::text) IS NULL END
 FROM changed;
 
 -- name: job_status

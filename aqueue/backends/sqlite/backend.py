@@ -12,26 +12,25 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from aqueue.backends.base import DoneHandler, Listener, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    at_edge,
+    claimed_jobs,
     delete_in_batches,
     group_stats,
-    retry_transient,
     row_to_info,
 )
-from aqueue.backends.sqlfile import load_migrations, load_queries
+from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN
-from aqueue.errors import DatabaseUnavailable, SchemaError
+from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
 
 T = TypeVar("T")
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-_Q = {
-    name: sql.replace("NOW", _NOW).replace("JOB_COLUMNS", JOB_COLUMNS)
-    for name, sql in load_queries(__package__ or "aqueue.backends.sqlite").items()
-}
+_Q = Queries(load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW,
+             JOB_COLUMNS=JOB_COLUMNS)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -40,7 +39,7 @@ def _is_transient(exc: BaseException) -> bool:
     )
 
 
-def _translate(exc: BaseException, path: str) -> BaseException:
+def _translate(exc: BaseException, path: str) -> AqueueError | None:
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and "no such table" in text:
         return SchemaError(f"aqueue's tables are missing in {path}: run `aqueue migrate` ({text})")
@@ -48,7 +47,7 @@ def _translate(exc: BaseException, path: str) -> BaseException:
         return DatabaseUnavailable(f"cannot open SQLite database {path}: {text}")
     if isinstance(exc, ValueError) and "no active connection" in text:
         return DatabaseUnavailable(f"the SQLite connection to {path} is closed")
-    return exc
+    return None
 
 
 class SQLiteBackend:
@@ -58,9 +57,14 @@ class SQLiteBackend:
     dialect = "sqlite"
     supports_notify = False
     single_host = True
+    migrates_on_open = True
 
     def __init__(self, dsn: DSN) -> None:
         self.path = dsn.database
+        # FULL: a job is on disk once enqueue returns, as promised. NORMAL (in
+        # WAL mode) may lose the last commits on power loss, not on a crash of
+        # the process; ?synchronous=normal trades that for speed.
+        self._synchronous = dsn.options.get("synchronous", "full").upper()
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -79,7 +83,7 @@ class SQLiteBackend:
         try:
             conn = await pending
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from None
+            raise (_translate(exc, self.path) or exc) from None
         # The claim's UPDATE ... RETURNING and partial indexes need 3.35.
         if sqlite3.sqlite_version_info < (3, 35):
             await conn.close()
@@ -87,7 +91,7 @@ class SQLiteBackend:
                 f"SQLite {sqlite3.sqlite_version} is too old: aqueue needs 3.35 or newer"
             )
         await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute(f"PRAGMA synchronous={self._synchronous}")  # one of three words
         await conn.execute("PRAGMA busy_timeout=10000")
         self._conn = conn
 
@@ -108,13 +112,8 @@ class SQLiteBackend:
             async with self._lock:
                 return await operation(self._connection())
 
-        try:
-            return await retry_transient(once, _is_transient, what)
-        except (sqlite3.Error, ValueError) as exc:
-            translated = _translate(exc, self.path)
-            if translated is exc:
-                raise
-            raise translated from None
+        return await at_edge(once, what=what, is_transient=_is_transient,
+                             translate=lambda exc: _translate(exc, self.path), borrowed=False)
 
     @asynccontextmanager
     async def _transaction(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
@@ -228,16 +227,7 @@ class SQLiteBackend:
     ) -> list[ClaimedJob]:
         params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit,
                                   "queues": json.dumps(list(queues)) if queues else None}
-        rows = await self._fetchall(_Q["claim_jobs"], params)
-        jobs = [
-            ClaimedJob(
-                id=r[0], task=r[1], queue=r[2], priority=r[3], args=json.loads(r[4]),
-                kwargs=json.loads(r[5]), attempts=r[6], max_attempts=r[7], timeout=r[8],
-            )
-            for r in rows
-        ]
-        jobs.sort(key=lambda j: -j.priority)
-        return jobs
+        return claimed_jobs(await self._fetchall(_Q["claim_jobs"], params))
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         async def op(conn: aiosqlite.Connection) -> list[str]:
@@ -266,20 +256,20 @@ class SQLiteBackend:
     async def rescue_expired_leases(self) -> int:
         return await self._rowcount(_Q["rescue_expired_leases"], {"message": LEASE_EXPIRED_MESSAGE})
 
-    async def hand_back(self, jobs: Sequence[tuple[str, int]]) -> int:
+    async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
         async def op(conn: aiosqlite.Connection) -> int:
             count = 0
             async with self._transaction(conn):
                 for job_id, attempts in jobs:
-                    params = {"id": job_id, "attempts": attempts}
+                    params = {"id": job_id, "attempts": attempts, "worker": worker}
                     async with conn.execute(_Q["hand_back"], params) as cur:
                         count += cur.rowcount
             return count
 
         return await self._run("hand back", op)
 
-    async def set_progress(self, job_id: str, attempts: int, progress: str) -> bool:
-        params = {"id": job_id, "attempts": attempts, "progress": progress}
+    async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
+        params = {"id": job_id, "attempts": attempts, "progress": progress, "worker": worker}
         return await self._rowcount(_Q["set_progress"], params) == 1
 
     # -- inspecting and administering ------------------------------------------
@@ -338,5 +328,7 @@ class SQLiteBackend:
             lambda: self._rowcount(_Q["purge_batch"], params), batch_size
         )
 
-    async def listen(self, on_new: NewJobHandler, on_done: DoneHandler) -> Listener | None:
+    async def listen(
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+    ) -> Listener | None:
         return None

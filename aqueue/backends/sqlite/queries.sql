@@ -1,11 +1,11 @@
--- Named queries for the SQLite backend. NOW is replaced at load time by
+-- Named queries for the SQLite backend. {{NOW}} is filled at load time with
 -- (julianday('now') - 2440587.5) * 86400.0: unixepoch('subsec') needs 3.42.
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
                          timeout, unique_key, created_at, scheduled_at)
 VALUES (:id, :task, :queue, 'queued', :priority, :args, :kwargs, :max_attempts,
-        :timeout, :unique_key, NOW, COALESCE(:run_at, NOW + :delay))
+        :timeout, :unique_key, {{NOW}}, COALESCE(:run_at, {{NOW}} + :delay))
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
 DO NOTHING;
 
@@ -16,57 +16,70 @@ WHERE unique_key IN (SELECT value FROM json_each(:keys))
 
 -- name: claim_jobs
 UPDATE aqueue_jobs
-SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = NOW,
-    lease_expires_at = NOW + :lease, cancel_requested = 0
+SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = {{NOW}},
+    lease_expires_at = {{NOW}} + :lease, cancel_requested = 0
 -- By rowid: the claim index holds it, so each picked row is found without a
 -- second descent through the primary-key index (a million finished rows deep).
 WHERE rowid IN (
     SELECT rowid FROM aqueue_jobs
-    WHERE status = 'queued' AND scheduled_at <= NOW
+    WHERE status = 'queued' AND scheduled_at <= {{NOW}}
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
     ORDER BY priority DESC, scheduled_at, id
     LIMIT :limit)
-RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout;
+RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout,
+          scheduled_at;
 
 -- name: complete_job
+-- A retry of a job whose cancel was requested ends it cancelled.
 UPDATE aqueue_jobs
-SET status = :status, result = :result, error = :error, lease_expires_at = NULL,
-    cancel_requested = 0,
-    finished_at = CASE WHEN :status = 'queued' THEN NULL ELSE NOW END,
-    scheduled_at = CASE WHEN :status = 'queued' THEN NOW + :retry_delay ELSE scheduled_at END
+SET status = CASE WHEN :status = 'queued' AND cancel_requested THEN 'cancelled'
+                  ELSE :status END,
+    result = :result, error = :error, lease_expires_at = NULL, cancel_requested = 0,
+    finished_at = CASE WHEN :status = 'queued' AND NOT cancel_requested THEN NULL
+                       ELSE {{NOW}} END,
+    scheduled_at = CASE WHEN :status = 'queued' AND NOT cancel_requested
+                        THEN {{NOW}} + :retry_delay ELSE scheduled_at END
 WHERE id = :id AND attempts = :attempts AND status = 'running' AND worker = :worker;
 
 -- name: renew_leases
-UPDATE aqueue_jobs SET lease_expires_at = NOW + :lease
+UPDATE aqueue_jobs SET lease_expires_at = {{NOW}} + :lease
 WHERE status = 'running' AND worker = :worker
   AND id IN (SELECT value FROM json_each(:ids))
 RETURNING id, attempts, cancel_requested;
 
 -- name: rescue_expired_leases
+-- A job whose cancel was requested ends cancelled; one out of attempts, failed.
 UPDATE aqueue_jobs
-SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
-    finished_at = CASE WHEN attempts >= max_attempts THEN NOW ELSE NULL END,
+SET status = CASE WHEN cancel_requested THEN 'cancelled'
+                  WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+    finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN {{NOW}}
+                       ELSE NULL END,
     error = json_object('type', 'LeaseExpired', 'message', :message || ' (worker ' || COALESCE(worker, '?') || ')', 'traceback', NULL),
     lease_expires_at = NULL, cancel_requested = 0
-WHERE status = 'running' AND lease_expires_at < NOW;
+WHERE status = 'running' AND lease_expires_at < {{NOW}};
 
 -- name: hand_back
+-- The attempt is given back uncounted, unless a cancel was requested: then the
+-- job ends cancelled.
 UPDATE aqueue_jobs
-SET status = 'queued', attempts = attempts - 1, lease_expires_at = NULL, cancel_requested = 0
-WHERE id = :id AND attempts = :attempts AND status = 'running';
+SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+    finished_at = CASE WHEN cancel_requested THEN {{NOW}} ELSE NULL END,
+    lease_expires_at = NULL, cancel_requested = 0
+WHERE id = :id AND attempts = :attempts AND status = 'running' AND worker = :worker;
 
 -- name: set_progress
 UPDATE aqueue_jobs SET progress = :progress
-WHERE id = :id AND attempts = :attempts AND status = 'running';
+WHERE id = :id AND attempts = :attempts AND status = 'running' AND worker = :worker;
 
 -- name: get_job
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id = :id;
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = :id;
 
 -- name: get_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: list_jobs
-SELECT JOB_COLUMNS FROM aqueue_jobs
+SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
 WHERE (:any_status OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:any_queue OR queue IN (SELECT value FROM json_each(:queues)))
   AND (:any_task OR task IN (SELECT value FROM json_each(:tasks)))
@@ -76,7 +89,7 @@ LIMIT :limit;
 -- name: cancel_job
 UPDATE aqueue_jobs
 SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
-    finished_at = CASE WHEN status = 'queued' THEN NOW ELSE finished_at END,
+    finished_at = CASE WHEN status = 'queued' THEN {{NOW}} ELSE finished_at END,
     cancel_requested = CASE WHEN status = 'running' THEN 1 ELSE 0 END
 WHERE id = :id AND status IN ('queued', 'running');
 
@@ -85,7 +98,7 @@ SELECT status FROM aqueue_jobs WHERE id = :id;
 
 -- name: retry_job
 UPDATE aqueue_jobs
-SET status = 'queued', attempts = 0, scheduled_at = NOW, started_at = NULL,
+SET status = 'queued', attempts = 0, scheduled_at = {{NOW}}, started_at = NULL,
     finished_at = NULL, result = NULL, cancel_requested = 0, lease_expires_at = NULL
 WHERE id = :id AND status IN ('failed', 'cancelled');
 
@@ -101,12 +114,12 @@ WHERE status = 'queued' AND queue IN (SELECT value FROM json_each(:queues));
 
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
-WHERE finished_at IS NOT NULL AND finished_at < NOW - :age
+WHERE finished_at IS NOT NULL AND finished_at < {{NOW}} - :age
   AND status IN (SELECT value FROM json_each(:statuses));
 
 -- name: purge_batch
 DELETE FROM aqueue_jobs WHERE id IN (
     SELECT id FROM aqueue_jobs
-    WHERE finished_at IS NOT NULL AND finished_at < NOW - :age
+    WHERE finished_at IS NOT NULL AND finished_at < {{NOW}} - :age
       AND status IN (SELECT value FROM json_each(:statuses))
     LIMIT :batch);

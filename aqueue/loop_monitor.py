@@ -1,0 +1,34 @@
+"""Notices when the event loop was blocked, and says so.
+
+A task that calls blocking code (``time.sleep``, a sync driver, heavy CPU
+work) inside ``async def`` stops every other job, the lease renewals and the
+claims of its worker. The log line is how users find such a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger("aqueue.worker")
+
+
+class LoopMonitor:
+    """Wakes every ``interval`` seconds; a wake-up later than ``threshold`` is logged."""
+
+    def __init__(self, interval: float = 0.25, threshold: float = 0.5) -> None:
+        self.interval = interval
+        self.threshold = threshold
+        #: The longest lag seen, in seconds.
+        self.max_lag = 0.0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.interval)
+            lag = loop.time() - before - self.interval
+            self.max_lag = max(self.max_lag, lag)
+            if lag > self.threshold:
+                log.warning("the event loop was blocked for %.2fs: a task is making a blocking "
+                            "call in async code (run it in a thread, or make the task sync)", lag)

@@ -1,0 +1,54 @@
+"""The rescuer: puts back jobs whose worker stopped renewing their lease.
+
+Every worker runs one. It renews its own leases first and never rescues while
+its own are not known to be current: a worker that was stalled (a blocking
+call, a long GC pause) past its lease would otherwise rescue -- and run again
+-- its own jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aqueue.backends.base import Backend
+from aqueue.errors import DatabaseUnavailable
+from aqueue.lease_keeper import LeaseKeeper
+
+log = logging.getLogger("aqueue.worker")
+
+
+class Rescuer:
+    """Sweeps expired leases every ``lease / 2`` seconds."""
+
+    def __init__(self, backend: Backend, keeper: LeaseKeeper,
+                 on_rescued: Callable[[int], None]) -> None:
+        self._backend = backend
+        self._keeper = keeper
+        self._on_rescued = on_rescued
+
+    async def sweep(self) -> int:
+        """Renew this worker's leases, then rescue others' expired ones."""
+        await self._keeper.renew()
+        if not self._keeper.up_to_date():
+            log.warning("not rescuing: this worker's own leases were last renewed %.1fs ago",
+                        time.monotonic() - self._keeper.renewed_at)
+            return 0
+        rescued = await self._backend.rescue_expired_leases()
+        if rescued:
+            log.warning("rescued %d jobs whose worker stopped renewing its lease", rescued)
+            self._on_rescued(rescued)
+        return rescued
+
+    async def run(self) -> None:
+        every = max(0.5, self._keeper.lease / 2)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except DatabaseUnavailable as exc:
+                log.warning("cannot rescue expired leases: %s", exc)
+            except Exception:
+                log.exception("unexpected error rescuing expired leases")
