@@ -440,9 +440,12 @@ class Worker:
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(awaitable)
         hurry = asyncio.ensure_future(self._hurry.wait())
+        cutoff: float | None = None  # when a hurry was seen: now + hurried, fixed
         try:
             while not task.done():
-                end = min(deadline, loop.time() + hurried) if self._hurry.is_set() else deadline
+                if self._hurry.is_set() and cutoff is None:
+                    cutoff = loop.time() + hurried
+                end = deadline if cutoff is None else min(deadline, cutoff)
                 left = end - loop.time()
                 if left <= 0:
                     break

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 
 import pytest
 
 from tests.acceptance.helpers import ROOT, WORKER
-from tests.databases import TestDatabase, fresh_database
+from tests.databases import TestDatabase, _mysql_admin, fresh_database
 
 
 def _worker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,11 +29,56 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
     "mysql://app:hunter2@127.0.0.1:1/app",
     "redis://app:hunter2@localhost/0",
     "postgresql://app:hunter2@127.0.0.1:notaport/app",
+    # Passwords with URL delimiters, not percent-encoded, and in the query.
+    "postgresql://app:hun/ter2#x@127.0.0.1:1/app",
+    "mysql://app:p#hunter2/x?y@127.0.0.1:1/app",
+    "postgresql://app@127.0.0.1:1/app?password=hunter2",
+    "mysql://app@127.0.0.1:1/app?sslmode=require&password=hunter2",
 ])
 def test_unreachable_or_malformed_dsn(dsn: str) -> None:
     line = _one_line(_worker("tests.apps.recording:queue", "--dsn", dsn))
     assert line.startswith("aqueue-worker: error:")
-    assert "hunter2" not in line
+    assert "hunter2" not in line and "ter2" not in line
+
+
+@pytest.mark.parametrize(("database", "option", "expected"), [
+    ("postgresql", "sslmode=require", "rejected SSL upgrade"),
+    ("mysql", "ssl_mode=required", "TLS was required"),
+    ("mysql", "ssl_mode=preferred", "ssl_mode=preferred cannot be honoured"),
+    ("postgresql", "sslmod=require", "unknown postgresql DSN option 'sslmod'"),
+], indirect=["database"])
+def test_dsn_options_reach_the_driver_or_are_refused(database: TestDatabase, option: str,
+                                                    expected: str) -> None:
+    """TLS settings are never dropped: against these servers (TLS off) asking for
+    it fails clearly, and a misspelt option is named."""
+    line = _one_line(_worker("tests.apps.recording:queue", "--burst",
+                             "--dsn", f"{database.dsn}?{option}"))
+    assert expected in line, line
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mysql"], indirect=True)
+def test_the_start_line_hides_the_password(database: TestDatabase, tmp_path: object) -> None:
+    """A password with URL delimiters is sent right and never shown."""
+    from aqueue.dsn import parse
+
+    parsed = parse(database.dsn)
+    secret = "s3/cr#t?x@y"
+    user = parsed.user
+    if database.backend == "mysql":
+        # A user with that password: connecting proves it was sent intact.
+        user = "aqueue_pw"
+        asyncio.run(_mysql_admin(database.dsn, f"CREATE USER IF NOT EXISTS '{user}'@'%' "
+                                               f"IDENTIFIED BY '{secret}'"))
+        asyncio.run(_mysql_admin(database.dsn,
+                                 f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'"))
+    port = f":{parsed.port}" if parsed.port else ""
+    dsn = (f"{parsed.scheme}://{user}:{secret}@{parsed.host}{port}/{parsed.database}"
+           "?application_name=aqueue-test&connect_timeout=5")
+    # (PostgreSQL here trusts local connections and ignores the password.)
+    result = _worker("tests.apps.recording:queue", "--burst", "--dsn", dsn)
+    assert result.returncode == 0, result.stderr
+    assert "s3" not in result.stderr and "cr#t" not in result.stderr
+    assert f"{user}:***@" in result.stderr
 
 
 def test_unimportable_app() -> None:

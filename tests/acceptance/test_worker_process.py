@@ -159,3 +159,28 @@ def test_notify_wakes_an_idle_worker(db: TestDatabase, record_file: Path) -> Non
         assert first < 1.0 and 0.5 <= both < 2.0, (first, both)
     finally:
         assert worker.stop() == 0
+
+
+def test_a_blocked_lone_worker_never_runs_its_jobs_twice(db: TestDatabase,
+                                                         record_file: Path) -> None:
+    """time.sleep() longer than the lease inside async code, no other worker:
+    every job runs once and succeeds, and the log names the blocked loop."""
+    from tests.apps.recording import blocking
+
+    async def enqueue() -> list[str]:
+        queue = aqueue.Queue(db.dsn)
+        async with queue:
+            jobs = await queue.enqueue_many([blocking.prepare(n, 2.5) for n in range(3)])
+        return [job.id for job in jobs]
+
+    ids = run(enqueue())
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "1.5",
+                           "--poll-interval", "0.2", "--burst")
+    assert worker.wait(60) == 0, worker.output()
+    starts = [(job_id, attempt) for kind, job_id, attempt in records(record_file)
+              if kind == "start"]
+    assert sorted(starts) == sorted((job_id, 1) for job_id in ids), worker.output()
+    jobs = run(statuses(db.dsn))
+    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1  # type: ignore[index]
+               for i in ids), jobs
+    assert "the event loop was blocked for" in worker.output()

@@ -26,3 +26,14 @@ async def record(ctx: aqueue.JobContext, n: int, sleep: float = 0.0) -> int:
         await asyncio.sleep(sleep)
     _record(f"done {ctx.job_id} {ctx.attempt} {os.getpid()}")
     return n
+
+
+@queue.task(name="blocking", takes_context=True, max_attempts=5)
+async def blocking(ctx: aqueue.JobContext, n: int, seconds: float) -> int:
+    """Blocks the event loop (a bug users make): the worker must not run it twice."""
+    import time
+
+    _record(f"start {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    time.sleep(seconds)  # noqa: ASYNC251 - the point of this task
+    _record(f"done {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    return n

@@ -25,7 +25,7 @@ from aqueue.backends.common import (
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN, mysql_options
-from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
 from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
 
 T = TypeVar("T")
@@ -95,8 +95,9 @@ class MySQLBackend:
     async def open(self) -> None:
         if self._pool is not None:
             return
+        options = mysql_options(self._dsn)
         try:
-            self._pool = await aiomysql.create_pool(
+            pool = await aiomysql.create_pool(
                 host=self._dsn.host or "localhost",
                 port=self._dsn.port or 3306,
                 user=self._dsn.user or "root",
@@ -110,17 +111,27 @@ class MySQLBackend:
                 # FOR UPDATE SKIP LOCKED followed by UPDATE deadlocks within
                 # seconds under REPEATABLE READ (see docs/backends.md).
                 init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                **{"connect_timeout": 10, **mysql_options(self._dsn)},
+                **{"connect_timeout": 10, **options},
             )
         except Exception as exc:
             raise (self._translate(exc) or exc) from None
+        self._pool = pool
+        if "ssl" in options:
+            # aiomysql carries on in plain text when the server offers no TLS:
+            # what was asked for must hold, so check it did.
+            rows = await self._fetch("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            if not rows or not rows[0][1]:
+                await self.close()
+                raise ConfigurationError(
+                    f"MySQL at {self._dsn}: TLS was required (ssl_mode/ssl) but the server "
+                    "does not offer it; the connection would be plain text")
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(pool.wait_closed(), 10)
+                await asyncio.wait_for(pool.wait_closed(), 3)
 
     async def _run(
         self,

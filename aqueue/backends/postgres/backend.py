@@ -119,6 +119,7 @@ class PostgresBackend:
             "user": self._dsn.user or None,
             "password": self._dsn.password,
             "database": self._dsn.database or None,
+            "timeout": 10,  # to connect; ?connect_timeout= overrides it
         }
         args.update(postgres_options(self._dsn))
         return {k: v for k, v in args.items() if v is not None}
@@ -138,7 +139,7 @@ class PostgresBackend:
             return
         try:
             self._pool = await asyncpg.create_pool(
-                min_size=1, max_size=self._pool_size, timeout=10,
+                min_size=1, max_size=self._pool_size,
                 command_timeout=_COMMAND_TIMEOUT, reset=_reset_connection,
                 **self._connect_args()
             )
@@ -148,8 +149,11 @@ class PostgresBackend:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pool.close(), 10)
+            # Gracefully if the server answers; a partition must not hold up an exit.
+            try:
+                await asyncio.wait_for(pool.close(), 3)
+            except Exception:
+                pool.terminate()
 
     async def _run(
         self, what: str, operation: Callable[[asyncpg.Connection], Awaitable[T]],
@@ -442,7 +446,7 @@ class PostgresListener:
 
     async def _connect(self) -> tuple[asyncpg.Connection, asyncio.Event]:
         lost = asyncio.Event()
-        conn = await asyncpg.connect(timeout=10, **self._connect_args)
+        conn = await asyncpg.connect(**self._connect_args)
         try:
             conn.add_termination_listener(lambda _c: lost.set())
             await conn.add_listener("aqueue_new", self._notified)

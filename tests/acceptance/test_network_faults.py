@@ -1,0 +1,119 @@
+"""Outages between one worker and its database, made with a TCP proxy (no server
+restart): during claims, runs, outcome writes, renewals and shutdown. Then
+count: nothing lost, nothing stuck (SPEC §5.1, §5.4, §5.10)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aqueue import JobStatus
+from aqueue.dsn import parse
+from tests.acceptance.helpers import (
+    WorkerProcess,
+    enqueue_records,
+    records,
+    run,
+    statuses,
+    wait_until,
+)
+from tests.databases import TestDatabase
+from tests.faults.proxy import FaultProxy
+
+SERVERS = pytest.mark.parametrize("database", ["postgresql", "mysql"], indirect=True)
+
+
+@pytest.fixture
+def proxy(db: TestDatabase) -> Iterator[FaultProxy]:
+    parsed = parse(db.dsn)
+    default_port = 5432 if parsed.dialect == "postgresql" else 3306
+    with FaultProxy(parsed.host or "127.0.0.1", parsed.port or default_port) as p:
+        yield p
+
+
+def _through(dsn: str, proxy: FaultProxy) -> str:
+    parsed = parse(dsn)
+    user = f"{parsed.user}@" if parsed.user else ""
+    return f"{parsed.scheme}://{user}127.0.0.1:{proxy.port}/{parsed.database}"
+
+
+def _counts(dsn: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for job in run(statuses(dsn)).values():  # type: ignore[union-attr]
+        found[job.status.value] = found.get(job.status.value, 0) + 1
+    return found
+
+
+@SERVERS
+def test_outages_mid_run_lose_nothing(db: TestDatabase, proxy: FaultProxy,
+                                      record_file: Path) -> None:
+    ids = run(enqueue_records(db.dsn, 200, sleep=0.1))
+    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "10",
+                           "--lease", "3", "--poll-interval", "0.2")
+    try:
+        for mode in ("reset", "blackhole", "reset", "blackhole"):
+            seen = len(records(record_file))
+            wait_until(lambda s=seen: len(records(record_file)) > s + 10, 60,  # type: ignore[misc]
+                       "jobs to run between outages")
+            proxy.cut(mode)  # type: ignore[arg-type]
+            time.sleep(1.5)
+            proxy.restore()
+        wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 120,
+                   "every job to succeed")
+    finally:
+        assert worker.stop() == 0, worker.output()
+    done = {j for kind, j, _ in records(record_file) if kind == "done"}
+    assert done == set(ids)
+    assert "cannot" in worker.output()  # it saw the outages
+
+
+@SERVERS
+def test_shutdown_during_an_outage_is_bounded(db: TestDatabase, proxy: FaultProxy,
+                                              record_file: Path) -> None:
+    """SIGTERM while the database is unreachable: the worker exits within its
+    shutdown timeout; what it could not write is recovered through leases."""
+    ids = run(enqueue_records(db.dsn, 6, sleep=4))
+    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
+                           "--lease", "2", "--poll-interval", "0.2", "--shutdown-timeout", "2")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30,
+               "jobs to start")
+    proxy.cut("blackhole")
+    began = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    took = time.monotonic() - began
+    # 2 s of grace, a second for the hand-back, ~3 s to close the pool.
+    assert took < 9, (took, worker.output())
+    proxy.restore()
+    second = WorkerProcess(db.dsn, record_file, "--concurrency", "6", "--lease", "2",
+                           "--poll-interval", "0.2")
+    try:
+        wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 60,
+                   "every job to succeed after the outage")
+    finally:
+        assert second.stop() == 0
+
+
+@SERVERS
+def test_second_signal_during_an_outage_exits_at_once(db: TestDatabase, proxy: FaultProxy,
+                                                      record_file: Path) -> None:
+    run(enqueue_records(db.dsn, 3, sleep=30))
+    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
+                           "--lease", "5", "--shutdown-timeout", "60")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30,
+               "jobs to start")
+    proxy.cut("blackhole")
+    worker.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    began = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    assert time.monotonic() - began < 8, worker.output()
+    proxy.restore()
+    jobs = run(statuses(db.dsn))
+    # Not handed back (the database was away): running until their leases expire.
+    assert all(j.status == JobStatus.RUNNING for j in jobs.values())  # type: ignore[union-attr]

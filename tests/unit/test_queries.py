@@ -1,0 +1,41 @@
+"""The backends' SQL files: every query a backend uses exists, and placeholders
+are filled one way, failing loudly on an unknown or unused one."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from aqueue.backends.sqlfile import Queries
+
+BACKENDS = ["postgres", "mysql", "sqlite"]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_every_query_a_backend_uses_is_in_its_file(name: str) -> None:
+    module = importlib.import_module(f"aqueue.backends.{name}.backend")
+    source = Path(module.__file__ or "").read_text()
+    used = set(re.findall(r'_Q\[\s*"(\w+)"\s*\]', source))
+    used |= set(re.findall(r'_Q\.render\(\s*"(\w+)"', source))
+    assert used, "the scan found no query names: has the way queries are named changed?"
+    queries: Queries = module._Q
+    assert used <= queries.names(), used - queries.names()
+    for query in used:  # and each renders: nothing left unfilled at load
+        assert "{{" not in (queries[query] if "{{" not in queries._sql[query] else "")
+
+
+def test_placeholders_fail_loudly() -> None:
+    queries = Queries({"a": "SELECT {{X}} FROM t WHERE id IN ({{ids}})", "b": "SELECT 1"},
+                      X="x")
+    assert queries.render("a", ids="1, 2") == "SELECT x FROM t WHERE id IN (1, 2)"
+    with pytest.raises(KeyError, match="needs a value"):
+        queries["a"]
+    with pytest.raises(KeyError, match="has no value"):
+        queries.render("a")
+    with pytest.raises(KeyError, match="no placeholder for extra"):
+        queries.render("a", ids="1", extra="2")
+    with pytest.raises(KeyError, match="used by no query: Y"):
+        Queries({"a": "SELECT 1"}, Y="y")
