@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from aqueue import dsn as dsn_module
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Listener
 from aqueue.backoff import Backoff
+from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
@@ -44,6 +45,32 @@ def _module_name(fn: Callable[..., Any]) -> str:
         if spec is not None and spec.name:
             return str(spec.name)
     return module
+
+
+class TaskDecorator(Protocol):
+    """What ``@queue.task(...)`` with options returns: the decorator proper.
+
+    An ``async def`` task's jobs have the coroutine's result type, so that
+    ``await job.result()`` is typed as what the function returns.
+    """
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+
+class ContextTaskDecorator(Protocol):
+    """``@queue.task(takes_context=True)``: the function's first parameter is the
+    :class:`JobContext`, which callers of ``enqueue`` do not pass."""
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[JobContext, P], Awaitable[R]], /
+                 ) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[JobContext, P], R], /) -> Task[P, R]: ...
 
 
 def _one_connection(requests: Sequence[JobRequest], connection: Any) -> Any:
@@ -125,6 +152,9 @@ class Queue:
     # -- registering tasks ------------------------------------------------------
 
     @overload
+    def task(self, func: Callable[P, Awaitable[R]], /) -> Task[P, R]: ...
+
+    @overload
     def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
 
     @overload
@@ -137,8 +167,21 @@ class Queue:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout: float | None = None,
         backoff: Backoff | None = None,
-        takes_context: bool = False,
-    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+        takes_context: Literal[False] = False,
+    ) -> TaskDecorator: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: Literal[True],
+    ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
         self,

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aqueue
 from aqueue.records import JobFilter
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
 ADMIN = str(Path(sys.executable).with_name("aqueue"))
@@ -82,18 +85,18 @@ def done_counts(path: Path) -> Counter[str]:
     return Counter(job_id for kind, job_id, _ in records(path) if kind == "done")
 
 
-def wait_until(predicate: object, timeout: float, what: str) -> None:
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
 
 
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
 
 
 async def enqueue_records(dsn: str, count: int, sleep: float = 0.0) -> list[str]:

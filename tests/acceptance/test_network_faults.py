@@ -43,7 +43,7 @@ def _through(dsn: str, proxy: FaultProxy) -> str:
 
 def _counts(dsn: str) -> dict[str, int]:
     found: dict[str, int] = {}
-    for job in run(statuses(dsn)).values():  # type: ignore[union-attr]
+    for job in run(statuses(dsn)).values():
         found[job.status.value] = found.get(job.status.value, 0) + 1
     return found
 
@@ -59,7 +59,7 @@ def test_outages_mid_run_lose_nothing(db: TestDatabase, proxy: FaultProxy,
             seen = len(records(record_file))
             wait_until(lambda s=seen: len(records(record_file)) > s + 10, 60,  # type: ignore[misc]
                        "jobs to run between outages")
-            proxy.cut(mode)  # type: ignore[arg-type]
+            proxy.cut(mode)
             time.sleep(1.5)
             proxy.restore()
         wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 120,
@@ -116,4 +116,4 @@ def test_second_signal_during_an_outage_exits_at_once(db: TestDatabase, proxy: F
     proxy.restore()
     jobs = run(statuses(db.dsn))
     # Not handed back (the database was away): running until their leases expire.
-    assert all(j.status == JobStatus.RUNNING for j in jobs.values())  # type: ignore[union-attr]
+    assert all(j.status == JobStatus.RUNNING for j in jobs.values())

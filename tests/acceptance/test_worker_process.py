@@ -181,6 +181,6 @@ def test_a_blocked_lone_worker_never_runs_its_jobs_twice(db: TestDatabase,
               if kind == "start"]
     assert sorted(starts) == sorted((job_id, 1) for job_id in ids), worker.output()
     jobs = run(statuses(db.dsn))
-    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1  # type: ignore[index]
+    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1
                for i in ids), jobs
     assert "the event loop was blocked for" in worker.output()

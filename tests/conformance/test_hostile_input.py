@@ -130,7 +130,7 @@ async def test_a_refused_outcome_never_blocks_the_batch(queue: aqueue.Queue) -> 
     infos = {j.id: await j.refresh() for j in jobs}
     assert infos[poisoned].status == JobStatus.FAILED
     assert infos[poisoned].error is not None
-    assert infos[poisoned].error["type"] == "UnstorableOutcome"
+    assert (infos[poisoned].error or {}).get("type") == "UnstorableOutcome"
     assert all(i.status == JobStatus.SUCCEEDED for k, i in infos.items() if k != poisoned)
     assert set(written) == {j.id for j in jobs}
 
@@ -160,4 +160,4 @@ async def test_undecodable_arguments_fail_that_job_alone(queue: aqueue.Queue) ->
     listed = {info.id: info for info in await queue.list_jobs()}
     if queue.dialect != "postgresql":
         assert listed[jobs[4].id].decode_error is not None
-        assert "kwargs" in listed[jobs[4].id].decode_error
+        assert "kwargs" in (listed[jobs[4].id].decode_error or "")

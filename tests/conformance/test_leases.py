@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aqueue
 from aqueue import JobStatus
 from aqueue.records import Outcome
 
 
-async def _enqueue(queue: aqueue.Queue, max_attempts: int = 3) -> aqueue.Job[None]:
+async def _enqueue(queue: aqueue.Queue, max_attempts: int = 3) -> aqueue.Job[Any]:
     @queue.task(name="leased", max_attempts=max_attempts)
     async def leased() -> None:
         return None

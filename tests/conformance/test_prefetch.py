@@ -59,7 +59,7 @@ async def test_cancelling_a_job_held_ahead_means_it_never_runs(queue: aqueue.Que
     await queue.job(held[0].id).cancel()
     # The lease keeper (every lease/3 s) sees the request and drops the job.
     for _ in range(50):
-        if (await queue.get_job(held[0].id)).status == JobStatus.CANCELLED:
+        if (await queue.job(held[0].id).refresh()).status == JobStatus.CANCELLED:
             break
         await asyncio.sleep(0.1)
     release.set()
@@ -69,5 +69,5 @@ async def test_cancelling_a_job_held_ahead_means_it_never_runs(queue: aqueue.Que
         await asyncio.sleep(0.05)
     worker.stop()
     await asyncio.wait_for(running, 10)
-    assert (await queue.get_job(held[0].id)).status == JobStatus.CANCELLED
+    assert (await queue.job(held[0].id).refresh()).status == JobStatus.CANCELLED
     assert str(held[0].args[0]) not in ran and len(ran) == 4

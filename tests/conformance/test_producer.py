@@ -21,7 +21,8 @@ async def test_enqueue_returns_durable_job_with_snapshot(queue: aqueue.Queue) ->
     assert info.id == job.id and isinstance(job.id, str)
     qualname = "test_enqueue_returns_durable_job_with_snapshot.<locals>.add"
     assert info.task == add.name == f"{__name__}.{qualname}"
-    assert info.status == JobStatus.QUEUED == "queued"
+    assert info.status == JobStatus.QUEUED
+    assert info.status == "queued"  # type: ignore[comparison-overlap]  # a StrEnum
     assert info.args == [1] and info.kwargs == {"b": 2}
     assert info.queue == "default" and info.priority == 0
     assert info.attempts == 0 and info.max_attempts == 3
