@@ -34,6 +34,7 @@ from aqueue.lease_keeper import Key, LeaseKeeper
 from aqueue.loop_monitor import LoopMonitor
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome
 from aqueue.rescuer import Rescuer
+from aqueue.signals import Signals
 from aqueue.threads import SyncRunner
 
 if TYPE_CHECKING:
@@ -116,8 +117,10 @@ class Worker:
         self._completer = Completer(queue.backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(queue.backend, self.name, lease, self._held,
                                   self._on_renewed)
-        self.rescuer = Rescuer(queue.backend, self.keeper, lambda _n: self._wake.set())
+        self.rescuer = Rescuer(queue.backend, self.keeper, self._on_rescued)
         self.loop_monitor = LoopMonitor()
+        #: What the worker has done so far, to wait on (see :class:`Signals`).
+        self.signals = Signals()
 
     # -- control -------------------------------------------------------------------
 
@@ -133,6 +136,11 @@ class Worker:
     def _on_written(self, job_ids: list[str]) -> None:
         self.queue.notify_done(job_ids)
         self._slot_freed.set()  # a smaller backlog may free claims
+        self.signals.emit("written", len(job_ids))
+
+    def _on_rescued(self, count: int) -> None:
+        self._wake.set()
+        self.signals.emit("rescued", count)
 
     def _on_enqueue(self, queue_name: str) -> None:
         if self.queues is None or queue_name in self.queues:
@@ -293,6 +301,7 @@ class Worker:
                 continue
             failures = 0
             self._claimed += len(jobs)
+            self.signals.emit("claimed", len(jobs))
             for job in jobs:
                 self._ready[job.key] = job
             self._dispatch()
@@ -388,12 +397,14 @@ class Worker:
         return [*self._running, *self._ready, *self._completer.pending_keys()]
 
     def _on_renewed(self, asked: list[Key], held: dict[Key, LeaseState]) -> None:
+        self.signals.emit("renewed")
         for key in asked:
             state = held.get(key)
             job = self._ready.get(key)
             if job is not None:
                 if state is None:
                     del self._ready[key]
+                    self.signals.emit("lease_lost")
                     log.warning("job %s: lease lost (rescued elsewhere) before it started",
                                 key[0])
                 elif state.cancel_requested:
@@ -407,6 +418,7 @@ class Worker:
             if state is None:
                 if not running.lease_lost:
                     running.lease_lost = True
+                    self.signals.emit("lease_lost")
                     log.warning("job %s attempt %d: lease lost (rescued elsewhere); stopping it",
                                 key[0], key[1])
                     running.task.cancel()
@@ -424,6 +436,7 @@ class Worker:
         while True:
             try:
                 count = await self.queue.backend.hand_back(self.name, keys)
+                self.signals.emit("handed_back", count)
                 log.warning("handed back %d unfinished jobs", count)
                 return
             except DatabaseUnavailable as exc:

@@ -111,10 +111,7 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     await backend.hand_back(worker.name, [(job.id, 1)])
     await backend.claim_jobs("other", None, 1, 30)
     # A renewal (every lease/3 s) shows the worker it lost the job: it stops it.
-    for _ in range(100):
-        if all(key[0] != job.id for key in worker._running):
-            break
-        await asyncio.sleep(0.05)
+    await worker.signals.wait("lease_lost", timeout=10)
     release.set()
     await asyncio.sleep(0.2)
     worker.stop()
