@@ -147,6 +147,8 @@ def _format_jobs(jobs: list[JobInfo]) -> str:
     lines = [f"{'id':36}  {'status':9}  {'queue':12}  {'attempts':8}  {'created (UTC)':19}  task"]
     for job in jobs:
         error = f"  [{job.error.get('type')}]" if job.error else ""
+        if job.decode_error:
+            error += f"  [stored JSON unreadable: {job.decode_error[:60]}]"
         lines.append(
             f"{job.id:36}  {job.status.value:9}  {job.queue[:12]:12}  "
             f"{job.attempts:>3}/{job.max_attempts:<4}  "

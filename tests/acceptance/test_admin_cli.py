@@ -88,3 +88,28 @@ def test_admin_errors_are_one_line() -> None:
     result = _aqueue("postgresql://u:hunter2@127.0.0.1:1/x", "status")
     assert result.returncode == 1 and "hunter2" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_jobs_lists_a_row_it_cannot_decode(database: TestDatabase) -> None:
+    """A row written around aqueue must not crash `aqueue jobs`."""
+    from tests.raw import set_column
+
+    async def prepare() -> str:
+        queue = aqueue.Queue(database.dsn)
+        async with queue:
+            job = await queue.enqueue("cli.odd", 1)
+            await set_column(queue, job.id, "args", '{"not": "a list"}')
+            await set_column(queue, job.id, "result", '"fine"')
+            if queue.dialect != "postgresql":  # json columns there refuse non-JSON
+                await set_column(queue, job.id, "result", "{broken")
+            return job.id
+
+    job_id = asyncio.run(prepare())
+    listed = _aqueue(database.dsn, "jobs")
+    assert listed.returncode == 0, listed.stderr
+    assert job_id in listed.stdout
+    as_json = _aqueue(database.dsn, "jobs", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    [row] = [r for r in json.loads(as_json.stdout) if r["id"] == job_id]
+    if database.backend != "postgresql":
+        assert "result" in row["decode_error"]

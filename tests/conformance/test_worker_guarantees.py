@@ -136,3 +136,18 @@ async def test_a_stalled_lone_worker_keeps_its_jobs(queue: aqueue.Queue) -> None
         info = await job.refresh()
         assert (info.status, info.attempts) == (JobStatus.SUCCEEDED, 1), info
     assert worker.loop_monitor.max_lag > 1.0
+
+
+async def test_unwritten_outcomes_stop_the_claims(queue: aqueue.Queue) -> None:
+    """The backlog of outcomes is bounded: past one claim's worth, each waiting
+    outcome takes a slot, so an outage cannot grow memory without end."""
+    from aqueue.records import Outcome
+
+    worker = aqueue.Worker(queue, concurrency=10, prefetch=0)
+    assert worker._free_slots() == 10
+    for n in range(105):
+        worker._completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
+    assert worker._free_slots() == 5
+    for n in range(105, 200):
+        worker._completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
+    assert worker._free_slots() <= 0
