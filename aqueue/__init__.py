@@ -1,5 +1,6 @@
 """aqueue: an asyncio-native job queue on the database you already have."""
 
+from aqueue._version import __version__
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.errors import (
@@ -16,11 +17,9 @@ from aqueue.errors import (
 )
 from aqueue.job import Job
 from aqueue.queue import Queue
-from aqueue.records import JobInfo, JobStatus
+from aqueue.records import JobInfo, JobStatus, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AqueueError",
@@ -43,5 +42,6 @@ __all__ = [
     "Task",
     "UnknownTask",
     "Worker",
+    "WorkerInfo",
     "__version__",
 ]

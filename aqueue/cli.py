@@ -247,6 +247,33 @@ async def _purge(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _workers(queue: Queue, args: argparse.Namespace) -> int:
+    workers = await queue.workers()
+    if args.json:
+        rows = []
+        for w in workers:
+            row = {name: getattr(w, name) for name in w.__dataclass_fields__}
+            rows.append({k: v.isoformat() if hasattr(v, "isoformat") else v
+                         for k, v in row.items()})
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not workers:
+        print("(no workers registered)")
+        return 0
+    print(f"{'worker':40}  {'status':8}  {'host':16}  {'pid':>7}  {'conc':>4}  "
+          f"{'running':>7}  {'heartbeat (UTC)':19}  queues")
+    for w in workers:
+        queues = ",".join(w.queues) if w.queues else "*"
+        print(f"{w.name[:40]:40}  {w.status:8}  {w.host[:16]:16}  {w.pid:>7}  "
+              f"{w.concurrency:>4}  {len(w.running_jobs):>7}  "
+              f"{w.heartbeat_at:%Y-%m-%d %H:%M:%S}  {queues}")
+        for job_id in w.running_jobs[:args.jobs]:
+            print(f"    {job_id}")
+        if len(w.running_jobs) > args.jobs:
+            print(f"    ... and {len(w.running_jobs) - args.jobs} more")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aqueue", description="Administer aqueue.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -277,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--status", type=_csv, help="default: succeeded,failed,cancelled")
     sub.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     sub.add_argument("--batch-size", type=int, default=1000)
+    sub = admin("workers", "the workers registry: who runs, where, and which jobs", _workers)
+    sub.add_argument("--json", action="store_true")
+    sub.add_argument("--jobs", type=int, default=5, metavar="N",
+                     help="running job ids shown per worker (default 5)")
     worker = commands.add_parser("worker", help="run a worker (same as aqueue-worker)")
     _add_worker_arguments(worker)
     return parser

@@ -16,7 +16,15 @@ from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
-from aqueue.records import FINAL_STATUS_NAMES, FINAL_STATUSES, JobFilter, JobInfo, JobStatus, NewJob
+from aqueue.records import (
+    FINAL_STATUS_NAMES,
+    FINAL_STATUSES,
+    JobFilter,
+    JobInfo,
+    JobStatus,
+    NewJob,
+    WorkerInfo,
+)
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
     JobOptions,
@@ -367,6 +375,11 @@ class Queue:
         backend = await self._ready()
         return await backend.purge(older_than, list(statuses), dry_run, batch_size)
 
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers registry: running workers first, each with its running jobs."""
+        backend = await self._ready()
+        return await backend.list_workers()
+
     async def stats(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: count}}`` over every job in the table."""
         backend = await self._ready()
@@ -438,7 +451,7 @@ class Queue:
         from aqueue.worker import Worker
 
         worker = Worker(self, concurrency=min(max(limit, 1), 10), queues=queues, burst=True,
-                        max_jobs=limit)
+                        max_jobs=limit, register=False)
         await worker.run()
         return worker.processed_count
 
@@ -446,7 +459,8 @@ class Queue:
         """Run the next due job, if any, and return it as it ended."""
         from aqueue.worker import Worker
 
-        worker = Worker(self, concurrency=1, queues=queues, burst=True, max_jobs=1)
+        worker = Worker(self, concurrency=1, queues=queues, burst=True, max_jobs=1,
+                        register=False)
         await worker.run()
         if not worker.processed:
             return None

@@ -168,3 +168,33 @@ class JobFilter:
     queues: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRegistration:
+    """What a worker tells the registry about itself when it starts."""
+
+    name: str
+    host: str
+    pid: int
+    queues: list[str] | None
+    concurrency: int
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker as the registry holds it, with the jobs it is running now."""
+
+    name: str
+    host: str
+    pid: int
+    queues: list[str] | None  # None: every queue
+    concurrency: int
+    version: str
+    status: str  # running, stopped (exited cleanly) or dead (stopped heartbeating)
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+    stopped_at: datetime | None
+    running_jobs: list[str]

@@ -26,13 +26,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aqueue._version import __version__
 from aqueue.backends.base import Listener
 from aqueue.completer import Completer
 from aqueue.errors import DatabaseUnavailable
 from aqueue.execution import cancelled_outcome, error_record, run_job
+from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
 from aqueue.loop_monitor import LoopMonitor
-from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome
+from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
 from aqueue.signals import Signals
 from aqueue.threads import SyncRunner
@@ -80,6 +82,7 @@ class Worker:
         claim_batch: int = 100,
         prefetch: int | None = None,
         name: str | None = None,
+        register: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -119,6 +122,11 @@ class Worker:
                                   self._on_renewed)
         self.rescuer = Rescuer(queue.backend, self.keeper, self._on_rescued)
         self.loop_monitor = LoopMonitor()
+        self.heartbeat: Heartbeat | None = None
+        if register:
+            self.heartbeat = Heartbeat(queue.backend, WorkerRegistration(
+                name=self.name, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
+                concurrency=concurrency, version=__version__), ttl=lease)
         #: What the worker has done so far, to wait on (see :class:`Signals`).
         self.signals = Signals()
 
@@ -198,6 +206,8 @@ class Worker:
         listener: Listener | None = None
         if self.queue.backend.supports_notify:
             listener = await self._listen()
+        if self.heartbeat is not None:
+            await self.heartbeat.register()
         log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
                  self.queue.dsn, self.concurrency, ",".join(self.queues or ["*"]))
         try:
@@ -208,6 +218,9 @@ class Worker:
                     services.create_task(self.rescuer.run(), name="aqueue-rescuer"),
                     services.create_task(self.loop_monitor.run(), name="aqueue-loop-monitor"),
                 ]
+                if self.heartbeat is not None:
+                    started.append(services.create_task(self.heartbeat.run(),
+                                                        name="aqueue-heartbeat"))
                 try:
                     await self._claim_loop()
                     await self._shut_down()
@@ -521,3 +534,6 @@ class Worker:
         if self._sync.abandoned:
             log.warning("%d sync tasks' threads are still running; they end with the process",
                         self._sync.abandoned)
+        if self.heartbeat is not None:
+            await self._within(hand_back_by, self.heartbeat.deregister(),
+                               "leaving the workers registry")

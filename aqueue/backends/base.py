@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+from aqueue.records import (
+    ClaimedJob,
+    JobFilter,
+    JobInfo,
+    LeaseState,
+    NewJob,
+    Outcome,
+    WorkerInfo,
+    WorkerRegistration,
+)
 
 # Called by a listener: on_new(queue name), on_done(job ids, or None for "some jobs").
 NewJobHandler = Callable[[str], None]
@@ -129,6 +138,22 @@ class Backend(Protocol):
         self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
     ) -> int:
         """Delete finished jobs older than ``older_than`` seconds, in batches."""
+
+    async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
+        """Add (or revive) ``worker`` in the registry, alive for ``ttl`` seconds."""
+
+    async def heartbeat_worker(self, name: str, ttl: float) -> bool:
+        """Keep ``name`` alive ``ttl`` seconds more; False if it is not registered."""
+
+    async def deregister_worker(self, name: str) -> None:
+        """Mark ``name`` stopped (a clean exit)."""
+
+    async def sweep_workers(self, retention: float) -> tuple[int, int]:
+        """Mark workers whose heartbeat ran out dead, and delete stopped or dead
+        ones older than ``retention`` seconds; ``(marked, deleted)``."""
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """Every registered worker, running ones first, with its running jobs."""
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from aqueue import serialization
 from aqueue.errors import AqueueError
-from aqueue.records import ClaimedJob, JobInfo, JobStatus, NewJob
+from aqueue.records import ClaimedJob, JobInfo, JobStatus, NewJob, WorkerInfo
 
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
@@ -112,6 +112,30 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         cancel_requested=bool(cancel_requested),
         decode_error="; ".join(problems) or None,
     )
+
+
+def rows_to_workers(rows: Sequence[Sequence[Any]],
+                    running: Sequence[Sequence[Any]]) -> list[WorkerInfo]:
+    """``list_workers`` rows, with ``running_jobs_by_worker`` rows folded in."""
+    jobs: dict[str, list[str]] = {}
+    for worker, job_id in running:
+        jobs.setdefault(str(worker), []).append(str(job_id))
+    found = []
+    for (name, host, pid, queues, concurrency, version, status, started, heartbeat, expires,
+         stopped) in rows:
+        try:
+            queue_list = serialization.decode(queues)
+        except ValueError:
+            queue_list = None
+        found.append(WorkerInfo(
+            name=name, host=host, pid=int(pid),
+            queues=queue_list if isinstance(queue_list, list) else None,
+            concurrency=int(concurrency), version=version, status=status,
+            started_at=_utc(started) or datetime.fromtimestamp(0, UTC),
+            heartbeat_at=_utc(heartbeat) or datetime.fromtimestamp(0, UTC),
+            expires_at=_utc(expires) or datetime.fromtimestamp(0, UTC),
+            stopped_at=_utc(stopped), running_jobs=jobs.get(name, [])))
+    return found
 
 
 def group_stats(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, int]]:

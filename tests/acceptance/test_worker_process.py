@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,3 +187,27 @@ def test_a_blocked_lone_worker_never_runs_its_jobs_twice(db: TestDatabase,
     assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1
                for i in ids), jobs
     assert "the event loop was blocked for" in worker.output()
+
+
+def test_aqueue_workers_lists_live_and_dead_workers(db: TestDatabase, record_file: Path) -> None:
+    from tests.acceptance.helpers import ADMIN, ROOT
+
+    def listed() -> list[dict[str, Any]]:
+        out = subprocess.run([ADMIN, "workers", "--json", "--dsn", db.dsn], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return list(json.loads(out.stdout))
+
+    ids = run(enqueue_records(db.dsn, 2, sleep=30))
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "2", "--lease", "1",
+                           "--poll-interval", "0.2")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 2, 30,
+               "jobs to start")
+    [me] = [w for w in listed() if w["pid"] == worker.proc.pid]
+    assert me["status"] == "running" and sorted(me["running_jobs"]) == sorted(ids)
+    table = subprocess.run([ADMIN, "workers", "--dsn", db.dsn], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60).stdout
+    assert str(me["name"]) in table and ids[0] in table
+    worker.kill()
+    wait_until(lambda: [w["status"] for w in listed() if w["pid"] == worker.proc.pid]
+               == ["dead"], 10, "the killed worker to show as dead")

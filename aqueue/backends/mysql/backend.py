@@ -22,11 +22,21 @@ from aqueue.backends.common import (
     group_stats,
     insert_resolving_unique_keys,
     row_to_info,
+    rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN, mysql_options
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
-from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+from aqueue.records import (
+    ClaimedJob,
+    JobFilter,
+    JobInfo,
+    LeaseState,
+    NewJob,
+    Outcome,
+    WorkerInfo,
+    WorkerRegistration,
+)
 
 T = TypeVar("T")
 _PACKAGE = __package__ or "aqueue.backends.mysql"
@@ -402,6 +412,29 @@ class MySQLBackend:
             lambda: self._rowcount(sql, [_micros(older_than), *statuses, batch_size]),
             batch_size,
         )
+
+    # -- the workers registry ---------------------------------------------------
+
+    async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
+        queues = None if worker.queues is None else json.dumps(worker.queues)
+        await self._rowcount(_Q["register_worker"], (
+            worker.name, worker.host, worker.pid, queues, worker.concurrency, worker.version,
+            _micros(ttl)))
+
+    async def heartbeat_worker(self, name: str, ttl: float) -> bool:
+        # MySQL counts rows changed, not matched: heartbeat_at always changes.
+        return await self._rowcount(_Q["heartbeat_worker"], (_micros(ttl), name)) == 1
+
+    async def deregister_worker(self, name: str) -> None:
+        await self._rowcount(_Q["deregister_worker"], (name,))
+
+    async def sweep_workers(self, retention: float) -> tuple[int, int]:
+        return (await self._rowcount(_Q["mark_dead_workers"]),
+                await self._rowcount(_Q["prune_workers"], (_micros(retention),)))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetch(_Q["list_workers"]),
+                               await self._fetch(_Q["running_jobs_by_worker"]))
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -154,3 +154,37 @@ WHERE finished_at < {{NOW}} - INTERVAL %s MICROSECOND AND status IN ({{statuses}
 DELETE FROM aqueue_jobs
 WHERE finished_at < {{NOW}} - INTERVAL %s MICROSECOND AND status IN ({{statuses}})
 LIMIT %s;
+
+-- name: register_worker
+INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, started_at,
+                            heartbeat_at, expires_at)
+VALUES (%s, %s, %s, %s, %s, %s, 'running', {{NOW}}, {{NOW}},
+        {{NOW}} + INTERVAL %s MICROSECOND)
+ON DUPLICATE KEY UPDATE status = 'running', heartbeat_at = {{NOW}},
+    expires_at = VALUES(expires_at), stopped_at = NULL;
+
+-- name: heartbeat_worker
+UPDATE aqueue_workers
+SET heartbeat_at = {{NOW}}, expires_at = {{NOW}} + INTERVAL %s MICROSECOND, status = 'running'
+WHERE name = %s AND status <> 'stopped';
+
+-- name: deregister_worker
+UPDATE aqueue_workers SET status = 'stopped', stopped_at = {{NOW}} WHERE name = %s;
+
+-- name: mark_dead_workers
+UPDATE aqueue_workers SET status = 'dead' WHERE status = 'running' AND expires_at < {{NOW}};
+
+-- name: prune_workers
+DELETE FROM aqueue_workers
+WHERE status <> 'running'
+  AND COALESCE(stopped_at, expires_at) < {{NOW}} - INTERVAL %s MICROSECOND;
+
+-- name: list_workers
+-- A worker whose heartbeat ran out shows as dead at once, before a sweep marks it.
+SELECT name, host, pid, queues, concurrency, version,
+       CASE WHEN status = 'running' AND expires_at < {{NOW}} THEN 'dead' ELSE status END,
+       started_at, heartbeat_at, expires_at, stopped_at
+FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+
+-- name: running_jobs_by_worker
+SELECT worker, id FROM aqueue_jobs WHERE status = 'running' ORDER BY worker, id;

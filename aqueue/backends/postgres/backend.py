@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -23,6 +24,7 @@ from aqueue.backends.common import (
     insert_resolving_unique_keys,
     resolve_unique_keys,
     row_to_info,
+    rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN, postgres_options
@@ -35,6 +37,8 @@ from aqueue.records import (
     LeaseState,
     NewJob,
     Outcome,
+    WorkerInfo,
+    WorkerRegistration,
 )
 
 T = TypeVar("T")
@@ -402,6 +406,27 @@ class PostgresBackend:
             lambda: self._execute(_Q["purge_batch"], older_than, list(statuses), batch_size),
             batch_size,
         )
+
+    # -- the workers registry ---------------------------------------------------
+
+    async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
+        queues = None if worker.queues is None else json.dumps(worker.queues)
+        await self._execute(_Q["register_worker"], worker.name, worker.host, worker.pid, queues,
+                            worker.concurrency, worker.version, ttl)
+
+    async def heartbeat_worker(self, name: str, ttl: float) -> bool:
+        return await self._execute(_Q["heartbeat_worker"], name, ttl) == 1
+
+    async def deregister_worker(self, name: str) -> None:
+        await self._execute(_Q["deregister_worker"], name)
+
+    async def sweep_workers(self, retention: float) -> tuple[int, int]:
+        return (await self._execute(_Q["mark_dead_workers"]),
+                await self._execute(_Q["prune_workers"], retention))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetch(_Q["list_workers"]),
+                               await self._fetch(_Q["running_jobs_by_worker"]))
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

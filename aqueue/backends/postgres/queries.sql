@@ -172,3 +172,39 @@ DELETE FROM aqueue_jobs WHERE id IN (
     SELECT id FROM aqueue_jobs
     WHERE finished_at < now() - make_interval(secs => $1) AND status = ANY($2::text[])
     LIMIT $3);
+
+-- name: register_worker
+INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, expires_at)
+VALUES ($1, $2, $3, $4::json, $5, $6, 'running', now() + make_interval(secs => $7))
+ON CONFLICT (name) DO UPDATE
+SET status = 'running', heartbeat_at = now(), expires_at = EXCLUDED.expires_at,
+    stopped_at = NULL;
+
+-- name: heartbeat_worker
+-- A worker marked dead that beats again (it was only stalled) is running again.
+UPDATE aqueue_workers
+SET heartbeat_at = now(), expires_at = now() + make_interval(secs => $2), status = 'running'
+WHERE name = $1 AND status <> 'stopped';
+
+-- name: deregister_worker
+UPDATE aqueue_workers SET status = 'stopped', stopped_at = now() WHERE name = $1;
+
+-- name: mark_dead_workers
+UPDATE aqueue_workers SET status = 'dead' WHERE status = 'running' AND expires_at < now();
+
+-- name: prune_workers
+DELETE FROM aqueue_workers
+WHERE status <> 'running' AND COALESCE(stopped_at, expires_at) < now() - make_interval(secs => $1);
+
+-- name: list_workers
+-- A worker whose heartbeat ran out shows as dead at once, before a sweep marks it.
+SELECT name, host, pid, queues::text, concurrency, version,
+       CASE WHEN status = 'running' AND expires_at < now() THEN 'dead' ELSE status END,
+       started_at, heartbeat_at, expires_at, stopped_at
+FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+
+-- name: running_jobs_by_worker
+-- Running rows are exactly the leased ones: the lease index finds them.
+SELECT worker, id::text FROM aqueue_jobs
+WHERE lease_expires_at IS NOT NULL AND status = 'running'
+ORDER BY worker, id;

@@ -21,11 +21,21 @@ from aqueue.backends.common import (
     delete_in_batches,
     group_stats,
     row_to_info,
+    rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
-from aqueue.records import ClaimedJob, JobFilter, JobInfo, LeaseState, NewJob, Outcome
+from aqueue.records import (
+    ClaimedJob,
+    JobFilter,
+    JobInfo,
+    LeaseState,
+    NewJob,
+    Outcome,
+    WorkerInfo,
+    WorkerRegistration,
+)
 
 T = TypeVar("T")
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -327,6 +337,28 @@ class SQLiteBackend:
         return await delete_in_batches(
             lambda: self._rowcount(_Q["purge_batch"], params), batch_size
         )
+
+    # -- the workers registry ---------------------------------------------------
+
+    async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
+        await self._rowcount(_Q["register_worker"], {
+            "name": worker.name, "host": worker.host, "pid": worker.pid,
+            "queues": None if worker.queues is None else json.dumps(worker.queues),
+            "concurrency": worker.concurrency, "version": worker.version, "ttl": ttl})
+
+    async def heartbeat_worker(self, name: str, ttl: float) -> bool:
+        return await self._rowcount(_Q["heartbeat_worker"], {"name": name, "ttl": ttl}) == 1
+
+    async def deregister_worker(self, name: str) -> None:
+        await self._rowcount(_Q["deregister_worker"], {"name": name})
+
+    async def sweep_workers(self, retention: float) -> tuple[int, int]:
+        return (await self._rowcount(_Q["mark_dead_workers"], {}),
+                await self._rowcount(_Q["prune_workers"], {"age": retention}))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetchall(_Q["list_workers"], {}),
+                               await self._fetchall(_Q["running_jobs_by_worker"], {}))
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -123,3 +123,37 @@ DELETE FROM aqueue_jobs WHERE id IN (
     WHERE finished_at IS NOT NULL AND finished_at < {{NOW}} - :age
       AND status IN (SELECT value FROM json_each(:statuses))
     LIMIT :batch);
+
+-- name: register_worker
+INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, started_at,
+                            heartbeat_at, expires_at)
+VALUES (:name, :host, :pid, :queues, :concurrency, :version, 'running', {{NOW}}, {{NOW}},
+        {{NOW}} + :ttl)
+ON CONFLICT (name) DO UPDATE
+SET status = 'running', heartbeat_at = {{NOW}}, expires_at = excluded.expires_at,
+    stopped_at = NULL;
+
+-- name: heartbeat_worker
+UPDATE aqueue_workers
+SET heartbeat_at = {{NOW}}, expires_at = {{NOW}} + :ttl, status = 'running'
+WHERE name = :name AND status <> 'stopped';
+
+-- name: deregister_worker
+UPDATE aqueue_workers SET status = 'stopped', stopped_at = {{NOW}} WHERE name = :name;
+
+-- name: mark_dead_workers
+UPDATE aqueue_workers SET status = 'dead' WHERE status = 'running' AND expires_at < {{NOW}};
+
+-- name: prune_workers
+DELETE FROM aqueue_workers
+WHERE status <> 'running' AND COALESCE(stopped_at, expires_at) < {{NOW}} - :age;
+
+-- name: list_workers
+-- A worker whose heartbeat ran out shows as dead at once, before a sweep marks it.
+SELECT name, host, pid, queues, concurrency, version,
+       CASE WHEN status = 'running' AND expires_at < {{NOW}} THEN 'dead' ELSE status END,
+       started_at, heartbeat_at, expires_at, stopped_at
+FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+
+-- name: running_jobs_by_worker
+SELECT worker, id FROM aqueue_jobs WHERE status = 'running' ORDER BY worker, id;
