@@ -247,6 +247,38 @@ async def _purge(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _pause(queue: Queue, args: argparse.Namespace) -> int:
+    for name in args.queues:
+        await queue.pause(name)
+        print(f"{name}: paused (running jobs finish; enqueue still works)")
+    return 0
+
+
+async def _resume(queue: Queue, args: argparse.Namespace) -> int:
+    for name in args.queues:
+        await queue.resume(name)
+        print(f"{name}: resumed")
+    return 0
+
+
+async def _queues(queue: Queue, args: argparse.Namespace) -> int:
+    states = await queue.queues()
+    paused = {name for name, is_paused in states.items() if is_paused}
+    stats = await queue.stats()
+    names = list(states)
+    if args.json:
+        print(json.dumps({n: {"paused": n in paused, **stats.get(n, {})} for n in names},
+                         indent=2, sort_keys=True))
+        return 0
+    for name in names:
+        counts = stats.get(name, {})
+        print(f"{name[:32]:32}  {'paused' if name in paused else 'active':6}  "
+              f"queued {counts.get('queued', 0):>8}  running {counts.get('running', 0):>6}")
+    if not names:
+        print("(no queues)")
+    return 0
+
+
 async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     workers = await queue.workers()
     if args.json:
@@ -304,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--status", type=_csv, help="default: succeeded,failed,cancelled")
     sub.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     sub.add_argument("--batch-size", type=int, default=1000)
+    sub = admin("pause", "stop workers claiming these queues' jobs", _pause)
+    sub.add_argument("queues", nargs="+", metavar="QUEUE")
+    sub = admin("resume", "let workers claim these queues' jobs again", _resume)
+    sub.add_argument("queues", nargs="+", metavar="QUEUE")
+    sub = admin("queues", "every queue, paused or not, with its queued and running jobs",
+                _queues)
+    sub.add_argument("--json", action="store_true")
     sub = admin("workers", "the workers registry: who runs, where, and which jobs", _workers)
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--jobs", type=int, default=5, metavar="N",

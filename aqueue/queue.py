@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from aqueue import dsn as dsn_module
+from aqueue import validation
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Listener
 from aqueue.backoff import Backoff
@@ -374,6 +375,34 @@ class Queue:
             raise ValueError(f"purge only deletes finished jobs; not: {', '.join(bad)}")
         backend = await self._ready()
         return await backend.purge(older_than, list(statuses), dry_run, batch_size)
+
+    async def pause(self, queue: str) -> None:
+        """Stop every worker claiming ``queue``'s jobs (running ones finish).
+
+        Enqueue still works; the pause holds across restarts until :meth:`resume`.
+        """
+        backend = await self._ready()
+        await backend.set_paused(validation.check_name("queue", queue), True)
+
+    async def resume(self, queue: str) -> None:
+        """Let workers claim ``queue``'s jobs again (on PostgreSQL they wake at once)."""
+        backend = await self._ready()
+        name = validation.check_name("queue", queue)
+        await backend.set_paused(name, False)
+        for hook in self.enqueue_hooks:
+            hook(name)
+
+    async def paused(self) -> list[str]:
+        """The queues paused now."""
+        backend = await self._ready()
+        return [name for name, paused in (await backend.queue_states()).items() if paused]
+
+    async def queues(self) -> dict[str, bool]:
+        """Every queue with jobs, or ever paused, and whether it is paused now."""
+        backend = await self._ready()
+        states = await backend.queue_states()
+        return {name: states.get(name, False)
+                for name in sorted(set(states) | set(await backend.stats()))}
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers registry: running workers first, each with its running jobs."""

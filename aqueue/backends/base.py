@@ -139,6 +139,12 @@ class Backend(Protocol):
     ) -> int:
         """Delete finished jobs older than ``older_than`` seconds, in batches."""
 
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause (or resume) ``queue``: a paused queue's jobs are not claimed."""
+
+    async def queue_states(self) -> dict[str, bool]:
+        """Every queue ever paused or resumed, and whether it is paused now."""
+
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
         """Add (or revive) ``worker`` in the registry, alive for ``ttl`` seconds."""
 

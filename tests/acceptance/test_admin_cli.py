@@ -113,3 +113,18 @@ def test_jobs_lists_a_row_it_cannot_decode(database: TestDatabase) -> None:
     [row] = [r for r in json.loads(as_json.stdout) if r["id"] == job_id]
     if database.backend != "postgresql":
         assert "result" in row["decode_error"]
+
+
+def test_pause_resume_and_queues(database: TestDatabase) -> None:
+    paused = _aqueue(database.dsn, "pause", "emails", "reports")
+    assert paused.returncode == 0 and "emails: paused" in paused.stdout
+    listed = json.loads(_aqueue(database.dsn, "queues", "--json").stdout)
+    assert listed["emails"]["paused"] and listed["reports"]["paused"]
+    resumed = _aqueue(database.dsn, "resume", "emails")
+    assert resumed.returncode == 0 and "emails: resumed" in resumed.stdout
+    listed = json.loads(_aqueue(database.dsn, "queues", "--json").stdout)
+    assert not listed["emails"]["paused"] and listed["reports"]["paused"]
+    assert "reports" in _aqueue(database.dsn, "queues").stdout
+    bad = _aqueue(database.dsn, "pause", "a\x01b")
+    assert bad.returncode == 1 and "control characters" in bad.stderr
+    _aqueue(database.dsn, "resume", "reports")

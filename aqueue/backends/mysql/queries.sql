@@ -38,6 +38,7 @@ SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts,
        scheduled_at
 FROM aqueue_jobs
 WHERE status = 'queued' AND scheduled_at <= {{NOW}}
+  AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
@@ -47,6 +48,7 @@ SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts,
        scheduled_at
 FROM aqueue_jobs
 WHERE status = 'queued' AND scheduled_at <= {{NOW}} AND queue IN ({{queues}})
+  AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
 FOR UPDATE SKIP LOCKED;
@@ -188,3 +190,10 @@ FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
 
 -- name: running_jobs_by_worker
 SELECT worker, id FROM aqueue_jobs WHERE status = 'running' ORDER BY worker, id;
+
+-- name: set_paused
+INSERT INTO aqueue_queues (name, paused, changed_at) VALUES (%s, %s, {{NOW}})
+ON DUPLICATE KEY UPDATE paused = VALUES(paused), changed_at = {{NOW}};
+
+-- name: queue_states
+SELECT name, paused FROM aqueue_queues ORDER BY name;

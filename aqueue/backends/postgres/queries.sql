@@ -208,3 +208,14 @@ FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
 SELECT worker, id::text FROM aqueue_jobs
 WHERE lease_expires_at IS NOT NULL AND status = 'running'
 ORDER BY worker, id;
+
+-- name: set_paused
+-- A resumed queue's workers are woken at once.
+WITH changed AS (
+    INSERT INTO aqueue_queues (name, paused) VALUES ($1, $2)
+    ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, changed_at = now()
+    RETURNING name, paused)
+SELECT CASE WHEN NOT paused THEN pg_notify('aqueue_new', name || ' 0') IS NULL END FROM changed;
+
+-- name: queue_states
+SELECT name, paused FROM aqueue_queues ORDER BY name;

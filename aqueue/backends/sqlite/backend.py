@@ -338,6 +338,12 @@ class SQLiteBackend:
             lambda: self._rowcount(_Q["purge_batch"], params), batch_size
         )
 
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        await self._rowcount(_Q["set_paused"], {"name": queue, "paused": int(paused)})
+
+    async def queue_states(self) -> dict[str, bool]:
+        return {r[0]: bool(r[1]) for r in await self._fetchall(_Q["queue_states"], {})}
+
     # -- the workers registry ---------------------------------------------------
 
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:

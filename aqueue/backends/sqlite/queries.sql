@@ -24,6 +24,8 @@ WHERE rowid IN (
     SELECT rowid FROM aqueue_jobs
     WHERE status = 'queued' AND scheduled_at <= {{NOW}}
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue
+                      AND p.paused)
     ORDER BY priority DESC, scheduled_at, id
     LIMIT :limit)
 RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout,
@@ -157,3 +159,10 @@ FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
 
 -- name: running_jobs_by_worker
 SELECT worker, id FROM aqueue_jobs WHERE status = 'running' ORDER BY worker, id;
+
+-- name: set_paused
+INSERT INTO aqueue_queues (name, paused, changed_at) VALUES (:name, :paused, {{NOW}})
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, changed_at = {{NOW}};
+
+-- name: queue_states
+SELECT name, paused FROM aqueue_queues ORDER BY name;
