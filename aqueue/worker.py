@@ -161,10 +161,11 @@ class Worker:
             return
         loop = asyncio.get_running_loop()
         when = loop.time() + delay
-        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= when:
+        timer = self._timer
+        if timer is not None and not timer.cancelled() and loop.time() < timer.when() <= when:
             return  # an earlier wake-up is set already; the claim then sets the next
-        if self._timer is not None:
-            self._timer.cancel()
+        if timer is not None:
+            timer.cancel()
         self._timer = loop.call_at(when, self._wake.set)
 
     def _on_notify(self, payload: str) -> None:

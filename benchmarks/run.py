@@ -107,7 +107,9 @@ async def fresh_server_database(backend: str) -> str:
 async def fresh(backend: str, scratch: Path) -> str:
     """A fresh database with aqueue's schema; its DSN."""
     if backend == "sqlite":
+        # e.g. AQUEUE_BENCH_SQLITE_OPTIONS=?synchronous=normal, to measure what FULL costs
         dsn = f"sqlite:///{scratch / f'bench-{time.monotonic_ns()}.db'}"
+        dsn += os.environ.get("AQUEUE_BENCH_SQLITE_OPTIONS", "")
     else:
         dsn = await fresh_server_database(backend)
     queue = aqueue.Queue(dsn)

@@ -91,6 +91,11 @@ async def test_one_timer_for_many_delayed_notifications(queue: aqueue.Queue) -> 
     assert len(loop._scheduled) - before <= 2  # type: ignore[attr-defined]
     assert worker._timer is not None
     assert abs(worker._timer.when() - (loop.time() + 3)) < 0.5
+    # Once a timer has fired, a later due time gets a timer of its own.
+    worker._on_notify("default 0.05")
+    await asyncio.sleep(0.1)
+    worker._on_notify("default 7")
+    assert abs(worker._timer.when() - (loop.time() + 7)) < 0.5
     worker._timer.cancel()
 
 
