@@ -344,11 +344,20 @@ class Worker:
         # at thousands of jobs a second the per-job overhead is the worker's cost.
         running = _Running(job, time.monotonic())
         self._running[job.key] = running
-        running.task = asyncio.create_task(
-            run_job(self.queue.tasks.get(job.task), job, self.name, self.queue.backend,
-                    self._sync.run, self.queue.max_payload_bytes),
-            name=f"aqueue-job-{job.id}")
+        running.task = asyncio.create_task(self._attempt(job), name=f"aqueue-job-{job.id}")
         running.task.add_done_callback(lambda task: self._finished(running, task))
+
+    async def _attempt(self, job: ClaimedJob) -> Outcome:
+        if not self.keeper.up_to_date():
+            # This worker was stalled (SIGSTOP, a blocking call, a long pause)
+            # past its lease since it claimed the job: another worker may have
+            # rescued it meanwhile. Ask before running anything; a renewal that
+            # finds the job gone cancels this task (see _on_renewed).
+            with contextlib.suppress(DatabaseUnavailable):
+                await self.keeper.renew()
+            await asyncio.sleep(0)  # a cancel the renewal made is delivered here
+        return await run_job(self.queue.tasks.get(job.task), job, self.name,
+                             self.queue.backend, self._sync.run, self.queue.max_payload_bytes)
 
     def _finished(self, running: _Running, task: asyncio.Task[Outcome]) -> None:
         job = running.job

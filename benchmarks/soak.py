@@ -269,7 +269,9 @@ class Soak:
         for job_id, runs in starts.items():
             if job_id in self.poisons:
                 continue  # they fail on purpose: their retries are not duplicates
-            runs.sort(key=lambda r: r[2])
+            # In claim order: a worker stopped right after a claim may write its
+            # start line after the rescuer's attempt began.
+            runs.sort(key=lambda r: (r[0], r[2]))
             for (_a, pid, at), (_b, _pid2, next_at) in pairwise(runs):
                 if self._fault_near(pid, at, next_at):
                     explained += 1

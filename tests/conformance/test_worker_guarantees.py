@@ -156,3 +156,29 @@ async def test_unwritten_outcomes_stop_the_claims(queue: aqueue.Queue) -> None:
     for n in range(105, 200):
         worker._completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
     assert worker._free_slots() <= 0
+
+
+async def test_a_worker_back_from_a_stall_asks_before_running_a_claimed_job(
+    queue: aqueue.Queue,
+) -> None:
+    """Stopped (SIGSTOP, a long pause) right after a claim, past its lease: the
+    job may have been rescued meanwhile. The worker renews before running it,
+    and runs nothing of a job it lost."""
+    ran: list[int] = []
+
+    @queue.task(name="once")
+    async def once(n: int) -> None:
+        ran.append(n)
+
+    await once.enqueue(1)
+    worker = aqueue.Worker(queue, concurrency=1, lease=30)
+    [claimed] = await queue.backend.claim_jobs(worker.name, None, 1, 30)
+    # Meanwhile the job is rescued and taken by another worker...
+    await queue.backend.hand_back(worker.name, [(claimed.id, claimed.attempts)])
+    await queue.backend.claim_jobs("rescuer", None, 1, 30)
+    worker.keeper.renewed_at -= 60  # ...while this one stood still past its lease.
+    worker._start(claimed)
+    await worker.signals.wait("lease_lost", timeout=10)
+    await asyncio.sleep(0.1)
+    assert ran == [] and worker._running == {}
+    assert (await queue.job(claimed.id).refresh()).worker == "rescuer"
