@@ -72,7 +72,9 @@ def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path,
 
 def test_three_workers_run_each_job_exactly_once(db: TestDatabase, record_file: Path) -> None:
     """(b) Three workers x concurrency 20 on 3,000 jobs, no faults: each runs once."""
-    ids = run(enqueue_records(db.dsn, 3000))
+    # Jobs of 10 ms: one worker alone would take ~1.5 s, longer than the others
+    # take to start even on a loaded machine, so the work is always shared.
+    ids = run(enqueue_records(db.dsn, 3000, sleep=0.01))
     workers = [
         WorkerProcess(db.dsn, record_file, "--concurrency", "20", "--burst")
         for _ in range(3)
