@@ -52,6 +52,16 @@ class Job(Generic[R]):
         result: R = _outcome(info)
         return result
 
+    def result_sync(self, timeout: float | None = None) -> R:
+        """:meth:`result` for code without an event loop."""
+        from aqueue.sync import require_no_running_loop
+
+        require_no_running_loop("result_sync()", "await job.result()")
+        info = self._queue.sync_bridge().call(
+            lambda q: q.wait_until_finished(self.id, timeout))
+        result: R = _outcome(info)
+        return result
+
     async def cancel(self) -> JobStatus:
         """Cancel a queued job, or ask its worker to stop a running one.
 

@@ -26,6 +26,7 @@ from aqueue.records import (
     NewJob,
     WorkerInfo,
 )
+from aqueue.sync import SyncBridge, require_no_running_loop
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
     JobOptions,
@@ -132,6 +133,7 @@ class Queue:
         self._listener_lock = asyncio.Lock()
         #: Callbacks run when this process enqueues jobs (in-process wake-up).
         self.enqueue_hooks: list[Callable[[str], None]] = []
+        self._sync_bridge: SyncBridge | None = None
 
     def __repr__(self) -> str:
         return f"<aqueue.Queue {self._dsn}>"
@@ -334,6 +336,35 @@ class Queue:
             for hook in self.enqueue_hooks:
                 hook(queue_name)
         return [Job(self, job_id) for job_id in ids]
+
+    # -- producing from sync code ------------------------------------------------
+
+    def sync_bridge(self) -> SyncBridge:
+        """The private loop sync calls run on (see :mod:`aqueue.sync`)."""
+        if self._sync_bridge is None:
+            def twin() -> Queue:
+                copy = Queue(self._dsn.raw, max_payload_bytes=self.max_payload_bytes,
+                             pool_size=self.pool_size,
+                             default_queue=self.default_options.queue)
+                copy.tasks = self.tasks
+                return copy
+
+            self._sync_bridge = SyncBridge(twin)
+        return self._sync_bridge
+
+    def enqueue_sync(self, task_name: str, /, *args: Any, **kwargs: Any) -> Job[Any]:
+        """:meth:`enqueue` for code without an event loop; durable once it returns."""
+        return self.task_named(task_name).enqueue_sync(*args, **kwargs)
+
+    def get_job_sync(self, job_id: str) -> JobInfo | None:
+        """:meth:`get_job` for code without an event loop."""
+        require_no_running_loop("get_job_sync()", "await queue.get_job()")
+        return self.sync_bridge().call(lambda q: q.get_job(job_id))
+
+    def close_sync(self) -> None:
+        """Close the connections sync calls opened (also done at exit)."""
+        if self._sync_bridge is not None:
+            self._sync_bridge.close()
 
     # -- reading -------------------------------------------------------------------
 

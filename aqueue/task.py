@@ -164,6 +164,25 @@ class Task(Generic[P, R]):
         """Describe a job without enqueueing it, for :meth:`Queue.enqueue_many`."""
         return JobRequest(self.name, args, kwargs, self.options)
 
+    def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
+        """:meth:`enqueue` for code without an event loop (Django views, Flask,
+        scripts): same checks, same durability, same unique keys.
+
+        Raises ``RuntimeError`` inside a running event loop (use ``await
+        enqueue()`` there). A ``connection=`` option is refused: sync code's
+        connections belong to sync drivers.
+        """
+        from aqueue.job import Job
+        from aqueue.sync import require_no_running_loop
+
+        require_no_running_loop("enqueue_sync()", "await task.enqueue()")
+        if self.options.connection is not None:
+            raise ValueError("enqueue_sync() cannot write on a caller's connection: use "
+                             "await task.using(connection=...).enqueue() from async code")
+        request = JobRequest(self.name, args, kwargs, self.options)
+        jobs = self.queue.sync_bridge().call(lambda q: q.enqueue_many([request]))
+        return Job(self.queue, jobs[0].id)
+
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Queue a job; it is durable once this returns."""
         jobs = await self.queue.enqueue_many(

@@ -132,6 +132,20 @@ async def w1_single_enqueue(dsn: str, s: Sizes) -> float:
         return s.single / (time.perf_counter() - began)
 
 
+def w1_single_enqueue_sync(dsn: str, s: Sizes) -> float:
+    """W1 from sync code (a Django view, a Flask handler): ``enqueue_sync``."""
+    queue = aqueue.Queue(dsn)
+    try:
+        task = queue.task_named(noop.name)
+        task.enqueue_sync(0)  # start the private loop, warm the pool
+        began = time.perf_counter()
+        for n in range(s.single):
+            task.enqueue_sync(n)
+        return s.single / (time.perf_counter() - began)
+    finally:
+        queue.close_sync()
+
+
 async def w2_batch_enqueue(dsn: str, s: Sizes) -> float:
     queue = aqueue.Queue(dsn)
     async with queue:
@@ -389,10 +403,15 @@ async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Si
     if "W1" in workloads:
         ours: list[float] = []
         base: list[float] = []
+        from_sync: list[float] = []
         for _ in range(s.runs):
             ours.append(await w1_single_enqueue(await fresh(backend, scratch), s))
             await raw_run(lambda d: raw.single(d, s.single), base)
+            # Paired with the async run: sync callers have no loop of their own.
+            dsn = await fresh(backend, scratch)
+            from_sync.append(await asyncio.to_thread(w1_single_enqueue_sync, dsn, s))
         add("W1", metric("W1", s), "jobs/s", ours)
+        add("W1", "enqueue_sync, one per call", "jobs/s", from_sync)
         if paired:
             rec.add("W1", backend, "raw", "INSERT, one per commit", "jobs/s", base)
     if "W2" in workloads:
@@ -550,6 +569,10 @@ def targets(figures: list[Figure]) -> list[dict[str, Any]]:
                        and label in f.metric), None)
         check(f"W2 batch vs raw unnest ({label})", ratio(find("aqueue", pg, "batch"), raw_w2),
               0.70, True, "x")
+    for backend in ("postgresql", "mysql", "sqlite"):
+        check(f"W1 enqueue_sync vs async enqueue on {backend}",
+              ratio(find("aqueue", backend, "enqueue_sync"),
+                    find("aqueue", backend, "enqueue, one")), 0.80, True, "x")
     check("W1 single vs raw INSERT per commit",
           ratio(find("aqueue", pg, "enqueue, one"), find("raw", pg, "INSERT, one")), 0.85, True,
           "x")
