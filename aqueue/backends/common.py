@@ -156,37 +156,56 @@ async def delete_in_batches(delete_batch: Callable[[], Awaitable[int]], batch_si
             return total
 
 
+#: ``holders(keys, ids)``: rows ``(unique_key, id)`` of the active jobs holding
+#: ``keys``, and of the jobs among ``ids`` that exist (whatever their status).
+Holders = Callable[[list[str], list[str]], Awaitable[list[tuple[str | None, str]]]]
+
+
 async def insert_resolving_unique_keys(
     jobs: Sequence[NewJob],
     insert: Callable[[Sequence[NewJob]], Awaitable[None]],
-    active_ids: Callable[[list[str]], Awaitable[dict[str, str]]],
+    holders: Holders,
 ) -> list[str]:
-    """Insert ``jobs``, then map each job with a ``unique_key`` to the active job
+    """Insert ``jobs``, then map each job with a ``unique_key`` to the job
     holding that key (see :func:`resolve_unique_keys`)."""
     await insert(jobs)
-    return await resolve_unique_keys(jobs, insert, active_ids)
+    return await resolve_unique_keys(jobs, insert, holders)
 
 
 async def resolve_unique_keys(
     jobs: Sequence[NewJob],
     insert: Callable[[Sequence[NewJob]], Awaitable[None]],
-    active_ids: Callable[[list[str]], Awaitable[dict[str, str]]],
+    holders: Holders,
 ) -> list[str]:
-    """After ``jobs`` were inserted, map each job with a ``unique_key`` to the
-    active job holding that key. If the holder finished between the insert and
-    the look-up, the key is free again, so those jobs are inserted once more."""
+    """After ``jobs`` were inserted, map each job with a ``unique_key`` to its
+    job: itself if its row went in, else the active job that held the key.
+
+    A row that went in may already have run and finished (a worker can be
+    that quick): it is still this call's job, never inserted twice. A key
+    whose holder finished between the insert and the look-up is free again:
+    those jobs, absent, are inserted once more.
+    """
     keyed = [j for j in jobs if j.unique_key is not None]
     if not keyed:
         return [j.id for j in jobs]
     keys = sorted({j.unique_key for j in keyed if j.unique_key is not None})
-    active: dict[str, str] = {}
+    ids = [j.id for j in keyed]
+    present: set[str] = set()
+    holder: dict[str, str] = {}
     for _ in range(5):
-        active = await active_ids(keys)
-        missing = [j for j in keyed if j.unique_key not in active]
+        rows = await holders(keys, ids)
+        present = {str(job_id) for _key, job_id in rows}
+        holder = {}
+        for key, job_id in rows:
+            if key is not None and (key not in holder or str(job_id) in ids):
+                holder.setdefault(key, str(job_id))
+        missing = [j for j in keyed if j.id not in present
+                   and (j.unique_key is None or j.unique_key not in holder)]
         if not missing:
             break
         await insert(missing)
-    return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
+    return [j.id if j.id in present or not j.unique_key else holder.get(j.unique_key, j.id)
+            for j in jobs]
 
 
 class Replayable:

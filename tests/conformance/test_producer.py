@@ -183,3 +183,34 @@ async def test_result_times_out(queue: aqueue.Queue) -> None:
     job = await slow.enqueue()
     with pytest.raises(TimeoutError):
         await job.result(timeout=0.2)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_a_unique_job_that_finishes_before_the_look_up_is_not_inserted_twice(
+    queue: aqueue.Queue,
+) -> None:
+    """Found by the soak in CI: a worker finished a job between its insert and
+    the look-up of its key; the key was free again, and the same row was
+    inserted a second time (a primary-key violation)."""
+    from typing import Any
+
+    from aqueue.backends.common import insert_resolving_unique_keys
+    from aqueue.records import Outcome
+    from aqueue.task import new_jobs
+
+    @queue.task(name="quick")
+    async def quick() -> None:
+        return None
+
+    backend: Any = queue.backend
+    rows = new_jobs([quick.using(unique_key="k").prepare()], queue.max_payload_bytes)
+
+    async def insert_then_a_quick_worker(batch: Any) -> None:
+        await backend._insert(batch)
+        claimed = await backend.claim_jobs("quick", None, 10, 30)
+        await backend.complete_jobs("quick", [
+            Outcome(c.id, c.attempts, JobStatus.SUCCEEDED, result="null") for c in claimed])
+
+    ids = await insert_resolving_unique_keys(rows, insert_then_a_quick_worker, backend._holders)
+    assert ids == [rows[0].id]
+    assert await queue.stats() == {"default": {"succeeded": 1}}

@@ -276,16 +276,16 @@ class MySQLBackend:
 
             await self._run("insert", many, connection=connection)
 
-        async def active_ids(keys: list[str]) -> dict[str, str]:
-            sql = _Q.render("active_ids_for_keys", keys=_marks(len(keys)))
+        async def holders(keys: list[str], ids: list[str]) -> list[tuple[str | None, str]]:
+            sql = _Q.render("key_holders", keys=_marks(len(keys)), ids=_marks(len(ids)))
 
-            async def op(cur: aiomysql.Cursor) -> dict[str, str]:
-                await cur.execute(sql, keys)
-                return {r[0]: r[1] for r in await cur.fetchall()}
+            async def op(cur: aiomysql.Cursor) -> list[tuple[str | None, str]]:
+                await cur.execute(sql, [*keys, *ids])
+                return [(r[0], r[1]) for r in await cur.fetchall()]
 
             return await self._run("insert", op, connection=connection)
 
-        return await insert_resolving_unique_keys(jobs, insert, active_ids)
+        return await insert_resolving_unique_keys(jobs, insert, holders)
 
     # -- working --------------------------------------------------------------
 

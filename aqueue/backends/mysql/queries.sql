@@ -30,8 +30,10 @@ FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     run_at DATETIME(6) PATH '$.run_at')) AS j
 ON DUPLICATE KEY UPDATE id = aqueue_jobs.id;
 
--- name: active_ids_for_keys
-SELECT unique_key, id FROM aqueue_jobs WHERE active_unique_key IN ({{keys}});
+-- name: key_holders
+-- The active jobs holding these keys, and those of these ids that exist.
+SELECT unique_key, id FROM aqueue_jobs
+WHERE active_unique_key IN ({{keys}}) OR id IN ({{ids}});
 
 -- name: select_claimable
 SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,

@@ -276,16 +276,17 @@ class PostgresBackend:
         await self._run("insert", lambda c: c.execute(_insert_jobs_sql(columns), *columns),
                         connection)
 
-    async def _active_ids(self, keys: list[str], connection: Any = None) -> dict[str, str]:
+    async def _holders(self, keys: list[str], ids: list[str], connection: Any = None
+                       ) -> list[tuple[str | None, str]]:
         rows = await self._run(
-            "insert", lambda c: c.fetch(_Q["active_ids_for_keys"], keys), connection
+            "insert", lambda c: c.fetch(_Q["key_holders"], keys, ids), connection
         )
-        return {r[0]: r[1] for r in rows}
+        return [(r[0], r[1]) for r in rows]
 
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         return await insert_resolving_unique_keys(
             jobs, lambda batch: self._insert(batch, connection),
-            lambda keys: self._active_ids(keys, connection))
+            lambda keys, ids: self._holders(keys, ids, connection))
 
     async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
         source = Replayable(batches)
@@ -313,7 +314,7 @@ class PostgresBackend:
                     raise
 
         await self._run("insert", op)
-        return await resolve_unique_keys(source.jobs(), self._insert, self._active_ids)
+        return await resolve_unique_keys(source.jobs(), self._insert, self._holders)
 
 
     # -- working --------------------------------------------------------------

@@ -51,9 +51,11 @@ WITH ins AS ({{BATCH_ROWS}} {{IF_UNIQUE_KEYS}} RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM min(scheduled_at) - now())))
 FROM ins GROUP BY queue;
 
--- name: active_ids_for_keys
+-- name: key_holders
+-- The active jobs holding these keys, and those of these ids that exist.
 SELECT unique_key, id::text FROM aqueue_jobs
-WHERE unique_key = ANY($1::text[]) AND status IN ('queued', 'running');
+WHERE (unique_key = ANY($1::text[]) AND status IN ('queued', 'running'))
+   OR id = ANY($2::uuid[]);
 
 -- name: claim_jobs
 -- The statement lives in aqueue_claim() (migration 0002), which pins its plan.

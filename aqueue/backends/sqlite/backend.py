@@ -200,30 +200,38 @@ class SQLiteBackend:
             for j in jobs
         ]
         keys = [j.unique_key for j in jobs if j.unique_key is not None]
+        keyed_ids = [j.id for j in jobs if j.unique_key is not None]
 
-        async def write(conn: aiosqlite.Connection) -> dict[str, str]:
+        async def write(conn: aiosqlite.Connection) -> list[Any]:
             if len(rows) == 1:
                 await conn.execute(_Q["insert_job"], rows[0])
             else:
                 await conn.executemany(_Q["insert_job"], rows)
             if not keys:
-                return {}
-            async with conn.execute(_Q["active_ids_for_keys"], {"keys": json.dumps(keys)}) as cur:
-                return {row[0]: row[1] for row in await cur.fetchall()}
+                return []
+            # In the insert's transaction: no job can finish in between.
+            params = {"keys": json.dumps(keys), "ids": json.dumps(keyed_ids)}
+            return list(await conn.execute_fetchall(_Q["key_holders"], params))
 
         if connection is not None:
             # The caller's own connection and transaction: no lock, no commit.
-            active = await write(connection)
+            found = await write(connection)
         else:
 
-            async def op(conn: aiosqlite.Connection) -> dict[str, str]:
+            async def op(conn: aiosqlite.Connection) -> list[Any]:
                 if len(rows) == 1 and not keys:
                     return await write(conn)
                 async with self._transaction(conn):
                     return await write(conn)
 
-            active = await self._run("insert", op)
-        return [active.get(j.unique_key, j.id) if j.unique_key else j.id for j in jobs]
+            found = await self._run("insert", op)
+        present = {row[1] for row in found}
+        active: dict[str, str] = {}
+        for key, job_id in found:
+            if key is not None:
+                active.setdefault(key, job_id)
+        return [j.id if j.id in present or not j.unique_key else active.get(j.unique_key, j.id)
+                for j in jobs]
 
     # -- working --------------------------------------------------------------
 

@@ -9,10 +9,11 @@ VALUES (:id, :task, :queue, 'queued', :priority, :args, :kwargs, :max_attempts,
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
 DO NOTHING;
 
--- name: active_ids_for_keys
+-- name: key_holders
+-- The active jobs holding these keys, and those of these ids that exist.
 SELECT unique_key, id FROM aqueue_jobs
-WHERE unique_key IN (SELECT value FROM json_each(:keys))
-  AND status IN ('queued', 'running');
+WHERE (unique_key IN (SELECT value FROM json_each(:keys)) AND status IN ('queued', 'running'))
+   OR id IN (SELECT value FROM json_each(:ids));
 
 -- name: claim_jobs
 UPDATE aqueue_jobs
