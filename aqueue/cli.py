@@ -262,19 +262,14 @@ async def _resume(queue: Queue, args: argparse.Namespace) -> int:
 
 
 async def _queues(queue: Queue, args: argparse.Namespace) -> int:
-    states = await queue.queues()
-    paused = {name for name, is_paused in states.items() if is_paused}
-    stats = await queue.stats()
-    names = list(states)
+    queues = await queue.queues()
     if args.json:
-        print(json.dumps({n: {"paused": n in paused, **stats.get(n, {})} for n in names},
-                         indent=2, sort_keys=True))
+        print(json.dumps(queues, indent=2, sort_keys=True))
         return 0
-    for name in names:
-        counts = stats.get(name, {})
-        print(f"{name[:32]:32}  {'paused' if name in paused else 'active':6}  "
-              f"queued {counts.get('queued', 0):>8}  running {counts.get('running', 0):>6}")
-    if not names:
+    for name, state in queues.items():
+        print(f"{name[:32]:32}  {'paused' if state['paused'] else 'active':6}  "
+              f"queued {state.get('queued', 0):>8}  running {state.get('running', 0):>6}")
+    if not queues:
         print("(no queues)")
     return 0
 

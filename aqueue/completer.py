@@ -142,7 +142,7 @@ class Completer:
             self._remove([outcome])
             return
         self._remove([outcome])
-        self._written([plain], fenced)
+        self._announce([plain], fenced)
 
     def _remove(self, batch: Sequence[Outcome]) -> None:
         count = len(batch)
@@ -154,6 +154,9 @@ class Completer:
 
     def _written(self, batch: Sequence[Outcome], fenced: Sequence[str]) -> None:
         self._remove(batch)
+        self._announce(batch, fenced)
+
+    def _announce(self, batch: Sequence[Outcome], fenced: Sequence[str]) -> None:
         lost = set(fenced)
         for job_id in fenced:
             log.warning("job %s: outcome discarded, this worker no longer holds the job "

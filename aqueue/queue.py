@@ -428,12 +428,14 @@ class Queue:
         backend = await self._ready()
         return [name for name, paused in (await backend.queue_states()).items() if paused]
 
-    async def queues(self) -> dict[str, bool]:
-        """Every queue with jobs, or ever paused, and whether it is paused now."""
+    async def queues(self) -> dict[str, dict[str, Any]]:
+        """Every queue with jobs, or ever paused: ``{name: {"paused": bool,
+        status: count, ...}}``, in name order."""
         backend = await self._ready()
         states = await backend.queue_states()
-        return {name: states.get(name, False)
-                for name in sorted(set(states) | set(await backend.stats()))}
+        stats = await backend.stats()
+        return {name: {"paused": states.get(name, False), **stats.get(name, {})}
+                for name in sorted(set(states) | set(stats))}
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers registry: running workers first, each with its running jobs."""
