@@ -301,6 +301,12 @@ async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
+    from aqueue.dashboard_cli import add_arguments
+
+    add_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aqueue", description="Administer aqueue.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -342,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--jobs", type=int, default=5, metavar="N",
                      help="running job ids shown per worker (default 5)")
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the web dashboard and JSON API (needs aqueue[web])",
+        description="Serve the web dashboard and JSON API. Actions need the token in "
+                    "$AQUEUE_DASHBOARD_TOKEN (one is made and printed if unset).")
+    _add_dashboard_arguments(dashboard)
     worker = commands.add_parser("worker", help="run a worker (same as aqueue-worker)")
     _add_worker_arguments(worker)
     return parser
@@ -353,6 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "worker":
         return _worker("aqueue worker", args)
+    if args.command == "dashboard":
+        from aqueue.dashboard_cli import run  # imports nothing of the web extra until it runs
+
+        return run(args)
     try:
         return asyncio.run(_admin(args))
     except (StartupError, AqueueError) as exc:

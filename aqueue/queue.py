@@ -6,12 +6,14 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from aqueue import dsn as dsn_module
 from aqueue import validation
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Listener
+from aqueue.backends.common import summarize_queues
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, SchemaError
@@ -24,6 +26,7 @@ from aqueue.records import (
     JobInfo,
     JobStatus,
     NewJob,
+    QueueSummary,
     WorkerInfo,
 )
 from aqueue.sync import SyncBridge, require_no_running_loop
@@ -378,9 +381,64 @@ class Queue:
         return await backend.get_job(str(job_id))
 
     async def list_jobs(self, job_filter: JobFilter | None = None) -> list[JobInfo]:
-        """Jobs matching ``job_filter`` (all, by default), newest first."""
+        """Jobs matching ``job_filter`` (all, by default), newest first.
+
+        Page with the filter's keyset cursors: ``before=<last id shown>`` for
+        the next (older) page, ``after=<first id shown>`` for the previous one.
+        A bad status, cursor or prefix raises ``ValueError``.
+        """
         backend = await self._ready()
-        return await backend.list_jobs(job_filter or JobFilter())
+        return await backend.list_jobs(validation.check_job_filter(job_filter or JobFilter()))
+
+    async def delete_job(self, job_id: str) -> JobStatus | None:
+        """Delete a job that is not running; returns the status it had, or
+        ``None`` for an unknown id. A running job is left alone (``running``
+        is returned): cancel it, then delete it."""
+        backend = await self._ready()
+        status = await backend.delete_job(str(job_id))
+        return None if status is None else JobStatus(status)
+
+    async def retry_jobs(self, job_filter: JobFilter) -> int:
+        """Retry every failed or cancelled job matching ``job_filter`` (all of
+        them, page after page, not only ``limit``); returns how many."""
+        return await self._for_each_matching(job_filter, ("failed", "cancelled"), self.retry_job)
+
+    async def cancel_jobs(self, job_filter: JobFilter) -> int:
+        """Cancel every queued job matching ``job_filter`` and ask the workers
+        running the matching running ones to stop; returns how many."""
+        async def cancel(job_id: str) -> bool:
+            return await self.cancel_job(job_id) in (JobStatus.CANCELLED, JobStatus.RUNNING)
+
+        return await self._for_each_matching(job_filter, ("queued", "running"), cancel)
+
+    async def _for_each_matching(self, job_filter: JobFilter, statuses: tuple[str, ...],
+                                 act: Callable[[str], Awaitable[bool]]) -> int:
+        f = validation.check_job_filter(job_filter)
+        wanted = tuple(s for s in (f.statuses or statuses) if s in statuses)
+        if not wanted:
+            return 0
+        # Walk the matching ids newest first by keyset; acted-on jobs change
+        # status, so the cursor, not an offset, keeps the walk exact.
+        page = JobFilter(statuses=wanted, queues=f.queues, tasks=f.tasks,
+                         id_prefix=f.id_prefix, limit=500)
+        done = 0
+        while True:
+            jobs = await self.list_jobs(page)
+            for job in jobs:
+                done += await act(job.id)
+            if len(jobs) < page.limit:
+                return done
+            page = replace(page, before=jobs[-1].id)
+
+    async def overview(self) -> list[QueueSummary]:
+        """Every queue with active or failed jobs, recent finishes, or a pause
+        state: counts, throughput over 5 and 60 minutes and the oldest due job's
+        age. Its cost does not grow with the finished history (see
+        ``docs/dashboard.md``)."""
+        backend = await self._ready()
+        states, counts, recent = await asyncio.gather(
+            backend.queue_states(), backend.queue_counts(), backend.recent_finished(3600, 300))
+        return summarize_queues(states, counts, recent)
 
     async def cancel_job(self, job_id: str) -> JobStatus | None:
         """Cancel a queued job, or ask the worker running it to stop it.

@@ -162,12 +162,39 @@ class LeaseState:
 
 @dataclass(frozen=True, slots=True)
 class JobFilter:
-    """Which jobs ``list_jobs`` returns, newest first."""
+    """Which jobs ``list_jobs`` returns, newest first.
+
+    ``before``/``after`` are keyset cursors (job ids, which sort by creation
+    time): the page of jobs older than ``before``, or the page newer than
+    ``after``. ``id_prefix`` is the leading hex digits of an id.
+    """
 
     statuses: tuple[str, ...] = ()
     queues: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     limit: int = 50
+    id_prefix: str | None = None
+    before: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """One queue on the dashboard's overview, as the database held it when read.
+
+    ``finished_5m``/``finished_60m`` count the jobs that finished in the last
+    5 and 60 minutes by final status (``succeeded``, ``failed``, ``cancelled``).
+    """
+
+    name: str
+    paused: bool
+    due: int
+    scheduled: int
+    running: int
+    failed: int
+    oldest_due_age: float | None
+    finished_5m: dict[str, int]
+    finished_60m: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)

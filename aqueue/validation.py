@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import unicodedata
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
+
+from aqueue.records import JobFilter, JobStatus
 
 MAX_NAME_LENGTH = 200
 MAX_UNIQUE_KEY_LENGTH = 255
@@ -88,3 +92,44 @@ def check_unique_key(value: object) -> str | None:
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
         raise ValueError(f"unique_key must not contain control characters: {value!r}")
     return value
+
+
+MAX_PAGE_SIZE = 1000
+_HEX = frozenset("0123456789abcdef")
+
+
+def check_job_id(value: object, what: str = "job id") -> str:
+    """A job id in its canonical form (lower-case UUID text)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"{what} is not a job id (a UUID): {value[:80]!r}") from None
+
+
+def check_job_filter(job_filter: JobFilter) -> JobFilter:
+    """``job_filter`` with its cursors and id prefix in canonical form, or a
+    ``ValueError`` naming what is wrong with it."""
+    f = job_filter
+    for status in f.statuses:
+        if status not in JobStatus.__members__.values():
+            raise ValueError(f"unknown status {status!r}: one of "
+                             f"{', '.join(s.value for s in JobStatus)}")
+    for queue in f.queues:
+        check_name("queue", queue)
+    for task in f.tasks:
+        check_name("task", task)
+    if isinstance(f.limit, bool) or not isinstance(f.limit, int) \
+            or not 1 <= f.limit <= MAX_PAGE_SIZE * 1000:
+        raise ValueError(f"limit must be an integer from 1 to {MAX_PAGE_SIZE * 1000}: {f.limit!r}")
+    prefix = f.id_prefix
+    if prefix is not None:
+        prefix = prefix.strip().lower()
+        digits = prefix.replace("-", "")
+        if not digits or len(digits) > 32 or not set(digits) <= _HEX:
+            raise ValueError(f"an id prefix is 1 to 32 hex digits: {prefix[:80]!r}")
+    return replace(
+        f, id_prefix=prefix,
+        before=None if f.before is None else check_job_id(f.before, "the 'before' cursor"),
+        after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"))

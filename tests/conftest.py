@@ -48,10 +48,12 @@ async def empty(dsn: str) -> None:
     queue = aqueue.Queue(dsn)
     async with queue:
         backend = queue.backend
-        if backend.dialect == "postgresql":
-            await backend._fetch("TRUNCATE aqueue_jobs")  # type: ignore[attr-defined]
-        else:
-            await backend._fetch("DELETE FROM aqueue_jobs")  # type: ignore[attr-defined]
+        # Pause states and registered workers are per-test state too.
+        for table in ("aqueue_jobs", "aqueue_queues", "aqueue_workers"):
+            if backend.dialect == "postgresql":
+                await backend._fetch(f"TRUNCATE {table}")  # type: ignore[attr-defined]
+            else:
+                await backend._fetch(f"DELETE FROM {table}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -122,6 +122,18 @@ class Backend(Protocol):
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
         """Jobs matching ``job_filter``, newest first."""
 
+    async def delete_job(self, job_id: str) -> str | None:
+        """Delete a job that is not running; return the status it had
+        (``running``: not deleted), or ``None`` for an unknown id."""
+
+    async def queue_counts(self) -> list[Sequence[Any]]:
+        """``(queue, status, jobs, due, oldest scheduled_at, now)`` for the
+        queued, running and failed jobs, without reading the finished history."""
+
+    async def recent_finished(self, long: float, short: float) -> list[Sequence[Any]]:
+        """``(queue, status, jobs finished in the last long seconds, in the last
+        short seconds)``."""
+
     async def cancel_job(self, job_id: str) -> str | None:
         """Cancel a queued job, or ask a running one to stop; return the status after."""
 

@@ -11,7 +11,16 @@ from typing import Any, TypeVar
 
 from aqueue import serialization
 from aqueue.errors import AqueueError
-from aqueue.records import ClaimedJob, JobInfo, JobStatus, NewJob, WorkerInfo
+from aqueue.records import (
+    FINAL_STATUS_NAMES,
+    ClaimedJob,
+    JobFilter,
+    JobInfo,
+    JobStatus,
+    NewJob,
+    QueueSummary,
+    WorkerInfo,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("aqueue.backend")
@@ -273,3 +282,132 @@ async def retry_transient(
             log.debug("%s: transient error, retrying (%s)", what, exc)
             await asyncio.sleep(min(0.5, 0.005 * 2**attempt) * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")
+
+
+def id_bounds(prefix: str) -> tuple[str, str]:
+    """The lowest and highest job ids that start with ``prefix`` (hex digits,
+    dashes ignored), so that a prefix search is a primary-key range."""
+    digits = prefix.replace("-", "").lower()
+
+    def dashed(hex32: str) -> str:
+        return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
+
+    return dashed(digits.ljust(32, "0")), dashed(digits.ljust(32, "f"))
+
+
+_STATUS_LITERALS = {status.value: f"'{status.value}'" for status in JobStatus}
+
+
+def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns: str,
+                  id_cast: str = "", running: str = "status = 'running'",
+                  sources: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
+
+    Only the conditions the filter uses are written, each a fixed fragment;
+    ``bind`` turns a value into a bind marker, so values never enter the text.
+    A filtered list is the union of up to three newest-first pages, each on
+    the index that holds its rows: queued jobs (the claim index), running
+    jobs (``running``: the predicate of the lease index), finished jobs (the
+    partial indexes of finished jobs). No page reads more than ``limit`` rows
+    past its cursor, however long the finished history. ``columns`` must name
+    ``id`` unqualified (the rows are joined ``USING (id)``). ``sources``
+    replaces ``aqueue_jobs`` in a page's FROM with a dialect's index hint:
+    keys ``queued``, ``running``, ``finished``, ``finished_by_name`` (the
+    finished page of a queue or task filter) and ``finished_problems`` (that
+    page when it only wants failed or cancelled jobs).
+    """
+    f = job_filter
+    # A page newer than a cursor is read upwards from it, then put newest first.
+    ascending = bool(f.after and not f.before)
+    direction = "ASC" if ascending else "DESC"
+    def common() -> list[str]:
+        # Built afresh for each page, in text order: MySQL's markers are positional.
+        where = []
+        for column, values in (("queue", f.queues), ("task", f.tasks)):
+            if values:
+                where.append(f"{column} IN ({', '.join(bind(v) for v in values)})")
+        if f.id_prefix:
+            low, high = id_bounds(f.id_prefix)
+            where.append(f"id >= {bind(low)}{id_cast} AND id <= {bind(high)}{id_cast}")
+        if f.before:
+            where.append(f"id < {bind(f.before)}{id_cast}")
+        if f.after:
+            where.append(f"id > {bind(f.after)}{id_cast}")
+        return where
+
+    hints = sources or {}
+
+    def page(where: list[str], selected: str = "id", source: str = "") -> str:
+        where = where + common()
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        table = hints.get(source, "aqueue_jobs")
+        return (f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
+                f"ORDER BY id {direction} LIMIT {bind(f.limit)}")
+
+    if not (f.statuses or f.queues or f.tasks):
+        return page([], columns), ascending
+    wanted = set(f.statuses) or set(JobStatus)
+    finished = sorted(wanted & set(FINAL_STATUS_NAMES))
+    pages = []
+    if "queued" in wanted:
+        pages.append(page(["status = 'queued'"], source="queued"))
+    if "running" in wanted:
+        pages.append(page([running], source="running"))
+    if finished:
+        # Statuses are written as literals, chosen from the fixed set (never
+        # the caller's text): a partial index on status is only used when the
+        # planner sees the status itself, which a bind would hide.
+        statuses = ([] if len(finished) == 3 else
+                    [f"status IN ({', '.join(_STATUS_LITERALS[s] for s in finished)})"])
+        source = "finished_by_name" if f.queues or f.tasks else "finished"
+        if set(finished) <= {"failed", "cancelled"}:
+            # The problems index's own predicate, verbatim: SQLite only uses a
+            # partial index whose WHERE it finds among the query's terms.
+            statuses.append("status IN ('failed', 'cancelled')")
+            source = "finished_problems" if source in hints and "finished_problems" in hints \
+                else source
+        pages.append(page(["finished_at IS NOT NULL", *statuses], source=source))
+    # The pages pick ids only, so each can be read from its index alone (a
+    # planner fetching whole rows may prefer scanning the table); the rows
+    # are then fetched by primary key.
+    union = " UNION ALL ".join(f"SELECT id FROM ({p}) AS page{i}"  # noqa: S608 - fixed fragments
+                               for i, p in enumerate(pages))
+    return (f"SELECT {columns} FROM (SELECT id FROM ({union}) AS pages "  # noqa: S608
+            f"ORDER BY id {direction} LIMIT {bind(f.limit)}) AS chosen "
+            f"JOIN aqueue_jobs USING (id) ORDER BY id {direction}"), ascending
+
+
+def summarize_queues(states: Mapping[str, bool], counts: Iterable[Sequence[Any]],
+                     recent: Iterable[Sequence[Any]]) -> list[QueueSummary]:
+    """The overview of each queue from ``queue_counts`` and ``recent_finished`` rows.
+
+    ``counts``: ``(queue, status, jobs, due, oldest_scheduled_at, now)`` for
+    queued, running and failed jobs; ``recent``: ``(queue, status, in the long
+    window, in the short window)``.
+    """
+    fields: dict[str, dict[str, Any]] = {}
+
+    def queue(name: str) -> dict[str, Any]:
+        return fields.setdefault(name, {
+            "name": name, "paused": states.get(name, False), "due": 0, "scheduled": 0,
+            "running": 0, "failed": 0, "oldest_due_age": None,
+            "finished_5m": {s: 0 for s in FINAL_STATUS_NAMES},
+            "finished_60m": {s: 0 for s in FINAL_STATUS_NAMES}})
+
+    for name in states:
+        queue(name)
+    for name, status, jobs, due, oldest, now in counts:
+        q = queue(name)
+        if status == "queued":
+            q["due"], q["scheduled"] = int(due), int(jobs) - int(due)
+            oldest_at, now_at = _utc(oldest), _utc(now)
+            if int(due) and oldest_at and now_at:
+                q["oldest_due_age"] = max(0.0, (now_at - oldest_at).total_seconds())
+        elif status in ("running", "failed"):
+            q[status] = int(jobs)
+    for name, status, long_window, short_window in recent:
+        if status in FINAL_STATUS_NAMES:
+            q = queue(name)
+            q["finished_60m"][status] = int(long_window)
+            q["finished_5m"][status] = int(short_window)
+    return [QueueSummary(**fields[name]) for name in sorted(fields)]

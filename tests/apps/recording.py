@@ -37,3 +37,11 @@ async def blocking(ctx: aqueue.JobContext, n: int, seconds: float) -> int:
     time.sleep(seconds)  # noqa: ASYNC251 - the point of this task
     _record(f"done {ctx.job_id} {ctx.attempt} {os.getpid()}")
     return n
+
+
+@queue.task(name="flaky", max_attempts=1)
+def flaky(flag: str, note: str) -> str:
+    """Fails until the file ``flag`` exists (then a retry succeeds); a sync task."""
+    if not os.path.exists(flag):
+        raise RuntimeError(f"flag {flag} is missing for {note}")
+    return f"done: {note}"

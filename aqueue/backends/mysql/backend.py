@@ -21,6 +21,7 @@ from aqueue.backends.common import (
     delete_in_batches,
     group_stats,
     insert_resolving_unique_keys,
+    list_jobs_sql,
     row_to_info,
     rows_to_workers,
 )
@@ -40,8 +41,15 @@ from aqueue.records import (
 
 T = TypeVar("T")
 _PACKAGE = __package__ or "aqueue.backends.mysql"
-_Q = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)",
-             JOB_COLUMNS=JOB_COLUMNS.replace("priority,", "-neg_priority,"))
+_JOB_COLUMNS = JOB_COLUMNS.replace("priority,", "-neg_priority AS priority,")
+# With a queue or task filter, MariaDB's ORDER BY ... LIMIT heuristic may walk
+# the whole primary key looking for matches; the (queue, id) and (task, id)
+# indexes give the same order over the matches alone.
+# Failed and cancelled jobs of a queue or task are found among the failed (or
+# cancelled) ones, which are few, not among every job of that task.
+_SOURCES = {"finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)",
+            "finished_problems": "aqueue_jobs FORCE INDEX (aqueue_jobs_status_queue)"}
+_Q = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)", JOB_COLUMNS=_JOB_COLUMNS)
 _MIGRATION_LOCK = "aqueue_migrate"
 
 # Connection-level failures: refused, gone away, lost, server shutdown, killed,
@@ -372,12 +380,34 @@ class MySQLBackend:
         return [row_to_info(r) for r in rows]
 
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
-        f = job_filter
-        sql = _Q.render("list_jobs", statuses=_marks(len(f.statuses)),
-                        queues=_marks(len(f.queues)), tasks=_marks(len(f.tasks)))
-        args = [not f.statuses, *f.statuses, not f.queues, *f.queues, not f.tasks, *f.tasks,
-                f.limit]
-        return [row_to_info(r) for r in await self._fetch(sql, args)]
+        args: list[Any] = []
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return "%s"
+
+        sql, ascending = list_jobs_sql(job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES)
+        rows = [row_to_info(r) for r in await self._fetch(sql, args)]
+        return rows[::-1] if ascending else rows
+
+    async def delete_job(self, job_id: str) -> str | None:
+        async def op(cur: aiomysql.Cursor) -> str | None:
+            await cur.execute(_Q["lock_job_status"], (job_id,))
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            # A running job is not deleted: its worker holds it (cancel it instead).
+            if row[0] != "running":
+                await cur.execute(_Q["delete_job"], (job_id,))
+            return str(row[0])
+
+        return await self._run("delete", op, transaction=True)
+
+    async def queue_counts(self) -> list[Sequence[Any]]:
+        return list(await self._fetch(_Q["queue_counts"]))
+
+    async def recent_finished(self, long: float, short: float) -> list[Sequence[Any]]:
+        return list(await self._fetch(_Q["recent_finished"], (_micros(short), _micros(long))))
 
     async def cancel_job(self, job_id: str) -> str | None:
         async def op(cur: aiomysql.Cursor) -> str | None:

@@ -117,14 +117,6 @@ SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = %s;
 -- name: get_jobs
 SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id IN ({{ids}});
 
--- name: list_jobs
-SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
-WHERE (%s OR status IN ({{statuses}}))
-  AND (%s OR queue IN ({{queues}}))
-  AND (%s OR task IN ({{tasks}}))
-ORDER BY id DESC
-LIMIT %s;
-
 -- name: cancel_job
 UPDATE aqueue_jobs
 SET finished_at = CASE WHEN status = 'queued' THEN {{NOW}} ELSE finished_at END,
@@ -140,6 +132,27 @@ UPDATE aqueue_jobs
 SET attempts = 0, scheduled_at = {{NOW}}, started_at = NULL, finished_at = NULL, result = NULL,
     cancel_requested = 0, lease_expires_at = NULL, status = 'queued'
 WHERE id = %s AND status IN ('failed', 'cancelled');
+
+-- name: queue_counts
+-- Read from aqueue_jobs_status_queue alone: the cost is the number of queued,
+-- running and failed jobs, never the finished history.
+SELECT queue, status, count(*), COALESCE(SUM(scheduled_at <= {{NOW}}), 0),
+       min(scheduled_at), {{NOW}}
+FROM aqueue_jobs WHERE status IN ('queued', 'running', 'failed')
+GROUP BY queue, status;
+
+-- name: recent_finished
+-- Read from aqueue_jobs_finished alone: only the last hour's entries.
+SELECT queue, status, count(*),
+       COALESCE(SUM(finished_at >= {{NOW}} - INTERVAL %s MICROSECOND), 0)
+FROM aqueue_jobs WHERE finished_at >= {{NOW}} - INTERVAL %s MICROSECOND
+GROUP BY queue, status;
+
+-- name: lock_job_status
+SELECT status FROM aqueue_jobs WHERE id = %s FOR UPDATE;
+
+-- name: delete_job
+DELETE FROM aqueue_jobs WHERE id = %s;
 
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;

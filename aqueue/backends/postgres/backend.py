@@ -22,6 +22,7 @@ from aqueue.backends.common import (
     delete_in_batches,
     group_stats,
     insert_resolving_unique_keys,
+    list_jobs_sql,
     resolve_unique_keys,
     row_to_info,
     rows_to_workers,
@@ -372,11 +373,30 @@ class PostgresBackend:
         return [row_to_info(r) for r in await self._fetch(_Q["get_jobs"], keys)]
 
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
-        rows = await self._fetch(
-            _Q["list_jobs"], list(job_filter.statuses), list(job_filter.queues),
-            list(job_filter.tasks), job_filter.limit,
-        )
-        return [row_to_info(r) for r in rows]
+        args: list[Any] = []
+
+        def bind(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        sql, ascending = list_jobs_sql(
+            job_filter, bind, columns=JOB_COLUMNS, id_cast="::uuid",
+            running="lease_expires_at IS NOT NULL AND status = 'running'")
+        rows = [row_to_info(r) for r in await self._fetch(sql, *args)]
+        return rows[::-1] if ascending else rows
+
+    async def delete_job(self, job_id: str) -> str | None:
+        key = _uuid_or_none(job_id)
+        if key is None:
+            return None
+        status = await self._fetchval(_Q["delete_job"], key)
+        return None if status is None else str(status)
+
+    async def queue_counts(self) -> list[Sequence[Any]]:
+        return list(await self._fetch(_Q["queue_counts"]))
+
+    async def recent_finished(self, long: float, short: float) -> list[Sequence[Any]]:
+        return list(await self._fetch(_Q["recent_finished"], long, short))
 
     async def cancel_job(self, job_id: str) -> str | None:
         key = _uuid_or_none(job_id)

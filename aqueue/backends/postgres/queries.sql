@@ -124,14 +124,6 @@ SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = $1;
 -- name: get_jobs
 SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = ANY($1::uuid[]);
 
--- name: list_jobs
-SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
-WHERE (cardinality($1::text[]) = 0 OR status = ANY($1::text[]))
-  AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
-  AND (cardinality($3::text[]) = 0 OR task = ANY($3::text[]))
-ORDER BY id DESC
-LIMIT $4;
-
 -- name: cancel_job
 -- A queued job ends at once (its readers are told); the worker holding a
 -- running one is told on aqueue_cancel, so it stops it within milliseconds.
@@ -157,6 +149,34 @@ WITH retried AS (
     WHERE id = $1 AND status IN ('failed', 'cancelled')
     RETURNING queue)
 SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
+
+-- name: queue_counts
+-- Each part is read from one index alone (index-only once vacuumed): queued
+-- from the claim index, running from the lease index, failed from the
+-- problems index. The finished history is never read.
+SELECT queue, 'queued', count(*), count(*) FILTER (WHERE scheduled_at <= now()),
+       min(scheduled_at), now()
+FROM aqueue_jobs WHERE status = 'queued' GROUP BY queue
+UNION ALL
+SELECT queue, 'running', count(*), 0, NULL, now()
+FROM aqueue_jobs WHERE lease_expires_at IS NOT NULL AND status = 'running' GROUP BY queue
+UNION ALL
+SELECT queue, 'failed', count(*), 0, NULL, now()
+FROM aqueue_jobs WHERE status = 'failed' GROUP BY queue;
+
+-- name: recent_finished
+-- Read from aqueue_jobs_finished alone: only the last hour's entries.
+SELECT queue, status, count(*),
+       count(*) FILTER (WHERE finished_at >= now() - make_interval(secs => $2))
+FROM aqueue_jobs WHERE finished_at >= now() - make_interval(secs => $1)
+GROUP BY queue, status;
+
+-- name: delete_job
+-- A running job is not deleted: its worker holds it (cancel it instead).
+WITH gone AS (DELETE FROM aqueue_jobs WHERE id = $1 AND status <> 'running' RETURNING status)
+SELECT status FROM gone
+UNION ALL
+SELECT status FROM aqueue_jobs WHERE id = $1 AND status = 'running';
 
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;

@@ -20,6 +20,7 @@ from aqueue.backends.common import (
     claimed_jobs,
     delete_in_batches,
     group_stats,
+    list_jobs_sql,
     row_to_info,
     rows_to_workers,
 )
@@ -39,6 +40,9 @@ from aqueue.records import (
 
 T = TypeVar("T")
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+# SQLite's planner would walk the whole primary key for a page of the few
+# running jobs (to read them in id order): name the index that holds them.
+_SOURCES = {"running": "aqueue_jobs INDEXED BY aqueue_jobs_running"}
 _Q = Queries(load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW,
              JOB_COLUMNS=JOB_COLUMNS)
 
@@ -301,13 +305,34 @@ class SQLiteBackend:
         return [row_to_info(r) for r in rows]
 
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
-        params = {
-            "any_status": not job_filter.statuses, "statuses": json.dumps(job_filter.statuses),
-            "any_queue": not job_filter.queues, "queues": json.dumps(job_filter.queues),
-            "any_task": not job_filter.tasks, "tasks": json.dumps(job_filter.tasks),
-            "limit": job_filter.limit,
-        }
-        return [row_to_info(r) for r in await self._fetchall(_Q["list_jobs"], params)]
+        params: dict[str, Any] = {}
+
+        def bind(value: Any) -> str:
+            name = f"p{len(params)}"
+            params[name] = value
+            return f":{name}"
+
+        sql, ascending = list_jobs_sql(job_filter, bind, columns=JOB_COLUMNS, sources=_SOURCES)
+        rows = [row_to_info(r) for r in await self._fetchall(sql, params)]
+        return rows[::-1] if ascending else rows
+
+    async def delete_job(self, job_id: str) -> str | None:
+        async def op(conn: aiosqlite.Connection) -> str | None:
+            async with self._transaction(conn):
+                async with conn.execute(_Q["delete_job"], {"id": job_id}) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    async with conn.execute(_Q["job_status"], {"id": job_id}) as cur:
+                        row = await cur.fetchone()
+            return str(row[0]) if row else None
+
+        return await self._run("delete", op)
+
+    async def queue_counts(self) -> list[Sequence[Any]]:
+        return await self._fetchall(_Q["queue_counts"], {})
+
+    async def recent_finished(self, long: float, short: float) -> list[Sequence[Any]]:
+        return await self._fetchall(_Q["recent_finished"], {"long": long, "short": short})
 
     async def cancel_job(self, job_id: str) -> str | None:
         async def op(conn: aiosqlite.Connection) -> str | None:

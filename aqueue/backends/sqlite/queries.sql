@@ -81,14 +81,6 @@ SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id = :id;
 -- name: get_jobs
 SELECT {{JOB_COLUMNS}} FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
 
--- name: list_jobs
-SELECT {{JOB_COLUMNS}} FROM aqueue_jobs
-WHERE (:any_status OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:any_queue OR queue IN (SELECT value FROM json_each(:queues)))
-  AND (:any_task OR task IN (SELECT value FROM json_each(:tasks)))
-ORDER BY id DESC
-LIMIT :limit;
-
 -- name: cancel_job
 UPDATE aqueue_jobs
 SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
@@ -104,6 +96,31 @@ UPDATE aqueue_jobs
 SET status = 'queued', attempts = 0, scheduled_at = {{NOW}}, started_at = NULL,
     finished_at = NULL, result = NULL, cancel_requested = 0, lease_expires_at = NULL
 WHERE id = :id AND status IN ('failed', 'cancelled');
+
+-- name: queue_counts
+-- Each part is read from one index alone: queued from the claim index,
+-- running from the running index, failed from the problems index. The
+-- finished history is never read.
+SELECT queue, 'queued', count(*), total(scheduled_at <= {{NOW}}), min(scheduled_at), {{NOW}}
+FROM aqueue_jobs WHERE status = 'queued' GROUP BY queue
+UNION ALL
+SELECT queue, 'running', count(*), 0, NULL, {{NOW}}
+FROM aqueue_jobs WHERE status = 'running' GROUP BY queue
+UNION ALL
+SELECT queue, 'failed', count(*), 0, NULL, {{NOW}}
+FROM aqueue_jobs WHERE status IN ('failed', 'cancelled') AND status = 'failed' GROUP BY queue;
+
+-- name: recent_finished
+-- Read from aqueue_jobs_finished alone: only the last hour's entries.
+-- (Left alone, SQLite walks a whole index in queue order to skip the sort.)
+SELECT queue, status, count(*), total(finished_at >= {{NOW}} - :short)
+FROM aqueue_jobs INDEXED BY aqueue_jobs_finished
+WHERE finished_at IS NOT NULL AND finished_at >= {{NOW}} - :long
+GROUP BY queue, status;
+
+-- name: delete_job
+-- A running job is not deleted: its worker holds it (cancel it instead).
+DELETE FROM aqueue_jobs WHERE id = :id AND status <> 'running' RETURNING status;
 
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;

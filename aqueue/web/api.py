@@ -1,0 +1,205 @@
+"""The JSON API under ``/api/``: the reads and actions of the dashboard.
+
+The pages' forms post to these same endpoints (with a CSRF token and a
+``next`` page to go back to), so there is one implementation of each action.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from aqueue.queue import Queue
+from aqueue.records import JobFilter, JobStatus
+from aqueue.web import params, present
+from aqueue.web.auth import CSRF_HEADER, Auth, base_path
+
+log = logging.getLogger("aqueue.web")
+
+
+def _queue(request: Request) -> Queue:
+    queue: Queue = request.app.state.queue
+    return queue
+
+
+def _auth(request: Request) -> Auth:
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
+    """One page of the jobs list and its cursors (``None`` at either end)."""
+    probe = JobFilter(statuses=f.statuses, queues=f.queues, tasks=f.tasks, id_prefix=f.id_prefix,
+                      before=f.before, after=f.after, limit=f.limit + 1)
+    jobs = await _queue(request).list_jobs(probe)
+    more = len(jobs) > f.limit
+    if f.after and not f.before:
+        jobs = jobs[-f.limit:] if more else jobs  # read upwards: the extra one is the oldest
+        newer, older = (jobs[0].id if more else None), (jobs[-1].id if jobs else None)
+    else:
+        jobs = jobs[:f.limit]
+        newer = jobs[0].id if jobs and (f.before or f.after) else None
+        older = jobs[-1].id if more else None
+    return {"jobs": [present.job_row(j) for j in jobs], "newer": newer, "older": older,
+            "filter": params.filter_query(f), "limit": f.limit}
+
+
+async def overview(request: Request) -> Response:
+    queues = await _queue(request).overview()
+    return JSONResponse({"queues": [present.queue_summary(q) for q in queues]})
+
+
+async def list_jobs(request: Request) -> Response:
+    return JSONResponse(await jobs_page(request, params.job_filter(request.query_params)))
+
+
+async def get_job(request: Request) -> Response:
+    job = await _queue(request).get_job(params.job_id(request.path_params["job_id"]))
+    if job is None:
+        raise HTTPException(404, "no such job")
+    return JSONResponse(present.job_detail(job))
+
+
+async def workers(request: Request) -> Response:
+    return JSONResponse({"workers": [present.worker(w) for w in await _queue(request).workers()]})
+
+
+# -- actions ------------------------------------------------------------------
+
+async def _body(request: Request) -> dict[str, str]:
+    """The action's parameters: a form (from the pages) or a JSON object."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        if len(raw) > params.MAX_BODY_BYTES:
+            raise HTTPException(413, "the request body is too large")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise params.bad_request("the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise params.bad_request("the body must be a JSON object")
+        return {str(k): "" if v is None else str(v) for k, v in body.items()}
+    return await params.form(request)
+
+
+def _authorize(request: Request, body: dict[str, str]) -> str:
+    """Who is acting, or the 401/403 that stops them."""
+    auth = _auth(request)
+    if auth.read_only:
+        raise HTTPException(403, "this dashboard is read-only")
+    client = request.client.host if request.client else "unknown"
+    if auth.bearer(request):
+        return f"bearer token from {client}"
+    if auth.logged_in(request):
+        if auth.csrf_ok(request.headers.get(CSRF_HEADER) or body.get("csrf")):
+            return f"logged-in session from {client}"
+        raise HTTPException(403, "missing or wrong CSRF token")
+    raise HTTPException(401, "log in, or send the token as 'Authorization: Bearer <token>'")
+
+
+def _done(request: Request, body: dict[str, str], result: dict[str, Any]) -> Response:
+    """JSON for API clients; back to the page for a form that named one."""
+    target = body.get("next", "")
+    root = base_path(request)
+    if target.startswith(root + "/") and not target.startswith("//") and "\\" not in target:
+        return RedirectResponse(target, status_code=303)
+    return JSONResponse(result)
+
+
+async def _act(request: Request) -> tuple[Queue, dict[str, str], str]:
+    body = await _body(request)
+    return _queue(request), body, _authorize(request, body)
+
+
+async def retry_job(request: Request) -> Response:
+    queue, body, who = await _act(request)
+    job_id = params.job_id(request.path_params["job_id"])
+    if not await queue.retry_job(job_id):
+        job = await queue.get_job(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        raise HTTPException(409, f"only failed or cancelled jobs can be retried; "
+                                 f"this one is {job.status}")
+    log.info("dashboard: job %s retried by %s", job_id, who)
+    return _done(request, body, {"id": job_id, "status": "queued"})
+
+
+async def cancel_job(request: Request) -> Response:
+    queue, body, who = await _act(request)
+    job_id = params.job_id(request.path_params["job_id"])
+    status = await queue.cancel_job(job_id)
+    if status is None:
+        raise HTTPException(404, "no such job")
+    if status not in (JobStatus.CANCELLED, JobStatus.RUNNING):
+        raise HTTPException(409, f"the job has already finished ({status})")
+    log.info("dashboard: job %s cancelled by %s (now %s)", job_id, who, status)
+    return _done(request, body, {"id": job_id, "status": str(status),
+                                 "cancel_requested": status == JobStatus.RUNNING})
+
+
+async def delete_job(request: Request) -> Response:
+    queue, body, who = await _act(request)
+    job_id = params.job_id(request.path_params["job_id"])
+    status = await queue.delete_job(job_id)
+    if status is None:
+        raise HTTPException(404, "no such job")
+    if status == JobStatus.RUNNING:
+        raise HTTPException(409, "a running job cannot be deleted: cancel it first")
+    log.info("dashboard: job %s (%s) deleted by %s", job_id, status, who)
+    return _done(request, body, {"id": job_id, "deleted": True, "status": str(status)})
+
+
+async def _bulk(request: Request, action: str) -> Response:
+    queue, body, who = await _act(request)
+    f = params.job_filter({k: v for k, v in body.items() if k not in ("before", "after")})
+    count = await (queue.retry_jobs(f) if action == "retry" else queue.cancel_jobs(f))
+    log.info("dashboard: %s of %d jobs matching %s by %s", action, count,
+             params.filter_query(f) or "all", who)
+    return _done(request, body, {"action": action, "count": count,
+                                 "filter": params.filter_query(f)})
+
+
+async def bulk_retry(request: Request) -> Response:
+    return await _bulk(request, "retry")
+
+
+async def bulk_cancel(request: Request) -> Response:
+    return await _bulk(request, "cancel")
+
+
+async def _set_paused(request: Request, pause: bool) -> Response:
+    queue, body, who = await _act(request)
+    name = params.queue_name(request.path_params["queue"])
+    await (queue.pause(name) if pause else queue.resume(name))
+    log.info("dashboard: queue %r %s by %s", name, "paused" if pause else "resumed", who)
+    return _done(request, body, {"queue": name, "paused": pause})
+
+
+async def pause_queue(request: Request) -> Response:
+    return await _set_paused(request, True)
+
+
+async def resume_queue(request: Request) -> Response:
+    return await _set_paused(request, False)
+
+
+routes = [
+    Route("/overview", overview),
+    Route("/jobs", list_jobs),
+    Route("/jobs/retry", bulk_retry, methods=["POST"]),
+    Route("/jobs/cancel", bulk_cancel, methods=["POST"]),
+    Route("/jobs/{job_id:str}", get_job),
+    Route("/jobs/{job_id:str}/retry", retry_job, methods=["POST"]),
+    Route("/jobs/{job_id:str}/cancel", cancel_job, methods=["POST"]),
+    Route("/jobs/{job_id:str}/delete", delete_job, methods=["POST"]),
+    Route("/workers", workers),
+    # Queue names may hold slashes (sent percent-encoded).
+    Route("/queues/{queue:path}/pause", pause_queue, methods=["POST"]),
+    Route("/queues/{queue:path}/resume", resume_queue, methods=["POST"]),
+]

@@ -1,0 +1,134 @@
+"""The server-rendered pages. Their data comes from the same functions as the
+JSON API, and their forms post to the API's actions."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from aqueue.records import JobStatus
+from aqueue.web import api, params, present
+from aqueue.web.auth import SESSION_COOKIE, base_path
+
+templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("aqueue.web", "templates"),
+    # Everything shown is escaped unless a template says otherwise (none do):
+    # job arguments, errors and names are data, never markup.
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "\u2013"  # an en dash: no value
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+templates.filters["age"] = _age
+templates.filters["pretty"] = _pretty
+templates.filters["short_time"] = lambda v: "" if v is None else str(v)[:19].replace("T", " ")
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    auth = api._auth(request)
+    base = base_path(request)
+    started = request.state.started if hasattr(request.state, "started") else time.perf_counter()
+    html = templates.get_template(name).render(
+        request=request, base=base, read_only=auth.read_only, logged_in=auth.logged_in(request),
+        csrf=auth.csrf_token if auth.logged_in(request) else "",
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        database=api._queue(request).dsn, statuses=[s.value for s in JobStatus],
+        elapsed_ms=(time.perf_counter() - started) * 1000, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+async def overview(request: Request) -> Response:
+    queues = [present.queue_summary(q) for q in await api._queue(request).overview()]
+    return render(request, "overview.html", queues=queues)
+
+
+async def jobs(request: Request) -> Response:
+    f = params.job_filter(request.query_params)
+    page = await api.jobs_page(request, f)
+    query = page["filter"]
+    return render(request, "jobs.html", page=page, query=query, urlencode=urlencode,
+                  filtered=bool(query))
+
+
+async def job(request: Request) -> Response:
+    info = await api._queue(request).get_job(params.job_id(request.path_params["job_id"]))
+    if info is None:
+        raise HTTPException(404, "no such job")
+    return render(request, "job.html", job=present.job_detail(info),
+                  timeline=present.timeline(info))
+
+
+async def workers(request: Request) -> Response:
+    found = [present.worker(w) for w in await api._queue(request).workers()]
+    return render(request, "workers.html", workers=found)
+
+
+def _safe_next(request: Request, target: str) -> str:
+    base = base_path(request)
+    if target.startswith(base + "/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return base + "/"
+
+
+async def login(request: Request) -> Response:
+    auth = api._auth(request)
+    target = _safe_next(request, request.query_params.get("next", ""))
+    if request.method == "GET":
+        return render(request, "login.html", next=target, error=None)
+    form = await params.form(request)
+    target = _safe_next(request, form.get("next", ""))
+    if auth.read_only:
+        raise HTTPException(403, "this dashboard is read-only")
+    if not auth.token_matches(form.get("token", "")):
+        api.log.warning("dashboard: failed log-in from %s",
+                        request.client.host if request.client else "unknown")
+        return render(request, "login.html", status_code=401, next=target,
+                      error="That is not this dashboard's token.")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, auth.session_value, httponly=True, samesite="strict",
+                        path=(base_path(request) or "/"),
+                        secure=request.url.scheme == "https")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    form = await params.form(request)
+    if not api._auth(request).csrf_ok(form.get("csrf")):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    response = RedirectResponse(_safe_next(request, ""), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=(base_path(request) or "/"))
+    return response
+
+
+routes = [
+    Route("/", overview),
+    Route("/jobs", jobs),
+    Route("/jobs/{job_id:str}", job),
+    Route("/workers", workers),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

@@ -1,0 +1,85 @@
+"""Reading filters and forms from requests; bad input is a 400 naming it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from aqueue import validation
+from aqueue.records import JobFilter
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+#: Bodies of the API's requests are small: a filter or a token.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def bad_request(message: str) -> HTTPException:
+    return HTTPException(400, message)
+
+
+def job_filter(values: Mapping[str, str]) -> JobFilter:
+    """A :class:`JobFilter` from ``queue``, ``status``, ``task``, ``id`` (a
+    prefix), ``before``, ``after`` and ``limit``; empty values are ignored."""
+    def one(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    raw_limit = one("limit") or str(DEFAULT_PAGE_SIZE)
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise bad_request(f"limit must be a whole number, not {raw_limit[:40]!r}") from None
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise bad_request(f"limit must be from 1 to {MAX_PAGE_SIZE}: {limit}")
+    queue, status, task = one("queue"), one("status"), one("task")
+    found = JobFilter(statuses=(status,) if status else (), queues=(queue,) if queue else (),
+                      tasks=(task,) if task else (), limit=limit, id_prefix=one("id"),
+                      before=one("before"), after=one("after"))
+    try:
+        return validation.check_job_filter(found)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(str(exc)) from None
+
+
+def filter_query(f: JobFilter) -> dict[str, str]:
+    """The query parameters that give ``f`` back (without its cursors)."""
+    query = {}
+    if f.queues:
+        query["queue"] = f.queues[0]
+    if f.statuses:
+        query["status"] = f.statuses[0]
+    if f.tasks:
+        query["task"] = f.tasks[0]
+    if f.id_prefix:
+        query["id"] = f.id_prefix
+    return query
+
+
+async def form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (the only kind the pages send)."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, "the request body is too large")
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=50))
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("the form could not be read") from None
+
+
+def job_id(raw: str) -> str:
+    """A job id from a path, or 404 (an id that cannot exist names no job)."""
+    try:
+        return validation.check_job_id(raw)
+    except ValueError:
+        raise HTTPException(404, "no such job") from None
+
+
+def queue_name(raw: str) -> str:
+    try:
+        return validation.check_name("queue", raw)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None

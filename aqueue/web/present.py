@@ -1,0 +1,71 @@
+"""The JSON shapes of jobs, workers and queues: one form for the API and pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aqueue.records import JobInfo, QueueSummary, WorkerInfo
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def job_row(job: JobInfo) -> dict[str, Any]:
+    """A job as the jobs list shows it (no arguments or result)."""
+    return {
+        "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
+        "priority": job.priority, "attempts": job.attempts, "max_attempts": job.max_attempts,
+        "created_at": _time(job.created_at), "scheduled_at": _time(job.scheduled_at),
+        "started_at": _time(job.started_at), "finished_at": _time(job.finished_at),
+        "worker": job.worker, "cancel_requested": job.cancel_requested,
+    }
+
+
+def job_detail(job: JobInfo) -> dict[str, Any]:
+    """Everything the database holds about a job."""
+    return {
+        **job_row(job), "args": job.args, "kwargs": job.kwargs, "result": job.result,
+        "error": job.error, "progress": job.progress, "unique_key": job.unique_key,
+        "decode_error": job.decode_error,
+    }
+
+
+def timeline(job: JobInfo) -> list[tuple[str, datetime]]:
+    """The job's moments in order: created, scheduled, last start, finish."""
+    moments = [("created", job.created_at)]
+    if job.scheduled_at != job.created_at:
+        moments.append(("due", job.scheduled_at))
+    if job.started_at is not None:
+        moments.append((f"attempt {job.attempts} started", job.started_at))
+    if job.finished_at is not None:
+        moments.append((str(job.status), job.finished_at))
+    return sorted(moments, key=lambda m: m[1])
+
+
+def rate(finished: dict[str, int], minutes: int) -> dict[str, Any]:
+    """Throughput (jobs per minute) and failure rate over a window."""
+    total = sum(finished.values())
+    return {"per_minute": round(total / minutes, 2),
+            "failure_rate": round(finished.get("failed", 0) / total, 4) if total else None}
+
+
+def queue_summary(queue: QueueSummary) -> dict[str, Any]:
+    return {
+        "name": queue.name, "paused": queue.paused, "due": queue.due,
+        "scheduled": queue.scheduled, "running": queue.running, "failed": queue.failed,
+        "oldest_due_age_seconds": queue.oldest_due_age,
+        "last_5_minutes": {**queue.finished_5m, **rate(queue.finished_5m, 5)},
+        "last_60_minutes": {**queue.finished_60m, **rate(queue.finished_60m, 60)},
+    }
+
+
+def worker(info: WorkerInfo) -> dict[str, Any]:
+    return {
+        "name": info.name, "host": info.host, "pid": info.pid, "queues": info.queues,
+        "concurrency": info.concurrency, "version": info.version, "status": info.status,
+        "started_at": _time(info.started_at), "heartbeat_at": _time(info.heartbeat_at),
+        "expires_at": _time(info.expires_at), "stopped_at": _time(info.stopped_at),
+        "running_jobs": info.running_jobs,
+    }

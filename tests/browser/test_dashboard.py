@@ -1,0 +1,209 @@
+"""The dashboard in a real headless Chromium (Debian's, through its
+chromedriver), served by a real ``aqueue dashboard`` process beside a real
+worker: open each page, filter, read a traceback, log in, retry a failed job
+and watch it succeed, pause and resume a queue. A screenshot of each page is
+saved under the test's tmp_path (and in $AQUEUE_SCREENSHOT_DIR when set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import aqueue
+from tests.acceptance.helpers import ADMIN, ROOT, WorkerProcess
+from tests.databases import IN_CI
+
+TOKEN = "browser-test-token-123"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:  # pragma: no cover - the test extra installs it
+    webdriver = None  # type: ignore[assignment]
+
+_missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
+if webdriver is None or _missing:
+    why = ("selenium is not installed" if webdriver is None
+           else f"Chromium is not installed ({', '.join(_missing)} missing; "
+                "apt-get install chromium chromium-driver)")
+    if IN_CI:
+        raise RuntimeError(f"the browser tests must run in CI: {why}")
+    pytest.skip(why, allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def dsn(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'aqueue.db'}"
+
+
+@pytest.fixture
+def server(dsn: str, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = open(tmp_path / "dashboard.log", "wb")
+    proc = subprocess.Popen(
+        [ADMIN, "dashboard", "--dsn", dsn, "--port", str(port)], cwd=ROOT,
+        env={**os.environ, "AQUEUE_DASHBOARD_TOKEN": TOKEN}, stdout=log,
+        stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/overview", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((tmp_path / "dashboard.log").read_text()) from None
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+    assert TOKEN not in (tmp_path / "dashboard.log").read_text()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Shots:
+    def __init__(self, driver: WebDriver, folder: Path) -> None:
+        self.driver, self.folder = driver, folder
+        folder.mkdir(exist_ok=True)
+        self.extra = os.environ.get("AQUEUE_SCREENSHOT_DIR")
+
+    def take(self, name: str) -> None:
+        path = self.folder / f"{name}.png"
+        assert self.driver.save_screenshot(str(path))
+        assert path.stat().st_size > 5000  # a rendered page, not a blank one
+        if self.extra:
+            shutil.copy(path, Path(self.extra) / f"dashboard-{name}.png")
+
+
+def _seed(dsn: str, flag: Path) -> dict[str, str]:
+    async def main() -> dict[str, str]:
+        queue = aqueue.Queue(dsn)
+        async with queue:
+            await queue.migrate()
+            ids = {}
+            ids["failed"] = (await queue.enqueue(
+                "flaky", str(flag), "<script>document.title='pwned'</script>")).id
+            for n in range(3):
+                await queue.enqueue("record", n)
+            return ids
+
+    return asyncio.run(main())
+
+
+def _wait_text(driver: WebDriver, css: str, text: str, timeout: float = 20) -> None:
+    WebDriverWait(driver, timeout).until(
+        lambda d: text in d.find_element(By.CSS_SELECTOR, css).text,
+        f"{text!r} never appeared in {css}")
+
+
+def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
+                                    tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    ids = _seed(dsn, flag)
+    worker = WorkerProcess(dsn, tmp_path / "record.txt", "--poll-interval", "0.2")
+    shots = Shots(browser, tmp_path / "screenshots")
+    try:
+        # The worker runs the records and fails the flaky job (no flag yet).
+        browser.get(server + "/")
+        _wait_text(browser, "#queues", "default")
+        WebDriverWait(browser, 30).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] td:nth-child(5)")
+            .text == "1", "the failed job never showed on the overview")
+        shots.take("overview")
+
+        # The jobs list, filtered to failed jobs through the form.
+        browser.get(server + "/jobs")
+        Select(browser.find_element(By.NAME, "status")).select_by_visible_text("failed")
+        browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda d: "status=failed" in d.current_url)
+        rows = browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
+        assert [r.get_attribute("data-id") for r in rows] == [ids["failed"]]
+        shots.take("jobs")
+
+        # The failed job: its traceback, and its <script> argument shown as text.
+        rows[0].find_element(By.CSS_SELECTOR, "a").click()
+        _wait_text(browser, "#traceback", "RuntimeError: flag")
+        assert "<script>document.title='pwned'</script>" in \
+            browser.find_element(By.ID, "args").text
+        assert browser.title != "pwned"
+        assert browser.execute_script("return document.title") != "pwned"
+        shots.take("job-failed")
+
+        # Log in (the action buttons appear), then retry it with the flag set.
+        browser.find_element(By.ID, "login-link").click()
+        browser.find_element(By.NAME, "token").send_keys(TOKEN)
+        shots.take("login")
+        browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+        WebDriverWait(browser, 10).until(lambda d: f"/jobs/{ids['failed']}" in d.current_url)
+        flag.write_text("set")
+        browser.find_element(By.CSS_SELECTOR, "button.retry").click()
+        # The page refreshes itself while the job is queued or running.
+        _wait_text(browser, "main p .status", "succeeded", timeout=30)
+        assert "done: <script>" in browser.find_element(By.ID, "result").text
+        shots.take("job-succeeded")
+
+        # Pause and resume a queue from the overview.
+        browser.get(server + "/")
+        browser.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] button.pause-pause").click()
+        _wait_text(browser, "tr[data-queue='default']", "paused")
+        assert _paused(dsn) == ["default"]
+        shots.take("overview-paused")
+        browser.find_element(By.CSS_SELECTOR,
+                             "tr[data-queue='default'] button.pause-resume").click()
+        WebDriverWait(browser, 10).until(
+            lambda d: "paused" not in d.find_element(
+                By.CSS_SELECTOR, "tr[data-queue='default']").text)
+        assert _paused(dsn) == []
+
+        # The workers page shows the running worker.
+        browser.get(server + "/workers")
+        _wait_text(browser, "#workers", "running")
+        shots.take("workers")
+    finally:
+        worker.stop()
+
+
+def _paused(dsn: str) -> list[str]:
+    async def main() -> list[str]:
+        async with aqueue.Queue(dsn) as queue:
+            return await queue.paused()
+
+    return asyncio.run(main())

@@ -1,0 +1,141 @@
+"""Listing jobs for operators: filters, keyset pages, bulk actions, delete, and
+the overview's counts, on each backend."""
+
+from __future__ import annotations
+
+import pytest
+
+import aqueue
+from aqueue import JobStatus
+from aqueue.records import JobFilter
+from tests.raw import set_time
+
+
+async def _jobs(queue: aqueue.Queue) -> dict[str, list[str]]:
+    """Jobs in several queues, tasks and every status; ids by label."""
+    @queue.task(name="ok")
+    async def ok() -> None:
+        return None
+
+    @queue.task(name="boom", max_attempts=1)
+    async def boom() -> None:
+        raise ValueError("boom")
+
+    ids: dict[str, list[str]] = {"mail": [], "web": [], "failed": [], "queued": []}
+    for _ in range(3):
+        ids["mail"].append((await ok.using(queue="mail").enqueue()).id)
+    for _ in range(2):
+        ids["failed"].append((await boom.using(queue="web").enqueue()).id)
+    await queue.process(10)
+    for _ in range(4):
+        ids["queued"].append((await ok.using(queue="web").enqueue()).id)
+    return ids
+
+
+async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -> None:
+    ids = await _jobs(queue)
+    every = await queue.list_jobs(JobFilter(limit=100))
+    assert [j.id for j in every] == sorted((j.id for j in every), reverse=True)  # newest first
+    assert len(every) == 9
+
+    async def listed(**kw: object) -> set[str]:
+        return {j.id for j in await queue.list_jobs(JobFilter(**kw))}  # type: ignore[arg-type]
+
+    assert await listed(statuses=("failed",)) == set(ids["failed"])
+    assert await listed(queues=("mail",)) == set(ids["mail"])
+    assert await listed(queues=("web",)) == set(ids["failed"]) | set(ids["queued"])
+    assert await listed(queues=("web",), statuses=("queued",)) == set(ids["queued"])
+    assert await listed(tasks=("boom",)) == set(ids["failed"])
+    assert await listed(tasks=("ok",), statuses=("succeeded", "queued")) == \
+        set(ids["mail"]) | set(ids["queued"])
+    assert await listed(statuses=("running",), queues=("web",)) == set()
+    target = ids["queued"][2]
+    assert target in await listed(id_prefix=target[:20])
+    assert await listed(id_prefix=target) == {target}
+    assert await listed(id_prefix=target.replace("-", "").upper()) == {target}
+
+
+async def test_keyset_pages_walk_every_job_once_both_ways(queue: aqueue.Queue) -> None:
+    await _jobs(queue)
+    for kind in ({}, {"queues": ("web",)}):
+        every = [j.id for j in await queue.list_jobs(JobFilter(limit=100, **kind))]  # type: ignore[arg-type]
+        seen: list[str] = []
+        page = JobFilter(limit=2, **kind)  # type: ignore[arg-type]
+        while True:
+            got = [j.id for j in await queue.list_jobs(page)]
+            seen += got
+            if len(got) < 2:
+                break
+            page = JobFilter(limit=2, before=got[-1], **kind)  # type: ignore[arg-type]
+        assert seen == every
+        # Back up from the oldest: the page newer than a cursor, newest first.
+        newer = [j.id for j in await queue.list_jobs(
+            JobFilter(limit=2, after=every[-1], **kind))]  # type: ignore[arg-type]
+        assert newer == every[-3:-1]
+
+
+async def test_a_running_job_is_listed_under_running(queue: aqueue.Queue) -> None:
+    ids = await _jobs(queue)
+    claimed = await queue.backend.claim_jobs("w1", ["web"], 1, 30)
+    assert len(claimed) == 1
+    running = await queue.list_jobs(JobFilter(statuses=("running",), queues=("web",)))
+    assert [j.id for j in running] == [claimed[0].id]
+    assert claimed[0].id in ids["queued"]
+
+
+@pytest.mark.parametrize("bad", [
+    JobFilter(statuses=("done",)), JobFilter(before="not-an-id"), JobFilter(after="12"),
+    JobFilter(id_prefix="xyz"), JobFilter(id_prefix="0" * 33), JobFilter(limit=0),
+    JobFilter(queues=("",)),
+])
+async def test_a_bad_filter_is_refused(queue: aqueue.Queue, bad: JobFilter) -> None:
+    with pytest.raises(ValueError):
+        await queue.list_jobs(bad)
+
+
+async def test_bulk_retry_and_cancel_act_on_every_match(queue: aqueue.Queue) -> None:
+    ids = await _jobs(queue)
+    assert await queue.retry_jobs(JobFilter(queues=("web",), limit=1)) == 2
+    statuses = {j.id: j.status for j in await queue.list_jobs(JobFilter(limit=100))}
+    assert all(statuses[i] == JobStatus.QUEUED for i in ids["failed"])
+    # Only queued/running jobs are cancelled; finished ones are left alone.
+    assert await queue.cancel_jobs(JobFilter(queues=("web",))) == 6
+    statuses = {j.id: j.status for j in await queue.list_jobs(JobFilter(limit=100))}
+    assert all(statuses[i] == JobStatus.CANCELLED for i in ids["queued"] + ids["failed"])
+    assert all(statuses[i] == JobStatus.SUCCEEDED for i in ids["mail"])
+    assert await queue.cancel_jobs(JobFilter(statuses=("succeeded",))) == 0
+
+
+async def test_delete_leaves_running_jobs_alone(queue: aqueue.Queue) -> None:
+    ids = await _jobs(queue)
+    assert await queue.delete_job(ids["mail"][0]) == JobStatus.SUCCEEDED
+    assert await queue.get_job(ids["mail"][0]) is None
+    assert await queue.delete_job(ids["mail"][0]) is None
+    assert await queue.delete_job("not-a-job-id") is None
+    claimed = await queue.backend.claim_jobs("w1", ["web"], 1, 30)
+    assert await queue.delete_job(claimed[0].id) == JobStatus.RUNNING
+    assert (await queue.get_job(claimed[0].id)) is not None
+
+
+async def test_overview_counts_and_recent_throughput(queue: aqueue.Queue) -> None:
+    ids = await _jobs(queue)
+    claimed = await queue.backend.claim_jobs("w1", ["web"], 1, 30)
+    waiting = [i for i in ids["queued"] if i != claimed[0].id]
+    # One queued job is due in an hour, one waited ten minutes already.
+    await set_time(queue, waiting[0], "scheduled_at", 3600)
+    await set_time(queue, waiting[1], "scheduled_at", -600)
+    await queue.pause("idle")
+    summary = {q.name: q for q in await queue.overview()}
+    assert set(summary) == {"mail", "web", "idle"}
+    web, mail = summary["web"], summary["mail"]
+    assert (web.due, web.scheduled, web.running, web.failed) == (2, 1, 1, 2)
+    assert web.oldest_due_age is not None and 590 < web.oldest_due_age < 900
+    assert web.finished_5m == web.finished_60m == {"succeeded": 0, "failed": 2, "cancelled": 0}
+    assert mail.finished_5m["succeeded"] == 3 and mail.due == 0
+    assert mail.oldest_due_age is None and not mail.paused
+    assert summary["idle"].paused and summary["idle"].due == 0
+    # A job that finished two hours ago is history, not throughput.
+    await set_time(queue, ids["mail"][0], "finished_at", -7200)
+    await set_time(queue, ids["mail"][1], "finished_at", -1200)
+    mail = {q.name: q for q in await queue.overview()}["mail"]
+    assert mail.finished_60m["succeeded"] == 2 and mail.finished_5m["succeeded"] == 1

@@ -1,0 +1,229 @@
+"""The dashboard's JSON API and pages through an ASGI client, on each backend:
+reads, actions, the token and CSRF rules, bad input (4xx, never 500), escaping."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+import aqueue
+from aqueue.errors import ConfigurationError
+from aqueue.web import create_app
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture
+async def jobs(queue: aqueue.Queue) -> dict[str, str]:
+    @queue.task(name="ok")
+    async def ok(value: object) -> object:
+        return value
+
+    @queue.task(name="boom", max_attempts=1)
+    async def boom() -> None:
+        raise ValueError("it broke <b>here</b>")
+
+    made = {"ok": (await ok.using(queue="mail").enqueue("<script>alert(1)</script>")).id,
+            "failed": (await boom.using(queue="web").enqueue()).id}
+    await queue.process(10)
+    made["queued"] = (await ok.using(queue="web").enqueue(1)).id
+    return made
+
+
+@pytest.fixture
+async def client(queue: aqueue.Queue) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(queue, token=TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as c:
+        yield c
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_reads(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
+    overview = (await client.get("/api/overview")).json()["queues"]
+    web = next(q for q in overview if q["name"] == "web")
+    assert (web["due"], web["failed"], web["last_5_minutes"]["failed"]) == (1, 1, 1)
+    assert web["last_5_minutes"]["failure_rate"] == 1.0
+    listed = (await client.get("/api/jobs", params={"queue": "web"})).json()
+    assert [j["id"] for j in listed["jobs"]] == [jobs["queued"], jobs["failed"]]
+    assert listed["older"] is None and listed["newer"] is None
+    failed = (await client.get(f"/api/jobs/{jobs['failed']}")).json()
+    assert failed["status"] == "failed" and "ValueError" in failed["error"]["traceback"]
+    assert (await client.get("/api/workers")).json() == {"workers": []}
+
+
+async def test_pages_follow_their_cursors(client: httpx.AsyncClient,
+                                          jobs: dict[str, str]) -> None:
+    first = (await client.get("/api/jobs", params={"limit": 1})).json()
+    assert [j["id"] for j in first["jobs"]] == [jobs["queued"]] and first["newer"] is None
+    second = (await client.get("/api/jobs", params={"limit": 1, "before": first["older"]})).json()
+    assert [j["id"] for j in second["jobs"]] == [jobs["failed"]]
+    back = (await client.get("/api/jobs", params={"limit": 1, "after": second["newer"]})).json()
+    assert [j["id"] for j in back["jobs"]] == [jobs["queued"]] and back["newer"] is None
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/jobs?status=bogus", 400), ("/api/jobs?limit=100000000", 400),
+    ("/api/jobs?limit=-1", 400), ("/api/jobs?limit=ten", 400),
+    ("/api/jobs?before=nope", 400), ("/api/jobs?id=zz", 400),
+    ("/api/jobs?queue=%00", 400), ("/api/jobs/not-a-uuid", 404),
+    ("/api/jobs/0193a1b2-0000-7000-8000-000000000000", 404),
+    ("/jobs?status=bogus", 400), ("/jobs/%3Cscript%3E", 404), ("/nowhere", 404),
+    ("/api/jobs/0193a1b2-0000-7000-8000-000000000000/retry", 405),
+])
+async def test_bad_reads_are_4xx(client: httpx.AsyncClient, path: str, status: int) -> None:
+    response = await client.get(path)
+    assert response.status_code == status, response.text
+    if path.startswith("/api/"):
+        assert "error" in response.json() or status == 405
+
+
+async def test_actions_need_the_token(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
+    path = f"/api/jobs/{jobs['failed']}/retry"
+    assert (await client.post(path)).status_code == 401
+    assert (await client.post(path, headers=bearer("wrong-token-x"))).status_code == 401
+    response = await client.post(path, headers=bearer())
+    assert response.status_code == 200 and response.json()["status"] == "queued"
+    # Retrying it again: it is queued now, not failed.
+    assert (await client.post(path, headers=bearer())).status_code == 409
+    cancel = await client.post(f"/api/jobs/{jobs['failed']}/cancel", headers=bearer())
+    assert cancel.json()["status"] == "cancelled"
+    assert (await client.post(f"/api/jobs/{jobs['ok']}/cancel",
+                              headers=bearer())).status_code == 409
+    gone = await client.post(f"/api/jobs/{jobs['ok']}/delete", headers=bearer())
+    assert gone.json() == {"id": jobs["ok"], "deleted": True, "status": "succeeded"}
+    assert (await client.get(f"/api/jobs/{jobs['ok']}")).status_code == 404
+    assert (await client.post("/api/jobs/nope/delete", headers=bearer())).status_code == 404
+
+
+async def test_bulk_actions_and_pause(client: httpx.AsyncClient, queue: aqueue.Queue,
+                                      jobs: dict[str, str]) -> None:
+    retried = await client.post("/api/jobs/retry", json={"queue": "web"}, headers=bearer())
+    assert retried.json()["count"] == 1
+    assert (await client.post("/api/jobs/cancel", json={"status": "nope"},
+                              headers=bearer())).status_code == 400
+    assert (await client.post("/api/jobs/cancel", content=b"{not json",
+                              headers={**bearer(), "Content-Type": "application/json"})
+            ).status_code == 400
+    paused = await client.post("/api/queues/web/pause", headers=bearer())
+    assert paused.json() == {"queue": "web", "paused": True}
+    assert await queue.paused() == ["web"]
+    odd = "a/b ?#<q>"
+    assert (await client.post(f"/api/queues/{quote(odd)}/pause",
+                              headers=bearer())).status_code == 200
+    assert sorted(await queue.paused()) == [odd, "web"]
+    await client.post("/api/queues/web/resume", headers=bearer())
+    assert await queue.paused() == [odd]
+    cancelled = await client.post("/api/jobs/cancel", json={"queue": "web"}, headers=bearer())
+    assert cancelled.json()["count"] == 2
+
+
+async def test_the_pages_log_in_and_post_with_csrf(client: httpx.AsyncClient,
+                                                   queue: aqueue.Queue,
+                                                   jobs: dict[str, str],
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    page = await client.get(f"/jobs/{jobs['failed']}")
+    assert page.status_code == 200 and 'class="retry"' not in page.text
+    bad = await client.post("/login", data={"token": "wrong-token", "next": "/"})
+    assert bad.status_code == 401 and "session" not in str(bad.cookies)
+    login = await client.post("/login", data={"token": TOKEN, "next": f"/jobs/{jobs['failed']}"})
+    assert login.status_code == 303 and login.headers["location"] == f"/jobs/{jobs['failed']}"
+    assert TOKEN not in login.headers["set-cookie"]
+    page = await client.get(f"/jobs/{jobs['failed']}")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert csrf and 'class="retry"' in page.text
+    action = f"/api/jobs/{jobs['failed']}/retry"
+    # The session cookie alone is not enough: a cross-site form has no CSRF token.
+    assert (await client.post(action, data={"next": "/"})).status_code == 403
+    assert (await client.post(action, data={"csrf": "0" * 64})).status_code == 403
+    with caplog.at_level(logging.INFO, logger="aqueue.web"):
+        done = await client.post(action, data={"csrf": csrf.group(1),
+                                               "next": f"/jobs/{jobs['failed']}"})
+    assert done.status_code == 303 and done.headers["location"] == f"/jobs/{jobs['failed']}"
+    assert f"job {jobs['failed']} retried by logged-in session" in caplog.text
+    assert TOKEN not in caplog.text
+    assert (await queue.get_job(jobs["failed"])).status == "queued"  # type: ignore[union-attr]
+    # An open redirect is refused: the answer is JSON, not a redirect off-site.
+    again = await client.post(f"/api/jobs/{jobs['queued']}/cancel",
+                              data={"csrf": csrf.group(1), "next": "//evil.example/"})
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
+    out = await client.post("/logout", data={"csrf": csrf.group(1)})
+    assert out.status_code == 303
+    assert (await client.post(action, data={"csrf": csrf.group(1)})).status_code == 401
+
+
+async def test_arguments_and_errors_are_escaped(client: httpx.AsyncClient,
+                                                jobs: dict[str, str]) -> None:
+    page = (await client.get(f"/jobs/{jobs['ok']}")).text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    failed = (await client.get(f"/jobs/{jobs['failed']}")).text
+    assert "it broke &lt;b&gt;here&lt;/b&gt;" in failed and "<b>here</b>" not in failed
+    headers = (await client.get("/")).headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+
+
+async def test_read_only_refuses_every_action(queue: aqueue.Queue,
+                                              jobs: dict[str, str]) -> None:
+    app = create_app(queue, read_only=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        assert (await client.get("/")).status_code == 200
+        response = await client.post(f"/api/jobs/{jobs['failed']}/retry", headers=bearer())
+        assert response.status_code == 403
+        assert (await client.post("/login", data={"token": TOKEN})).status_code == 403
+
+
+async def test_mounted_under_a_prefix(queue: aqueue.Queue, jobs: dict[str, str]) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    outer = Starlette(routes=[Mount("/ops/queue", create_app(queue, token=TOKEN))])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer),
+                                 base_url="http://t") as client:
+        page = await client.get("/ops/queue/jobs")
+        assert page.status_code == 200
+        assert 'href="/ops/queue/jobs/' in page.text
+        assert 'href="/ops/queue/static/style.css"' in page.text
+        assert (await client.get("/ops/queue/static/app.js")).status_code == 200
+        assert (await client.get(f"/ops/queue/api/jobs/{jobs['ok']}")).json()["queue"] == "mail"
+
+
+def test_a_token_is_required_for_actions() -> None:
+    with pytest.raises(ConfigurationError):
+        create_app("sqlite:///unused.db")
+    with pytest.raises(ConfigurationError):
+        create_app("sqlite:///unused.db", token="short")
+
+
+async def test_served_under_a_root_path_by_a_plain_asgi_router(
+        queue: aqueue.Queue, jobs: dict[str, str]) -> None:
+    """As docs/dashboard.md routes it beside Django's ASGI app."""
+    dashboard = create_app(queue, token=TOKEN)
+
+    async def other(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def application(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/ops/queue"):
+            await dashboard({**scope, "root_path": "/ops/queue"}, receive, send)
+            return
+        await other(scope, receive, send)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                 base_url="http://t") as client:
+        assert (await client.get("/elsewhere")).status_code == 204
+        page = await client.get(f"/ops/queue/jobs/{jobs['failed']}")
+        assert page.status_code == 200 and 'href="/ops/queue/static/app.js"' not in page.text
+        assert 'src="/ops/queue/static/app.js"' in page.text
+        assert (await client.get("/ops/queue/api/overview")).status_code == 200
