@@ -57,7 +57,8 @@ def test_every_backend_ships_its_queries_and_migrations() -> None:
     for backend in ("postgres", "mysql", "sqlite"):
         package = f"aqueue.backends.{backend}"
         queries = load_queries(package)
-        assert {"renew_leases", "rescue_expired_leases", "get_job", "list_jobs"} <= set(queries)
+        assert {"renew_leases", "rescue_expired_leases", "get_job", "queue_counts",
+                "recent_finished", "delete_job"} <= set(queries)
         assert all(sql.strip() for sql in queries.values())
         migrations = load_migrations(package)
         assert [m.version for m in migrations] == list(range(1, latest_version(package) + 1))

@@ -28,9 +28,15 @@ async function refresh() {
     const fresh = page.getElementById("content");
     const current = document.getElementById("content");
     // Keep the user's typing: do not swap while a filter field has focus.
-    if (fresh && current && !current.contains(document.activeElement) ||
-        fresh && current && document.activeElement === refreshBox()) {
+    const focused = document.activeElement;
+    const typing = current && current.contains(focused) && focused !== box &&
+      ["INPUT", "SELECT", "TEXTAREA"].includes(focused.tagName);
+    if (fresh && current && !typing) {
       current.replaceWith(fresh);
+      const freshBox = refreshBox();
+      if (freshBox) {
+        freshBox.checked = true;  // the user chose to refresh: keep refreshing
+      }
       document.querySelector("footer").textContent =
         page.querySelector("footer").textContent;
     }
