@@ -29,6 +29,10 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -128,10 +132,26 @@ def _seed(dsn: str, flag: Path) -> dict[str, str]:
     return asyncio.run(main())
 
 
+# The pages refresh themselves (the content is swapped every few seconds), so
+# an element found a moment ago may be gone: waits and clicks find it afresh.
+STALE = (StaleElementReferenceException, NoSuchElementException)
+
+
+def _wait(driver: WebDriver, timeout: float = 20) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(driver, timeout, ignored_exceptions=STALE)
+
+
 def _wait_text(driver: WebDriver, css: str, text: str, timeout: float = 20) -> None:
-    WebDriverWait(driver, timeout).until(
-        lambda d: text in d.find_element(By.CSS_SELECTOR, css).text,
-        f"{text!r} never appeared in {css}")
+    _wait(driver, timeout).until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text,
+                                 f"{text!r} never appeared in {css}")
+
+
+def _click(driver: WebDriver, css: str) -> None:
+    def click(d: WebDriver) -> bool:
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    _wait(driver, 10).until(click, f"could not click {css}")
 
 
 def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
@@ -144,7 +164,7 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         # The worker runs the records and fails the flaky job (no flag yet).
         browser.get(server + "/")
         _wait_text(browser, "#queues", "default")
-        WebDriverWait(browser, 30).until(
+        _wait(browser, 30).until(
             lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] td:nth-child(5)")
             .text == "1", "the failed job never showed on the overview")
         shots.take("overview")
@@ -154,41 +174,40 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         Select(browser.find_element(By.NAME, "status")).select_by_visible_text("failed")
         browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda d: "status=failed" in d.current_url)
-        rows = browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
-        assert [r.get_attribute("data-id") for r in rows] == [ids["failed"]]
+        listed = _wait(browser).until(lambda d: [
+            r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")])
+        assert listed == [ids["failed"]]
         shots.take("jobs")
 
         # The failed job: its traceback, and its <script> argument shown as text.
-        rows[0].find_element(By.CSS_SELECTOR, "a").click()
+        _click(browser, f"#jobs tr[data-id='{ids['failed']}'] a")
         _wait_text(browser, "#traceback", "RuntimeError: flag")
-        assert "<script>document.title='pwned'</script>" in \
-            browser.find_element(By.ID, "args").text
+        _wait_text(browser, "#args", "<script>document.title='pwned'</script>")
         assert browser.title != "pwned"
         assert browser.execute_script("return document.title") != "pwned"
         shots.take("job-failed")
 
         # Log in (the action buttons appear), then retry it with the flag set.
-        browser.find_element(By.ID, "login-link").click()
+        _click(browser, "#login-link")
         browser.find_element(By.NAME, "token").send_keys(TOKEN)
         shots.take("login")
         browser.find_element(By.CSS_SELECTOR, "form.login button").click()
         WebDriverWait(browser, 10).until(lambda d: f"/jobs/{ids['failed']}" in d.current_url)
         flag.write_text("set")
-        browser.find_element(By.CSS_SELECTOR, "button.retry").click()
+        _click(browser, "button.retry")
         # The page refreshes itself while the job is queued or running.
         _wait_text(browser, "main p .status", "succeeded", timeout=30)
-        assert "done: <script>" in browser.find_element(By.ID, "result").text
+        _wait_text(browser, "#result", "done: <script>")
         shots.take("job-succeeded")
 
         # Pause and resume a queue from the overview.
         browser.get(server + "/")
-        browser.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] button.pause-pause").click()
+        _click(browser, "tr[data-queue='default'] button.pause-pause")
         _wait_text(browser, "tr[data-queue='default']", "paused")
         assert _paused(dsn) == ["default"]
         shots.take("overview-paused")
-        browser.find_element(By.CSS_SELECTOR,
-                             "tr[data-queue='default'] button.pause-resume").click()
-        WebDriverWait(browser, 10).until(
+        _click(browser, "tr[data-queue='default'] button.pause-resume")
+        _wait(browser, 10).until(
             lambda d: "paused" not in d.find_element(
                 By.CSS_SELECTOR, "tr[data-queue='default']").text)
         assert _paused(dsn) == []
