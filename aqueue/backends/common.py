@@ -312,9 +312,8 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
     past its cursor, however long the finished history. ``columns`` must name
     ``id`` unqualified (the rows are joined ``USING (id)``). ``sources``
     replaces ``aqueue_jobs`` in a page's FROM with a dialect's index hint:
-    keys ``queued``, ``running``, ``finished``, ``finished_by_name`` (the
-    finished page of a queue or task filter) and ``finished_problems`` (that
-    page when it only wants failed or cancelled jobs).
+    keys ``queued``, ``running``, ``finished`` and ``finished_by_name`` (the
+    finished page of a queue or task filter).
     """
     f = job_filter
     # A page newer than a cursor is read upwards from it, then put newest first.
@@ -364,8 +363,6 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
             # The problems index's own predicate, verbatim: SQLite only uses a
             # partial index whose WHERE it finds among the query's terms.
             statuses.append("status IN ('failed', 'cancelled')")
-            source = "finished_problems" if source in hints and "finished_problems" in hints \
-                else source
         pages.append(page(["finished_at IS NOT NULL", *statuses], source=source))
     # The pages pick ids only, so each can be read from its index alone (a
     # planner fetching whole rows may prefer scanning the table); the rows

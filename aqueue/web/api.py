@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from aqueue.queue import Queue
 from aqueue.records import JobFilter, JobStatus
 from aqueue.web import params, present
-from aqueue.web.auth import CSRF_HEADER, Auth, base_path
+from aqueue.web.auth import CSRF_HEADER, Auth, local_target
 
 log = logging.getLogger("aqueue.web")
 
@@ -35,9 +36,8 @@ def _auth(request: Request) -> Auth:
 
 async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
     """One page of the jobs list and its cursors (``None`` at either end)."""
-    probe = JobFilter(statuses=f.statuses, queues=f.queues, tasks=f.tasks, id_prefix=f.id_prefix,
-                      before=f.before, after=f.after, limit=f.limit + 1)
-    jobs = await _queue(request).list_jobs(probe)
+    # One job more than the page tells whether there is a page beyond it.
+    jobs = await _queue(request).list_jobs(replace(f, limit=f.limit + 1))
     more = len(jobs) > f.limit
     if f.after and not f.before:
         jobs = jobs[-f.limit:] if more else jobs  # read upwards: the extra one is the oldest
@@ -75,9 +75,7 @@ async def workers(request: Request) -> Response:
 async def _body(request: Request) -> dict[str, str]:
     """The action's parameters: a form (from the pages) or a JSON object."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        raw = await request.body()
-        if len(raw) > params.MAX_BODY_BYTES:
-            raise HTTPException(413, "the request body is too large")
+        raw = await params.body(request)
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -105,9 +103,8 @@ def _authorize(request: Request, body: dict[str, str]) -> str:
 
 def _done(request: Request, body: dict[str, str], result: dict[str, Any]) -> Response:
     """JSON for API clients; back to the page for a form that named one."""
-    target = body.get("next", "")
-    root = base_path(request)
-    if target.startswith(root + "/") and not target.startswith("//") and "\\" not in target:
+    target = local_target(request, body.get("next", ""))
+    if target is not None:
         return RedirectResponse(target, status_code=303)
     return JSONResponse(result)
 

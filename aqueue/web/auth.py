@@ -55,3 +55,12 @@ class Auth:
 def base_path(request: Request) -> str:
     """The path the dashboard is mounted at ("" at the root)."""
     return str(request.scope.get("aqueue.base", request.scope.get("root_path", "")))
+
+
+def local_target(request: Request, target: str) -> str | None:
+    """``target`` if it is a path inside this dashboard (never another site:
+    no ``//host``, no backslashes), else ``None``."""
+    if target.startswith(base_path(request) + "/") and not target.startswith("//") \
+            and "\\" not in target:
+        return target
+    return None

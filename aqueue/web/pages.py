@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from aqueue.records import JobStatus
 from aqueue.web import api, params, present
-from aqueue.web.auth import SESSION_COOKIE, base_path
+from aqueue.web.auth import SESSION_COOKIE, base_path, local_target
 
 templates = jinja2.Environment(
     loader=jinja2.PackageLoader("aqueue.web", "templates"),
@@ -88,10 +88,7 @@ async def workers(request: Request) -> Response:
 
 
 def _safe_next(request: Request, target: str) -> str:
-    base = base_path(request)
-    if target.startswith(base + "/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return base + "/"
+    return local_target(request, target) or base_path(request) + "/"
 
 
 async def login(request: Request) -> Response:

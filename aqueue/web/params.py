@@ -59,13 +59,19 @@ def filter_query(f: JobFilter) -> dict[str, str]:
     return query
 
 
+async def body(request: Request) -> bytes:
+    """The request's body, or 413 past :data:`MAX_BODY_BYTES`."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPException(413, "the request body is too large")
+    return raw
+
+
 async def form(request: Request) -> dict[str, str]:
     """An urlencoded form body (the only kind the pages send)."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise HTTPException(413, "the request body is too large")
+    raw = await body(request)
     try:
-        return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=50))
+        return dict(parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=50))
     except (UnicodeDecodeError, ValueError):
         raise bad_request("the form could not be read") from None
 

@@ -45,10 +45,7 @@ _JOB_COLUMNS = JOB_COLUMNS.replace("priority,", "-neg_priority AS priority,")
 # With a queue or task filter, MariaDB's ORDER BY ... LIMIT heuristic may walk
 # the whole primary key looking for matches; the (queue, id) and (task, id)
 # indexes give the same order over the matches alone.
-# Failed and cancelled jobs of a queue or task are found among the failed (or
-# cancelled) ones, which are few, not among every job of that task.
-_SOURCES = {"finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)",
-            "finished_problems": "aqueue_jobs FORCE INDEX (aqueue_jobs_status_queue)"}
+_SOURCES = {"finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)"}
 _Q = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)", JOB_COLUMNS=_JOB_COLUMNS)
 _MIGRATION_LOCK = "aqueue_migrate"
 
