@@ -17,7 +17,7 @@ from aqueue.errors import (
 )
 from aqueue.job import Job
 from aqueue.queue import Queue
-from aqueue.records import JobInfo, JobStatus, WorkerInfo
+from aqueue.records import JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
 
@@ -35,6 +35,7 @@ __all__ = [
     "JobOptions",
     "JobRequest",
     "JobStatus",
+    "PastAttempt",
     "PayloadTooLarge",
     "Queue",
     "Retry",

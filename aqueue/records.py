@@ -23,6 +23,20 @@ FINAL_STATUS_NAMES = ("succeeded", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
+class PastAttempt:
+    """An attempt that ended and was followed by another."""
+
+    attempt: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    #: ``retried`` (it raised and had attempts left), ``rescued`` (its worker
+    #: stopped renewing its lease, or died) or ``retried by hand``.
+    outcome: str
+    error: str | None  # the exception's type name
+    message: str | None  # its message, cut at 500 characters
+
+
+@dataclass(frozen=True, slots=True)
 class JobInfo:
     """A snapshot of one job as the database held it when read."""
 
@@ -45,6 +59,9 @@ class JobInfo:
     unique_key: str | None = None
     progress: Any = None
     cancel_requested: bool = False
+    #: Earlier attempts, oldest first; the current or last one is described by
+    #: ``started_at``, ``finished_at`` and ``error``.
+    history: tuple[PastAttempt, ...] = ()
     #: Set when a stored value is not valid JSON (written around aqueue): says
     #: which fields could not be read; those fields are ``None``.
     decode_error: str | None = None
@@ -207,6 +224,9 @@ class WorkerRegistration:
     queues: list[str] | None
     concurrency: int
     version: str
+    #: Where ``pid`` means something (boot id and pid namespace), or None where
+    #: it cannot be told: workers of one node can see each other die.
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from aqueue.execution import cancelled_outcome, error_record, run_job
 from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
 from aqueue.loop_monitor import LoopMonitor
+from aqueue.node import node_id
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
 from aqueue.signals import Signals
@@ -120,13 +121,15 @@ class Worker:
         self._completer = Completer(queue.backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(queue.backend, self.name, lease, self._held,
                                   self._on_renewed)
-        self.rescuer = Rescuer(queue.backend, self.keeper, self._on_rescued)
+        node = node_id() if register else None
+        self.rescuer = Rescuer(queue.backend, self.keeper, self._on_rescued, node=node,
+                               name=self.name)
         self.loop_monitor = LoopMonitor()
         self.heartbeat: Heartbeat | None = None
         if register:
             self.heartbeat = Heartbeat(queue.backend, WorkerRegistration(
                 name=self.name, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
-                concurrency=concurrency, version=__version__), ttl=lease)
+                concurrency=concurrency, version=__version__, node=node), ttl=lease)
         #: What the worker has done so far, to wait on (see :class:`Signals`).
         self.signals = Signals()
 

@@ -99,8 +99,9 @@ class Backend(Protocol):
         run out so that they are rescued.
         """
 
-    async def rescue_expired_leases(self) -> int:
-        """Re-queue running jobs whose lease expired: ``failed`` when out of
+    async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
+        """Re-queue running jobs whose lease expired, and those held by the
+        workers named in ``gone`` (known dead): ``failed`` when out of
         attempts, ``cancelled`` when a cancel was requested."""
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
@@ -172,6 +173,9 @@ class Backend(Protocol):
 
     async def list_workers(self) -> list[WorkerInfo]:
         """Every registered worker, running ones first, with its running jobs."""
+
+    async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
+        """``(name, pid)`` of every registered worker of ``node``."""
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -18,6 +18,7 @@ from aqueue.records import (
     JobInfo,
     JobStatus,
     NewJob,
+    PastAttempt,
     QueueSummary,
     WorkerInfo,
 )
@@ -29,10 +30,11 @@ log = logging.getLogger("aqueue.backend")
 JOB_COLUMNS = (
     "id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result, error, "
     "created_at, scheduled_at, started_at, finished_at, worker, unique_key, progress, "
-    "cancel_requested"
+    "cancel_requested, history"
 )
 
 LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lost the database)"
+WORKER_GONE_MESSAGE = "the worker's process is gone (seen by a worker on the same node)"
 
 
 def _utc(value: Any) -> datetime | None:
@@ -91,7 +93,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
     (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
      error, created, scheduled, started, finished, worker, unique_key, progress,
-     cancel_requested) = values
+     cancel_requested, history) = values
     created_at = _utc(created)
     scheduled_at = _utc(scheduled)
     assert created_at is not None and scheduled_at is not None
@@ -119,8 +121,41 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         unique_key=unique_key,
         progress=json_fields["progress"],
         cancel_requested=bool(cancel_requested),
+        history=past_attempts(history),
         decode_error="; ".join(problems) or None,
     )
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time as a backend's JSON functions write it: ISO text or Unix seconds."""
+    if isinstance(value, str):
+        try:
+            return _utc(float(value)) if value[:1].isdigit() and "-" not in value else _utc(
+                datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return _utc(value) if isinstance(value, int | float) else None
+
+
+def past_attempts(stored: Any) -> tuple[PastAttempt, ...]:
+    """The ``history`` column: a JSON array written by the backends' SQL."""
+    if stored is None:
+        return ()
+    try:
+        entries = stored if isinstance(stored, list) else serialization.decode(stored)
+    except ValueError:
+        return ()
+    if not isinstance(entries, list):
+        return ()
+    found = []
+    for e in entries:
+        if isinstance(e, dict):
+            found.append(PastAttempt(
+                attempt=int(e.get("attempt") or 0), started_at=_moment(e.get("started_at")),
+                ended_at=_moment(e.get("ended_at")), outcome=str(e.get("outcome") or ""),
+                error=e.get("error") if isinstance(e.get("error"), str) else None,
+                message=e.get("message") if isinstance(e.get("message"), str) else None))
+    return tuple(found)
 
 
 def rows_to_workers(rows: Sequence[Sequence[Any]],
@@ -300,7 +335,8 @@ _STATUS_LITERALS = {status.value: f"'{status.value}'" for status in JobStatus}
 
 def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns: str,
                   id_cast: str = "", running: str = "status = 'running'",
-                  sources: Mapping[str, str] | None = None) -> tuple[str, bool]:
+                  sources: Mapping[str, str] | None = None,
+                  problem_key: bool = False) -> tuple[str, bool]:
     """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
 
     Only the conditions the filter uses are written, each a fixed fragment;
@@ -313,16 +349,18 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
     ``id`` unqualified (the rows are joined ``USING (id)``). ``sources``
     replaces ``aqueue_jobs`` in a page's FROM with a dialect's index hint:
     keys ``queued``, ``running``, ``finished`` and ``finished_by_name`` (the
-    finished page of a queue or task filter).
+    finished page of a queue or task filter). ``problem_key``: the dialect
+    has no partial indexes and keeps ``status:task`` of failed and cancelled
+    jobs in an indexed ``problem_key`` column instead (MySQL/MariaDB).
     """
     f = job_filter
     # A page newer than a cursor is read upwards from it, then put newest first.
     ascending = bool(f.after and not f.before)
     direction = "ASC" if ascending else "DESC"
-    def common() -> list[str]:
+    def common(by_task: bool) -> list[str]:
         # Built afresh for each page, in text order: MySQL's markers are positional.
         where = []
-        for column, values in (("queue", f.queues), ("task", f.tasks)):
+        for column, values in (("queue", f.queues), ("task", f.tasks if by_task else ())):
             if values:
                 where.append(f"{column} IN ({', '.join(bind(v) for v in values)})")
         if f.id_prefix:
@@ -336,8 +374,9 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
 
     hints = sources or {}
 
-    def page(where: list[str], selected: str = "id", source: str = "") -> str:
-        where = where + common()
+    def page(where: list[str], selected: str = "id", source: str = "",
+             by_task: bool = True) -> str:
+        where = where + common(by_task)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         table = hints.get(source, "aqueue_jobs")
         return (f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
@@ -360,10 +399,21 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
                     [f"status IN ({', '.join(_STATUS_LITERALS[s] for s in finished)})"])
         source = "finished_by_name" if f.queues or f.tasks else "finished"
         if set(finished) <= {"failed", "cancelled"}:
-            # The problems index's own predicate, verbatim: SQLite only uses a
-            # partial index whose WHERE it finds among the query's terms.
-            statuses.append("status IN ('failed', 'cancelled')")
-        pages.append(page(["finished_at IS NOT NULL", *statuses], source=source))
+            # Failed or cancelled jobs: one page per status, each a single
+            # range of a partial index kept for them, on (status, id), (status,
+            # queue, id) or (status, task, id). The index's own predicate is
+            # repeated verbatim: SQLite only uses a partial index whose WHERE it
+            # finds among the query's terms.
+            for s in finished:
+                if problem_key and f.tasks:
+                    # s is one of the fixed final statuses, never the caller's text.
+                    keys = ", ".join(f"CONCAT('{s}:', {bind(t)})" for t in f.tasks)
+                    pages.append(page([f"problem_key IN ({keys})"], by_task=False))
+                else:
+                    pages.append(page([f"status = {_STATUS_LITERALS[s]}",
+                                       "status IN ('failed', 'cancelled')"], source=source))
+        else:
+            pages.append(page(["finished_at IS NOT NULL", *statuses], source=source))
     # The pages pick ids only, so each can be read from its index alone (a
     # planner fetching whole rows may prefer scanning the table); the rows
     # are then fetched by primary key.

@@ -29,14 +29,25 @@ def job_detail(job: JobInfo) -> dict[str, Any]:
         **job_row(job), "args": job.args, "kwargs": job.kwargs, "result": job.result,
         "error": job.error, "progress": job.progress, "unique_key": job.unique_key,
         "decode_error": job.decode_error,
+        "history": [{
+            "attempt": a.attempt, "started_at": _time(a.started_at), "ended_at": _time(a.ended_at),
+            "outcome": a.outcome, "error": a.error, "message": a.message,
+        } for a in job.history],
     }
 
 
 def timeline(job: JobInfo) -> list[tuple[str, datetime]]:
-    """The job's moments in order: created, scheduled, last start, finish."""
+    """The job's moments in order: created, due, each attempt's start and end."""
     moments = [("created", job.created_at)]
+    for past in job.history:
+        if past.started_at is not None:
+            moments.append((f"attempt {past.attempt} started", past.started_at))
+        if past.ended_at is not None:
+            why = f" after {past.error}: {past.message}" if past.error else ""
+            moments.append((f"attempt {past.attempt} {past.outcome}{why}", past.ended_at))
+    # After the attempts it follows: a sort keeps equal times in this order.
     if job.scheduled_at != job.created_at:
-        moments.append(("due", job.scheduled_at))
+        moments.append(("due again" if job.history else "due", job.scheduled_at))
     if job.started_at is not None:
         moments.append((f"attempt {job.attempts} started", job.started_at))
     if job.finished_at is not None:

@@ -70,6 +70,37 @@ def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path,
     assert set(done_counts(record_file)) == set(ids)
 
 
+def test_a_sigkilled_workers_jobs_do_not_wait_for_its_lease(db: TestDatabase,
+                                                            record_file: Path) -> None:
+    """A worker of the same node sees the killed worker's pid gone in the registry
+    and puts its jobs back long before their 60 s leases run out."""
+    ids = run(enqueue_records(db.dsn, 3, sleep=5))
+    first = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "60",
+                          "--poll-interval", "0.2")
+    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 3, 30,
+               "jobs to start")
+    first.kill()
+    killed_at = time.monotonic()
+    second = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "2",
+                           "--poll-interval", "0.2")
+    try:
+        wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 6, 30,
+                   "the killed jobs to start again")
+        rescued_after = time.monotonic() - killed_at
+        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
+                               for j in run(statuses(db.dsn)).values()), 30,
+                   "every job to succeed")
+    finally:
+        assert second.stop() == 0
+    assert rescued_after < 30, rescued_after  # the leases had 60 s left
+    jobs = run(statuses(db.dsn))
+    for job_id in ids:
+        assert jobs[job_id].attempts == 2
+        assert [(a.outcome, a.error) for a in jobs[job_id].history] == [
+            ("rescued", "WorkerGone")]
+    assert "died or stopped renewing" in second.output()
+
+
 def test_three_workers_run_each_job_exactly_once(db: TestDatabase, record_file: Path) -> None:
     """(b) Three workers x concurrency 20 on 3,000 jobs, no faults: each runs once."""
     # Jobs of 10 ms: one worker alone would take ~1.5 s, longer than the others

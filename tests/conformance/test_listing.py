@@ -49,6 +49,14 @@ async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -
     assert await listed(tasks=("ok",), statuses=("succeeded", "queued")) == \
         set(ids["mail"]) | set(ids["queued"])
     assert await listed(statuses=("running",), queues=("web",)) == set()
+    # Failed or cancelled jobs of a task: one index range per status.
+    assert await listed(tasks=("boom",), statuses=("failed",)) == set(ids["failed"])
+    assert await listed(tasks=("ok",), statuses=("failed",)) == set()
+    assert await queue.cancel_job(ids["queued"][0]) == JobStatus.CANCELLED
+    both = await queue.list_jobs(JobFilter(tasks=("ok", "boom"), limit=2,
+                                           statuses=("failed", "cancelled")))
+    assert [j.id for j in both] == sorted([ids["queued"][0], *ids["failed"]], reverse=True)[:2]
+    assert await listed(tasks=("boom",), statuses=("cancelled",), queues=("web",)) == set()
     target = ids["queued"][2]
     assert target in await listed(id_prefix=target[:20])
     assert await listed(id_prefix=target) == {target}

@@ -9,6 +9,7 @@ import socket
 
 import aqueue
 from aqueue.records import WorkerRegistration
+from aqueue.rescuer import Rescuer
 
 
 async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> None:
@@ -63,3 +64,51 @@ async def test_silent_workers_are_marked_dead_then_pruned(queue: aqueue.Queue) -
     assert pruned >= 1
     assert ghost.name not in {w.name for w in await queue.workers()}
     assert not await backend.heartbeat_worker(ghost.name, ttl=1)
+
+
+async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
+        queue: aqueue.Queue) -> None:
+    """A worker of the same node whose pid no longer runs: its jobs go back
+    without waiting for their leases; a live one's and another node's stay."""
+    @queue.task(name="held_long")
+    async def held_long() -> None:
+        return None
+
+    gone_proc = await asyncio.create_subprocess_exec("true")
+    await gone_proc.wait()  # reaped: its pid is free
+    backend = queue.backend
+    node = "boot-1/pid:[1]"
+    dead = WorkerRegistration("dead:1", "h", gone_proc.pid, None, 1, "x", node=node)
+    alive = WorkerRegistration("alive:1", "h", os.getpid(), None, 1, "x", node=node)
+    elsewhere = WorkerRegistration("far:1", "h", gone_proc.pid, None, 1, "x", node="other")
+    jobs = {}
+    for reg in (dead, alive, elsewhere):
+        await backend.register_worker(reg, ttl=60)
+        jobs[reg.name] = await held_long.enqueue()
+        assert len(await backend.claim_jobs(reg.name, None, 1, 60)) == 1
+    assert sorted(await backend.workers_on_node(node)) == [
+        ("alive:1", os.getpid()), ("dead:1", gone_proc.pid)]
+    rescued: list[int] = []
+    rescuer = Rescuer(backend, _AlwaysCurrent(), rescued.append,  # type: ignore[arg-type]
+                      node=node, name="me:1")
+    assert await rescuer.sweep() == 1
+    info = await jobs["dead:1"].refresh()
+    assert info.status == aqueue.JobStatus.QUEUED and info.error is not None
+    assert info.error["type"] == "WorkerGone" and "dead:1" in info.error["message"]
+    assert [(a.outcome, a.error) for a in info.history] == [("rescued", "WorkerGone")]
+    for name in ("alive:1", "far:1"):
+        assert (await jobs[name].refresh()).status == aqueue.JobStatus.RUNNING
+    assert await rescuer.sweep() == 0 and rescued == [1]
+
+
+class _AlwaysCurrent:
+    """The rescuer's view of its own leases, for a worker that holds none."""
+
+    lease = 60.0
+    renewed_at = 0.0
+
+    async def renew(self) -> None:
+        return None
+
+    def up_to_date(self) -> bool:
+        return True

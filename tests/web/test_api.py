@@ -227,3 +227,30 @@ async def test_served_under_a_root_path_by_a_plain_asgi_router(
         assert page.status_code == 200 and 'href="/ops/queue/static/app.js"' not in page.text
         assert 'src="/ops/queue/static/app.js"' in page.text
         assert (await client.get("/ops/queue/api/overview")).status_code == 200
+
+
+async def test_the_timeline_shows_every_attempt(client: httpx.AsyncClient,
+                                                queue: aqueue.Queue) -> None:
+    tries = 0
+
+    @queue.task(name="twice", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))
+    async def twice() -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise KeyError("<i>first</i>")
+
+    job = await twice.enqueue()
+    await queue.process(1)
+    await queue.process(1)
+    detail = (await client.get(f"/api/jobs/{job.id}")).json()
+    assert [(a["attempt"], a["outcome"], a["error"]) for a in detail["history"]] == [
+        (1, "retried", "KeyError")]
+    assert detail["history"][0]["started_at"] <= detail["history"][0]["ended_at"]
+    page = (await client.get(f"/jobs/{job.id}")).text
+    timeline = page[page.index('<ol class="timeline">'):page.index("</ol>")]
+    steps = re.findall(r"</time> ([^<]*)</li>", timeline)
+    assert [s.split(" after ")[0] for s in steps] == [
+        "created", "attempt 1 started", "attempt 1 retried", "due again", "attempt 2 started",
+        "succeeded"]
+    assert "&lt;i&gt;first&lt;/i&gt;" in timeline and "<i>" not in timeline

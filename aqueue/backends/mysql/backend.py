@@ -16,6 +16,7 @@ from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHan
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    WORKER_GONE_MESSAGE,
     at_edge,
     claimed_jobs,
     delete_in_batches,
@@ -32,6 +33,7 @@ from aqueue.records import (
     ClaimedJob,
     JobFilter,
     JobInfo,
+    JobStatus,
     LeaseState,
     NewJob,
     Outcome,
@@ -324,7 +326,8 @@ class MySQLBackend:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             fenced: list[str] = []
             for o in outcomes:
-                changed = await cur.execute(_Q["complete_job"], {
+                query = "retry_attempt" if o.status == JobStatus.QUEUED else "complete_job"
+                changed = await cur.execute(_Q[query], {
                     "result": o.result, "error": o.error, "status": str(o.status),
                     "delay_us": _micros(o.retry_delay), "id": o.id, "attempts": o.attempts,
                     "worker": worker,
@@ -348,8 +351,9 @@ class MySQLBackend:
 
         return await self._run("renew", op, transaction=True)
 
-    async def rescue_expired_leases(self) -> int:
-        return await self._rowcount(_Q["rescue_expired_leases"], (LEASE_EXPIRED_MESSAGE,))
+    async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
+        sql = _Q.render("rescue_expired_leases", workers=_marks(len(gone)) if gone else "NULL")
+        return await self._rowcount(sql, (LEASE_EXPIRED_MESSAGE, WORKER_GONE_MESSAGE, *gone))
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
         async def op(cur: aiomysql.Cursor) -> int:
@@ -383,7 +387,8 @@ class MySQLBackend:
             args.append(value)
             return "%s"
 
-        sql, ascending = list_jobs_sql(job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES)
+        sql, ascending = list_jobs_sql(job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES,
+                                        problem_key=True)
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows
 
@@ -452,7 +457,7 @@ class MySQLBackend:
         queues = None if worker.queues is None else json.dumps(worker.queues)
         await self._rowcount(_Q["register_worker"], (
             worker.name, worker.host, worker.pid, queues, worker.concurrency, worker.version,
-            _micros(ttl)))
+            _micros(ttl), worker.node))
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         # MySQL counts rows changed, not matched: heartbeat_at always changes.
@@ -468,6 +473,9 @@ class MySQLBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetch(_Q["list_workers"]),
                                await self._fetch(_Q["running_jobs_by_worker"]))
+
+    async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
+        return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], (node,))]
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -16,6 +16,7 @@ from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    WORKER_GONE_MESSAGE,
     Replayable,
     at_edge,
     claimed_jobs,
@@ -347,8 +348,9 @@ class PostgresBackend:
         rows = await self._fetch(_Q["renew_leases"], worker, lease, list(job_ids))
         return [LeaseState(r[0], r[1], r[2]) for r in rows]
 
-    async def rescue_expired_leases(self) -> int:
-        rows = await self._fetch(_Q["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE)
+    async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
+        rows = await self._fetch(_Q["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE, list(gone),
+                                 WORKER_GONE_MESSAGE)
         return int(rows[0][0])
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
@@ -439,7 +441,7 @@ class PostgresBackend:
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
         queues = None if worker.queues is None else json.dumps(worker.queues)
         await self._execute(_Q["register_worker"], worker.name, worker.host, worker.pid, queues,
-                            worker.concurrency, worker.version, ttl)
+                            worker.concurrency, worker.version, ttl, worker.node)
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         return await self._execute(_Q["heartbeat_worker"], name, ttl) == 1
@@ -454,6 +456,9 @@ class PostgresBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetch(_Q["list_workers"]),
                                await self._fetch(_Q["running_jobs_by_worker"]))
+
+    async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
+        return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], node)]
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

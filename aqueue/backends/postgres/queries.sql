@@ -70,7 +70,9 @@ SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::tex
 SELECT * FROM aqueue_renew($1, $2, $3::uuid[]);
 
 -- name: rescue_expired_leases
--- A job whose cancel was requested ends cancelled; one out of attempts, failed.
+-- Jobs whose lease expired, and those of the workers in $2 (known gone).
+-- A job whose cancel was requested ends cancelled; one out of attempts, failed;
+-- one queued again keeps the attempt in its history.
 -- Queues that got jobs back are woken; readers of jobs that ended are told.
 WITH rescued AS (
     UPDATE aqueue_jobs
@@ -78,11 +80,21 @@ WITH rescued AS (
                       WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
         finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN now()
                            ELSE NULL END,
-        error = json_build_object('type', 'LeaseExpired',
-                                  'message', $1 || ' (worker ' || COALESCE(worker, '?') || ')',
-                                  'traceback', NULL),
+        error = json_build_object(
+            'type', CASE WHEN lease_expires_at < now() THEN 'LeaseExpired' ELSE 'WorkerGone' END,
+            'message', CASE WHEN lease_expires_at < now() THEN $1 ELSE $3 END
+                       || ' (worker ' || COALESCE(worker, '?') || ')',
+            'traceback', NULL),
+        history = CASE WHEN cancel_requested OR attempts >= max_attempts THEN history
+                       ELSE COALESCE(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+                           'attempt', attempts, 'started_at', started_at, 'ended_at', now(),
+                           'outcome', 'rescued',
+                           'error', CASE WHEN lease_expires_at < now() THEN 'LeaseExpired'
+                                         ELSE 'WorkerGone' END,
+                           'message', 'worker ' || COALESCE(worker, '?'))) END,
         lease_expires_at = NULL, cancel_requested = false
-    WHERE status = 'running' AND lease_expires_at < now()
+    WHERE status = 'running' AND lease_expires_at IS NOT NULL
+      AND (lease_expires_at < now() OR worker = ANY($2::text[]))
     RETURNING id, queue, status)
 SELECT count(*) FROM rescued
 UNION ALL
@@ -145,7 +157,13 @@ SELECT status FROM aqueue_jobs WHERE id = $1;
 WITH retried AS (
     UPDATE aqueue_jobs
     SET status = 'queued', attempts = 0, scheduled_at = now(), started_at = NULL,
-        finished_at = NULL, result = NULL, cancel_requested = false, lease_expires_at = NULL
+        finished_at = NULL, result = NULL, cancel_requested = false, lease_expires_at = NULL,
+        history = CASE WHEN started_at IS NULL THEN history
+                       ELSE COALESCE(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+                           'attempt', attempts, 'started_at', started_at,
+                           'ended_at', finished_at, 'outcome', 'retried by hand',
+                           'error', error ->> 'type',
+                           'message', left(error ->> 'message', 500))) END
     WHERE id = $1 AND status IN ('failed', 'cancelled')
     RETURNING queue)
 SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
@@ -196,8 +214,9 @@ DELETE FROM aqueue_jobs WHERE id IN (
     LIMIT $3);
 
 -- name: register_worker
-INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, expires_at)
-VALUES ($1, $2, $3, $4::json, $5, $6, 'running', now() + make_interval(secs => $7))
+INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, expires_at,
+                            node)
+VALUES ($1, $2, $3, $4::json, $5, $6, 'running', now() + make_interval(secs => $7), $8)
 ON CONFLICT (name) DO UPDATE
 SET status = 'running', heartbeat_at = now(), expires_at = EXCLUDED.expires_at,
     stopped_at = NULL;
@@ -224,6 +243,10 @@ SELECT name, host, pid, queues::text, concurrency, version,
        CASE WHEN status = 'running' AND expires_at < now() THEN 'dead' ELSE status END,
        started_at, heartbeat_at, expires_at, stopped_at
 FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+
+-- name: workers_on_node
+-- Workers whose pids live where this one's do (same boot, same pid namespace).
+SELECT name, pid FROM aqueue_workers WHERE node = $1;
 
 -- name: running_jobs_by_worker
 -- Running rows are exactly the leased ones: the lease index finds them.

@@ -16,6 +16,7 @@ from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHan
 from aqueue.backends.common import (
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
+    WORKER_GONE_MESSAGE,
     at_edge,
     claimed_jobs,
     delete_in_batches,
@@ -275,8 +276,10 @@ class SQLiteBackend:
         rows = await self._fetchall(_Q["renew_leases"], params)
         return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
 
-    async def rescue_expired_leases(self) -> int:
-        return await self._rowcount(_Q["rescue_expired_leases"], {"message": LEASE_EXPIRED_MESSAGE})
+    async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
+        return await self._rowcount(_Q["rescue_expired_leases"], {
+            "message": LEASE_EXPIRED_MESSAGE, "gone_message": WORKER_GONE_MESSAGE,
+            "gone": json.dumps(list(gone))})
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
         async def op(conn: aiosqlite.Connection) -> int:
@@ -383,7 +386,8 @@ class SQLiteBackend:
         await self._rowcount(_Q["register_worker"], {
             "name": worker.name, "host": worker.host, "pid": worker.pid,
             "queues": None if worker.queues is None else json.dumps(worker.queues),
-            "concurrency": worker.concurrency, "version": worker.version, "ttl": ttl})
+            "concurrency": worker.concurrency, "version": worker.version, "ttl": ttl,
+            "node": worker.node})
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         return await self._rowcount(_Q["heartbeat_worker"], {"name": name, "ttl": ttl}) == 1
@@ -398,6 +402,10 @@ class SQLiteBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetchall(_Q["list_workers"], {}),
                                await self._fetchall(_Q["running_jobs_by_worker"], {}))
+
+    async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
+        rows = await self._fetchall(_Q["workers_on_node"], {"node": node})
+        return [(r[0], int(r[1])) for r in rows]
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

@@ -38,6 +38,13 @@ UPDATE aqueue_jobs
 SET status = CASE WHEN :status = 'queued' AND cancel_requested THEN 'cancelled'
                   ELSE :status END,
     result = :result, error = :error, lease_expires_at = NULL, cancel_requested = 0,
+    history = CASE WHEN :status = 'queued' AND NOT cancel_requested
+                   THEN json_insert(COALESCE(history, '[]'), '$[#]', json_object(
+                       'attempt', attempts, 'started_at', printf('%.6f', started_at),
+                       'ended_at', printf('%.6f', {{NOW}}),
+                       'outcome', 'retried', 'error', json_extract(:error, '$.type'),
+                       'message', substr(json_extract(:error, '$.message'), 1, 500)))
+                   ELSE history END,
     finished_at = CASE WHEN :status = 'queued' AND NOT cancel_requested THEN NULL
                        ELSE {{NOW}} END,
     scheduled_at = CASE WHEN :status = 'queued' AND NOT cancel_requested
@@ -51,15 +58,30 @@ WHERE status = 'running' AND worker = :worker
 RETURNING id, attempts, cancel_requested;
 
 -- name: rescue_expired_leases
--- A job whose cancel was requested ends cancelled; one out of attempts, failed.
+-- Jobs whose lease expired, and those of the workers in :gone (known gone).
+-- (Times in history are text: json_object() would round a REAL to 15 digits.)
+-- A job whose cancel was requested ends cancelled; one out of attempts, failed;
+-- one queued again keeps the attempt in its history.
 UPDATE aqueue_jobs
 SET status = CASE WHEN cancel_requested THEN 'cancelled'
                   WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
     finished_at = CASE WHEN cancel_requested OR attempts >= max_attempts THEN {{NOW}}
                        ELSE NULL END,
-    error = json_object('type', 'LeaseExpired', 'message', :message || ' (worker ' || COALESCE(worker, '?') || ')', 'traceback', NULL),
+    error = json_object(
+        'type', iif(lease_expires_at < {{NOW}}, 'LeaseExpired', 'WorkerGone'),
+        'message', iif(lease_expires_at < {{NOW}}, :message, :gone_message)
+                   || ' (worker ' || COALESCE(worker, '?') || ')',
+        'traceback', NULL),
+    history = CASE WHEN cancel_requested OR attempts >= max_attempts THEN history
+                   ELSE json_insert(COALESCE(history, '[]'), '$[#]', json_object(
+                       'attempt', attempts, 'started_at', printf('%.6f', started_at),
+                       'ended_at', printf('%.6f', {{NOW}}),
+                       'outcome', 'rescued',
+                       'error', iif(lease_expires_at < {{NOW}}, 'LeaseExpired', 'WorkerGone'),
+                       'message', 'worker ' || COALESCE(worker, '?'))) END,
     lease_expires_at = NULL, cancel_requested = 0
-WHERE status = 'running' AND lease_expires_at < {{NOW}};
+WHERE status = 'running'
+  AND (lease_expires_at < {{NOW}} OR worker IN (SELECT value FROM json_each(:gone)));
 
 -- name: hand_back
 -- The attempt is given back uncounted, unless a cancel was requested: then the
@@ -94,7 +116,12 @@ SELECT status FROM aqueue_jobs WHERE id = :id;
 -- name: retry_job
 UPDATE aqueue_jobs
 SET status = 'queued', attempts = 0, scheduled_at = {{NOW}}, started_at = NULL,
-    finished_at = NULL, result = NULL, cancel_requested = 0, lease_expires_at = NULL
+    finished_at = NULL, result = NULL, cancel_requested = 0, lease_expires_at = NULL,
+    history = iif(started_at IS NULL, history, json_insert(COALESCE(history, '[]'), '$[#]',
+        json_object('attempt', attempts, 'started_at', printf('%.6f', started_at),
+                    'ended_at', printf('%.6f', finished_at),
+                    'outcome', 'retried by hand', 'error', json_extract(error, '$.type'),
+                    'message', substr(json_extract(error, '$.message'), 1, 500))))
 WHERE id = :id AND status IN ('failed', 'cancelled');
 
 -- name: queue_counts
@@ -146,9 +173,9 @@ DELETE FROM aqueue_jobs WHERE id IN (
 
 -- name: register_worker
 INSERT INTO aqueue_workers (name, host, pid, queues, concurrency, version, status, started_at,
-                            heartbeat_at, expires_at)
+                            heartbeat_at, expires_at, node)
 VALUES (:name, :host, :pid, :queues, :concurrency, :version, 'running', {{NOW}}, {{NOW}},
-        {{NOW}} + :ttl)
+        {{NOW}} + :ttl, :node)
 ON CONFLICT (name) DO UPDATE
 SET status = 'running', heartbeat_at = {{NOW}}, expires_at = excluded.expires_at,
     stopped_at = NULL;
@@ -174,6 +201,10 @@ SELECT name, host, pid, queues, concurrency, version,
        CASE WHEN status = 'running' AND expires_at < {{NOW}} THEN 'dead' ELSE status END,
        started_at, heartbeat_at, expires_at, stopped_at
 FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+
+-- name: workers_on_node
+-- Workers whose pids live where this one's do (same boot, same pid namespace).
+SELECT name, pid FROM aqueue_workers WHERE node = :node;
 
 -- name: running_jobs_by_worker
 SELECT worker, id FROM aqueue_jobs WHERE status = 'running' ORDER BY worker, id;
