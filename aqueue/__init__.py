@@ -16,6 +16,7 @@ from aqueue.errors import (
     UnknownTask,
 )
 from aqueue.job import Job
+from aqueue.middleware import Middleware, MiddlewareError
 from aqueue.queue import Queue
 from aqueue.records import JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
@@ -35,6 +36,8 @@ __all__ = [
     "JobOptions",
     "JobRequest",
     "JobStatus",
+    "Middleware",
+    "MiddlewareError",
     "PastAttempt",
     "PayloadTooLarge",
     "Queue",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aqueue import serialization
@@ -22,6 +23,9 @@ class JobContext:
     max_attempts: int
     worker: str
     _backend: Backend
+    #: The job's arguments, as the task receives them (for middleware).
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     async def set_progress(self, progress: Any) -> bool:
         """Store ``progress`` (any JSON value) on the job, readable as ``JobInfo.progress``.

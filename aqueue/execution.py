@@ -13,6 +13,7 @@ from aqueue import serialization
 from aqueue.backends.base import Backend
 from aqueue.context import JobContext
 from aqueue.errors import Retry
+from aqueue.middleware import Middleware
 from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS
@@ -69,19 +70,34 @@ class UndecodableArguments(Exception):
     """Stored as the error of a job whose stored arguments cannot be decoded."""
 
 
+def job_context(job: ClaimedJob, worker: str, backend: Backend) -> JobContext:
+    """The context a task that takes one, and every middleware, receives."""
+    return JobContext(job.id, job.task, job.queue, job.attempts, job.max_attempts, worker,
+                      backend, args=tuple(job.args), kwargs=job.kwargs)
+
+
 async def call_task(
-    task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend, run_sync: RunSync
+    task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend, run_sync: RunSync,
+    middleware: Middleware | None = None,
 ) -> Any:
-    """Call the task's function: a coroutine directly, a sync function in a thread."""
+    """Call the task's function: a coroutine directly, a sync function in a thread,
+    inside the queue's job middleware if it has any."""
     assert task.func is not None
+    func = task.func
     args: list[Any] = list(job.args)
+    ctx = job_context(job, worker, backend) if task.takes_context or middleware else None
     if task.takes_context:
-        ctx = JobContext(job.id, job.task, job.queue, job.attempts, job.max_attempts, worker,
-                         backend)
         args.insert(0, ctx)
-    if task.is_async:
-        return await task.func(*args, **job.kwargs)
-    return await run_sync(functools.partial(task.func, *args, **job.kwargs))
+
+    async def call() -> Any:
+        if task.is_async:
+            return await func(*args, **job.kwargs)
+        return await run_sync(functools.partial(func, *args, **job.kwargs))
+
+    if middleware and middleware.jobs:
+        assert ctx is not None
+        return await middleware.run_job(ctx, call)
+    return await call()
 
 
 async def run_job(
@@ -91,6 +107,7 @@ async def run_job(
     backend: Backend,
     run_sync: RunSync,
     max_payload_bytes: int,
+    middleware: Middleware | None = None,
 ) -> Outcome:
     """Run one attempt. ``asyncio.CancelledError`` propagates to the caller."""
     if job.decode_error is not None:
@@ -104,11 +121,12 @@ async def run_job(
     timeout = job.timeout if job.timeout is not None else task.options.timeout
     scope: asyncio.Timeout | None = None
     try:
+        # The timeout covers the middleware too: one that hangs is stopped.
         if timeout is None:
-            value = await call_task(task, job, worker, backend, run_sync)
+            value = await call_task(task, job, worker, backend, run_sync, middleware)
         else:
             async with asyncio.timeout(timeout) as scope:
-                value = await call_task(task, job, worker, backend, run_sync)
+                value = await call_task(task, job, worker, backend, run_sync, middleware)
     except TimeoutError as exc:
         # Only our own scope expiring is the job's timeout; a TimeoutError the
         # task raised itself (its own asyncio.timeout) is an ordinary error.

@@ -19,6 +19,7 @@ from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
+from aqueue.middleware import Middleware
 from aqueue.records import (
     FINAL_STATUS_NAMES,
     FINAL_STATUSES,
@@ -136,6 +137,9 @@ class Queue:
         self._listener_lock = asyncio.Lock()
         #: Callbacks run when this process enqueues jobs (in-process wake-up).
         self.enqueue_hooks: list[Callable[[str], None]] = []
+        #: Wrappers around each job's execution and each enqueue (see
+        #: :mod:`aqueue.middleware`): ``@queue.middleware``, ``@queue.middleware.enqueue``.
+        self.middleware = Middleware()
         self._sync_bridge: SyncBridge | None = None
 
     def __repr__(self) -> str:
@@ -315,6 +319,16 @@ class Queue:
         requests = list(requests)
         if not requests:
             return []
+        if self.middleware.enqueues:
+            async def write(changed: list[JobRequest]) -> list[Job[Any]]:
+                return await self._write(list(changed), connection)
+
+            return await self.middleware.run_enqueue(requests, write)
+        return await self._write(requests, connection)
+
+    async def _write(self, requests: list[JobRequest], connection: Any) -> list[Job[Any]]:
+        if not requests:
+            return []
         connection = _one_connection(requests, connection)
         backend = await self._ready()
         if connection is None and len(requests) > _ENCODE_BATCH:
@@ -350,6 +364,7 @@ class Queue:
                              pool_size=self.pool_size,
                              default_queue=self.default_options.queue)
                 copy.tasks = self.tasks
+                copy.middleware = self.middleware
                 return copy
 
             self._sync_bridge = SyncBridge(twin)

@@ -360,7 +360,8 @@ class Worker:
                 await self.keeper.renew()
             await asyncio.sleep(0)  # a cancel the renewal made is delivered here
         return await run_job(self.queue.tasks.get(job.task), job, self.name,
-                             self.queue.backend, self._sync.run, self.queue.max_payload_bytes)
+                             self.queue.backend, self._sync.run, self.queue.max_payload_bytes,
+                             self.queue.middleware)
 
     def _finished(self, running: _Running, task: asyncio.Task[Outcome]) -> None:
         job = running.job
