@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aqueue.dsn import redact
@@ -86,6 +87,8 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="jobs to hold claimed ahead of free slots (default: what the "
                              "worker expects to start within 0.1 s, judged by recent jobs' "
                              "durations)")
+    parser.add_argument("--no-periodic", action="store_true",
+                        help="do not enqueue the app's periodic jobs from this worker")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
@@ -100,6 +103,7 @@ async def _run_worker(args: argparse.Namespace) -> int:
             queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
             poll_interval=args.poll_interval, prefetch=args.prefetch,
+            periodic=not args.no_periodic,
         )
     except ValueError as exc:
         raise StartupError(str(exc)) from None
@@ -167,7 +171,12 @@ def _job_json(job: JobInfo) -> dict[str, Any]:
 
 
 async def _admin(args: argparse.Namespace) -> int:
-    queue = Queue(args.dsn)
+    if getattr(args, "app", None):
+        queue = load_app(args.app)
+        if args.dsn:
+            queue.use_dsn(args.dsn)
+    else:
+        queue = Queue(args.dsn)
     async with queue:
         command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
         return await command(queue, args)
@@ -274,6 +283,25 @@ async def _queues(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _periodic(queue: Queue, args: argparse.Namespace) -> int:
+    last = await queue.backend.last_ticks()
+    now = datetime.now(UTC)
+    rows: list[dict[str, str | None]] = [
+        {"name": s.name, "task": s.task, "cron": s.cron, "timezone": s.timezone,
+         "catch_up": s.catch_up,
+         "last_tick": last[s.name].isoformat() if s.name in last else None,
+         "next_tick": s.next_after(now).isoformat()} for s in queue.schedules]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("(no periodic schedules in this app)")
+    for row in rows:
+        print(f"{str(row['task'])[:40]:40}  {row['cron']!s:16}  {row['timezone']!s:16}  "
+              f"next {row['next_tick']}  last {row['last_tick'] or '-'}")
+    return 0
+
+
 async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     workers = await queue.workers()
     if args.json:
@@ -343,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("queues", nargs="+", metavar="QUEUE")
     sub = admin("queues", "every queue, paused or not, with its queued and running jobs",
                 _queues)
+    sub.add_argument("--json", action="store_true")
+    sub = admin("periodic", "an app's periodic schedules: next and last ticks", _periodic)
+    sub.add_argument("app", help="the Queue, as module:attribute (as aqueue-worker takes it)")
     sub.add_argument("--json", action="store_true")
     sub = admin("workers", "the workers registry: who runs, where, and which jobs", _workers)
     sub.add_argument("--json", action="store_true")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aqueue import serialization
@@ -26,6 +27,18 @@ class JobContext:
     #: The job's arguments, as the task receives them (for middleware).
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: What aqueue recorded about the job: ``{"periodic": {"schedule": ...,
+    #: "tick": ...}}`` for a job a periodic schedule enqueued.
+    meta: Mapping[str, Any] | None = None
+
+    @property
+    def periodic_tick(self) -> datetime | None:
+        """The scheduled time of the tick that enqueued this job, if a periodic
+        schedule did (the same on every attempt, unlike the due time)."""
+        periodic = (self.meta or {}).get("periodic")
+        if not isinstance(periodic, dict) or not isinstance(periodic.get("tick"), str):
+            return None
+        return datetime.fromisoformat(periodic["tick"])
 
     async def set_progress(self, progress: Any) -> bool:
         """Store ``progress`` (any JSON value) on the job, readable as ``JobInfo.progress``.

@@ -73,7 +73,7 @@ class UndecodableArguments(Exception):
 def job_context(job: ClaimedJob, worker: str, backend: Backend) -> JobContext:
     """The context a task that takes one, and every middleware, receives."""
     return JobContext(job.id, job.task, job.queue, job.attempts, job.max_attempts, worker,
-                      backend, args=tuple(job.args), kwargs=job.kwargs)
+                      backend, args=tuple(job.args), kwargs=job.kwargs, meta=job.meta)
 
 
 async def call_task(

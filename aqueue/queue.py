@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
@@ -20,6 +20,7 @@ from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
 from aqueue.middleware import Middleware
+from aqueue.periodic import CatchUp, Schedule
 from aqueue.records import (
     FINAL_STATUS_NAMES,
     FINAL_STATUSES,
@@ -140,6 +141,8 @@ class Queue:
         #: Wrappers around each job's execution and each enqueue (see
         #: :mod:`aqueue.middleware`): ``@queue.middleware``, ``@queue.middleware.enqueue``.
         self.middleware = Middleware()
+        #: Cron schedules registered with :meth:`periodic`, kept by every worker.
+        self.schedules: list[Schedule] = []
         self._sync_bridge: SyncBridge | None = None
 
     def __repr__(self) -> str:
@@ -236,6 +239,40 @@ class Queue:
             return task
 
         return register(func) if func is not None else register
+
+    def periodic(
+        self,
+        cron: str,
+        *,
+        timezone: str = "UTC",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        catch_up: CatchUp = "latest",
+        name: str | None = None,
+    ) -> Callable[[Any], Any]:
+        """Enqueue the task (or function, registered as a task) on a cron schedule.
+
+        Stack it on ``@queue.task(...)`` or put it on a plain function. Every
+        worker keeps the schedule and each tick is enqueued once, however many
+        run (see :mod:`aqueue.periodic`). ``catch_up`` says what a worker
+        starting after missed ticks enqueues: the ``"latest"`` one, ``"all"``
+        (at most 100), or none (``"skip"``). ``name`` keys the schedule in the
+        database (default: task, cron and timezone).
+        """
+        def register(target: Any) -> Any:
+            task = target if isinstance(target, Task) else self.task(target)
+            if task.queue is not self or task.func is None:
+                raise ConfigurationError(f"{task.name!r} is not a task of this queue")
+            schedule = Schedule(task.name, cron, timezone, tuple(args), dict(kwargs or {}),
+                                catch_up, name or "")
+            if any(s.name == schedule.name for s in self.schedules):
+                raise ConfigurationError(f"two schedules are named {schedule.name!r}")
+            # Bad arguments fail here, at import, not at the first tick.
+            new_jobs([task.prepare(*schedule.args, **schedule.kwargs)], self.max_payload_bytes)
+            self.schedules.append(schedule)
+            return target
+
+        return register
 
     def task_named(self, name: str) -> Task[..., Any]:
         """The registered task ``name``, or a reference to it by name for

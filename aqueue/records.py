@@ -62,6 +62,8 @@ class JobInfo:
     #: Earlier attempts, oldest first; the current or last one is described by
     #: ``started_at``, ``finished_at`` and ``error``.
     history: tuple[PastAttempt, ...] = ()
+    #: What aqueue recorded about the job (``{"periodic": {"schedule", "tick"}}``).
+    meta: dict[str, Any] | None = None
     #: Set when a stored value is not valid JSON (written around aqueue): says
     #: which fields could not be read; those fields are ``None``.
     decode_error: str | None = None
@@ -141,6 +143,8 @@ class ClaimedJob:
     #: Why the stored arguments could not be decoded, if they could not: the
     #: attempt then fails at once, alone, instead of poisoning its batch.
     decode_error: str | None = None
+    #: What aqueue recorded about the job (a periodic job's schedule and tick).
+    meta: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, int]:

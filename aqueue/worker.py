@@ -35,6 +35,7 @@ from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
 from aqueue.loop_monitor import LoopMonitor
 from aqueue.node import node_id
+from aqueue.periodic import Scheduler
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
 from aqueue.signals import Signals
@@ -84,6 +85,7 @@ class Worker:
         prefetch: int | None = None,
         name: str | None = None,
         register: bool = True,
+        periodic: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -102,6 +104,8 @@ class Worker:
         self.claim_batch = claim_batch
         self.prefetch = prefetch
         self.name = name or worker_name()
+        #: Whether this worker keeps the queue's periodic schedules (burst runs never do).
+        self.periodic = periodic
         #: Attempts finished with an outcome recorded (or being recorded).
         self.processed_count = 0
         #: The ids of the most recent of those (bounded: a worker runs for months).
@@ -225,6 +229,10 @@ class Worker:
                 if self.heartbeat is not None:
                     started.append(services.create_task(self.heartbeat.run(),
                                                         name="aqueue-heartbeat"))
+                if self.periodic and self.queue.schedules and not self.burst:
+                    scheduler = Scheduler(self.queue, self.queue.schedules)
+                    started.append(services.create_task(scheduler.run(),
+                                                        name="aqueue-periodic"))
                 try:
                     await self._claim_loop()
                     await self._shut_down()

@@ -48,8 +48,8 @@ async def empty(dsn: str) -> None:
     queue = aqueue.Queue(dsn)
     async with queue:
         backend = queue.backend
-        # Pause states and registered workers are per-test state too.
-        for table in ("aqueue_jobs", "aqueue_queues", "aqueue_workers"):
+        # Pause states, registered workers and schedules' ticks are per-test state too.
+        for table in ("aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic"):
             if backend.dialect == "postgresql":
                 await backend._fetch(f"TRUNCATE {table}")  # type: ignore[attr-defined]
             else:

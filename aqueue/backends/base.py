@@ -8,6 +8,7 @@ beside it and translates driver errors into :mod:`aqueue.errors` at this edge.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from aqueue.records import (
@@ -176,6 +177,16 @@ class Backend(Protocol):
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         """``(name, pid)`` of every registered worker of ``node``."""
+
+    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
+                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+        """Set ``schedule``'s last tick to ``tick`` if it is still ``expected``
+        (None: the schedule has none yet), and insert ``jobs`` (each with its
+        ``meta`` JSON) in the same transaction; ``None``, and nothing written,
+        when another worker changed the last tick first."""
+
+    async def last_ticks(self) -> dict[str, datetime]:
+        """Every schedule's last enqueued tick."""
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

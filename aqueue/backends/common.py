@@ -30,7 +30,7 @@ log = logging.getLogger("aqueue.backend")
 JOB_COLUMNS = (
     "id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result, error, "
     "created_at, scheduled_at, started_at, finished_at, worker, unique_key, progress, "
-    "cancel_requested, history"
+    "cancel_requested, history, meta"
 )
 
 LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lost the database)"
@@ -74,9 +74,20 @@ def decode_arguments(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any],
     return decoded_args, decoded_kwargs, None
 
 
+def _meta(stored: Any) -> dict[str, Any] | None:
+    """The ``meta`` column: a JSON object aqueue wrote, or None."""
+    if stored is None:
+        return None
+    try:
+        value = serialization.decode(stored)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def claimed_jobs(rows: Iterable[Sequence[Any]]) -> list[ClaimedJob]:
     """Claimed rows ``(id, task, queue, priority, args, kwargs, attempts,
-    max_attempts, timeout, scheduled_at)`` in the order they must start:
+    max_attempts, timeout, scheduled_at, meta)`` in the order they must start:
     priority, then due time, then id (UPDATE ... RETURNING keeps no order)."""
     ordered = sorted(rows, key=lambda r: (-r[3], r[9], str(r[0])))
     jobs = []
@@ -84,7 +95,8 @@ def claimed_jobs(rows: Iterable[Sequence[Any]]) -> list[ClaimedJob]:
         args, kwargs, problem = decode_arguments(r[4], r[5])
         jobs.append(ClaimedJob(id=str(r[0]), task=r[1], queue=r[2], priority=int(r[3]),
                                args=args, kwargs=kwargs, attempts=int(r[6]),
-                               max_attempts=int(r[7]), timeout=r[8], decode_error=problem))
+                               max_attempts=int(r[7]), timeout=r[8], decode_error=problem,
+                               meta=_meta(r[10]) if len(r) > 10 else None))
     return jobs
 
 
@@ -93,7 +105,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
     (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
      error, created, scheduled, started, finished, worker, unique_key, progress,
-     cancel_requested, history) = values
+     cancel_requested, history, meta) = values
     created_at = _utc(created)
     scheduled_at = _utc(scheduled)
     assert created_at is not None and scheduled_at is not None
@@ -122,6 +134,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         progress=json_fields["progress"],
         cancel_requested=bool(cancel_requested),
         history=past_attempts(history),
+        meta=_meta(meta),
         decode_error="; ".join(problems) or None,
     )
 

@@ -28,7 +28,7 @@ def job_detail(job: JobInfo) -> dict[str, Any]:
     return {
         **job_row(job), "args": job.args, "kwargs": job.kwargs, "result": job.result,
         "error": job.error, "progress": job.progress, "unique_key": job.unique_key,
-        "decode_error": job.decode_error,
+        "decode_error": job.decode_error, "meta": job.meta,
         "history": [{
             "attempt": a.attempt, "started_at": _time(a.started_at), "ended_at": _time(a.ended_at),
             "outcome": a.outcome, "error": a.error, "message": a.message,

@@ -26,13 +26,14 @@ class WorkerProcess:
     #: Every process started, so that a failing test never leaves one running.
     started: list[WorkerProcess] = []
 
-    def __init__(self, dsn: str, record: Path, *args: str, log: Path | None = None) -> None:
+    def __init__(self, dsn: str, record: Path, *args: str, log: Path | None = None,
+                 app: str = "tests.apps.recording:queue") -> None:
         env = {**os.environ, "AQUEUE_DSN": dsn, "AQUEUE_TEST_RECORD": str(record),
                "PYTHONUNBUFFERED": "1"}
         self.log = log or record.with_suffix(f".{time.monotonic_ns()}.log")
         self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [WORKER, "tests.apps.recording:queue", *args],
+            [WORKER, app, *args],
             cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
         )
         WorkerProcess.started.append(self)

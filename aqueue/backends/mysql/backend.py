@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiomysql
@@ -473,6 +473,29 @@ class MySQLBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetch(_Q["list_workers"]),
                                await self._fetch(_Q["running_jobs_by_worker"]))
+
+    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
+                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+        def naive(moment: datetime) -> datetime:
+            return moment.astimezone(UTC).replace(tzinfo=None)
+
+        async def op(cur: aiomysql.Cursor) -> list[str] | None:
+            won = (await cur.execute(_Q["start_schedule"], (schedule, naive(tick)))
+                   if expected is None else
+                   await cur.execute(_Q["advance_tick"], (naive(tick), schedule, naive(expected))))
+            if not won:
+                return None
+            if not jobs:
+                return []
+            ids = await self.insert_jobs([j for j, _ in jobs], connection=cur.connection)
+            for job_id, (_, meta) in zip(ids, jobs, strict=True):
+                await cur.execute(_Q["set_meta"], (meta, job_id))
+            return ids
+
+        return await self._run("periodic", op, transaction=True)
+
+    async def last_ticks(self) -> dict[str, datetime]:
+        return {r[0]: r[1].replace(tzinfo=UTC) for r in await self._fetch(_Q["last_ticks"])}
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], (node,))]

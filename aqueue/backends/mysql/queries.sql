@@ -37,7 +37,7 @@ WHERE active_unique_key IN ({{keys}}) OR id IN ({{ids}});
 
 -- name: select_claimable
 SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
-       scheduled_at
+       scheduled_at, meta
 FROM aqueue_jobs
 WHERE status = 'queued' AND scheduled_at <= {{NOW}}
   AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
@@ -47,7 +47,7 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: select_claimable_in_queues
 SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
-       scheduled_at
+       scheduled_at, meta
 FROM aqueue_jobs
 WHERE status = 'queued' AND scheduled_at <= {{NOW}} AND queue IN ({{queues}})
   AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
@@ -247,3 +247,19 @@ ON DUPLICATE KEY UPDATE paused = VALUES(paused), changed_at = {{NOW}};
 
 -- name: queue_states
 SELECT name, paused FROM aqueue_queues ORDER BY name;
+
+-- name: start_schedule
+-- A schedule's first tick; 0 rows when another worker wrote one first.
+INSERT INTO aqueue_periodic (name, last_tick, updated_at) VALUES (%s, %s, {{NOW}})
+ON DUPLICATE KEY UPDATE name = name;
+
+-- name: advance_tick
+-- Compare and set: 0 rows when another worker moved the tick first.
+UPDATE aqueue_periodic SET last_tick = %s, updated_at = {{NOW}}
+WHERE name = %s AND last_tick = %s;
+
+-- name: set_meta
+UPDATE aqueue_jobs SET meta = %s WHERE id = %s;
+
+-- name: last_ticks
+SELECT name, last_tick FROM aqueue_periodic;

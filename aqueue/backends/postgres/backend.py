@@ -8,6 +8,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -456,6 +457,27 @@ class PostgresBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetch(_Q["list_workers"]),
                                await self._fetch(_Q["running_jobs_by_worker"]))
+
+    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
+                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+        async def op(conn: asyncpg.Connection) -> list[str] | None:
+            async with conn.transaction():
+                won = (await conn.fetchval(_Q["start_schedule"], schedule, tick)
+                       if expected is None else
+                       await conn.fetchval(_Q["advance_tick"], schedule, tick, expected))
+                if won is None:
+                    return None
+                if not jobs:
+                    return []
+                ids = await self.insert_jobs([j for j, _ in jobs], connection=conn)
+                await conn.executemany(_Q["set_meta"],
+                                       [(i, meta) for i, (_, meta) in zip(ids, jobs, strict=True)])
+                return ids
+
+        return await self._run("periodic", op)
+
+    async def last_ticks(self) -> dict[str, datetime]:
+        return {r[0]: r[1] for r in await self._fetch(_Q["last_ticks"])}
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], node)]

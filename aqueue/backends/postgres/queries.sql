@@ -58,7 +58,7 @@ WHERE (unique_key = ANY($1::text[]) AND status IN ('queued', 'running'))
    OR id = ANY($2::uuid[]);
 
 -- name: claim_jobs
--- The statement lives in aqueue_claim() (migration 0002), which pins its plan.
+-- The statement lives in aqueue_claim() (migrations 0002, 0006, 0009), which pins its plan.
 SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 
 -- name: complete_jobs
@@ -264,3 +264,21 @@ SELECT CASE WHEN NOT paused THEN pg_notify('aqueue_new', name || ' 0') IS NULL E
 
 -- name: queue_states
 SELECT name, paused FROM aqueue_queues ORDER BY name;
+
+-- name: start_schedule
+-- A schedule's first tick; no row back when another worker wrote one first.
+INSERT INTO aqueue_periodic (name, last_tick) VALUES ($1, $2)
+ON CONFLICT (name) DO NOTHING
+RETURNING name;
+
+-- name: advance_tick
+-- Compare and set: no row back when another worker moved the tick first.
+UPDATE aqueue_periodic SET last_tick = $2, updated_at = now()
+WHERE name = $1 AND last_tick = $3
+RETURNING name;
+
+-- name: set_meta
+UPDATE aqueue_jobs SET meta = $2::jsonb WHERE id = $1::uuid;
+
+-- name: last_ticks
+SELECT name, last_tick FROM aqueue_periodic;

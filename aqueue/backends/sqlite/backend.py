@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -402,6 +403,29 @@ class SQLiteBackend:
     async def list_workers(self) -> list[WorkerInfo]:
         return rows_to_workers(await self._fetchall(_Q["list_workers"], {}),
                                await self._fetchall(_Q["running_jobs_by_worker"], {}))
+
+    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
+                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+        async def op(conn: aiosqlite.Connection) -> list[str] | None:
+            async with self._transaction(conn):
+                params = {"name": schedule, "tick": tick.timestamp(),
+                          "expected": None if expected is None else expected.timestamp()}
+                won = await conn.execute_fetchall(
+                    _Q["start_schedule" if expected is None else "advance_tick"], params)
+                if not won:
+                    return None
+                if not jobs:
+                    return []
+                ids = await self.insert_jobs([j for j, _ in jobs], connection=conn)
+                await conn.executemany(_Q["set_meta"], [
+                    {"id": i, "meta": meta} for i, (_, meta) in zip(ids, jobs, strict=True)])
+                return ids
+
+        return await self._run("periodic", op)
+
+    async def last_ticks(self) -> dict[str, datetime]:
+        rows = await self._fetchall(_Q["last_ticks"], {})
+        return {r[0]: datetime.fromtimestamp(float(r[1]), UTC) for r in rows}
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         rows = await self._fetchall(_Q["workers_on_node"], {"node": node})

@@ -30,7 +30,7 @@ WHERE rowid IN (
     ORDER BY priority DESC, scheduled_at, id
     LIMIT :limit)
 RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout,
-          scheduled_at;
+          scheduled_at, meta;
 
 -- name: complete_job
 -- A retry of a job whose cancel was requested ends it cancelled.
@@ -215,3 +215,21 @@ ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, changed_at = {{NOW}};
 
 -- name: queue_states
 SELECT name, paused FROM aqueue_queues ORDER BY name;
+
+-- name: start_schedule
+-- A schedule's first tick; no row back when another worker wrote one first.
+INSERT INTO aqueue_periodic (name, last_tick, updated_at) VALUES (:name, :tick, {{NOW}})
+ON CONFLICT (name) DO NOTHING
+RETURNING name;
+
+-- name: advance_tick
+-- Compare and set: no row back when another worker moved the tick first.
+UPDATE aqueue_periodic SET last_tick = :tick, updated_at = {{NOW}}
+WHERE name = :name AND last_tick = :expected
+RETURNING name;
+
+-- name: set_meta
+UPDATE aqueue_jobs SET meta = :meta WHERE id = :id;
+
+-- name: last_ticks
+SELECT name, last_tick FROM aqueue_periodic;
