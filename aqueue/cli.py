@@ -8,21 +8,19 @@ import importlib
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aqueue import durations
 from aqueue.dsn import redact
 from aqueue.errors import AqueueError
 from aqueue.queue import Queue
-from aqueue.records import JobFilter, JobInfo
+from aqueue.records import FINAL_STATUS_NAMES, JobFilter, JobInfo
 
 EXIT_ERROR = 1
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class StartupError(Exception):
@@ -31,10 +29,22 @@ class StartupError(Exception):
 
 def parse_duration(text: str) -> float:
     """``90``, ``45s``, ``30m``, ``12h``, ``7d`` or ``2w`` as seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 30m, 12h or 7d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return durations.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_retention(text: str) -> dict[str, float]:
+    """``succeeded=7d,failed=30d`` as seconds per final status."""
+    policy: dict[str, float] = {}
+    for part in _csv(text):
+        status, _, age = part.partition("=")
+        if status.strip() not in FINAL_STATUS_NAMES or not age:
+            raise argparse.ArgumentTypeError(
+                f"not a retention: {part!r} (try succeeded=7d,failed=30d,cancelled=7d)")
+        policy[status.strip()] = parse_duration(age)
+    return policy
 
 
 def _csv(text: str) -> list[str]:
@@ -87,6 +97,10 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="jobs to hold claimed ahead of free slots (default: what the "
                              "worker expects to start within 0.1 s, judged by recent jobs' "
                              "durations)")
+    parser.add_argument("--retention", type=parse_retention, default=None,
+                        metavar="STATUS=AGE,...",
+                        help="delete finished jobs past these ages, e.g. succeeded=7d,failed=30d "
+                             "(overrides the app's Queue(retention=...))")
     parser.add_argument("--no-periodic", action="store_true",
                         help="do not enqueue the app's periodic jobs from this worker")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -103,7 +117,7 @@ async def _run_worker(args: argparse.Namespace) -> int:
             queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
             poll_interval=args.poll_interval, prefetch=args.prefetch,
-            periodic=not args.no_periodic,
+            periodic=not args.no_periodic, retention=args.retention,
         )
     except ValueError as exc:
         raise StartupError(str(exc)) from None

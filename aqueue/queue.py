@@ -7,10 +7,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from aqueue import dsn as dsn_module
-from aqueue import validation
+from aqueue import durations, validation
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Listener
 from aqueue.backends.common import summarize_queues
@@ -31,6 +32,7 @@ from aqueue.records import (
     QueueSummary,
     WorkerInfo,
 )
+from aqueue.retention import retention_policy
 from aqueue.sync import SyncBridge, require_no_running_loop
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
@@ -112,6 +114,8 @@ class Queue:
     ``sqlite:///path.db``; without one, ``AQUEUE_DSN`` is read, else
     ``sqlite:///aqueue.db`` is used. Use it as ``async with queue:`` to open
     and close its connections; the producer API also opens it on first use.
+    ``retention`` (``{"succeeded": "7d", "failed": "30d", "cancelled": "7d"}``)
+    has workers delete finished jobs past those ages (see :mod:`aqueue.retention`).
     """
 
     def __init__(
@@ -121,8 +125,11 @@ class Queue:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         pool_size: int = 10,
         default_queue: str = "default",
+        retention: Mapping[str, str | float | timedelta] | None = None,
     ) -> None:
         self._dsn = dsn_module.parse(dsn_module.resolve(dsn))
+        #: Seconds finished jobs are kept, per final status; unlisted ones are kept.
+        self.retention = retention_policy(retention or {})
         if max_payload_bytes < 1:
             raise ConfigurationError("max_payload_bytes must be positive")
         self.max_payload_bytes = max_payload_bytes
@@ -189,6 +196,7 @@ class Queue:
         timeout: float | None = None,
         backoff: Backoff | None = None,
         takes_context: Literal[False] = False,
+        result_ttl: str | float | timedelta | None = None,
     ) -> TaskDecorator: ...
 
     @overload
@@ -202,6 +210,7 @@ class Queue:
         timeout: float | None = None,
         backoff: Backoff | None = None,
         takes_context: Literal[True],
+        result_ttl: str | float | timedelta | None = None,
     ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
@@ -216,12 +225,16 @@ class Queue:
         timeout: float | None = None,
         backoff: Backoff | None = None,
         takes_context: bool = False,
+        result_ttl: str | float | timedelta | None = None,
     ) -> Any:
         """Register a function (async, or sync to run in a thread) as a task.
 
         The name defaults to ``module.qualname``. ``takes_context=True`` passes
-        a :class:`JobContext` as the first argument.
+        a :class:`JobContext` as the first argument. ``result_ttl`` (``"1h"``,
+        seconds or a timedelta) deletes this task's succeeded jobs that long
+        after they finish (workers do it, see :mod:`aqueue.retention`).
         """
+        ttl = None if result_ttl is None else durations.seconds(result_ttl, "result_ttl")
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or f"{_module_name(fn)}.{fn.__qualname__}"
@@ -231,7 +244,7 @@ class Queue:
                 priority=priority, max_attempts=max_attempts, timeout=timeout,
             )
             task: Task[Any, Any] = Task(
-                self, task_name, fn, options, backoff or Backoff(), takes_context
+                self, task_name, fn, options, backoff or Backoff(), takes_context, ttl
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
                 raise ConfigurationError(f"a different task is already named {task_name!r}")

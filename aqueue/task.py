@@ -116,8 +116,11 @@ class Task(Generic[P, R]):
         options: JobOptions,
         backoff: Backoff,
         takes_context: bool = False,
+        result_ttl: float | None = None,
     ) -> None:
         self.queue = queue
+        #: Seconds a succeeded job of this task is kept (see :mod:`aqueue.retention`).
+        self.result_ttl = result_ttl
         self.name = validation.check_name("task", name)
         self.func = func
         self.options = options

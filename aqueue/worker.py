@@ -22,7 +22,7 @@ import secrets
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from aqueue.node import node_id
 from aqueue.periodic import Scheduler
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
+from aqueue.retention import Retention
 from aqueue.signals import Signals
 from aqueue.threads import SyncRunner
 
@@ -86,6 +87,8 @@ class Worker:
         name: str | None = None,
         register: bool = True,
         periodic: bool = True,
+        retention: Mapping[str, float] | None = None,
+        retention_interval: float = 60.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -106,6 +109,9 @@ class Worker:
         self.name = name or worker_name()
         #: Whether this worker keeps the queue's periodic schedules (burst runs never do).
         self.periodic = periodic
+        #: Deletes finished jobs past their age (burst runs never do); ``retention``
+        #: overrides the queue's policy.
+        self.retention = Retention(queue, retention, retention_interval)
         #: Attempts finished with an outcome recorded (or being recorded).
         self.processed_count = 0
         #: The ids of the most recent of those (bounded: a worker runs for months).
@@ -229,6 +235,9 @@ class Worker:
                 if self.heartbeat is not None:
                     started.append(services.create_task(self.heartbeat.run(),
                                                         name="aqueue-heartbeat"))
+                if self.retention.wanted() and not self.burst:
+                    started.append(services.create_task(self.retention.run(),
+                                                        name="aqueue-retention"))
                 if self.periodic and self.queue.schedules and not self.burst:
                     scheduler = Scheduler(self.queue, self.queue.schedules)
                     started.append(services.create_task(scheduler.run(),

@@ -188,6 +188,10 @@ class Backend(Protocol):
     async def last_ticks(self) -> dict[str, datetime]:
         """Every schedule's last enqueued tick."""
 
+    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
+        """Delete ``task``'s succeeded jobs finished over ``older_than`` seconds
+        ago, ``batch_size`` rows per statement; how many went."""
+
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
     ) -> Listener | None:

@@ -32,6 +32,7 @@ try:
     from selenium.common.exceptions import (
         NoSuchElementException,
         StaleElementReferenceException,
+        WebDriverException,
     )
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -134,7 +135,12 @@ def _seed(dsn: str, flag: Path) -> dict[str, str]:
 
 # The pages refresh themselves (the content is swapped every few seconds), so
 # an element found a moment ago may be gone: waits and clicks find it afresh.
-STALE = (StaleElementReferenceException, NoSuchElementException)
+# The pages swap their content on auto-refresh: an element found a moment ago
+# may be gone. Chromium reports that as a stale element, or (when the swap
+# lands between finding a node and reading it) as a bare WebDriverException,
+# "Node with given id does not belong to the document". The waits retry
+# either; a real failure still ends in the wait's own timeout message.
+STALE = (StaleElementReferenceException, NoSuchElementException, WebDriverException)
 
 
 def _wait(driver: WebDriver, timeout: float = 20) -> WebDriverWait[WebDriver]:

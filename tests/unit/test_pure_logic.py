@@ -100,3 +100,13 @@ def test_json_encoding_matches_the_json_module_and_rejects_what_it_rejects() -> 
     for bad in (loop, float("nan"), {1, 2}, b"x", {(1, 2): 3}):
         with pytest.raises((TypeError, ValueError)):
             _encode(bad)
+
+
+def test_parse_retention() -> None:
+    from aqueue.cli import parse_retention
+
+    assert parse_retention("succeeded=7d, failed=30d") == {"succeeded": 604800,
+                                                            "failed": 2592000}
+    for bad in ("queued=1d", "failed", "failed=soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_retention(bad)

@@ -494,6 +494,12 @@ class MySQLBackend:
 
         return await self._run("periodic", op, transaction=True)
 
+    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
+        return await delete_in_batches(
+            lambda: self._rowcount(_Q["purge_task_batch"],
+                                   [task, _micros(older_than), batch_size]),
+            batch_size)
+
     async def last_ticks(self) -> dict[str, datetime]:
         return {r[0]: r[1].replace(tzinfo=UTC) for r in await self._fetch(_Q["last_ticks"])}
 

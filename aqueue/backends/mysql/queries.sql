@@ -263,3 +263,9 @@ UPDATE aqueue_jobs SET meta = %s WHERE id = %s;
 
 -- name: last_ticks
 SELECT name, last_tick FROM aqueue_periodic;
+
+-- name: purge_task_batch
+-- Succeeded jobs of one task past its result_ttl, oldest first (ids grow with time).
+DELETE FROM aqueue_jobs
+WHERE task = %s AND status = 'succeeded' AND finished_at < {{NOW}} - INTERVAL %s MICROSECOND
+ORDER BY id LIMIT %s;

@@ -476,6 +476,11 @@ class PostgresBackend:
 
         return await self._run("periodic", op)
 
+    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
+        return await delete_in_batches(
+            lambda: self._execute(_Q["purge_task_batch"], task, older_than, batch_size),
+            batch_size)
+
     async def last_ticks(self) -> dict[str, datetime]:
         return {r[0]: r[1] for r in await self._fetch(_Q["last_ticks"])}
 

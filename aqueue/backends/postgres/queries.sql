@@ -282,3 +282,12 @@ UPDATE aqueue_jobs SET meta = $2::jsonb WHERE id = $1::uuid;
 
 -- name: last_ticks
 SELECT name, last_tick FROM aqueue_periodic;
+
+-- name: purge_task_batch
+-- Succeeded jobs of one task past its result_ttl: walks that task's finished
+-- index from its oldest entry (ids grow with time).
+DELETE FROM aqueue_jobs WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE task = $1 AND finished_at IS NOT NULL AND status = 'succeeded'
+      AND finished_at < now() - make_interval(secs => $2)
+    ORDER BY id LIMIT $3);

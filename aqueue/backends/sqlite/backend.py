@@ -423,6 +423,11 @@ class SQLiteBackend:
 
         return await self._run("periodic", op)
 
+    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
+        params = {"task": task, "age": older_than, "batch": batch_size}
+        return await delete_in_batches(
+            lambda: self._rowcount(_Q["purge_task_batch"], params), batch_size)
+
     async def last_ticks(self) -> dict[str, datetime]:
         rows = await self._fetchall(_Q["last_ticks"], {})
         return {r[0]: datetime.fromtimestamp(float(r[1]), UTC) for r in rows}

@@ -233,3 +233,11 @@ UPDATE aqueue_jobs SET meta = :meta WHERE id = :id;
 
 -- name: last_ticks
 SELECT name, last_tick FROM aqueue_periodic;
+
+-- name: purge_task_batch
+-- Succeeded jobs of one task past its result_ttl, oldest first (ids grow with time).
+DELETE FROM aqueue_jobs WHERE id IN (
+    SELECT id FROM aqueue_jobs
+    WHERE task = :task AND finished_at IS NOT NULL AND status = 'succeeded'
+      AND finished_at < {{NOW}} - :age
+    ORDER BY id LIMIT :batch);
