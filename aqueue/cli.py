@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -14,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aqueue import durations
+from aqueue import durations, logformat
 from aqueue.dsn import redact
 from aqueue.errors import AqueueError
 from aqueue.queue import Queue
@@ -104,6 +103,8 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-periodic", action="store_true",
                         help="do not enqueue the app's periodic jobs from this worker")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="text lines, or one JSON object per line (default text)")
 
 
 async def _run_worker(args: argparse.Namespace) -> int:
@@ -145,10 +146,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _worker(prog: str, args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logformat.configure(args.log_level, args.log_format)
     try:
         return asyncio.run(_run_worker(args))
     except (StartupError, AqueueError) as exc:

@@ -423,15 +423,20 @@ class Worker:
         what += f" in {duration:.3f}s"
         if outcome.status == JobStatus.QUEUED:
             what += f", retrying in {outcome.retry_delay:.2f}s"
+        error_type = None
         if outcome.error and outcome.status != JobStatus.SUCCEEDED:
             from aqueue import serialization
 
             error = serialization.decode(outcome.error)
-            what += f": {error.get('type')}: {error.get('message')}"
+            error_type = error.get("type")
+            what += f": {error_type}: {error.get('message')}"
         log.log(level, "job %s %s attempt %d/%d %s", job.id, job.task, job.attempts,
                 job.max_attempts, what,
-                extra={"job_id": job.id, "task": job.task, "attempt": job.attempts,
-                       "duration": duration, "status": str(outcome.status)})
+                extra={"job_id": job.id, "task": job.task, "queue": job.queue,
+                       "attempt": job.attempts, "duration": round(duration, 6),
+                       "status": "retrying" if outcome.status == JobStatus.QUEUED
+                       else str(outcome.status),
+                       "worker": self.name, "error_type": error_type})
 
     # -- leases ---------------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+"""``--log-format json``: one JSON object per log line.
+
+Each line has ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``event``
+(the message), plus the job fields a record carries as ``extra`` (``job_id``,
+``task``, ``queue``, ``attempt``, ``duration``, ``status``, ``worker``,
+``error_type``) and ``exception`` (the traceback) when there is one. The same
+``extra`` fields reach any handler, for structlog or python-json-logger users.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+#: The ``extra`` fields aqueue's log records may carry.
+FIELDS = ("job_id", "task", "queue", "attempt", "duration", "status", "worker", "error_type")
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for name in FIELDS:
+            value = record.__dict__.get(name)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure(level: str, fmt: str) -> None:
+    """Set up the root logger for a command: ``fmt`` is ``text`` or ``json``."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
