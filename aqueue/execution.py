@@ -84,18 +84,17 @@ async def call_task(
     inside the queue's job middleware if it has any."""
     assert task.func is not None
     func = task.func
-    args: list[Any] = list(job.args)
-    ctx = job_context(job, worker, backend) if task.takes_context or middleware else None
-    if task.takes_context:
-        args.insert(0, ctx)
+    wrapped = middleware is not None and bool(middleware.jobs)
+    ctx = job_context(job, worker, backend) if task.takes_context or wrapped else None
+    args: list[Any] = [ctx, *job.args] if task.takes_context else list(job.args)
 
     async def call() -> Any:
         if task.is_async:
             return await func(*args, **job.kwargs)
         return await run_sync(functools.partial(func, *args, **job.kwargs))
 
-    if middleware and middleware.jobs:
-        assert ctx is not None
+    if wrapped:
+        assert middleware is not None and ctx is not None
         return await middleware.run_job(ctx, call)
     return await call()
 
