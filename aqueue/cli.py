@@ -102,6 +102,27 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                              "(overrides the app's Queue(retention=...))")
     parser.add_argument("--no-periodic", action="store_true",
                         help="do not enqueue the app's periodic jobs from this worker")
+    _add_log_arguments(parser)
+    parser.add_argument("--log-jobs", action="store_true",
+                        help="log each successful job at INFO (default: DEBUG; failures are "
+                             "always logged at WARNING)")
+    parser.add_argument("--log-summary-interval", type=parse_duration, default=60.0,
+                        metavar="SECONDS",
+                        help="seconds between INFO lines summing up the jobs finished "
+                             "(default 60; 0: none)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics "
+                             "(needs aqueue[metrics])")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                        help="address the metrics listen on (default 127.0.0.1; 0.0.0.0 in "
+                             "a container)")
+    parser.add_argument("--metrics-interval", type=parse_duration, default=15.0,
+                        metavar="SECONDS",
+                        help="seconds between reads of queue depths from the database, by "
+                             "one worker at a time (default 15)")
+
+
+def _add_log_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="text lines, or one JSON object per line (default text)")
@@ -118,10 +139,12 @@ async def _run_worker(args: argparse.Namespace) -> int:
             queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
             poll_interval=args.poll_interval, prefetch=args.prefetch,
-            periodic=not args.no_periodic, retention=args.retention,
+            periodic=not args.no_periodic, retention=args.retention, log_jobs=args.log_jobs,
+            summary_interval=args.log_summary_interval,
         )
     except ValueError as exc:
         raise StartupError(str(exc)) from None
+    server = _serve_metrics(worker, args) if args.metrics_port is not None else None
     try:
         try:
             await queue.open()
@@ -133,8 +156,25 @@ async def _run_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, worker.stop)
         await worker.run()
     finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         await queue.close()
     return 0
+
+
+def _serve_metrics(worker: Any, args: argparse.Namespace) -> Any:
+    try:
+        from aqueue.metrics import instrument_worker
+    except ImportError as exc:
+        raise StartupError(f"--metrics-port needs the metrics extra: pip install "
+                           f"'aqueue[metrics]' ({exc})") from None
+    try:
+        return instrument_worker(worker, args.metrics_port, args.metrics_host,
+                                 args.metrics_interval)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+                           f"{exc.strerror or exc}") from None
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
@@ -341,6 +381,37 @@ async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _metrics(queue: Queue, args: argparse.Namespace) -> int:
+    try:
+        from aqueue.metrics import DepthCollector, DepthSampler, registry_with_process, serve
+    except ImportError as exc:
+        raise StartupError(f"needs the metrics extra: pip install 'aqueue[metrics]' ({exc})"
+                           ) from None
+    sampler = DepthSampler(queue, args.interval, take_turns=False)
+    await sampler.sample()  # an unreachable database fails here, in one line
+    registry = registry_with_process()
+    registry.register(DepthCollector(sampler))
+    try:
+        server = serve(registry, args.port, args.host)
+    except OSError as exc:
+        raise StartupError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+                           ) from None
+    print(f"aqueue metrics: serving http://{args.host}:{args.port}/metrics for {queue.dsn}",
+          file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    sampling = asyncio.create_task(sampler.run())
+    try:
+        await stop.wait()
+    finally:
+        sampling.cancel()
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
 def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
     from aqueue.dashboard_cli import add_arguments
 
@@ -349,6 +420,7 @@ def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aqueue", description="Administer aqueue.")
+    _add_log_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def admin(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
@@ -391,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--jobs", type=int, default=5, metavar="N",
                      help="running job ids shown per worker (default 5)")
+    sub = admin("metrics", "serve queue depths read from the database as Prometheus metrics "
+                "(needs aqueue[metrics])", _metrics)
+    sub.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=9191)
+    sub.add_argument("--interval", type=parse_duration, default=15.0, metavar="SECONDS",
+                     help="seconds between reads of the database (default 15)")
     dashboard = commands.add_parser(
         "dashboard", help="serve the web dashboard and JSON API (needs aqueue[web])",
         description="Serve the web dashboard and JSON API. Actions need the token in "
@@ -405,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aqueue``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "worker":  # the worker's own --log-* options configure it
+        logformat.configure(args.log_level, args.log_format)
     if args.command == "worker":
         return _worker("aqueue worker", args)
     if args.command == "dashboard":

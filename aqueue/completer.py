@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from aqueue import serialization
@@ -53,12 +54,15 @@ class Completer:
         on_written: Callable[[list[str]], None],
         max_batch: int = 100,
         max_delay: float = 0.002,
+        on_write_time: Callable[[int, float], None] | None = None,
     ) -> None:
         self._backend = backend
         self._worker = worker
         self._on_written = on_written
         self._max_batch = max_batch
         self._max_delay = max_delay
+        #: Told the size and seconds of each write that succeeded (for metrics).
+        self.on_write_time = on_write_time
         self._buffer: list[Outcome] = []
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
@@ -110,6 +114,7 @@ class Completer:
         What is written leaves the buffer; on :class:`DatabaseUnavailable` the
         rest stays in it, to be retried.
         """
+        began = time.perf_counter()
         try:
             fenced = await self._backend.complete_jobs(self._worker, batch)
         except DatabaseUnavailable:
@@ -122,6 +127,8 @@ class Completer:
                 return
             await self._replace(batch[0], exc)
             return
+        if self.on_write_time is not None:
+            self.on_write_time(len(batch), time.perf_counter() - began)
         self._written(batch, fenced)
 
     async def _replace(self, outcome: Outcome, exc: BaseException) -> None:

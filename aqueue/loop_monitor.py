@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger("aqueue.worker")
 
@@ -21,6 +22,8 @@ class LoopMonitor:
         self.threshold = threshold
         #: The longest lag seen, in seconds.
         self.max_lag = 0.0
+        #: Told each lag measured (the worker's metrics use it).
+        self.on_lag: Callable[[float], None] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -29,6 +32,8 @@ class LoopMonitor:
             await asyncio.sleep(self.interval)
             lag = loop.time() - before - self.interval
             self.max_lag = max(self.max_lag, lag)
+            if self.on_lag is not None:
+                self.on_lag(max(0.0, lag))
             if lag > self.threshold:
                 log.warning("the event loop was blocked for %.2fs: a task is making a blocking "
                             "call in async code (run it in a thread, or make the task sync)", lag)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -145,11 +145,23 @@ class ClaimedJob:
     decode_error: str | None = None
     #: What aqueue recorded about the job (a periodic job's schedule and tick).
     meta: dict[str, Any] | None = None
+    #: When the job became due, as the database returned it (a datetime, or
+    #: epoch seconds on SQLite): read through :meth:`due_timestamp`.
+    due: Any = None
 
     @property
     def key(self) -> tuple[str, int]:
         """One attempt of one job: what a worker tracks and fences by."""
         return (self.id, self.attempts)
+
+    def due_timestamp(self) -> float | None:
+        """When the job became due, as epoch seconds (for enqueue-to-start latency)."""
+        due = self.due
+        if due is None:
+            return None
+        if isinstance(due, datetime):
+            return (due.replace(tzinfo=UTC) if due.tzinfo is None else due).timestamp()
+        return float(due)
 
 
 @dataclass(frozen=True, slots=True)

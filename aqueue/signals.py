@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 
 
 class Signals:
@@ -18,9 +19,13 @@ class Signals:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
+        #: Called with each event as it is emitted (the worker's metrics use it).
+        self.listener: Callable[[str, int], None] | None = None
 
     def emit(self, name: str, amount: int = 1) -> None:
         self.counts[name] += amount
+        if self.listener is not None:
+            self.listener(name, amount)
         if self._waiters:
             for waiter in list(self._waiters):
                 wanted, count, future = waiter

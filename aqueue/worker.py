@@ -21,8 +21,8 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
-from collections.abc import Awaitable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
 from aqueue.loop_monitor import LoopMonitor
 from aqueue.node import node_id
+from aqueue.observer import WorkerObserver
 from aqueue.periodic import Scheduler
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from aqueue.queue import Queue
 
 log = logging.getLogger("aqueue.worker")
+#: One line per finished attempt (successes at DEBUG unless ``log_jobs``).
+job_log = logging.getLogger("aqueue.jobs")
 
 #: By default a worker holds claimed ahead only the jobs it expects to start
 #: within this many seconds (see Worker._prefetch_target).
@@ -89,6 +92,9 @@ class Worker:
         periodic: bool = True,
         retention: Mapping[str, float] | None = None,
         retention_interval: float = 60.0,
+        observer: WorkerObserver | None = None,
+        log_jobs: bool = False,
+        summary_interval: float = 60.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -107,6 +113,16 @@ class Worker:
         self.claim_batch = claim_batch
         self.prefetch = prefetch
         self.name = name or worker_name()
+        #: Told of each job, claim and outcome write (see :meth:`observe`).
+        self.observer: WorkerObserver | None = None
+        #: Log each successful attempt at INFO (else at DEBUG; failures always at WARNING).
+        self.log_jobs = log_jobs
+        #: Seconds between the INFO lines that sum up the attempts finished (0: none).
+        self.summary_interval = summary_interval
+        self._tally: Counter[str] = Counter()
+        #: More coroutines to run beside the claim loop for the worker's life
+        #: (the metrics' queue-depth sampler is one); cancelled at shutdown.
+        self.services: list[Callable[[], Coroutine[Any, Any, None]]] = []
         #: Whether this worker keeps the queue's periodic schedules (burst runs never do).
         self.periodic = periodic
         #: Deletes finished jobs past their age (burst runs never do); ``retention``
@@ -142,6 +158,30 @@ class Worker:
                 concurrency=concurrency, version=__version__, node=node), ttl=lease)
         #: What the worker has done so far, to wait on (see :class:`Signals`).
         self.signals = Signals()
+        if observer is not None:
+            self.observe(observer)
+
+    def observe(self, observer: WorkerObserver) -> None:
+        """Report each job, claim, outcome write and signal to ``observer``
+        (see :mod:`aqueue.observer`; :mod:`aqueue.metrics` is one)."""
+        self.observer = observer
+        self.signals.listener = observer.event
+        self._completer.on_write_time = observer.outcomes_written
+
+    @property
+    def running_count(self) -> int:
+        """Attempts running now."""
+        return len(self._running)
+
+    @property
+    def held_ahead(self) -> int:
+        """Jobs claimed ahead of a free slot, not started yet."""
+        return len(self._ready)
+
+    @property
+    def outcome_backlog(self) -> int:
+        """Finished attempts whose outcome is not written yet."""
+        return len(self._completer)
 
     # -- control -------------------------------------------------------------------
 
@@ -238,6 +278,11 @@ class Worker:
                 if self.retention.wanted() and not self.burst:
                     started.append(services.create_task(self.retention.run(),
                                                         name="aqueue-retention"))
+                if self.summary_interval > 0:
+                    started.append(services.create_task(self._summaries(),
+                                                        name="aqueue-summary"))
+                for extra in self.services:
+                    started.append(services.create_task(extra(), name="aqueue-service"))
                 if self.periodic and self.queue.schedules and not self.burst:
                     scheduler = Scheduler(self.queue, self.queue.schedules)
                     started.append(services.create_task(scheduler.run(),
@@ -322,6 +367,7 @@ class Worker:
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
+            began = time.perf_counter()
             try:
                 jobs = await backend.claim_jobs(self.name, self.queues, free, self.lease)
             except Exception as exc:
@@ -334,6 +380,8 @@ class Worker:
                 await self._sleep_unless_woken(pause)
                 continue
             failures = 0
+            if self.observer is not None:
+                self.observer.claimed(len(jobs), time.perf_counter() - began)
             self._claimed += len(jobs)
             self.signals.emit("claimed", len(jobs))
             for job in jobs:
@@ -364,6 +412,8 @@ class Worker:
         # at thousands of jobs a second the per-job overhead is the worker's cost.
         running = _Running(job, time.monotonic())
         self._running[job.key] = running
+        if self.observer is not None:
+            self.observer.job_started(job)
         running.task = asyncio.create_task(self._attempt(job), name=f"aqueue-job-{job.id}")
         running.task.add_done_callback(lambda task: self._finished(running, task))
 
@@ -397,7 +447,12 @@ class Worker:
             elif not running.lease_lost:
                 outcome = task.result()
             if outcome is not None:
-                self._log_outcome(job, outcome, time.monotonic() - running.started)
+                duration = time.monotonic() - running.started
+                what = "retried" if outcome.status == JobStatus.QUEUED else outcome.status.value
+                self._tally[what] += 1
+                if self.observer is not None:
+                    self.observer.job_finished(job, what, duration)
+                self._log_outcome(job, outcome, duration)
                 self._completer.add(outcome)
                 self.processed_count += 1
                 self.processed.append(job.id)
@@ -415,9 +470,24 @@ class Worker:
             self._dispatch()
             self._slot_freed.set()
 
+    async def _summaries(self) -> None:
+        """Every ``summary_interval`` seconds, one INFO line: what finished since the last."""
+        while True:
+            await asyncio.sleep(self.summary_interval)
+            tally, self._tally = self._tally, Counter()
+            if tally:
+                log.info("%d job attempts finished in the last %gs: %s", tally.total(),
+                         self.summary_interval,
+                         ", ".join(f"{count} {what}" for what, count in sorted(tally.items())))
+
     def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
-        level = logging.INFO if outcome.status == JobStatus.SUCCEEDED else logging.WARNING
-        if not log.isEnabledFor(level):
+        # One line per job costs a busy worker a good share of its throughput
+        # (docs/observability.md), so successes are DEBUG unless asked for.
+        if outcome.status == JobStatus.SUCCEEDED:
+            level = logging.INFO if self.log_jobs else logging.DEBUG
+        else:
+            level = logging.WARNING
+        if not job_log.isEnabledFor(level):
             return
         what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
         what += f" in {duration:.3f}s"
@@ -430,13 +500,13 @@ class Worker:
             error = serialization.decode(outcome.error)
             error_type = error.get("type")
             what += f": {error_type}: {error.get('message')}"
-        log.log(level, "job %s %s attempt %d/%d %s", job.id, job.task, job.attempts,
-                job.max_attempts, what,
-                extra={"job_id": job.id, "task": job.task, "queue": job.queue,
-                       "attempt": job.attempts, "duration": round(duration, 6),
-                       "status": "retrying" if outcome.status == JobStatus.QUEUED
-                       else str(outcome.status),
-                       "worker": self.name, "error_type": error_type})
+        job_log.log(level, "job %s %s attempt %d/%d %s", job.id, job.task, job.attempts,
+                    job.max_attempts, what,
+                    extra={"job_id": job.id, "task": job.task, "queue": job.queue,
+                           "attempt": job.attempts, "duration": round(duration, 6),
+                           "status": "retrying" if outcome.status == JobStatus.QUEUED
+                           else str(outcome.status),
+                           "worker": self.name, "error_type": error_type})
 
     # -- leases ---------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ def claimed_jobs(rows: Iterable[Sequence[Any]]) -> list[ClaimedJob]:
         jobs.append(ClaimedJob(id=str(r[0]), task=r[1], queue=r[2], priority=int(r[3]),
                                args=args, kwargs=kwargs, attempts=int(r[6]),
                                max_attempts=int(r[7]), timeout=r[8], decode_error=problem,
-                               meta=_meta(r[10]) if len(r) > 10 else None))
+                               meta=_meta(r[10]) if len(r) > 10 else None, due=r[9]))
     return jobs
 
 

@@ -97,8 +97,13 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
             if own:
                 await target.close()
 
+    try:  # /metrics only with aqueue[metrics]
+        from aqueue.web import metrics
+    except ImportError:
+        metrics = None  # type: ignore[assignment]
     app = Starlette(
         routes=[
+            *(metrics.routes if metrics is not None else []),
             Mount("/api", routes=api.routes),
             Mount("/static", StaticFiles(packages=[("aqueue.web", "static")]), name="static"),
             *pages.routes,
@@ -109,4 +114,6 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
     )
     app.state.queue = target
     app.state.auth = Auth(token, read_only)
+    if metrics is not None:
+        app.state.depths = metrics.state()
     return app

@@ -23,7 +23,7 @@ async def _enqueue(dsn: str, flag: Path) -> tuple[str, str]:
 
 def test_json_log_lines(db: TestDatabase, record_file: Path, tmp_path: Path) -> None:
     ok, bad = run(_enqueue(db.dsn, tmp_path / "missing-flag"))
-    worker = WorkerProcess(db.dsn, record_file, "--burst", "--log-format", "json")
+    worker = WorkerProcess(db.dsn, record_file, "--burst", "--log-format", "json", "--log-jobs")
     assert worker.wait(60) == 0
     lines = [json.loads(line) for line in worker.output().splitlines() if line.strip()]
     assert lines and all({"time", "level", "logger", "event"} <= set(line) for line in lines)
@@ -35,3 +35,18 @@ def test_json_log_lines(db: TestDatabase, record_file: Path, tmp_path: Path) -> 
     assert (failed["level"], failed["status"], failed["error_type"]) == (
         "WARNING", "failed", "RuntimeError")
     assert "<b>note</b>" in failed["event"]  # JSON carries text as is; escaping is the viewer's
+
+
+def test_by_default_successes_are_summed_up_not_logged_one_by_one(
+        db: TestDatabase, record_file: Path, tmp_path: Path) -> None:
+    _ok, bad = run(_enqueue(db.dsn, tmp_path / "missing-flag"))
+    worker = WorkerProcess(db.dsn, record_file, "--log-format", "json",
+                           "--log-summary-interval", "0.5")
+    worker.wait_for_output("job attempts finished in the last")
+    assert worker.stop() == 0
+    lines = [json.loads(line) for line in worker.output().splitlines() if line.strip()]
+    job_lines = {line["job_id"] for line in lines if "job_id" in line}
+    assert job_lines == {bad}  # the failure is logged; the success only counted
+    summary = next(line for line in lines if "finished in the last" in line["event"])
+    assert summary["level"] == "INFO"
+    assert "1 succeeded" in summary["event"] and "1 failed" in summary["event"]

@@ -254,3 +254,17 @@ async def test_the_timeline_shows_every_attempt(client: httpx.AsyncClient,
         "created", "attempt 1 started", "attempt 1 retried", "due again", "attempt 2 started",
         "succeeded"]
     assert "&lt;i&gt;first&lt;/i&gt;" in timeline and "<i>" not in timeline
+
+
+async def test_metrics_share_the_workers_depth_gauges(client: httpx.AsyncClient,
+                                                      jobs: dict[str, str]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(response.text) for s in f.samples}
+    assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "due")))] == 1
+    assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "failed")))] == 1
+    assert (await client.post("/metrics")).status_code == 405

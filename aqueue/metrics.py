@@ -1,0 +1,314 @@
+"""Prometheus metrics (``pip install 'aqueue[metrics]'``).
+
+Three parts, one implementation each:
+
+- :class:`WorkerMetrics`: what one worker does (jobs started and finished by
+  task, queue and outcome, durations, enqueue-to-start latency, claims,
+  outcome writes, leases, event-loop lag). ``aqueue-worker --metrics-port``
+  serves them; it is a :class:`~aqueue.observer.WorkerObserver`.
+- :class:`DepthSampler` + :class:`DepthCollector`: queue depths read from the
+  database (due, scheduled, running, failed; oldest due job's age; paused),
+  from the same statements as the dashboard's overview. Among workers, one at
+  a time reads them (a sticky turn on the ``aqueue:metrics`` row, taken by
+  compare-and-set like retention's); ``aqueue metrics`` and the dashboard's
+  ``/metrics`` read them on their own.
+- :func:`serve`: the HTTP endpoint, prometheus-client's own server.
+
+Label values are bounded: tasks the worker does not know are ``unknown``,
+and past :data:`MAX_QUEUES` distinct queues the rest are ``other``, so a
+stream of odd job rows cannot grow the series without end. No job id is
+ever a label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from aqueue.errors import DatabaseUnavailable
+from aqueue.records import ClaimedJob, QueueSummary
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from aqueue.queue import Queue
+    from aqueue.worker import Worker
+
+log = logging.getLogger("aqueue.metrics")
+
+#: Distinct queue names given their own label value; later ones are ``other``.
+MAX_QUEUES = 100
+#: The row in ``aqueue_periodic`` whose holder samples queue depths.
+ROW = "aqueue:metrics"
+
+SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+           30.0, 60.0, 300.0, 900.0, 3600.0)
+FAST_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                5.0, 10.0)
+SIZES = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+def registry_with_process() -> CollectorRegistry:
+    """A fresh registry with the process and platform collectors (RSS, CPU, GC)."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
+class _Labels:
+    """Bounded label values for task and queue names read from job rows."""
+
+    def __init__(self) -> None:
+        self.tasks: frozenset[str] | None = None  # None: any task name is allowed
+        self._queues: set[str] = set()
+
+    def task(self, name: str) -> str:
+        return name if self.tasks is None or name in self.tasks else "unknown"
+
+    def queue(self, name: str) -> str:
+        if name in self._queues:
+            return name
+        if len(self._queues) < MAX_QUEUES:
+            self._queues.add(name)
+            return name
+        return "other"
+
+
+class WorkerMetrics:
+    """One worker's metrics, in ``registry`` (a fresh one by default)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else registry_with_process()
+        r = self.registry
+        self._labels = _Labels()
+        self.started = Counter("aqueue_jobs_started", "Job attempts started",
+                               ["task", "queue"], registry=r)
+        self.finished = Counter(
+            "aqueue_jobs_finished", "Job attempts finished, by outcome: succeeded, failed "
+            "(for good), retried (failed, will run again) or cancelled",
+            ["task", "queue", "outcome"], registry=r)
+        self.duration = Histogram("aqueue_job_duration_seconds", "How long attempts ran",
+                                  ["task"], buckets=SECONDS, registry=r)
+        self.latency = Histogram(
+            "aqueue_job_start_latency_seconds",
+            "From when a job was due (enqueued, or its delay ran out) to its start",
+            ["task"], buckets=SECONDS, registry=r)
+        self.claim_size = Histogram("aqueue_claim_size", "Jobs returned by one claim",
+                                    buckets=SIZES, registry=r)
+        self.claim_seconds = Histogram("aqueue_claim_seconds", "Time one claim took",
+                                       buckets=FAST_SECONDS, registry=r)
+        self.write_seconds = Histogram("aqueue_outcome_write_seconds",
+                                       "Time one write of a batch of outcomes took",
+                                       buckets=FAST_SECONDS, registry=r)
+        self.renewals = Counter("aqueue_lease_renewals", "Lease renewals sent", registry=r)
+        self.leases_lost = Counter(
+            "aqueue_leases_lost", "Attempts this worker lost (rescued elsewhere after a stall)",
+            registry=r)
+        self.rescued = Counter(
+            "aqueue_jobs_rescued", "Jobs this worker's rescuer put back (dead workers' jobs)",
+            registry=r)
+        self.handed_back = Counter("aqueue_jobs_handed_back",
+                                   "Jobs handed back unfinished at shutdown", registry=r)
+        self.loop_lag = Histogram(
+            "aqueue_event_loop_lag_seconds",
+            "How late the event loop woke for a 0.25 s sleep (blocking calls show here)",
+            buckets=FAST_SECONDS, registry=r)
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._finished_children: dict[tuple[str, str, str], Any] = {}
+        self._events = {"renewed": self.renewals, "lease_lost": self.leases_lost,
+                        "rescued": self.rescued, "handed_back": self.handed_back}
+
+    def attach(self, worker: Worker) -> None:
+        """Report ``worker``'s state too (running jobs, backlog, loop lag), and
+        take its task names as the only task label values."""
+        self._labels.tasks = frozenset(worker.queue.tasks)
+        r = self.registry
+        Gauge("aqueue_jobs_running", "Attempts running now", registry=r).set_function(
+            lambda: worker.running_count)
+        Gauge("aqueue_jobs_held_ahead", "Jobs claimed ahead of a free slot",
+              registry=r).set_function(lambda: worker.held_ahead)
+        Gauge("aqueue_outcome_backlog", "Finished attempts whose outcome is not written yet",
+              registry=r).set_function(lambda: worker.outcome_backlog)
+        worker.observe(self)
+        worker.loop_monitor.on_lag = self.loop_lag.observe
+
+    # -- WorkerObserver ------------------------------------------------------------
+
+    def _of(self, job: ClaimedJob) -> tuple[Any, Any, Any, Any]:
+        """The label children of a (task, queue), made once: ``labels()`` locks and hashes."""
+        key = (job.task, job.queue)
+        children = self._children.get(key)
+        if children is None:
+            task, queue = self._labels.task(job.task), self._labels.queue(job.queue)
+            children = (self.started.labels(task, queue), self.duration.labels(task),
+                        self.latency.labels(task), (task, queue))
+            self._children[key] = children
+        return children
+
+    def job_started(self, job: ClaimedJob) -> None:
+        started, _, latency, _ = self._of(job)
+        started.inc()
+        due = job.due_timestamp()
+        if due is not None:
+            latency.observe(max(0.0, time.time() - due))
+
+    def job_finished(self, job: ClaimedJob, outcome: str, duration: float) -> None:
+        _, histogram, _, (task, queue) = self._of(job)
+        histogram.observe(duration)
+        key = (task, queue, outcome)
+        child = self._finished_children.get(key)
+        if child is None:
+            child = self._finished_children[key] = self.finished.labels(task, queue, outcome)
+        child.inc()
+
+    def claimed(self, count: int, seconds: float) -> None:
+        self.claim_size.observe(count)
+        self.claim_seconds.observe(seconds)
+
+    def outcomes_written(self, count: int, seconds: float) -> None:
+        self.write_seconds.observe(seconds)
+
+    def event(self, name: str, amount: int) -> None:
+        counter = self._events.get(name)
+        if counter is not None and amount:
+            counter.inc(amount)
+
+
+# -- queue depths --------------------------------------------------------------------
+
+
+def depth_families(summaries: Iterable[QueueSummary]) -> list[Metric]:
+    """The queue-depth gauges of an overview (one implementation for the worker,
+    ``aqueue metrics`` and the dashboard)."""
+    jobs = GaugeMetricFamily("aqueue_queue_jobs",
+                             "Jobs in the database by queue and state: due (waiting to "
+                             "start), scheduled (not due yet), running, failed",
+                             labels=["queue", "state"])
+    oldest = GaugeMetricFamily("aqueue_queue_oldest_due_age_seconds",
+                               "How long the oldest due job has been waiting (0: none)",
+                               labels=["queue"])
+    paused = GaugeMetricFamily("aqueue_queue_paused", "1 while the queue is paused",
+                               labels=["queue"])
+    for s in _bounded(summaries):
+        for state in ("due", "scheduled", "running", "failed"):
+            jobs.add_metric([s.name, state], getattr(s, state))
+        oldest.add_metric([s.name], s.oldest_due_age or 0.0)
+        paused.add_metric([s.name], 1.0 if s.paused else 0.0)
+    return [jobs, oldest, paused]
+
+
+def _bounded(summaries: Iterable[QueueSummary]) -> list[QueueSummary]:
+    """At most MAX_QUEUES queues; the rest summed into one called ``other``."""
+    ordered = sorted(summaries, key=lambda s: s.name)
+    if len(ordered) <= MAX_QUEUES:
+        return ordered
+    kept, rest = ordered[:MAX_QUEUES], ordered[MAX_QUEUES:]
+    ages = [s.oldest_due_age for s in rest if s.oldest_due_age is not None]
+    other = QueueSummary(
+        name="other", paused=False, due=sum(s.due for s in rest),
+        scheduled=sum(s.scheduled for s in rest), running=sum(s.running for s in rest),
+        failed=sum(s.failed for s in rest), oldest_due_age=max(ages) if ages else None,
+        finished_5m={}, finished_60m={})
+    return [*kept, other]
+
+
+class DepthSampler:
+    """Reads queue depths every ``interval`` seconds.
+
+    With ``take_turns`` (workers), only the worker holding the ``aqueue:metrics``
+    turn reads and exports them: it moves the row's time forward each
+    interval (compare and set); another worker takes the turn only once the
+    row is ``3 * interval`` old (its holder stopped). The others export no
+    depth gauges, so summing across workers counts each job once; while a turn
+    passes, two may briefly export: query with ``max by (queue, state)``.
+    """
+
+    def __init__(self, queue: Queue, interval: float = 15.0, *, take_turns: bool = True) -> None:
+        self._queue = queue
+        self.interval = interval
+        self.take_turns = take_turns
+        #: The last overview read, or None while this process does not export depths.
+        self.snapshot: list[QueueSummary] | None = None
+        self._mine: datetime | None = None  # the row's time as this worker last set it
+
+    async def _my_turn(self, now: datetime) -> bool:
+        await self._queue.open()
+        backend = self._queue.backend
+        last = (await backend.last_ticks()).get(ROW)
+        held = (self._mine is not None and last is not None
+                and abs((last - self._mine).total_seconds()) < 0.001)
+        if not held and last is not None and now - last < timedelta(seconds=3 * self.interval):
+            return False  # another worker holds the turn
+        if await backend.advance_tick(ROW, last, now, []) is None:
+            return False
+        self._mine = now
+        return True
+
+    async def sample(self, now: datetime | None = None) -> bool:
+        """Read the depths if it is this process's turn; whether it was."""
+        if self.take_turns and not await self._my_turn(now or datetime.now(UTC)):
+            self.snapshot, self._mine = None, None
+            return False
+        self.snapshot = await self._queue.overview()
+        return True
+
+    async def run(self) -> None:
+        """Until cancelled: sample every ``interval`` seconds."""
+        while True:
+            try:
+                await self.sample()
+            except DatabaseUnavailable as exc:
+                log.warning("cannot read queue depths: %s", exc)
+                self.snapshot = None  # stale depths would look current
+            except Exception:
+                log.exception("unexpected error reading queue depths")
+                self.snapshot = None
+            await asyncio.sleep(self.interval)
+
+
+class DepthCollector(Collector):
+    """Exports a :class:`DepthSampler`'s last snapshot when Prometheus scrapes."""
+
+    def __init__(self, sampler: DepthSampler) -> None:
+        self._sampler = sampler
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._sampler.snapshot
+        if snapshot is not None:
+            yield from depth_families(snapshot)
+
+
+def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> WSGIServer:
+    """Serve ``registry`` at ``http://host:port/metrics`` from a daemon thread;
+    ``shutdown()`` the returned server to stop."""
+    server, _thread = start_http_server(port, host, registry)
+    return server
+
+
+def instrument_worker(worker: Worker, port: int, host: str = "127.0.0.1",
+                      depth_interval: float = 15.0) -> WSGIServer:
+    """Give ``worker`` metrics and a depth sampler, and serve them (the
+    ``--metrics-port`` of ``aqueue-worker``). Raises ``OSError`` if the port is taken."""
+    metrics = WorkerMetrics()
+    metrics.attach(worker)
+    sampler = DepthSampler(worker.queue, depth_interval)
+    metrics.registry.register(DepthCollector(sampler))
+    worker.services.append(sampler.run)
+    return serve(metrics.registry, port, host)

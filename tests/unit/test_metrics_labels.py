@@ -1,0 +1,46 @@
+"""Metric label values stay bounded whatever job rows hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.databases import IN_CI
+
+if not IN_CI:
+    pytest.importorskip("prometheus_client", reason="needs aqueue[metrics]")
+
+from aqueue.metrics import MAX_QUEUES, WorkerMetrics, _bounded, _Labels
+from aqueue.records import ClaimedJob, QueueSummary
+
+
+def test_unknown_tasks_and_queues_past_the_cap_share_a_label() -> None:
+    labels = _Labels()
+    labels.tasks = frozenset({"send"})
+    assert labels.task("send") == "send"
+    assert labels.task("made.up") == "unknown"
+    names = [labels.queue(f"q{n}") for n in range(MAX_QUEUES + 5)]
+    assert names[:MAX_QUEUES] == [f"q{n}" for n in range(MAX_QUEUES)]
+    assert set(names[MAX_QUEUES:]) == {"other"}
+    assert labels.queue("q0") == "q0"  # a queue seen before keeps its label
+
+
+def test_depths_past_the_cap_are_summed_into_other() -> None:
+    summaries = [QueueSummary(f"q{n:03}", False, 1, 2, 3, 4, float(n), {}, {})
+                 for n in range(MAX_QUEUES + 3)]
+    kept = _bounded(summaries)
+    assert len(kept) == MAX_QUEUES + 1
+    other = kept[-1]
+    assert (other.name, other.due, other.scheduled, other.running, other.failed) == (
+        "other", 3, 6, 9, 12)
+    assert other.oldest_due_age == float(MAX_QUEUES + 2)
+
+
+def test_worker_metrics_never_label_by_job_id() -> None:
+    metrics = WorkerMetrics()
+    job = ClaimedJob(id="0" * 36, task="t", queue="q", priority=0, args=[], kwargs={},
+                     attempts=1, max_attempts=1, timeout=None, due=1.0)
+    metrics.job_started(job)
+    metrics.job_finished(job, "succeeded", 0.01)
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            assert "0" * 36 not in sample.labels.values()
