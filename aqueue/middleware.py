@@ -55,18 +55,20 @@ class Middleware:
         """Register ``fn`` around each job's execution (usable as a decorator)."""
         return self.job(fn)
 
-    def job(self, fn: J) -> J:
-        """Register ``fn`` around each job's execution (usable as a decorator)."""
+    def job(self, fn: J, *, outermost: bool = False) -> J:
+        """Register ``fn`` around each job's execution (usable as a decorator);
+        ``outermost`` puts it around those registered before."""
         if not callable(fn):
             raise TypeError(f"middleware must be an async callable, not {type(fn).__name__}")
-        self.jobs.append(fn)
+        self.jobs.insert(0 if outermost else len(self.jobs), fn)
         return fn
 
-    def enqueue(self, fn: E) -> E:
-        """Register ``fn`` around each enqueue (usable as a decorator)."""
+    def enqueue(self, fn: E, *, outermost: bool = False) -> E:
+        """Register ``fn`` around each enqueue (usable as a decorator);
+        ``outermost`` puts it around those registered before."""
         if not callable(fn):
             raise TypeError(f"middleware must be an async callable, not {type(fn).__name__}")
-        self.enqueues.append(fn)
+        self.enqueues.insert(0 if outermost else len(self.enqueues), fn)
         return fn
 
     def __bool__(self) -> bool:

@@ -84,6 +84,8 @@ class JobKind:
     timeout: float | None
     delay: float = 0.0
     run_at: datetime | None = None
+    #: JSON text of the ``meta`` object its jobs are stored with, or None.
+    meta: str | None = None
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__,
@@ -125,6 +127,10 @@ class NewJob:
     @property
     def run_at(self) -> datetime | None:
         return self.kind.run_at
+
+    @property
+    def meta(self) -> str | None:
+        return self.kind.meta
 
 
 @dataclass(frozen=True, slots=True)

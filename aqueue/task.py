@@ -37,6 +37,10 @@ class JobOptions:
     delay: float = 0.0
     run_after: datetime | None = None
     connection: Any = None
+    #: JSON text of an object stored with the job as ``meta`` (``JobInfo.meta``,
+    #: ``JobContext.meta``): what enqueue middleware records, such as
+    #: :mod:`aqueue.tracing`'s trace context. Not set through ``using``.
+    meta: str | None = None
 
 
 _UNSET: Any = object()
@@ -75,7 +79,7 @@ class JobRequest:
         o = self.options
         return JobKind(task=self.task, queue=o.queue, priority=o.priority,
                        max_attempts=o.max_attempts, timeout=o.timeout, delay=o.delay,
-                       run_at=o.run_after)
+                       run_at=o.run_after, meta=o.meta)
 
 
 def new_jobs(

@@ -24,3 +24,34 @@ async def _passthrough(ctx: aqueue.JobContext, call_next: aqueue.middleware.Call
 # what the chain costs (docs/performance.md).
 for _ in range(int(os.environ.get("AQUEUE_BENCH_MIDDLEWARE", "0"))):
     queue.middleware(_passthrough)
+
+
+def trace_everything(target: aqueue.Queue) -> None:
+    """AQUEUE_BENCH_TRACING=1: trace enqueues and attempts with the OpenTelemetry
+    SDK's batch processor, as an app exporting spans would; the exporter drops
+    them, so the figure is aqueue's and the SDK's cost, not a collector's."""
+    from collections.abc import Sequence
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    from aqueue.tracing import instrument
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(Dropped()))
+        trace.set_tracer_provider(provider)
+    instrument(target)
+
+
+if os.environ.get("AQUEUE_BENCH_TRACING") == "1":
+    trace_everything(queue)

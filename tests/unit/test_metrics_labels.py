@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from tests.databases import IN_CI
@@ -11,6 +15,8 @@ if not IN_CI:
 
 from aqueue.metrics import MAX_QUEUES, WorkerMetrics, _bounded, _Labels
 from aqueue.records import ClaimedJob, QueueSummary
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_tasks_and_queues_past_the_cap_share_a_label() -> None:
@@ -44,3 +50,23 @@ def test_worker_metrics_never_label_by_job_id() -> None:
     for family in metrics.registry.collect():
         for sample in family.samples:
             assert "0" * 36 not in sample.labels.values()
+
+
+def test_the_grafana_dashboard_uses_only_metrics_that_exist(tmp_path: Path) -> None:
+    import aqueue
+    from aqueue.metrics import depth_families
+
+    worker = aqueue.Worker(aqueue.Queue(f"sqlite:///{tmp_path / 'x.db'}"))
+    metrics = WorkerMetrics()
+    metrics.attach(worker)
+    job = ClaimedJob(id="1", task="t", queue="q", priority=0, args=[], kwargs={},
+                     attempts=1, max_attempts=1, timeout=None, due=1.0)
+    metrics.job_started(job)
+    metrics.job_finished(job, "failed", 0.5)
+    exported = {s.name for family in metrics.registry.collect() for s in family.samples}
+    summary = QueueSummary("q", False, 1, 0, 0, 0, None, {}, {})
+    exported |= {s.name for family in depth_families([summary]) for s in family.samples}
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\b(?:aqueue|process)_[a-z_]+", target["expr"])}
+    assert used and used <= exported, used - exported

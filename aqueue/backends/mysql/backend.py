@@ -254,7 +254,7 @@ class MySQLBackend:
                 j = batch[0]
                 run_at = j.run_at.astimezone(UTC).replace(tzinfo=None) if j.run_at else None
                 params = (j.id, j.task, j.queue, -j.priority, j.args, j.kwargs, j.max_attempts,
-                          j.timeout, j.unique_key, run_at, _micros(j.delay))
+                          j.timeout, j.unique_key, run_at, _micros(j.delay), j.meta)
 
                 async def one(cur: aiomysql.Cursor) -> None:
                     await cur.execute(_Q["insert_job"], params)
@@ -273,6 +273,8 @@ class MySQLBackend:
                     row["timeout"] = j.timeout
                 if j.unique_key is not None:
                     row["unique_key"] = j.unique_key
+                if j.meta is not None:
+                    row["meta"] = j.meta
                 if j.run_at is not None:
                     row["run_at"] = j.run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
                 rows.append(row)

@@ -6,16 +6,17 @@
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at)
+                         timeout, unique_key, created_at, scheduled_at, meta)
 VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, {{NOW}},
-        COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND))
+        COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND), %s)
 ON DUPLICATE KEY UPDATE id = id;
 
 -- name: insert_jobs
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at)
+                         timeout, unique_key, created_at, scheduled_at, meta)
 SELECT j.id, j.task, j.queue, 'queued', -j.priority, j.args, j.kwargs, j.max_attempts,
-       j.timeout, j.unique_key, {{NOW}}, COALESCE(j.run_at, {{NOW}} + INTERVAL j.delay_us MICROSECOND)
+       j.timeout, j.unique_key, {{NOW}}, COALESCE(j.run_at, {{NOW}} + INTERVAL j.delay_us MICROSECOND),
+       j.meta
 FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     id CHAR(36) PATH '$.id',
     task VARCHAR(255) PATH '$.task',
@@ -27,7 +28,8 @@ FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     timeout DOUBLE PATH '$.timeout',
     unique_key VARCHAR(255) PATH '$.unique_key',
     delay_us BIGINT PATH '$.delay_us',
-    run_at DATETIME(6) PATH '$.run_at')) AS j
+    run_at DATETIME(6) PATH '$.run_at',
+    meta LONGTEXT PATH '$.meta')) AS j
 ON DUPLICATE KEY UPDATE id = aqueue_jobs.id;
 
 -- name: key_holders

@@ -263,7 +263,7 @@ class PostgresBackend:
             kind_of,
             [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
             [k.max_attempts for k in kinds], [k.timeout for k in kinds],
-            [k.delay for k in kinds], [k.run_at for k in kinds],
+            [k.delay for k in kinds], [k.run_at for k in kinds], [k.meta for k in kinds],
         )
 
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
@@ -272,7 +272,7 @@ class PostgresBackend:
             sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
             await self._run("insert", lambda c: c.execute(
                 sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
-                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at,
+                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at, j.meta,
             ), connection)
             return
         columns = self._batch_columns(batch)

@@ -9,9 +9,9 @@
 -- name: insert_job
 WITH ins AS (
     INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                             timeout, unique_key, scheduled_at)
+                             timeout, unique_key, scheduled_at, meta)
     VALUES ($1, $2, $3, 'queued', $4, $5::json, $6::json, $7, $8, $9,
-            COALESCE($11::timestamptz, now() + make_interval(secs => $10)))
+            COALESCE($11::timestamptz, now() + make_interval(secs => $10)), $12::jsonb)
     {{IF_UNIQUE_KEYS}}
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
@@ -20,17 +20,18 @@ FROM ins;
 -- name: batch_rows
 -- Not run alone: the INSERT of a batch's rows, {{BATCH_ROWS}} in the two below.
 -- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:
--- none), and the index of its kind; per kind ($6-$12): what its jobs share.
+-- none), and the index of its kind; per kind ($6-$13): what its jobs share.
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                         timeout, unique_key, scheduled_at)
+                         timeout, unique_key, scheduled_at, meta)
 SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::json,
        COALESCE(j.kwargs, '{}')::json, k.max_attempts, k.timeout, j.unique_key,
-       COALESCE(k.run_at, now() + make_interval(secs => k.delay))
+       COALESCE(k.run_at, now() + make_interval(secs => k.delay)), k.meta::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
      AS j(id, args, kwargs, unique_key, kind)
 JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
-            $11::float8[], $12::timestamptz[])
-     WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, kind)
+            $11::float8[], $12::timestamptz[], $13::text[])
+     WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, meta,
+                          kind)
      USING (kind)
 
 -- name: insert_jobs

@@ -201,7 +201,7 @@ class SQLiteBackend:
                 "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority,
                 "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
                 "timeout": j.timeout, "unique_key": j.unique_key, "delay": j.delay,
-                "run_at": j.run_at.timestamp() if j.run_at else None,
+                "run_at": j.run_at.timestamp() if j.run_at else None, "meta": j.meta,
             }
             for j in jobs
         ]

@@ -3,9 +3,9 @@
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at)
+                         timeout, unique_key, created_at, scheduled_at, meta)
 VALUES (:id, :task, :queue, 'queued', :priority, :args, :kwargs, :max_attempts,
-        :timeout, :unique_key, {{NOW}}, COALESCE(:run_at, {{NOW}} + :delay))
+        :timeout, :unique_key, {{NOW}}, COALESCE(:run_at, {{NOW}} + :delay), :meta)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
 DO NOTHING;
 

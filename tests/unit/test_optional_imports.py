@@ -1,0 +1,39 @@
+"""The worker and the CLI import no optional extra until it is used (the idle
+worker's memory), and ``aqueue --log-format json`` reaches every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXTRAS = ("starlette", "jinja2", "uvicorn", "prometheus_client", "opentelemetry")
+
+
+def test_the_worker_and_cli_import_no_extra() -> None:
+    code = (
+        "import sys, aqueue, aqueue.cli, aqueue.worker\n"
+        "aqueue.cli.build_parser()\n"
+        "aqueue.Worker(aqueue.Queue('sqlite:///:memory:'))\n"
+        f"print([m for m in sys.modules if m.split('.')[0] in {EXTRAS!r}])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_admin_commands_log_json_when_asked(tmp_path: Path) -> None:
+    # The command sets up logging for the process: a line logged after it ran
+    # comes out as a JSON object.
+    code = (
+        "import logging, sys\n"
+        "from aqueue.cli import main\n"
+        f"code = main(['--log-format', 'json', 'status', '--dsn', "
+        f"'sqlite:///{tmp_path / 'x.db'}'])\n"
+        "logging.getLogger('aqueue.test').warning('after %s', code)\n"
+    )
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stderr
+    line = json.loads(err.strip().splitlines()[-1])
+    assert (line["level"], line["logger"], line["event"]) == ("WARNING", "aqueue.test", "after 0")
