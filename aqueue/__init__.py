@@ -15,6 +15,7 @@ from aqueue.errors import (
     SchemaError,
     UnknownTask,
 )
+from aqueue.health import Health
 from aqueue.job import Job
 from aqueue.middleware import Middleware, MiddlewareError
 from aqueue.queue import Queue
@@ -27,6 +28,7 @@ __all__ = [
     "Backoff",
     "ConfigurationError",
     "DatabaseUnavailable",
+    "Health",
     "Job",
     "JobCancelled",
     "JobContext",

@@ -229,8 +229,15 @@ async def _admin(args: argparse.Namespace) -> int:
             queue.use_dsn(args.dsn)
     else:
         queue = Queue(args.dsn)
+    command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
+    if not args.opens:
+        # health and backup open the database themselves, if they can: opening
+        # would fail the unreachable, and create (migrate) a missing SQLite file.
+        try:
+            return await command(queue, args)
+        finally:
+            await queue.close()
     async with queue:
-        command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
         return await command(queue, args)
 
 
@@ -381,6 +388,40 @@ async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _health(queue: Queue, args: argparse.Namespace) -> int:
+    health = await queue.health(max_queued_age=args.max_queued_age,
+                                min_workers=args.min_workers, lease_grace=args.lease_grace,
+                                timeout=args.timeout)
+    if args.json:
+        print(json.dumps(health.as_dict(), indent=2))
+        return health.exit_code
+    print(f"aqueue health: {health.status}")
+    for problem in health.problems:
+        print(f"  problem      {problem}")
+    current = health.schema_version == health.schema_wanted
+    schema = f"{health.schema_version}{' (current)' if current else ''}"
+    print(f"  database     {health.database}: "
+          f"{'reachable, schema ' + schema if health.reachable else 'not reachable'}")
+    if health.reachable and health.schema_version == health.schema_wanted:
+        age = ("none due" if health.oldest_due_age is None else
+               f"{health.oldest_due_age:.1f}s (queue {health.oldest_due_queue})")
+        print(f"  oldest due   {age}; limit {args.max_queued_age:g}s")
+        print(f"  jobs         {health.due} due, {health.running} running, "
+              f"{health.expired_leases} with leases out over {args.lease_grace:g}s")
+        print(f"  workers      {health.workers_alive} alive, {health.workers_dead} dead")
+        if health.paused_queues:
+            print(f"  paused       {', '.join(health.paused_queues)}")
+    return health.exit_code
+
+
+async def _backup(queue: Queue, args: argparse.Namespace) -> int:
+    from aqueue.backup import backup
+
+    copied = await backup(queue, args.target)
+    print(f"backed up {queue.dsn} to {args.target} ({copied:,} pages)")
+    return 0
+
+
 async def _metrics(queue: Queue, args: argparse.Namespace) -> int:
     try:
         from aqueue.metrics import DepthCollector, DepthSampler, registry_with_process, serve
@@ -427,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--dsn", default=None,
                          help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, opens=True)
         return sub
 
     admin("migrate", "create or upgrade aqueue's tables", _migrate)
@@ -463,6 +504,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true")
     sub.add_argument("--jobs", type=int, default=5, metavar="N",
                      help="running job ids shown per worker (default 5)")
+    sub = admin("health", "check the database, schema, waiting jobs, leases and workers; "
+                "exit 0 healthy, 1 unhealthy, 2 cannot tell", _health)
+    sub.add_argument("--max-queued-age", type=parse_duration, default=300.0, metavar="SECONDS",
+                     help="unhealthy when a due job has waited longer (default 300)")
+    sub.add_argument("--min-workers", type=int, default=0, metavar="N",
+                     help="unhealthy with fewer workers alive (default 0)")
+    sub.add_argument("--lease-grace", type=parse_duration, default=60.0, metavar="SECONDS",
+                     help="unhealthy when a running job's lease ran out longer ago (default 60)")
+    sub.add_argument("--timeout", type=parse_duration, default=10.0, metavar="SECONDS",
+                     help="cannot tell (exit 2) when the database takes longer (default 10)")
+    sub.add_argument("--json", action="store_true")
+    sub.set_defaults(opens=False)
+    sub = admin("backup", "copy a SQLite database with SQLite's online backup, safe while "
+                "workers run", _backup)
+    sub.add_argument("target", help="the backup file to write (replaced if it exists)")
+    sub.set_defaults(opens=False)
     sub = admin("metrics", "serve queue depths read from the database as Prometheus metrics "
                 "(needs aqueue[metrics])", _metrics)
     sub.add_argument("--host", default="127.0.0.1",

@@ -18,6 +18,7 @@ from aqueue.backends.common import summarize_queues
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, SchemaError
+from aqueue.health import Health
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
 from aqueue.middleware import Middleware
@@ -163,6 +164,13 @@ class Queue:
     @property
     def dialect(self) -> str:
         return self._dsn.dialect
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite database's file; None for a server database or ``:memory:``."""
+        if self._dsn.dialect != "sqlite" or self._dsn.database == ":memory:":
+            return None
+        return self._dsn.database
 
     def use_dsn(self, dsn: str) -> None:
         """Point a queue that is not open yet at another database (``--dsn``)."""
@@ -559,6 +567,15 @@ class Queue:
         stats = await backend.stats()
         return {name: {"paused": states.get(name, False), **stats.get(name, {})}
                 for name in sorted(set(states) | set(stats))}
+
+    async def health(self, *, max_queued_age: float = 300.0, min_workers: int = 0,
+                     lease_grace: float = 60.0, timeout: float = 10.0) -> Health:
+        """Check the database, schema, waiting jobs, leases and workers (see
+        :mod:`aqueue.health`); never raises for an unreachable database."""
+        from aqueue.health import check
+
+        return await check(self, max_queued_age=max_queued_age, min_workers=min_workers,
+                           lease_grace=lease_grace, timeout=timeout)
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers registry: running workers first, each with its running jobs."""

@@ -65,6 +65,10 @@ class _Running:
     handed_back: bool = False
 
 
+def _counts(tally: Counter[str]) -> str:
+    return ", ".join(f"{count} {what}" for what, count in sorted(tally.items()))
+
+
 def worker_name() -> str:
     """``host:pid:random`` — unique per process, so a restarted worker reusing
     a host and pid never inherits another's jobs."""
@@ -119,7 +123,8 @@ class Worker:
         self.log_jobs = log_jobs
         #: Seconds between the INFO lines that sum up the attempts finished (0: none).
         self.summary_interval = summary_interval
-        self._tally: Counter[str] = Counter()
+        self._tally: Counter[str] = Counter()  # since the last summary line
+        self._totals: Counter[str] = Counter()  # before that
         #: More coroutines to run beside the claim loop for the worker's life
         #: (the metrics' queue-depth sampler is one); cancelled at shutdown.
         self.services: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -301,7 +306,9 @@ class Worker:
                     await asyncio.wait_for(listener.close(), 5)
             self._sync.close()
             self.queue.enqueue_hooks.remove(self._on_enqueue)
-            log.info("worker %s stopped after %d job attempts", self.name, self.processed_count)
+            totals = self._totals + self._tally
+            log.info("worker %s stopped after %d job attempts%s", self.name, self.processed_count,
+                     f" ({_counts(totals)})" if totals else "")
 
     async def _listen(self) -> Listener | None:
         try:
@@ -475,10 +482,10 @@ class Worker:
         while True:
             await asyncio.sleep(self.summary_interval)
             tally, self._tally = self._tally, Counter()
+            self._totals.update(tally)
             if tally:
                 log.info("%d job attempts finished in the last %gs: %s", tally.total(),
-                         self.summary_interval,
-                         ", ".join(f"{count} {what}" for what, count in sorted(tally.items())))
+                         self.summary_interval, _counts(tally))
 
     def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         # One line per job costs a busy worker a good share of its throughput

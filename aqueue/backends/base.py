@@ -145,6 +145,9 @@ class Backend(Protocol):
     async def stats(self) -> dict[str, dict[str, int]]:
         """Job counts per queue, per status."""
 
+    async def count_expired_leases(self, grace: float) -> int:
+        """Running jobs whose lease ran out over ``grace`` seconds ago."""
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         """Queued jobs (due or not) in ``queues`` (all when ``None``)."""
 

@@ -50,3 +50,5 @@ def test_by_default_successes_are_summed_up_not_logged_one_by_one(
     summary = next(line for line in lines if "finished in the last" in line["event"])
     assert summary["level"] == "INFO"
     assert "1 succeeded" in summary["event"] and "1 failed" in summary["event"]
+    stopped = next(line for line in lines if "stopped after" in line["event"])
+    assert stopped["event"].endswith("stopped after 2 job attempts (1 failed, 1 succeeded)")

@@ -428,6 +428,9 @@ class MySQLBackend:
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetch(_Q["stats"]))
 
+    async def count_expired_leases(self, grace: float) -> int:
+        return int((await self._fetch(_Q["expired_leases"], [_micros(grace)]))[0][0])
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
             sql = _Q.render("count_pending_in_queues", queues=_marks(len(queues)))

@@ -187,6 +187,11 @@ SELECT status FROM aqueue_jobs WHERE id = %s FOR UPDATE;
 -- name: delete_job
 DELETE FROM aqueue_jobs WHERE id = %s;
 
+-- name: expired_leases
+-- Running jobs whose lease ran out over the given time ago: nobody rescues them.
+SELECT count(*) FROM aqueue_jobs
+WHERE status = 'running' AND lease_expires_at < {{NOW}} - INTERVAL %s MICROSECOND;
+
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 

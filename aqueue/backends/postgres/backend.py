@@ -418,6 +418,9 @@ class PostgresBackend:
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetch(_Q["stats"]))
 
+    async def count_expired_leases(self, grace: float) -> int:
+        return int(await self._fetchval(_Q["expired_leases"], grace))
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         return int(await self._fetchval(_Q["count_pending"], list(queues or [])))
 

@@ -197,6 +197,11 @@ SELECT status FROM gone
 UNION ALL
 SELECT status FROM aqueue_jobs WHERE id = $1 AND status = 'running';
 
+-- name: expired_leases
+-- Running jobs whose lease ran out over $1 seconds ago: nobody rescues them.
+SELECT count(*) FROM aqueue_jobs
+WHERE lease_expires_at < now() - make_interval(secs => $1);
+
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 

@@ -354,6 +354,9 @@ class SQLiteBackend:
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetchall(_Q["stats"], {}))
 
+    async def count_expired_leases(self, grace: float) -> int:
+        return int((await self._fetchall(_Q["expired_leases"], {"grace": grace}))[0][0])
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
             rows = await self._fetchall(

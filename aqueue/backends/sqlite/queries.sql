@@ -149,6 +149,11 @@ GROUP BY queue, status;
 -- A running job is not deleted: its worker holds it (cancel it instead).
 DELETE FROM aqueue_jobs WHERE id = :id AND status <> 'running' RETURNING status;
 
+-- name: expired_leases
+-- Running jobs whose lease ran out over :grace seconds ago: nobody rescues them.
+SELECT count(*) FROM aqueue_jobs
+WHERE status = 'running' AND lease_expires_at < {{NOW}} - :grace;
+
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
