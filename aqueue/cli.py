@@ -214,12 +214,9 @@ def _format_jobs(jobs: list[JobInfo]) -> str:
 
 
 def _job_json(job: JobInfo) -> dict[str, Any]:
-    data = {name: getattr(job, name) for name in job.__dataclass_fields__}
-    for key, value in data.items():
-        if hasattr(value, "isoformat"):
-            data[key] = value.isoformat()
-    data["status"] = job.status.value
-    return data
+    from aqueue.portable import job_to_dict
+
+    return job_to_dict(job)
 
 
 async def _admin(args: argparse.Namespace) -> int:
@@ -422,6 +419,84 @@ async def _backup(queue: Queue, args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(verb: str, total: int | None) -> Callable[[Any], None] | None:
+    """A one-line progress report on stderr, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def report(tally: Any) -> None:
+        done = tally.read
+        share = f" ({done / total:.0%})" if total else ""
+        print(f"\r{verb} {done:,}{f' / {total:,}' if total else ''} jobs{share}", end="",
+              file=sys.stderr, flush=True)
+
+    return report
+
+
+def _summary(tally: Any, verb: str) -> int:
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"{verb} {tally.written:,} jobs; {tally.existing:,} already there (left alone)",
+          file=sys.stderr)
+    for problem in tally.bad_lines[:20]:
+        print(f"  refused {problem}", file=sys.stderr)
+    if len(tally.bad_lines) > 20:
+        print(f"  ... and {len(tally.bad_lines) - 20} more lines refused", file=sys.stderr)
+    if tally.unreadable:
+        print(f"  skipped {len(tally.unreadable)} jobs whose stored JSON is unreadable: "
+              f"{', '.join(tally.unreadable[:5])}{' ...' if len(tally.unreadable) > 5 else ''}",
+              file=sys.stderr)
+    return EXIT_ERROR if tally.bad_lines or tally.unreadable else 0
+
+
+async def _export(queue: Queue, args: argparse.Namespace) -> int:
+    from aqueue.transfer import Tally, read_jobs
+
+    tally = Tally()
+    async for batch in read_jobs(queue, args.status or (), batch_size=args.batch_size,
+                                 running_as_queued=args.running_as_queued, tally=tally):
+        sys.stdout.write("".join(json.dumps(job, ensure_ascii=False) + "\n" for job in batch))
+        tally.written += len(batch)
+    sys.stdout.flush()
+    print(f"exported {tally.written:,} jobs", file=sys.stderr)
+    if tally.unreadable:
+        return _summary(tally, "exported")
+    return 0
+
+
+async def _import(queue: Queue, args: argparse.Namespace) -> int:
+    from aqueue.transfer import import_lines
+
+    try:
+        tally = await import_lines(queue, args.file, batch_size=args.batch_size,
+                                   progress=_progress("read", None))
+    finally:
+        if args.file is not sys.stdin:
+            args.file.close()
+    return _summary(tally, "imported")
+
+
+async def _copy(_: Queue, args: argparse.Namespace) -> int:
+    from aqueue.transfer import RunningJobs, copy, selected_count
+
+    source, target = Queue(args.source), Queue(args.target)
+    if source.dsn == target.dsn:
+        raise StartupError("--from and --to are the same database")
+    async with source, target:
+        total, running = await selected_count(source, args.status or ())
+        if running and not args.running_as_queued:
+            raise StartupError(f"{running} jobs are running in {source.dsn}: stop the workers "
+                               "first, or copy running jobs as queued (--running-as-queued)")
+        await target.migrate()
+        try:
+            tally = await copy(source, target, args.status or (), batch_size=args.batch_size,
+                               running_as_queued=args.running_as_queued,
+                               progress=_progress("copied", total))
+        except RunningJobs as exc:
+            raise StartupError(str(exc)) from None
+    return _summary(tally, f"copied {source.dsn} to {target.dsn}:")
+
+
 async def _metrics(queue: Queue, args: argparse.Namespace) -> int:
     try:
         from aqueue.metrics import DepthCollector, DepthSampler, registry_with_process, serve
@@ -520,6 +595,27 @@ def build_parser() -> argparse.ArgumentParser:
                 "workers run", _backup)
     sub.add_argument("target", help="the backup file to write (replaced if it exists)")
     sub.set_defaults(opens=False)
+    sub = admin("export", "write jobs as JSON lines to stdout (portable, streaming)", _export)
+    sub.add_argument("--status", type=_csv, help="default: every status")
+    sub.add_argument("--batch-size", type=int, default=1000)
+    sub.add_argument("--running-as-queued", action="store_true",
+                     help="export running jobs as queued (by default they are refused)")
+    sub = admin("import", "insert jobs from JSON lines (aqueue export's); existing ids are "
+                "left alone", _import)
+    sub.add_argument("file", nargs="?", default="-", type=argparse.FileType(encoding="utf-8"),
+                     help="the file (default: stdin)")
+    sub.add_argument("--batch-size", type=int, default=1000)
+    copy = commands.add_parser(
+        "copy", help="copy jobs between two databases (any backends), ids and all",
+        description="Copy jobs between two databases (any backends), ids and all. Running "
+                    "it again copies only what is missing.")
+    copy.add_argument("--from", dest="source", required=True, metavar="DSN")
+    copy.add_argument("--to", dest="target", required=True, metavar="DSN")
+    copy.add_argument("--status", type=_csv, help="default: every status")
+    copy.add_argument("--batch-size", type=int, default=1000)
+    copy.add_argument("--running-as-queued", action="store_true",
+                      help="copy running jobs as queued (by default they are refused)")
+    copy.set_defaults(handler=_copy, opens=False, dsn=None)
     sub = admin("metrics", "serve queue depths read from the database as Prometheus metrics "
                 "(needs aqueue[metrics])", _metrics)
     sub.add_argument("--host", default="127.0.0.1",

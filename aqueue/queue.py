@@ -26,6 +26,7 @@ from aqueue.periodic import CatchUp, Schedule
 from aqueue.records import (
     FINAL_STATUS_NAMES,
     FINAL_STATUSES,
+    ImportedJob,
     JobFilter,
     JobInfo,
     JobStatus,
@@ -581,6 +582,12 @@ class Queue:
         """The workers registry: running workers first, each with its running jobs."""
         backend = await self._ready()
         return await backend.list_workers()
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        """Insert whole job rows (see :mod:`aqueue.transfer`), leaving alone those
+        whose id is already here; how many went in."""
+        backend = await self._ready()
+        return await backend.import_jobs(jobs)
 
     async def stats(self) -> dict[str, dict[str, int]]:
         """``{queue: {status: count}}`` over every job in the table."""

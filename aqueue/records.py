@@ -64,9 +64,42 @@ class JobInfo:
     history: tuple[PastAttempt, ...] = ()
     #: What aqueue recorded about the job (``{"periodic": {"schedule", "tick"}}``).
     meta: dict[str, Any] | None = None
+    #: Seconds an attempt may run (None: the task's own timeout, or none).
+    timeout: float | None = None
     #: Set when a stored value is not valid JSON (written around aqueue): says
     #: which fields could not be read; those fields are ``None``.
     decode_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedJob:
+    """A whole job row to insert as it is (``aqueue import`` and ``aqueue copy``).
+
+    The JSON fields are JSON text; times are aware datetimes.
+    """
+
+    id: str
+    task: str
+    queue: str
+    status: str
+    priority: int
+    attempts: int
+    max_attempts: int
+    timeout: float | None
+    args: str
+    kwargs: str
+    result: str | None
+    error: str | None
+    progress: str | None
+    history: str | None
+    meta: str | None
+    unique_key: str | None
+    worker: str | None
+    cancel_requested: bool
+    created_at: datetime
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

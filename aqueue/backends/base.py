@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from aqueue.records import (
     ClaimedJob,
+    ImportedJob,
     JobFilter,
     JobInfo,
     LeaseState,
@@ -144,6 +145,10 @@ class Backend(Protocol):
 
     async def stats(self) -> dict[str, dict[str, int]]:
         """Job counts per queue, per status."""
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        """Insert whole job rows in one transaction, leaving alone any whose id
+        exists (or whose unique key an active job holds); how many went in."""
 
     async def count_expired_leases(self, grace: float) -> int:
         """Running jobs whose lease ran out over ``grace`` seconds ago."""

@@ -30,7 +30,14 @@ log = logging.getLogger("aqueue.backend")
 JOB_COLUMNS = (
     "id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result, error, "
     "created_at, scheduled_at, started_at, finished_at, worker, unique_key, progress, "
-    "cancel_requested, history, meta"
+    "cancel_requested, history, meta, timeout"
+)
+
+#: The columns of an imported row, in the order the import statements take them.
+IMPORTED_COLUMNS = (
+    "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "timeout", "args",
+    "kwargs", "result", "error", "progress", "history", "meta", "unique_key", "worker",
+    "cancel_requested", "created_at", "scheduled_at", "started_at", "finished_at",
 )
 
 LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lost the database)"
@@ -105,7 +112,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
     (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
      error, created, scheduled, started, finished, worker, unique_key, progress,
-     cancel_requested, history, meta) = values
+     cancel_requested, history, meta, timeout) = values
     created_at = _utc(created)
     scheduled_at = _utc(scheduled)
     assert created_at is not None and scheduled_at is not None
@@ -135,6 +142,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         cancel_requested=bool(cancel_requested),
         history=past_attempts(history),
         meta=_meta(meta),
+        timeout=None if timeout is None else float(timeout),
         decode_error="; ".join(problems) or None,
     )
 
@@ -395,9 +403,13 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
         return (f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
                 f"ORDER BY id {direction} LIMIT {bind(f.limit)}")
 
-    if not (f.statuses or f.queues or f.tasks):
+    # Every status is no status filter: one walk of the primary key, not a page
+    # of each status's index per call (PostgreSQL's plan for that union turned
+    # a page of 1,000 from 40 ms to 800 ms on a million rows).
+    chosen = () if set(f.statuses) >= set(JobStatus) else f.statuses
+    if not (chosen or f.queues or f.tasks):
         return page([], columns), ascending
-    wanted = set(f.statuses) or set(JobStatus)
+    wanted = set(chosen) or set(JobStatus)
     finished = sorted(wanted & set(FINAL_STATUS_NAMES))
     pages = []
     if "queued" in wanted:

@@ -79,3 +79,29 @@ async def test_a_job_cancelled_before_it_ran_retries_without_an_entry(
     assert await queue.cancel_job(job.id)
     assert await queue.retry_job(job.id)
     assert (await job.refresh()).history == ()
+
+
+async def test_an_error_message_holding_nul_is_retried_and_retried_by_hand(
+        queue: aqueue.Queue) -> None:
+    # Regression: on PostgreSQL the history entry went through jsonb, which
+    # refuses \u0000, so such a retry was lost (stored as UnstorableOutcome).
+    @queue.task(name="nul", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))
+    async def nul() -> None:
+        raise ValueError("before\x00after")
+
+    job = await nul.enqueue()
+    assert await queue.process(1) == 1
+    info = await job.refresh()
+    assert info.status == JobStatus.QUEUED and info.attempts == 1
+    assert info.error is not None and info.error["message"] == "before\x00after"
+    [entry] = info.history
+    assert entry.error == "ValueError" and entry.message is not None
+    # The error column keeps the message whole; the history's copy of it may
+    # not keep U+0000 (U+FFFD on PostgreSQL, cut there on SQLite).
+    assert entry.message.startswith("before")
+    assert await queue.process(1) == 1
+    assert (await job.refresh()).status == JobStatus.FAILED
+    assert await queue.retry_job(job.id)
+    again = await job.refresh()
+    assert again.status == JobStatus.QUEUED and len(again.history) == 2
+    assert again.history[-1].outcome == "retried by hand"

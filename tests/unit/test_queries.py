@@ -39,3 +39,17 @@ def test_placeholders_fail_loudly() -> None:
         queries.render("a", ids="1", extra="2")
     with pytest.raises(KeyError, match="used by no query: Y"):
         Queries({"a": "SELECT 1"}, Y="y")
+
+
+def test_every_status_is_no_status_filter() -> None:
+    # A union of a page per status index was 20 times slower on PostgreSQL
+    # than the primary-key walk for the same rows (1M jobs, pages of 1,000).
+    from aqueue.backends.common import list_jobs_sql
+    from aqueue.records import JobFilter
+
+    def sql(job_filter: JobFilter) -> str:
+        return list_jobs_sql(job_filter, lambda value: "?", columns="id")[0]
+
+    every = ("queued", "running", "succeeded", "failed", "cancelled")
+    assert sql(JobFilter(statuses=every, limit=1000)) == sql(JobFilter(limit=1000))
+    assert sql(JobFilter(statuses=every[:4])) != sql(JobFilter())

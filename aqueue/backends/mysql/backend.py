@@ -14,6 +14,7 @@ import pymysql
 
 from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
+    IMPORTED_COLUMNS,
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     WORKER_GONE_MESSAGE,
@@ -31,6 +32,7 @@ from aqueue.dsn import DSN, mysql_options
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
 from aqueue.records import (
     ClaimedJob,
+    ImportedJob,
     JobFilter,
     JobInfo,
     JobStatus,
@@ -427,6 +429,28 @@ class MySQLBackend:
 
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetch(_Q["stats"]))
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        if not jobs:
+            return 0
+
+        def row(j: ImportedJob) -> list[Any]:
+            values = [getattr(j, name) for name in IMPORTED_COLUMNS]
+            values[4] = -j.priority
+            return [v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+                    for v in values]
+
+        ids = [j.id for j in jobs]
+        count = _Q.render("count_ids", ids=_marks(len(ids)))
+
+        async def op(cur: aiomysql.Cursor) -> int:
+            await cur.execute(count, ids)
+            before = int((await cur.fetchone())[0])
+            await cur.executemany(_Q["import_jobs"], [row(j) for j in jobs])
+            await cur.execute(count, ids)
+            return int((await cur.fetchone())[0]) - before
+
+        return await self._run("import", op, transaction=True)
 
     async def count_expired_leases(self, grace: float) -> int:
         return int((await self._fetch(_Q["expired_leases"], [_micros(grace)]))[0][0])

@@ -187,6 +187,19 @@ SELECT status FROM aqueue_jobs WHERE id = %s FOR UPDATE;
 -- name: delete_job
 DELETE FROM aqueue_jobs WHERE id = %s;
 
+-- name: import_jobs
+-- Whole rows as exported; one that exists (by id, or an active unique key)
+-- is left alone.
+INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, attempts, max_attempts, timeout,
+                         args, kwargs, result, error, progress, history, meta, unique_key,
+                         worker, cancel_requested, created_at, scheduled_at, started_at,
+                         finished_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON DUPLICATE KEY UPDATE id = id;
+
+-- name: count_ids
+SELECT count(*) FROM aqueue_jobs WHERE id IN ({{ids}});
+
 -- name: expired_leases
 -- Running jobs whose lease ran out over the given time ago: nobody rescues them.
 SELECT count(*) FROM aqueue_jobs

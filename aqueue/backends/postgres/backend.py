@@ -15,6 +15,7 @@ import asyncpg
 
 from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler
 from aqueue.backends.common import (
+    IMPORTED_COLUMNS,
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     WORKER_GONE_MESSAGE,
@@ -34,6 +35,7 @@ from aqueue.dsn import DSN, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import (
     ClaimedJob,
+    ImportedJob,
     JobFilter,
     JobInfo,
     JobKind,
@@ -417,6 +419,13 @@ class PostgresBackend:
 
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetch(_Q["stats"]))
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        if not jobs:
+            return 0
+        columns = [[getattr(j, name) for j in jobs] for name in IMPORTED_COLUMNS]
+        rows = await self._run("import", lambda c: c.fetch(_Q["import_jobs"], *columns))
+        return len(rows)
 
     async def count_expired_leases(self, grace: float) -> int:
         return int(await self._fetchval(_Q["expired_leases"], grace))

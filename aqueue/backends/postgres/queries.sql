@@ -63,7 +63,7 @@ WHERE (unique_key = ANY($1::text[]) AND status IN ('queued', 'running'))
 SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 
 -- name: complete_jobs
--- The statement lives in aqueue_complete() (migration 0003), which pins its plan.
+-- The statement lives in aqueue_complete() (migrations 0003, 0008, 0010), which pins its plan.
 SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::text[],
                               $5::text[], $6::float8[]);
 
@@ -163,8 +163,10 @@ WITH retried AS (
                        ELSE COALESCE(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
                            'attempt', attempts, 'started_at', started_at,
                            'ended_at', finished_at, 'outcome', 'retried by hand',
-                           'error', error ->> 'type',
-                           'message', left(error ->> 'message', 500))) END
+                           -- jsonb refuses U+0000: its copy here gets U+FFFD (migration 0010).
+                           'error', replace(error::text, '\u0000', '\ufffd')::jsonb ->> 'type',
+                           'message', left(replace(error::text, '\u0000', '\ufffd')::jsonb
+                                           ->> 'message', 500))) END
     WHERE id = $1 AND status IN ('failed', 'cancelled')
     RETURNING queue)
 SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
@@ -196,6 +198,26 @@ WITH gone AS (DELETE FROM aqueue_jobs WHERE id = $1 AND status <> 'running' RETU
 SELECT status FROM gone
 UNION ALL
 SELECT status FROM aqueue_jobs WHERE id = $1 AND status = 'running';
+
+-- name: import_jobs
+-- Whole rows as exported; one that exists (by id, or an active unique key)
+-- is left alone. The ids returned are those inserted.
+INSERT INTO aqueue_jobs (id, task, queue, status, priority, attempts, max_attempts, timeout,
+                         args, kwargs, result, error, progress, history, meta, unique_key,
+                         worker, cancel_requested, created_at, scheduled_at, started_at,
+                         finished_at)
+SELECT id, task, queue, status, priority, attempts, max_attempts, timeout, args::json,
+       kwargs::json, result::json, error::json, progress::json, history::jsonb, meta::jsonb,
+       unique_key, worker, cancel_requested, created_at, scheduled_at, started_at, finished_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
+            $7::integer[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::boolean[],
+            $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[])
+     AS j(id, task, queue, status, priority, attempts, max_attempts, timeout, args, kwargs,
+          result, error, progress, history, meta, unique_key, worker, cancel_requested,
+          created_at, scheduled_at, started_at, finished_at)
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- name: expired_leases
 -- Running jobs whose lease ran out over $1 seconds ago: nobody rescues them.

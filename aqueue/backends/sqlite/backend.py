@@ -15,6 +15,7 @@ import aiosqlite
 
 from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
 from aqueue.backends.common import (
+    IMPORTED_COLUMNS,
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     WORKER_GONE_MESSAGE,
@@ -31,6 +32,7 @@ from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import (
     ClaimedJob,
+    ImportedJob,
     JobFilter,
     JobInfo,
     LeaseState,
@@ -353,6 +355,20 @@ class SQLiteBackend:
 
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetchall(_Q["stats"], {}))
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        if not jobs:
+            return 0
+        rows = [{name: (v.timestamp() if isinstance(v, datetime) else v)
+                 for name in IMPORTED_COLUMNS for v in (getattr(j, name),)} for j in jobs]
+
+        async def op(conn: aiosqlite.Connection) -> int:
+            async with self._transaction(conn):
+                before = conn.total_changes
+                await conn.executemany(_Q["import_jobs"], rows)
+                return conn.total_changes - before
+
+        return await self._run("import", op)
 
     async def count_expired_leases(self, grace: float) -> int:
         return int((await self._fetchall(_Q["expired_leases"], {"grace": grace}))[0][0])

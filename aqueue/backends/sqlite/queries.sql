@@ -149,6 +149,17 @@ GROUP BY queue, status;
 -- A running job is not deleted: its worker holds it (cancel it instead).
 DELETE FROM aqueue_jobs WHERE id = :id AND status <> 'running' RETURNING status;
 
+-- name: import_jobs
+-- Whole rows as exported; one that exists (by id, or an active unique key)
+-- is left alone.
+INSERT OR IGNORE INTO aqueue_jobs (id, task, queue, status, priority, attempts, max_attempts, timeout,
+                         args, kwargs, result, error, progress, history, meta, unique_key,
+                         worker, cancel_requested, created_at, scheduled_at, started_at,
+                         finished_at)
+VALUES (:id, :task, :queue, :status, :priority, :attempts, :max_attempts, :timeout, :args,
+        :kwargs, :result, :error, :progress, :history, :meta, :unique_key, :worker,
+        :cancel_requested, :created_at, :scheduled_at, :started_at, :finished_at);
+
 -- name: expired_leases
 -- Running jobs whose lease ran out over :grace seconds ago: nobody rescues them.
 SELECT count(*) FROM aqueue_jobs

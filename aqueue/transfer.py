@@ -1,0 +1,135 @@
+"""Moving jobs between databases: ``aqueue export``, ``import`` and ``copy``.
+
+All three stream in batches (constant memory however many jobs): the source
+is read newest first by keyset pages on the job id, as the dashboard pages
+are; each batch is written in one transaction with
+:meth:`~aqueue.backends.base.Backend.import_jobs`, which leaves alone jobs
+whose id is already there, so running a copy or an import again is safe and
+only adds what is missing.
+
+Running jobs are refused by default: a copy taken while a worker holds a job
+would duplicate it once both databases are served. ``running_as_queued``
+copies them as queued instead, as a rescue would put them back (the
+interrupted attempt counts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aqueue.errors import AqueueError
+from aqueue.portable import BadJob, job_from_dict, job_to_dict
+from aqueue.queue import Queue
+from aqueue.records import FINAL_STATUS_NAMES, ImportedJob, JobFilter, JobStatus
+
+ALL_STATUSES = ("queued", "running", *FINAL_STATUS_NAMES)
+
+
+class RunningJobs(AqueueError):
+    """The selection holds running jobs and ``running_as_queued`` was not given."""
+
+
+@dataclass
+class Tally:
+    """What a transfer did."""
+
+    read: int = 0
+    written: int = 0  # inserted into the target (import, copy) or printed (export)
+    existing: int = 0  # already in the target: left alone
+    #: Jobs whose stored JSON could not be read (not copied), by id.
+    unreadable: list[str] = field(default_factory=list)
+    #: Lines an import refused: "line N: why".
+    bad_lines: list[str] = field(default_factory=list)
+
+
+def _check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
+    bad = [s for s in statuses if s not in ALL_STATUSES]
+    if bad:
+        raise ValueError(f"unknown status {bad[0]!r} (choose from {', '.join(ALL_STATUSES)})")
+    return tuple(statuses) or ALL_STATUSES
+
+
+async def selected_count(queue: Queue, statuses: Sequence[str]) -> tuple[int, int]:
+    """Jobs of ``statuses``, and how many of them are running."""
+    wanted = set(_check_statuses(statuses))
+    stats = await queue.stats()
+    total = sum(n for by_status in stats.values() for s, n in by_status.items() if s in wanted)
+    running = sum(by_status.get("running", 0) for by_status in stats.values()) \
+        if "running" in wanted else 0
+    return total, running
+
+
+async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: int = 1000,
+                    running_as_queued: bool = False, tally: Tally | None = None
+                    ) -> AsyncIterator[list[dict[str, Any]]]:
+    """The selected jobs as portable dicts, a batch at a time, newest first."""
+    chosen = _check_statuses(statuses)
+    tally = tally if tally is not None else Tally()
+    cursor: str | None = None
+    while True:
+        page = await queue.list_jobs(JobFilter(statuses=chosen, limit=batch_size,
+                                               before=cursor))
+        if not page:
+            return
+        cursor = page[-1].id
+        batch = []
+        for job in page:
+            tally.read += 1
+            if job.decode_error:
+                tally.unreadable.append(job.id)
+                continue
+            data = job_to_dict(job)
+            if job.status == JobStatus.RUNNING:
+                if not running_as_queued:
+                    raise RunningJobs(f"job {job.id} is running: stop the workers first, or "
+                                      "copy running jobs as queued (--running-as-queued)")
+                data.update(status="queued", worker=None)
+            batch.append(data)
+        yield batch
+
+
+async def _write(target: Queue, jobs: list[ImportedJob], tally: Tally) -> None:
+    if jobs:
+        inserted = await target.import_jobs(jobs)
+        tally.written += inserted
+        tally.existing += len(jobs) - inserted
+
+
+async def copy(source: Queue, target: Queue, statuses: Sequence[str] = (), *,
+               batch_size: int = 1000, running_as_queued: bool = False,
+               progress: Callable[[Tally], None] | None = None) -> Tally:
+    """Copy the selected jobs from ``source`` to ``target`` (see the module's docstring)."""
+    tally = Tally()
+    async for batch in read_jobs(source, statuses, batch_size=batch_size,
+                                 running_as_queued=running_as_queued, tally=tally):
+        await _write(target, [job_from_dict(data) for data in batch], tally)
+        if progress is not None:
+            progress(tally)
+    return tally
+
+
+async def import_lines(target: Queue, lines: Iterable[str], *, batch_size: int = 1000,
+                       progress: Callable[[Tally], None] | None = None) -> Tally:
+    """Import JSON lines (one job object each); a bad line is reported in
+    ``Tally.bad_lines`` and skipped, the others go in."""
+    tally = Tally()
+    batch: list[ImportedJob] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        tally.read += 1
+        try:
+            batch.append(job_from_dict(json.loads(line)))
+        except (BadJob, ValueError) as exc:
+            tally.bad_lines.append(f"line {number}: {exc}")
+            continue
+        if len(batch) >= batch_size:
+            await _write(target, batch, tally)
+            batch = []
+            if progress is not None:
+                progress(tally)
+    await _write(target, batch, tally)
+    return tally
