@@ -83,12 +83,8 @@ async def check(queue: Queue, *, max_queued_age: float = 300.0, min_workers: int
 
 async def _checks(queue: Queue, max_queued_age: float, min_workers: int, lease_grace: float,
                   now: datetime) -> Health:
-    from aqueue.backends.sqlfile import latest_version
-
-    await queue.open()
+    found, wanted = await queue.schema_versions()
     backend = queue.backend
-    found = await backend.schema_version()
-    wanted = latest_version(type(backend).__module__.rsplit(".", 1)[0])
     base: dict[str, Any] = {"database": queue.dsn, "checked_at": now, "reachable": True,
                             "schema_version": found, "schema_wanted": wanted}
     if found is None or found < wanted:

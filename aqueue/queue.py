@@ -346,14 +346,17 @@ class Queue:
         backend = await self._ready()
         return await backend.migrate()
 
-    async def check_schema(self) -> None:
-        """Raise :class:`SchemaError` unless the schema is this version's."""
+    async def schema_versions(self) -> tuple[int | None, int]:
+        """The schema version in the database (None: no tables), and this aqueue's."""
         from aqueue.backends.sqlfile import latest_version
 
         backend = await self._ready()
         found = await backend.schema_version()
-        package = type(backend).__module__.rsplit(".", 1)[0]
-        wanted = latest_version(package)
+        return found, latest_version(type(backend).__module__.rsplit(".", 1)[0])
+
+    async def check_schema(self) -> None:
+        """Raise :class:`SchemaError` unless the schema is this version's."""
+        found, wanted = await self.schema_versions()
         if found is None:
             raise SchemaError(f"aqueue's tables are missing in {self.dsn}: run `aqueue migrate`")
         if found < wanted:

@@ -22,6 +22,13 @@ WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
 ADMIN = str(Path(sys.executable).with_name("aqueue"))
 
 
+def admin(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the ``aqueue`` command; its exit code and output."""
+    return subprocess.run([ADMIN, *args], cwd=ROOT, capture_output=True, text=True,
+                          input=stdin, env=env, timeout=timeout)
+
+
 class WorkerProcess:
     #: Every process started, so that a failing test never leaves one running.
     started: list[WorkerProcess] = []

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import aqueue
 from tests.acceptance.helpers import (
-    ADMIN,
-    ROOT,
     WorkerProcess,
+    admin,
     enqueue_records,
     run,
     wait_until,
 )
 from tests.databases import TestDatabase
 from tests.raw import set_time
-
-
-def admin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ADMIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 async def _age_a_job(dsn: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +18,15 @@ if not IN_CI:  # in CI a missing extra fails the run
     pytest.importorskip("prometheus_client", reason="needs aqueue[metrics]")
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.acceptance.helpers import ADMIN, ROOT, WorkerProcess, run, statuses, wait_until
+from tests.acceptance.helpers import (
+    ADMIN,
+    ROOT,
+    WorkerProcess,
+    admin,
+    run,
+    statuses,
+    wait_until,
+)
 from tests.databases import TestDatabase
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -170,9 +177,7 @@ def test_standalone_exporter(db: TestDatabase, exporter: tuple[int, subprocess.P
 
 
 def test_exporter_on_an_unreachable_database_fails_in_one_line() -> None:
-    proc = subprocess.run([ADMIN, "metrics", "--dsn", "postgresql://nobody:s3cret@127.0.0.1:1/x",
-                           "--port", str(free_port())], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    proc = admin("metrics", "--dsn", "postgresql://nobody:s3cret@127.0.0.1:1/x",
+                 "--port", str(free_port()), timeout=60)
     assert proc.returncode == 1
     assert "aqueue metrics: error:" in proc.stderr and "s3cret" not in proc.stderr
-    assert sys.executable  # the ADMIN script is this interpreter's

@@ -4,17 +4,11 @@ SQLite → server upgrade path), and ``aqueue jobs --json`` of retried jobs."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import aqueue
-from tests.acceptance.helpers import ADMIN, ROOT, run
+from tests.acceptance.helpers import admin, run
 from tests.databases import TestDatabase
-
-
-def admin(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ADMIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          input=stdin)
 
 
 async def _jobs(dsn: str) -> None:
