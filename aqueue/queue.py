@@ -21,6 +21,7 @@ from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.health import Health
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
+from aqueue.limits import TaskLimit
 from aqueue.middleware import Middleware
 from aqueue.periodic import CatchUp, Schedule
 from aqueue.records import (
@@ -206,6 +207,8 @@ class Queue:
         backoff: Backoff | None = None,
         takes_context: Literal[False] = False,
         result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> TaskDecorator: ...
 
     @overload
@@ -220,6 +223,8 @@ class Queue:
         backoff: Backoff | None = None,
         takes_context: Literal[True],
         result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
@@ -235,6 +240,8 @@ class Queue:
         backoff: Backoff | None = None,
         takes_context: bool = False,
         result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> Any:
         """Register a function (async, or sync to run in a thread) as a task.
 
@@ -242,8 +249,14 @@ class Queue:
         a :class:`JobContext` as the first argument. ``result_ttl`` (``"1h"``,
         seconds or a timedelta) deletes this task's succeeded jobs that long
         after they finish (workers do it, see :mod:`aqueue.retention`).
+        ``concurrency=5`` runs at most 5 of its jobs at once and
+        ``rate_limit="100/m"`` (``/s``, ``/h``) starts at most 100 in any minute,
+        across all workers; ``task.using(limit_key=...)`` applies them per key
+        (see :mod:`aqueue.limits`).
         """
         ttl = None if result_ttl is None else durations.seconds(result_ttl, "result_ttl")
+        limited = concurrency is not None or rate_limit is not None
+        TaskLimit.of("", concurrency, rate_limit)  # bad limits fail here, not at first use
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or f"{_module_name(fn)}.{fn.__qualname__}"
@@ -251,9 +264,11 @@ class Queue:
                 self.default_options,
                 queue=queue if queue is not None else self.default_options.queue,
                 priority=priority, max_attempts=max_attempts, timeout=timeout,
+                limit_key="" if limited else None,
             )
             task: Task[Any, Any] = Task(
-                self, task_name, fn, options, backoff or Backoff(), takes_context, ttl
+                self, task_name, fn, options, backoff or Backoff(), takes_context, ttl,
+                TaskLimit.of(task_name, concurrency, rate_limit),
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
                 raise ConfigurationError(f"a different task is already named {task_name!r}")

@@ -119,6 +119,9 @@ class JobKind:
     run_at: datetime | None = None
     #: JSON text of the ``meta`` object its jobs are stored with, or None.
     meta: str | None = None
+    #: The key its task's concurrency and rate limits count it under (``""``
+    #: for the task as a whole), or None for a task without limits.
+    limit_key: str | None = None
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__,
@@ -164,6 +167,10 @@ class NewJob:
     @property
     def meta(self) -> str | None:
         return self.kind.meta
+
+    @property
+    def limit_key(self) -> str | None:
+        return self.kind.limit_key
 
 
 @dataclass(frozen=True, slots=True)

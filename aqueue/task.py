@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from aqueue import validation
 from aqueue.backoff import Backoff
 from aqueue.ids import new_job_ids
+from aqueue.limits import TaskLimit, check_limit_key
 from aqueue.records import JobKind, NewJob
 from aqueue.serialization import encode_arguments
 
@@ -41,6 +42,9 @@ class JobOptions:
     #: ``JobContext.meta``): what enqueue middleware records, such as
     #: :mod:`aqueue.tracing`'s trace context. Not set through ``using``.
     meta: str | None = None
+    #: The key the task's concurrency and rate limits count this job under
+    #: (``""``: the task as a whole); None for tasks without limits.
+    limit_key: str | None = None
 
 
 _UNSET: Any = object()
@@ -56,6 +60,7 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         "delay": validation.check_delay,
         "run_after": lambda v: None if v is None else validation.check_run_after(v),
         "connection": lambda v: v,
+        "limit_key": check_limit_key,
     }
     clean = {k: checks[k](v) for k, v in changes.items() if v is not _UNSET}
     if clean.get("run_after") is not None and clean.get("delay"):
@@ -79,7 +84,7 @@ class JobRequest:
         o = self.options
         return JobKind(task=self.task, queue=o.queue, priority=o.priority,
                        max_attempts=o.max_attempts, timeout=o.timeout, delay=o.delay,
-                       run_at=o.run_after, meta=o.meta)
+                       run_at=o.run_after, meta=o.meta, limit_key=o.limit_key)
 
 
 def new_jobs(
@@ -121,8 +126,11 @@ class Task(Generic[P, R]):
         backoff: Backoff,
         takes_context: bool = False,
         result_ttl: float | None = None,
+        limit: TaskLimit | None = None,
     ) -> None:
         self.queue = queue
+        #: Its global concurrency and rate limits (see :mod:`aqueue.limits`).
+        self.limit = limit
         #: Seconds a succeeded job of this task is kept (see :mod:`aqueue.retention`).
         self.result_ttl = result_ttl
         self.name = validation.check_name("task", name)
@@ -154,18 +162,28 @@ class Task(Generic[P, R]):
         max_attempts: int = _UNSET,
         timeout: float | None = _UNSET,
         connection: Any = _UNSET,
+        limit_key: str = _UNSET,
     ) -> Task[P, R]:
         """A copy of this task whose jobs carry the given options.
 
         ``connection`` (an asyncpg, aiomysql or aiosqlite connection) makes
         ``enqueue`` write on that connection, inside the caller's transaction.
+        ``limit_key`` (``"tenant:42"``) applies the task's concurrency and rate
+        limits per key instead of to the task as a whole.
         """
+        if limit_key is not _UNSET and self.limit is None:
+            raise ValueError(f"task {self.name!r} has no concurrency or rate limit for "
+                             f"limit_key to apply to: give @queue.task(concurrency=...) "
+                             f"or rate_limit=...")
+        if limit_key is None:
+            limit_key = ""
         options = _checked(
             self.options, queue=queue, priority=priority, delay=delay, run_after=run_after,
             unique_key=unique_key, max_attempts=max_attempts, timeout=timeout,
-            connection=connection,
+            connection=connection, limit_key=limit_key,
         )
-        return Task(self.queue, self.name, self.func, options, self.backoff, self.takes_context)
+        return Task(self.queue, self.name, self.func, options, self.backoff, self.takes_context,
+                    self.result_ttl, self.limit)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
         """Describe a job without enqueueing it, for :meth:`Queue.enqueue_many`."""

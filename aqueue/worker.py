@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
@@ -33,6 +34,7 @@ from aqueue.errors import DatabaseUnavailable
 from aqueue.execution import cancelled_outcome, error_record, run_job
 from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
+from aqueue.limits import LimitedClaim, TaskLimit
 from aqueue.loop_monitor import LoopMonitor
 from aqueue.node import node_id
 from aqueue.observer import WorkerObserver
@@ -53,6 +55,11 @@ job_log = logging.getLogger("aqueue.jobs")
 #: By default a worker holds claimed ahead only the jobs it expects to start
 #: within this many seconds (see Worker._prefetch_target).
 AHEAD_SECONDS = 0.1
+#: How often a worker without limited tasks looks for jobs with a limit key.
+LIMITED_PROBE_SECONDS = 2.0
+#: How long a worker waits to claim limited jobs again after finding none it
+#: could take (sooner when one of its limited jobs' outcomes is written).
+LIMITED_REST_SECONDS = 0.05
 
 
 @dataclass
@@ -146,6 +153,18 @@ class Worker:
         self._stopping = False
         self._hurry = asyncio.Event()
         self._claimed = 0
+        # Where the next limited claim starts (keys are served in turn), and
+        # when a worker without limited tasks last looked for limited jobs.
+        self._limit_cursor: tuple[str, str] | None = None
+        self._limited_probed = -math.inf
+        # After a limited claim that took nothing, the next waits this long
+        # (LIMITED_REST_SECONDS) unless a limited job's outcome is written here
+        # first: a key at its limit is not locked and counted on every claim.
+        self._limited_rest_until = -math.inf
+        self._limited_held = False
+        self._limited_pending = False
+        self._limited_unwritten: set[str] = set()
+        self._limits: dict[str, TaskLimit] = {}
         # One timer for the earliest known due time, however many are notified.
         self._timer: asyncio.TimerHandle | None = None
         self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
@@ -200,6 +219,13 @@ class Worker:
         self._slot_freed.set()
 
     def _on_written(self, job_ids: list[str]) -> None:
+        if self._limited_unwritten:
+            before = len(self._limited_unwritten)
+            self._limited_unwritten.difference_update(job_ids)
+            if len(self._limited_unwritten) < before:
+                self._limited_rest_until = -math.inf  # a limited place may be free
+                if self._limited_held:
+                    self._wake.set()
         self.queue.notify_done(job_ids)
         self._slot_freed.set()  # a smaller backlog may free claims
         self.signals.emit("written", len(job_ids))
@@ -357,8 +383,46 @@ class Worker:
         while self._ready and self._busy() < self.concurrency and not self._stopping:
             self._start(self._ready.pop(next(iter(self._ready))))
 
+    async def _claim_limited(
+        self, limits: dict[str, TaskLimit], free: int
+    ) -> tuple[list[ClaimedJob], str | None]:
+        """Claim jobs that carry a limit key (see :mod:`aqueue.limits`).
+
+        Only for slots free now, never ahead: a job held ahead would count as
+        started, for its rate, before it starts. A worker without limited
+        tasks still looks now and then, for jobs whose producer gave them limits
+        this worker does not know (it runs them unlimited rather than never).
+
+        Also says what the claim loop should wait for when the claim comes up
+        short: ``"slot"`` (limited jobs are due, no slot is free now),
+        ``"limit"`` (due jobs are held back by their limits), or None.
+        """
+        room = min(free, self.concurrency - self._busy() - len(self._ready))
+        now = time.monotonic()
+        if room <= 0:
+            return [], "slot" if self._limited_pending else None
+        if now < self._limited_rest_until:
+            return [], "limit" if self._limited_held else None
+        if not limits:
+            if now - self._limited_probed < LIMITED_PROBE_SECONDS:
+                return [], None
+            self._limited_probed = now
+        result = await self.queue.backend.claim_limited(
+            self.name, self.queues, room, self.lease, LimitedClaim(limits, self._limit_cursor))
+        self._limit_cursor = result.cursor
+        self._limited_held = result.held_back
+        # It took all it could: more may be due for the next free slot.
+        self._limited_pending = result.held_back or len(result.jobs) == room
+        if not result.jobs:
+            self._limited_rest_until = now + LIMITED_REST_SECONDS
+        if result.held_back and not result.jobs:
+            return [], "limit"
+        return result.jobs, "slot" if self._limited_pending else None
+
     async def _claim_loop(self) -> None:
         backend = self.queue.backend
+        limits = {name: t.limit for name, t in self.queue.tasks.items() if t.limit is not None}
+        self._limits = limits
         failures = 0
         while not self._stopping:
             if self.max_jobs is not None and self._claimed >= self.max_jobs:
@@ -376,7 +440,10 @@ class Worker:
             self._wake.clear()
             began = time.perf_counter()
             try:
-                jobs = await backend.claim_jobs(self.name, self.queues, free, self.lease)
+                jobs, waiting = await self._claim_limited(limits, free)
+                if len(jobs) < free:
+                    jobs += await backend.claim_jobs(self.name, self.queues, free - len(jobs),
+                                                     self.lease)
             except Exception as exc:
                 failures += 1
                 pause = min(30.0, 0.2 * 2 ** min(failures, 8))
@@ -395,6 +462,18 @@ class Worker:
                 self._ready[job.key] = job
             self._dispatch()
             if len(jobs) == free:
+                continue
+            if waiting == "slot":
+                # Limited jobs are due, and are only claimed for a free slot.
+                if self._running or self._ready:
+                    self._slot_freed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval)
+                continue
+            if waiting == "limit":
+                # Held back by their limits: look again soon (a place frees, a
+                # rate window moves on) or when woken.
+                await self._sleep_unless_woken(min(self.poll_interval, LIMITED_REST_SECONDS))
                 continue
             if self.burst:
                 if self._running or self._ready:
@@ -461,6 +540,8 @@ class Worker:
                     self.observer.job_finished(job, what, duration)
                 self._log_outcome(job, outcome, duration)
                 self._completer.add(outcome)
+                if job.task in self._limits:
+                    self._limited_unwritten.add(job.id)
                 self.processed_count += 1
                 self.processed.append(job.id)
                 if outcome.status == JobStatus.QUEUED:

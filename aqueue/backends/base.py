@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from aqueue.limits import LimitedClaim, LimitedResult
 from aqueue.records import (
     ClaimedJob,
     ImportedJob,
@@ -81,6 +82,13 @@ class Backend(Protocol):
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs, highest priority then oldest first."""
+
+    async def claim_limited(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
+        request: LimitedClaim,
+    ) -> LimitedResult:
+        """Claim up to ``limit`` due jobs that carry a limit key, within their
+        tasks' limits, in one transaction (see :mod:`aqueue.limits`)."""
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         """Record ``worker``'s outcomes; return the ids whose fence no longer held.

@@ -413,7 +413,10 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
     finished = sorted(wanted & set(FINAL_STATUS_NAMES))
     pages = []
     if "queued" in wanted:
-        pages.append(page(["status = 'queued'"], source="queued"))
+        # Two pages: the claim index holds unlimited jobs, aqueue_jobs_limited
+        # the others (see aqueue.limits); each predicate verbatim, for SQLite.
+        for limited in ("limit_key IS NULL", "limit_key IS NOT NULL"):
+            pages.append(page(["status = 'queued'", limited], source="queued"))
     if "running" in wanted:
         pages.append(page([running], source="running"))
     if finished:

@@ -71,7 +71,7 @@ async def test_claim_walks_the_index_after_a_burst(queue: aqueue.Queue) -> None:
         assert "Index Scan using aqueue_jobs_claim" in plan, plan
         assert "Sort" not in plan and "Bitmap" not in plan, plan
     elif queue.dialect == "mysql":
-        assert "key=aqueue_jobs_claim" in plan and "filesort" not in plan, plan
+        assert "key=aqueue_jobs_claim_free" in plan and "filesort" not in plan, plan
     else:
         assert "aqueue_jobs_claim" in plan and "TEMP B-TREE" not in plan, plan
         # The picked rows are updated by the rowid the index walk yields, not

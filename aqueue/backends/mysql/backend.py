@@ -30,6 +30,7 @@ from aqueue.backends.common import (
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN, mysql_options
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
+from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.records import (
     ClaimedJob,
     ImportedJob,
@@ -86,6 +87,57 @@ def _marks(count: int) -> str:
 
 def _micros(seconds: float) -> int:
     return round(seconds * 1_000_000)
+
+
+class _MySQLKeys:
+    """A limited claim's statements on one cursor (see :mod:`aqueue.limits`)."""
+
+    def __init__(self, cur: aiomysql.Cursor, worker: str, lease: float,
+                 queues: Sequence[str] | None) -> None:
+        self._cur, self._worker, self._lease = cur, worker, lease
+        self._queues = list(queues) if queues else []
+        self._in_queues = f"AND queue IN ({_marks(len(self._queues))})" if self._queues else ""
+
+    async def _rows(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        await self._cur.execute(sql, args)
+        return list(await self._cur.fetchall())
+
+    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
+        if after is None:
+            sql = _Q.render("limited_first_key", in_queues=self._in_queues)
+            rows = await self._rows(sql, self._queues)
+        else:
+            sql = _Q.render("limited_next_key", in_queues=self._in_queues)
+            rows = await self._rows(sql, [after[0], after[0], after[1], *self._queues])
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def lock(self, task: str, key: str) -> bool:
+        if await self._rows(_Q["limited_lock"], (task, key)):
+            return True
+        if await self._rows(_Q["limited_exists"], (task, key)):
+            return False  # exists, so another worker holds it
+        await self._cur.execute(_Q["limited_create"], (task, key))
+        return True
+
+    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
+        starts = 0
+        if limit.period is not None:
+            period_us = _micros(limit.period)
+            await self._cur.execute(_Q["limited_prune"], (limit.task, key, period_us))
+            starts = (await self._rows(_Q["limited_starts"], (limit.task, key, period_us)))[0][0]
+        running = (await self._rows(_Q["limited_running"], (limit.task, key)))[0][0]
+        return int(running), int(starts)
+
+    async def claim(self, task: str, key: str, n: int) -> list[Sequence[object]]:
+        sql = _Q.render("limited_select", in_queues=self._in_queues)
+        rows = await self._rows(sql, [task, key, *self._queues, n])
+        if rows:
+            await self._cur.execute(_Q.render("mark_claimed", ids=_marks(len(rows))),
+                                    [self._worker, _micros(self._lease), *(r[0] for r in rows)])
+        return rows
+
+    async def record_starts(self, task: str, key: str, n: int) -> None:
+        await self._cur.executemany(_Q["limited_record_start"], [(task, key)] * n)
 
 
 class MySQLBackend:
@@ -256,7 +308,7 @@ class MySQLBackend:
                 j = batch[0]
                 run_at = j.run_at.astimezone(UTC).replace(tzinfo=None) if j.run_at else None
                 params = (j.id, j.task, j.queue, -j.priority, j.args, j.kwargs, j.max_attempts,
-                          j.timeout, j.unique_key, run_at, _micros(j.delay), j.meta)
+                          j.timeout, j.unique_key, run_at, _micros(j.delay), j.meta, j.limit_key)
 
                 async def one(cur: aiomysql.Cursor) -> None:
                     await cur.execute(_Q["insert_job"], params)
@@ -277,6 +329,8 @@ class MySQLBackend:
                     row["unique_key"] = j.unique_key
                 if j.meta is not None:
                     row["meta"] = j.meta
+                if j.limit_key is not None:
+                    row["limit_key"] = j.limit_key
                 if j.run_at is not None:
                     row["run_at"] = j.run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
                 rows.append(row)
@@ -323,6 +377,22 @@ class MySQLBackend:
             await cur.execute(_Q.render("mark_claimed", ids=_marks(len(ids))),
                               [worker, _micros(lease), *ids])
             return claimed_jobs(rows)
+
+        return await self._run("claim", op, transaction=True)
+
+    async def claim_limited(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
+        request: LimitedClaim,
+    ) -> LimitedResult:
+        async def probe(cur: aiomysql.Cursor) -> bool:
+            return await _MySQLKeys(cur, worker, lease, queues).next_key(None) is not None
+
+        # Most claims find no limited job due: one statement, no transaction.
+        if not await self._run("claim", probe):
+            return LimitedResult([], request.after)
+
+        async def op(cur: aiomysql.Cursor) -> LimitedResult:
+            return await claim_limited(_MySQLKeys(cur, worker, lease, queues), request, limit)
 
         return await self._run("claim", op, transaction=True)
 

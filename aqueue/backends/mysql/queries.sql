@@ -6,17 +6,17 @@
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at, meta)
+                         timeout, unique_key, created_at, scheduled_at, meta, limit_key)
 VALUES (%s, %s, %s, 'queued', %s, %s, %s, %s, %s, %s, {{NOW}},
-        COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND), %s)
+        COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND), %s, %s)
 ON DUPLICATE KEY UPDATE id = id;
 
 -- name: insert_jobs
 INSERT INTO aqueue_jobs (id, task, queue, status, neg_priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at, meta)
+                         timeout, unique_key, created_at, scheduled_at, meta, limit_key)
 SELECT j.id, j.task, j.queue, 'queued', -j.priority, j.args, j.kwargs, j.max_attempts,
        j.timeout, j.unique_key, {{NOW}}, COALESCE(j.run_at, {{NOW}} + INTERVAL j.delay_us MICROSECOND),
-       j.meta
+       j.meta, j.limit_key
 FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     id CHAR(36) PATH '$.id',
     task VARCHAR(255) PATH '$.task',
@@ -29,7 +29,8 @@ FROM JSON_TABLE(%s, '$[*]' COLUMNS (
     unique_key VARCHAR(255) PATH '$.unique_key',
     delay_us BIGINT PATH '$.delay_us',
     run_at DATETIME(6) PATH '$.run_at',
-    meta LONGTEXT PATH '$.meta')) AS j
+    meta LONGTEXT PATH '$.meta',
+    limit_key VARCHAR(255) PATH '$.limit_key')) AS j
 ON DUPLICATE KEY UPDATE id = aqueue_jobs.id;
 
 -- name: key_holders
@@ -41,7 +42,7 @@ WHERE active_unique_key IN ({{keys}}) OR id IN ({{ids}});
 SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
        scheduled_at, meta
 FROM aqueue_jobs
-WHERE status = 'queued' AND scheduled_at <= {{NOW}}
+WHERE claim_status = 'queued' AND scheduled_at <= {{NOW}}
   AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
@@ -51,7 +52,7 @@ FOR UPDATE SKIP LOCKED;
 SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
        scheduled_at, meta
 FROM aqueue_jobs
-WHERE status = 'queued' AND scheduled_at <= {{NOW}} AND queue IN ({{queues}})
+WHERE claim_status = 'queued' AND scheduled_at <= {{NOW}} AND queue IN ({{queues}})
   AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
 ORDER BY neg_priority, scheduled_at, id
 LIMIT %s
@@ -289,3 +290,57 @@ SELECT name, last_tick FROM aqueue_periodic;
 DELETE FROM aqueue_jobs
 WHERE task = %s AND status = 'succeeded' AND finished_at < {{NOW}} - INTERVAL %s MICROSECOND
 ORDER BY id LIMIT %s;
+
+-- name: limited_first_key
+-- The first (task, key) pair with a due job in the queues served.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE limited_status = 'queued' AND scheduled_at <= {{NOW}} {{in_queues}}
+ORDER BY limited_status, task, limit_key
+LIMIT 1;
+
+-- name: limited_next_key
+-- The next pair after (task, key): one probe of aqueue_jobs_limited per pair passed over.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE limited_status = 'queued' AND (task > %s OR (task = %s AND limit_key > %s))
+  AND scheduled_at <= {{NOW}} {{in_queues}}
+ORDER BY limited_status, task, limit_key
+LIMIT 1;
+
+-- name: limited_lock
+SELECT 1 FROM aqueue_limits WHERE task = %s AND limit_key = %s FOR UPDATE SKIP LOCKED;
+
+-- name: limited_exists
+SELECT 1 FROM aqueue_limits WHERE task = %s AND limit_key = %s;
+
+-- name: limited_create
+-- The row a key's claims lock, made the first time. Made here, or made by a
+-- worker that got there first (this waits for it): either way it is locked now.
+INSERT INTO aqueue_limits (task, limit_key) VALUES (%s, %s)
+ON DUPLICATE KEY UPDATE limit_key = aqueue_limits.limit_key;
+
+-- name: limited_prune
+DELETE FROM aqueue_limit_starts
+WHERE task = %s AND limit_key = %s AND started_at <= {{NOW}} - INTERVAL %s MICROSECOND;
+
+-- name: limited_starts
+-- Run after the key's lock was taken: under READ COMMITTED it sees every
+-- claim committed before.
+SELECT count(*) FROM aqueue_limit_starts
+WHERE task = %s AND limit_key = %s AND started_at > {{NOW}} - INTERVAL %s MICROSECOND;
+
+-- name: limited_running
+SELECT count(*) FROM aqueue_jobs WHERE limited_status = 'running' AND task = %s AND limit_key = %s;
+
+-- name: limited_select
+SELECT id, task, queue, -neg_priority, args, kwargs, attempts + 1, max_attempts, timeout,
+       scheduled_at, meta
+FROM aqueue_jobs
+WHERE limited_status = 'queued' AND task = %s AND limit_key = %s
+  AND scheduled_at <= {{NOW}} {{in_queues}}
+  AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue AND p.paused)
+ORDER BY neg_priority, scheduled_at, id
+LIMIT %s
+FOR UPDATE SKIP LOCKED;
+
+-- name: limited_record_start
+INSERT INTO aqueue_limit_starts (task, limit_key, started_at) VALUES (%s, %s, {{NOW}});

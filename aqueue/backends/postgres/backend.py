@@ -33,6 +33,7 @@ from aqueue.backends.common import (
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.records import (
     ClaimedJob,
     ImportedJob,
@@ -105,6 +106,39 @@ def _uuid_or_none(job_id: str) -> uuid.UUID | None:
         return uuid.UUID(str(job_id))
     except ValueError:
         return None
+
+
+class _PostgresKeys:
+    """A limited claim's statements on one connection (see :mod:`aqueue.limits`)."""
+
+    def __init__(self, conn: asyncpg.Connection, worker: str, lease: float,
+                 queues: list[str] | None) -> None:
+        self._conn, self._worker, self._lease, self._queues = conn, worker, lease, queues
+
+    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
+        if after is None:
+            row = await self._conn.fetchrow(_Q["limited_first_key"], self._queues)
+        else:
+            row = await self._conn.fetchrow(_Q["limited_next_key"], *after, self._queues)
+        return None if row is None else (row[0], row[1])
+
+    async def lock(self, task: str, key: str) -> bool:
+        if await self._conn.fetchval(_Q["limited_lock"], task, key) is not None:
+            return True
+        if await self._conn.fetchval(_Q["limited_exists"], task, key) is not None:
+            return False  # exists, so another worker holds it
+        return await self._conn.fetchval(_Q["limited_create"], task, key) is not None
+
+    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
+        row = await self._conn.fetchrow(_Q["limited_counts"], limit.task, key, limit.period)
+        return int(row[0]), int(row[1])
+
+    async def claim(self, task: str, key: str, n: int) -> list[Sequence[object]]:
+        return list(await self._conn.fetch(_Q["limited_claim"], task, key, n, self._worker,
+                                           self._lease, self._queues))
+
+    async def record_starts(self, task: str, key: str, n: int) -> None:
+        await self._conn.execute(_Q["limited_record_starts"], task, key, n)
 
 
 class PostgresBackend:
@@ -266,6 +300,7 @@ class PostgresBackend:
             [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
             [k.max_attempts for k in kinds], [k.timeout for k in kinds],
             [k.delay for k in kinds], [k.run_at for k in kinds], [k.meta for k in kinds],
+            [k.limit_key for k in kinds],
         )
 
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
@@ -274,7 +309,7 @@ class PostgresBackend:
             sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
             await self._run("insert", lambda c: c.execute(
                 sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
-                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at, j.meta,
+                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at, j.meta, j.limit_key,
             ), connection)
             return
         columns = self._batch_columns(batch)
@@ -330,6 +365,22 @@ class PostgresBackend:
         rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease,
                                  list(queues) if queues else None)
         return claimed_jobs(rows)
+
+    async def claim_limited(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
+        request: LimitedClaim,
+    ) -> LimitedResult:
+        queue_list = list(queues) if queues else None
+
+        async def op(conn: asyncpg.Connection) -> LimitedResult:
+            keys = _PostgresKeys(conn, worker, lease, queue_list)
+            # Most claims find no limited job due: one statement, no transaction.
+            if await keys.next_key(None) is None:
+                return LimitedResult([], request.after)
+            async with conn.transaction():
+                return await claim_limited(keys, request, limit)
+
+        return await self._run("claim", op)
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         fenced: list[str] = []

@@ -9,9 +9,9 @@
 -- name: insert_job
 WITH ins AS (
     INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                             timeout, unique_key, scheduled_at, meta)
+                             timeout, unique_key, scheduled_at, meta, limit_key)
     VALUES ($1, $2, $3, 'queued', $4, $5::json, $6::json, $7, $8, $9,
-            COALESCE($11::timestamptz, now() + make_interval(secs => $10)), $12::jsonb)
+            COALESCE($11::timestamptz, now() + make_interval(secs => $10)), $12::jsonb, $13)
     {{IF_UNIQUE_KEYS}}
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
@@ -20,18 +20,18 @@ FROM ins;
 -- name: batch_rows
 -- Not run alone: the INSERT of a batch's rows, {{BATCH_ROWS}} in the two below.
 -- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:
--- none), and the index of its kind; per kind ($6-$13): what its jobs share.
+-- none), and the index of its kind; per kind ($6-$14): what its jobs share.
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                         timeout, unique_key, scheduled_at, meta)
+                         timeout, unique_key, scheduled_at, meta, limit_key)
 SELECT j.id, k.task, k.queue, 'queued', k.priority, j.args::json,
        COALESCE(j.kwargs, '{}')::json, k.max_attempts, k.timeout, j.unique_key,
-       COALESCE(k.run_at, now() + make_interval(secs => k.delay)), k.meta::jsonb
+       COALESCE(k.run_at, now() + make_interval(secs => k.delay)), k.meta::jsonb, k.limit_key
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[])
      AS j(id, args, kwargs, unique_key, kind)
 JOIN unnest($6::text[], $7::text[], $8::smallint[], $9::integer[], $10::float8[],
-            $11::float8[], $12::timestamptz[], $13::text[])
+            $11::float8[], $12::timestamptz[], $13::text[], $14::text[])
      WITH ORDINALITY AS k(task, queue, priority, max_attempts, timeout, delay, run_at, meta,
-                          kind)
+                          limit_key, kind)
      USING (kind)
 
 -- name: insert_jobs
@@ -172,12 +172,16 @@ WITH retried AS (
 SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
 
 -- name: queue_counts
--- Each part is read from one index alone (index-only once vacuumed): queued
--- from the claim index, running from the lease index, failed from the
--- problems index. The finished history is never read.
+-- Each part is read from indexes alone (index-only once vacuumed): queued
+-- from the claim index and the limited jobs' index, running from the lease
+-- index, failed from the problems index. The finished history is never read.
 SELECT queue, 'queued', count(*), count(*) FILTER (WHERE scheduled_at <= now()),
        min(scheduled_at), now()
-FROM aqueue_jobs WHERE status = 'queued' GROUP BY queue
+FROM (SELECT queue, scheduled_at FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+      UNION ALL
+      SELECT queue, scheduled_at FROM aqueue_jobs
+      WHERE status = 'queued' AND limit_key IS NOT NULL) AS queued
+GROUP BY queue
 UNION ALL
 SELECT queue, 'running', count(*), 0, NULL, now()
 FROM aqueue_jobs WHERE lease_expires_at IS NOT NULL AND status = 'running' GROUP BY queue
@@ -228,8 +232,13 @@ WHERE lease_expires_at < now() - make_interval(secs => $1);
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
 -- name: count_pending
-SELECT count(*) FROM aqueue_jobs
-WHERE status = 'queued' AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]));
+-- From the claim index and the limited jobs' index (see queue_counts).
+SELECT (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'queued' AND limit_key IS NULL
+          AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[])))
+     + (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'queued' AND limit_key IS NOT NULL
+          AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[])));
 
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
@@ -319,3 +328,64 @@ DELETE FROM aqueue_jobs WHERE id IN (
     WHERE task = $1 AND finished_at IS NOT NULL AND status = 'succeeded'
       AND finished_at < now() - make_interval(secs => $2)
     ORDER BY id LIMIT $3);
+
+-- name: limited_first_key
+-- The first (task, key) pair with a due job in the queues served.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE status = 'queued' AND limit_key IS NOT NULL
+  AND scheduled_at <= now() AND ($1::text[] IS NULL OR queue = ANY($1::text[]))
+ORDER BY task, limit_key
+LIMIT 1;
+
+-- name: limited_next_key
+-- The next pair after ($1, $2): the row comparison is an index range, so the
+-- pair passed over costs one probe, not a walk through its jobs.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE status = 'queued' AND limit_key IS NOT NULL AND (task, limit_key) > ($1, $2)
+  AND scheduled_at <= now() AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
+ORDER BY task, limit_key
+LIMIT 1;
+
+-- name: limited_lock
+SELECT 1 FROM aqueue_limits WHERE task = $1 AND limit_key = $2 FOR UPDATE SKIP LOCKED;
+
+-- name: limited_exists
+SELECT 1 FROM aqueue_limits WHERE task = $1 AND limit_key = $2;
+
+-- name: limited_create
+-- The row a key's claims lock, made the first time; made here, it is locked.
+INSERT INTO aqueue_limits (task, limit_key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1;
+
+-- name: limited_counts
+-- Run after the key's lock was taken, so under READ COMMITTED it sees every
+-- claim committed before. Starts are stamped with the clock, not the
+-- transaction's start: in lock order.
+WITH pruned AS (
+    DELETE FROM aqueue_limit_starts
+    WHERE task = $1 AND limit_key = $2 AND $3::float8 IS NOT NULL
+      AND started_at <= clock_timestamp() - make_interval(secs => $3::float8))
+SELECT (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'running' AND limit_key IS NOT NULL AND task = $1 AND limit_key = $2),
+       (SELECT count(*) FROM aqueue_limit_starts
+        WHERE $3::float8 IS NOT NULL AND task = $1 AND limit_key = $2
+          AND started_at > clock_timestamp() - make_interval(secs => $3::float8));
+
+-- name: limited_claim
+WITH picked AS (
+    SELECT c.id FROM aqueue_jobs c
+    WHERE c.status = 'queued' AND c.limit_key IS NOT NULL AND c.task = $1 AND c.limit_key = $2
+      AND c.scheduled_at <= now() AND ($6::text[] IS NULL OR c.queue = ANY($6::text[]))
+      AND NOT EXISTS (SELECT 1 FROM aqueue_queues q WHERE q.name = c.queue AND q.paused)
+    ORDER BY c.priority DESC, c.scheduled_at, c.id
+    LIMIT $3
+    FOR UPDATE OF c SKIP LOCKED)
+UPDATE aqueue_jobs j
+SET status = 'running', attempts = j.attempts + 1, worker = $4, started_at = now(),
+    lease_expires_at = now() + make_interval(secs => $5), cancel_requested = false
+FROM picked WHERE j.id = picked.id
+RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text, j.attempts,
+          j.max_attempts, j.timeout, j.scheduled_at, j.meta::text;
+
+-- name: limited_record_starts
+INSERT INTO aqueue_limit_starts (task, limit_key, started_at)
+SELECT $1, $2, clock_timestamp() FROM generate_series(1, $3);

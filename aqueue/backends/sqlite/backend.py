@@ -30,6 +30,7 @@ from aqueue.backends.common import (
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.records import (
     ClaimedJob,
     ImportedJob,
@@ -66,6 +67,47 @@ def _translate(exc: BaseException, path: str) -> AqueueError | None:
     if isinstance(exc, ValueError) and "no active connection" in text:
         return DatabaseUnavailable(f"the SQLite connection to {path} is closed")
     return None
+
+
+class _SQLiteKeys:
+    """A limited claim's statements in one write transaction (see :mod:`aqueue.limits`).
+
+    SQLite's single writer already serialises claims: no key row is locked.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, worker: str, lease: float,
+                 queues: Sequence[str] | None) -> None:
+        self._conn, self._worker, self._lease = conn, worker, lease
+        self._queues = json.dumps(list(queues)) if queues else None
+
+    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
+        if after is None:
+            rows = list(await self._conn.execute_fetchall(
+                _Q["limited_first_key"], {"queues": self._queues}))
+        else:
+            rows = list(await self._conn.execute_fetchall(
+                _Q["limited_next_key"], {"task": after[0], "key": after[1],
+                                         "queues": self._queues}))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def lock(self, task: str, key: str) -> bool:
+        return True
+
+    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
+        params = {"task": limit.task, "key": key, "period": limit.period}
+        if limit.period is not None:
+            await self._conn.execute(_Q["limited_prune"], params)
+        rows = list(await self._conn.execute_fetchall(_Q["limited_counts"], params))
+        return int(rows[0][0]), int(rows[0][1])
+
+    async def claim(self, task: str, key: str, n: int) -> list[Sequence[object]]:
+        return list(await self._conn.execute_fetchall(_Q["limited_claim"], {
+            "task": task, "key": key, "limit": n, "worker": self._worker,
+            "lease": self._lease, "queues": self._queues}))
+
+    async def record_starts(self, task: str, key: str, n: int) -> None:
+        await self._conn.executemany(_Q["limited_record_start"],
+                                     [{"task": task, "key": key}] * n)
 
 
 class SQLiteBackend:
@@ -204,6 +246,7 @@ class SQLiteBackend:
                 "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
                 "timeout": j.timeout, "unique_key": j.unique_key, "delay": j.delay,
                 "run_at": j.run_at.timestamp() if j.run_at else None, "meta": j.meta,
+                "limit_key": j.limit_key,
             }
             for j in jobs
         ]
@@ -254,6 +297,20 @@ class SQLiteBackend:
         params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit,
                                   "queues": json.dumps(list(queues)) if queues else None}
         return claimed_jobs(await self._fetchall(_Q["claim_jobs"], params))
+
+    async def claim_limited(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
+        request: LimitedClaim,
+    ) -> LimitedResult:
+        async def op(conn: aiosqlite.Connection) -> LimitedResult:
+            keys = _SQLiteKeys(conn, worker, lease, queues)
+            # Most claims find no limited job due: one read, no write lock.
+            if await keys.next_key(None) is None:
+                return LimitedResult([], request.after)
+            async with self._transaction(conn):
+                return await claim_limited(keys, request, limit)
+
+        return await self._run("claim", op)
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         async def op(conn: aiosqlite.Connection) -> list[str]:

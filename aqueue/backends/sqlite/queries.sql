@@ -3,9 +3,9 @@
 
 -- name: insert_job
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
-                         timeout, unique_key, created_at, scheduled_at, meta)
+                         timeout, unique_key, created_at, scheduled_at, meta, limit_key)
 VALUES (:id, :task, :queue, 'queued', :priority, :args, :kwargs, :max_attempts,
-        :timeout, :unique_key, {{NOW}}, COALESCE(:run_at, {{NOW}} + :delay), :meta)
+        :timeout, :unique_key, {{NOW}}, COALESCE(:run_at, {{NOW}} + :delay), :meta, :limit_key)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND status IN ('queued', 'running')
 DO NOTHING;
 
@@ -25,6 +25,7 @@ WHERE rowid IN (
     SELECT rowid FROM aqueue_jobs
     WHERE status = 'queued' AND scheduled_at <= {{NOW}}
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND limit_key IS NULL
       AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue
                       AND p.paused)
     ORDER BY priority DESC, scheduled_at, id
@@ -125,11 +126,15 @@ SET status = 'queued', attempts = 0, scheduled_at = {{NOW}}, started_at = NULL,
 WHERE id = :id AND status IN ('failed', 'cancelled');
 
 -- name: queue_counts
--- Each part is read from one index alone: queued from the claim index,
--- running from the running index, failed from the problems index. The
--- finished history is never read.
+-- Each part is read from indexes alone: queued from the claim index and the
+-- limited jobs' index, running from the running index, failed from the
+-- problems index. The finished history is never read.
 SELECT queue, 'queued', count(*), total(scheduled_at <= {{NOW}}), min(scheduled_at), {{NOW}}
-FROM aqueue_jobs WHERE status = 'queued' GROUP BY queue
+FROM (SELECT queue, scheduled_at FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+      UNION ALL
+      SELECT queue, scheduled_at FROM aqueue_jobs
+      WHERE status = 'queued' AND limit_key IS NOT NULL)
+GROUP BY queue
 UNION ALL
 SELECT queue, 'running', count(*), 0, NULL, {{NOW}}
 FROM aqueue_jobs WHERE status = 'running' GROUP BY queue
@@ -169,11 +174,17 @@ WHERE status = 'running' AND lease_expires_at < {{NOW}} - :grace;
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
 -- name: count_pending
-SELECT count(*) FROM aqueue_jobs WHERE status = 'queued';
+-- From the claim index and the limited jobs' index (see queue_counts).
+SELECT (SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL)
+     + (SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL);
 
 -- name: count_pending_in_queues
-SELECT count(*) FROM aqueue_jobs
-WHERE status = 'queued' AND queue IN (SELECT value FROM json_each(:queues));
+SELECT (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'queued' AND limit_key IS NULL
+          AND queue IN (SELECT value FROM json_each(:queues)))
+     + (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'queued' AND limit_key IS NOT NULL
+          AND queue IN (SELECT value FROM json_each(:queues)));
 
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
@@ -257,3 +268,55 @@ DELETE FROM aqueue_jobs WHERE id IN (
     WHERE task = :task AND finished_at IS NOT NULL AND status = 'succeeded'
       AND finished_at < {{NOW}} - :age
     ORDER BY id LIMIT :batch);
+
+-- name: limited_first_key
+-- The first (task, key) pair with a due job in the queues served.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE status = 'queued' AND limit_key IS NOT NULL
+  AND scheduled_at <= {{NOW}}
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+ORDER BY task, limit_key
+LIMIT 1;
+
+-- name: limited_next_key
+-- The next pair after (:task, :key): the row comparison is an index range, so
+-- the pair passed over costs one probe, not a walk through its jobs.
+SELECT task, limit_key FROM aqueue_jobs
+WHERE status = 'queued' AND limit_key IS NOT NULL AND (task, limit_key) > (:task, :key)
+  AND scheduled_at <= {{NOW}}
+  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+ORDER BY task, limit_key
+LIMIT 1;
+
+-- name: limited_prune
+DELETE FROM aqueue_limit_starts
+WHERE task = :task AND limit_key = :key AND started_at <= {{NOW}} - :period;
+
+-- name: limited_counts
+-- The claim's transaction holds SQLite's one write lock: nothing changes
+-- between these counts and the claim.
+SELECT (SELECT count(*) FROM aqueue_jobs
+        WHERE status = 'running' AND limit_key IS NOT NULL AND task = :task
+          AND limit_key = :key),
+       (SELECT count(*) FROM aqueue_limit_starts
+        WHERE :period IS NOT NULL AND task = :task AND limit_key = :key
+          AND started_at > {{NOW}} - :period);
+
+-- name: limited_claim
+UPDATE aqueue_jobs
+SET status = 'running', attempts = attempts + 1, worker = :worker, started_at = {{NOW}},
+    lease_expires_at = {{NOW}} + :lease, cancel_requested = 0
+WHERE rowid IN (
+    SELECT rowid FROM aqueue_jobs
+    WHERE status = 'queued' AND limit_key IS NOT NULL AND task = :task AND limit_key = :key
+      AND scheduled_at <= {{NOW}}
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+      AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue
+                      AND p.paused)
+    ORDER BY priority DESC, scheduled_at, id
+    LIMIT :limit)
+RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeout,
+          scheduled_at, meta;
+
+-- name: limited_record_start
+INSERT INTO aqueue_limit_starts (task, limit_key, started_at) VALUES (:task, :key, {{NOW}});
