@@ -17,6 +17,7 @@ from aqueue.backends.base import Listener
 from aqueue.backends.common import summarize_queues
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
+from aqueue.dependencies import dependency_edges
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.health import Health
 from aqueue.ids import new_job_ids
@@ -408,11 +409,17 @@ class Queue:
             return []
         connection = _one_connection(requests, connection)
         backend = await self._ready()
-        if connection is None and len(requests) > _ENCODE_BATCH:
+        queues: set[str] = set()
+        if any(r.options.after for r in requests):
+            ids = new_job_ids(len(requests))
+            rows = new_jobs(requests, self.max_payload_bytes, ids)
+            edges = dependency_edges(requests, ids)
+            queues = {row.kind.queue for row in rows}
+            ids = await backend.insert_dependent_jobs(rows, edges, connection=connection)
+        elif connection is None and len(requests) > _ENCODE_BATCH:
             # Encode in parts inside one transaction, so that the database
             # inserts one part while Python encodes the next. (Ids only ever
             # increase, so the parts keep the batch's order.)
-            queues: set[str] = set()
 
             def parts() -> Iterator[list[NewJob]]:
                 for first in range(0, len(requests), _ENCODE_BATCH):
@@ -470,7 +477,13 @@ class Queue:
     async def get_job(self, job_id: str) -> JobInfo | None:
         """A snapshot of the job, or ``None`` for an id this database does not hold."""
         backend = await self._ready()
-        return await backend.get_job(str(job_id))
+        info = await backend.get_job(str(job_id))
+        if info is not None and info.waiting is not None:
+            parents = await backend.job_parents(info.id)
+            info = replace(
+                info, depends_on=tuple(p for p, _ in parents),
+                waiting_for=tuple(p for p, ended in parents if not ended))
+        return info
 
     async def list_jobs(self, job_filter: JobFilter | None = None) -> list[JobInfo]:
         """Jobs matching ``job_filter`` (all, by default), newest first.
@@ -488,6 +501,8 @@ class Queue:
         is returned): cancel it, then delete it."""
         backend = await self._ready()
         status = await backend.delete_job(str(job_id))
+        if status is not None and status != JobStatus.RUNNING:
+            await backend.release_ended([str(job_id)])  # children of a deleted parent
         return None if status is None else JobStatus(status)
 
     async def retry_jobs(self, job_filter: JobFilter) -> int:
@@ -541,6 +556,8 @@ class Queue:
         """
         backend = await self._ready()
         status = await backend.cancel_job(str(job_id))
+        if status == JobStatus.CANCELLED:
+            await backend.release_ended([str(job_id)])  # its waiting children end too
         return None if status is None else JobStatus(status)
 
     async def retry_job(self, job_id: str) -> bool:

@@ -69,6 +69,14 @@ class JobInfo:
     #: Set when a stored value is not valid JSON (written around aqueue): says
     #: which fields could not be read; those fields are ``None``.
     decode_error: str | None = None
+    #: The key its task's limits count it under (``""``: the task as a whole).
+    limit_key: str | None = None
+    #: How many of its parents (``after=``) have not ended; None: it has none.
+    waiting: int | None = None
+    #: The jobs it was enqueued ``after`` (read by ``get_job``, not by lists).
+    depends_on: tuple[str, ...] = ()
+    #: Those of them that have not ended yet: what it is waiting for.
+    waiting_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

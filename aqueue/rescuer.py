@@ -55,6 +55,9 @@ class Rescuer:
         if rescued:
             log.warning("rescued %d jobs whose worker died or stopped renewing its lease",
                         rescued)
+            # A rescued job that ended (out of attempts, or cancelled) ends its
+            # waiting children too (aqueue.dependencies).
+            await self._backend.release_ended()
             self._on_rescued(rescued)
         return rescued
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from aqueue import validation
 from aqueue.backoff import Backoff
+from aqueue.dependencies import WAITING_UNTIL, OnParentFailure
 from aqueue.ids import new_job_ids
 from aqueue.limits import TaskLimit, check_limit_key
 from aqueue.records import JobKind, NewJob
@@ -45,6 +46,37 @@ class JobOptions:
     #: The key the task's concurrency and rate limits count this job under
     #: (``""``: the task as a whole); None for tasks without limits.
     limit_key: str | None = None
+    #: The jobs this one waits for (ids, or requests earlier in the same
+    #: ``enqueue_many``); see :mod:`aqueue.dependencies`.
+    after: tuple[str | JobRequest, ...] = ()
+    #: What a parent's failure or cancellation does to this job.
+    on_parent_failure: OnParentFailure = "cancel"
+
+
+def _check_after(value: object) -> tuple[str | JobRequest, ...]:
+    from aqueue.job import Job
+
+    if isinstance(value, str | Job | JobRequest):
+        value = [value]
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise TypeError(f"after must be a list of jobs or job ids, not {type(value).__name__}")
+    parents: list[str | JobRequest] = []
+    for item in value:
+        if isinstance(item, Job):
+            parents.append(item.id)
+        elif isinstance(item, JobRequest):
+            parents.append(item)
+        elif isinstance(item, str) and item:
+            parents.append(validation.check_name("job id", item))
+        else:
+            raise TypeError(f"after takes jobs, job ids or prepared requests, not {item!r}")
+    return tuple(dict.fromkeys(parents))
+
+
+def _check_on_parent_failure(value: object) -> OnParentFailure:
+    if value not in ("cancel", "run"):
+        raise ValueError(f"on_parent_failure must be 'cancel' or 'run', not {value!r}")
+    return value
 
 
 _UNSET: Any = object()
@@ -61,18 +93,27 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         "run_after": lambda v: None if v is None else validation.check_run_after(v),
         "connection": lambda v: v,
         "limit_key": check_limit_key,
+        "after": _check_after,
+        "on_parent_failure": _check_on_parent_failure,
     }
     clean = {k: checks[k](v) for k, v in changes.items() if v is not _UNSET}
     if clean.get("run_after") is not None and clean.get("delay"):
         raise ValueError("give either delay or run_after, not both")
-    return dataclasses.replace(options, **clean)
+    options = dataclasses.replace(options, **clean)
+    if options.after and (options.delay or options.run_after is not None):
+        raise ValueError("a job with after= becomes due when its parents end: "
+                         "delay and run_after do not apply to it")
+    return options
 
 
 # Not frozen (a frozen dataclass sets each field through object.__setattr__,
 # and batches hold tens of thousands); never changed once made.
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class JobRequest:
-    """One job to enqueue through :meth:`Queue.enqueue_many`; made by ``task.prepare``."""
+    """One job to enqueue through :meth:`Queue.enqueue_many`; made by ``task.prepare``.
+
+    A request can be named in another's ``using(after=[...])`` in the same batch.
+    """
 
     task: str
     args: tuple[Any, ...]
@@ -82,9 +123,11 @@ class JobRequest:
     def kind(self) -> JobKind:
         """The fields this job shares with others of its task and options."""
         o = self.options
+        # A job with parents waits, not due, until they end (aqueue.dependencies).
+        run_at = WAITING_UNTIL if o.after else o.run_after
         return JobKind(task=self.task, queue=o.queue, priority=o.priority,
                        max_attempts=o.max_attempts, timeout=o.timeout, delay=o.delay,
-                       run_at=o.run_after, meta=o.meta, limit_key=o.limit_key)
+                       run_at=run_at, meta=o.meta, limit_key=o.limit_key)
 
 
 def new_jobs(
@@ -163,13 +206,18 @@ class Task(Generic[P, R]):
         timeout: float | None = _UNSET,
         connection: Any = _UNSET,
         limit_key: str = _UNSET,
+        after: Sequence[Job[Any] | str | JobRequest] = _UNSET,
+        on_parent_failure: OnParentFailure = _UNSET,
     ) -> Task[P, R]:
         """A copy of this task whose jobs carry the given options.
 
         ``connection`` (an asyncpg, aiomysql or aiosqlite connection) makes
         ``enqueue`` write on that connection, inside the caller's transaction.
         ``limit_key`` (``"tenant:42"``) applies the task's concurrency and rate
-        limits per key instead of to the task as a whole.
+        limits per key instead of to the task as a whole. ``after`` (jobs, ids,
+        or requests earlier in the same ``enqueue_many``) makes the job wait
+        until they have all succeeded; if one fails for good or is cancelled,
+        it is cancelled too, or runs anyway with ``on_parent_failure="run"``.
         """
         if limit_key is not _UNSET and self.limit is None:
             raise ValueError(f"task {self.name!r} has no concurrency or rate limit for "
@@ -180,7 +228,8 @@ class Task(Generic[P, R]):
         options = _checked(
             self.options, queue=queue, priority=priority, delay=delay, run_after=run_after,
             unique_key=unique_key, max_attempts=max_attempts, timeout=timeout,
-            connection=connection, limit_key=limit_key,
+            connection=connection, limit_key=limit_key, after=after,
+            on_parent_failure=on_parent_failure,
         )
         return Task(self.queue, self.name, self.func, options, self.backoff, self.takes_context,
                     self.result_ttl, self.limit)

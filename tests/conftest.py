@@ -50,7 +50,7 @@ async def empty(dsn: str) -> None:
         backend = queue.backend
         # Pause states, registered workers and schedules' ticks are per-test state too.
         for table in ("aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic",
-                      "aqueue_limits", "aqueue_limit_starts"):
+                      "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps"):
             if backend.dialect == "postgresql":
                 await backend._fetch(f"TRUNCATE {table}")  # type: ignore[attr-defined]
             else:

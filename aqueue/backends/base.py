@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from aqueue.dependencies import Edge
 from aqueue.limits import LimitedClaim, LimitedResult
 from aqueue.records import (
     ClaimedJob,
@@ -82,6 +83,19 @@ class Backend(Protocol):
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs, highest priority then oldest first."""
+
+    async def insert_dependent_jobs(
+        self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
+    ) -> list[str]:
+        """Insert ``jobs`` (children inserted waiting) and their ``edges`` in one
+        transaction (the caller's, on ``connection``); see :mod:`aqueue.dependencies`."""
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        """Apply to their children the ends of ``parents`` that ended or are gone
+        (None: of every such parent whose end is not applied yet)."""
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        """The jobs ``job_id`` was enqueued after, and whether each has ended."""
 
     async def claim_limited(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,

@@ -30,7 +30,7 @@ log = logging.getLogger("aqueue.backend")
 JOB_COLUMNS = (
     "id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result, error, "
     "created_at, scheduled_at, started_at, finished_at, worker, unique_key, progress, "
-    "cancel_requested, history, meta, timeout"
+    "cancel_requested, history, meta, timeout, limit_key, waiting"
 )
 
 #: The columns of an imported row, in the order the import statements take them.
@@ -112,7 +112,7 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
     (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
      error, created, scheduled, started, finished, worker, unique_key, progress,
-     cancel_requested, history, meta, timeout) = values
+     cancel_requested, history, meta, timeout, limit_key, waiting) = values
     created_at = _utc(created)
     scheduled_at = _utc(scheduled)
     assert created_at is not None and scheduled_at is not None
@@ -144,6 +144,8 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         meta=_meta(meta),
         timeout=None if timeout is None else float(timeout),
         decode_error="; ".join(problems) or None,
+        limit_key=limit_key,
+        waiting=None if waiting is None else int(waiting),
     )
 
 

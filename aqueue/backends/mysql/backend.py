@@ -28,6 +28,7 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.dependencies import Edge, EndedEdge, add_dependencies, release
 from aqueue.dsn import DSN, mysql_options
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
@@ -138,6 +139,45 @@ class _MySQLKeys:
 
     async def record_starts(self, task: str, key: str, n: int) -> None:
         await self._cur.executemany(_Q["limited_record_start"], [(task, key)] * n)
+
+
+class _MySQLDeps:
+    """Dependency statements on one cursor (see :mod:`aqueue.dependencies`)."""
+
+    def __init__(self, cur: aiomysql.Cursor) -> None:
+        self._cur = cur
+
+    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
+        await self._cur.execute(_Q.render("lock_parents", ids=_marks(len(ids))), list(ids))
+        return {r[0]: r[1] for r in await self._cur.fetchall()}
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        await self._cur.executemany(_Q["insert_edge"],
+                                    [(e.child, e.parent, int(e.run_on_failure)) for e in edges])
+
+    async def set_waiting(self, counts: dict[str, int]) -> None:
+        await self._cur.executemany(_Q["set_waiting"], [(n, c) for c, n in counts.items()])
+
+    async def release(self, parents: Sequence[str]) -> None:
+        await release(self, parents)
+
+    async def ended_edges(self, parents: Sequence[str] | None) -> list[EndedEdge]:
+        if parents is None:
+            await self._cur.execute(_Q["all_ended_edges"])
+        else:
+            await self._cur.execute(_Q.render("ended_edges", ids=_marks(len(parents))),
+                                    list(parents))
+        return [EndedEdge(r[0], r[1], r[2], bool(r[3])) for r in await self._cur.fetchall()]
+
+    async def mark_released(self, edges: Sequence[EndedEdge]) -> None:
+        await self._cur.executemany(_Q["mark_released"], [(e.child, e.parent) for e in edges])
+
+    async def count_down(self, child: str, n: int) -> None:
+        await self._cur.execute(_Q["count_down"], (n, n, child))
+
+    async def cancel_child(self, child: str, message: str) -> bool:
+        error = json.dumps({"type": "ParentFailed", "message": message, "traceback": None})
+        return bool(await self._cur.execute(_Q["cancel_child"], (error, child)))
 
 
 class MySQLBackend:
@@ -380,6 +420,32 @@ class MySQLBackend:
 
         return await self._run("claim", op, transaction=True)
 
+    async def insert_dependent_jobs(
+        self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
+    ) -> list[str]:
+        async def op(cur: aiomysql.Cursor) -> list[str]:
+            ids = await self.insert_jobs(jobs, connection=cur.connection)
+            kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
+            await add_dependencies(_MySQLDeps(cur), [e for e in edges if e.child in kept])
+            return ids
+
+        return await self._run("insert", op, transaction=connection is None,
+                               connection=connection)
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        async def op(cur: aiomysql.Cursor) -> None:
+            deps = _MySQLDeps(cur)
+            if parents is None:
+                found = await deps.ended_edges(None)
+                await release(deps, sorted({e.parent for e in found}))
+            elif parents:
+                await release(deps, parents)
+
+        await self._run("update", op, transaction=True)
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        return [(r[0], bool(r[1])) for r in await self._fetch(_Q["job_parents"], (job_id,))]
+
     async def claim_limited(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
         request: LimitedClaim,
@@ -408,6 +474,11 @@ class MySQLBackend:
                 })
                 if not changed:
                     fenced.append(o.id)
+            # Children of the jobs that ended (a retry of a job whose cancel
+            # was requested ends it too), in this transaction: one statement
+            # when they have none.
+            if outcomes:
+                await release(_MySQLDeps(cur), [o.id for o in outcomes])
             return fenced
 
         return await self._run("complete", op, transaction=True)

@@ -344,3 +344,47 @@ FOR UPDATE SKIP LOCKED;
 
 -- name: limited_record_start
 INSERT INTO aqueue_limit_starts (task, limit_key, started_at) VALUES (%s, %s, {{NOW}});
+
+-- name: lock_parents
+-- Shared locks: a parent cannot end between reading its status and the
+-- child's edges being written (its end then waits, and sees them).
+SELECT id, status FROM aqueue_jobs WHERE id IN ({{ids}}) LOCK IN SHARE MODE;
+
+-- name: insert_edge
+INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (%s, %s, %s);
+
+-- name: set_waiting
+UPDATE aqueue_jobs SET waiting = %s WHERE id = %s;
+
+-- name: ended_edges
+SELECT d.child, d.parent, p.status, d.run_on_failure
+FROM aqueue_job_deps d LEFT JOIN aqueue_jobs p ON p.id = d.parent
+WHERE d.parent IN ({{ids}}) AND d.released = 0
+  AND (p.id IS NULL OR p.status IN ('succeeded', 'failed', 'cancelled'))
+FOR UPDATE;
+
+-- name: all_ended_edges
+SELECT d.child, d.parent, p.status, d.run_on_failure
+FROM aqueue_job_deps d LEFT JOIN aqueue_jobs p ON p.id = d.parent
+WHERE d.released = 0
+  AND (p.id IS NULL OR p.status IN ('succeeded', 'failed', 'cancelled'))
+LIMIT 1000
+FOR UPDATE;
+
+-- name: mark_released
+UPDATE aqueue_job_deps SET released = 1 WHERE child = %s AND parent = %s;
+
+-- name: count_down
+-- scheduled_at first: MySQL assigns left to right, each seeing the last.
+UPDATE aqueue_jobs
+SET scheduled_at = CASE WHEN waiting - %s <= 0 THEN {{NOW}} ELSE scheduled_at END,
+    waiting = GREATEST(waiting - %s, 0)
+WHERE id = %s AND status = 'queued' AND waiting > 0;
+
+-- name: cancel_child
+UPDATE aqueue_jobs
+SET finished_at = {{NOW}}, error = %s, waiting = 0, status = 'cancelled'
+WHERE id = %s AND status = 'queued' AND waiting > 0;
+
+-- name: job_parents
+SELECT parent, released FROM aqueue_job_deps WHERE child = %s ORDER BY parent;

@@ -31,6 +31,7 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.dependencies import Edge, add_dependencies
 from aqueue.dsn import DSN, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
@@ -139,6 +140,28 @@ class _PostgresKeys:
 
     async def record_starts(self, task: str, key: str, n: int) -> None:
         await self._conn.execute(_Q["limited_record_starts"], task, key, n)
+
+
+class _PostgresDeps:
+    """Dependency statements on one connection (see :mod:`aqueue.dependencies`)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
+        valid = [u for u in (_uuid_or_none(i) for i in ids) if u is not None]
+        rows = await self._conn.fetch(_Q["lock_parents"], valid)
+        return {r[0]: r[1] for r in rows}
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        await self._conn.execute(_Q["insert_edges"], [e.child for e in edges],
+                                 [e.parent for e in edges], [e.run_on_failure for e in edges])
+
+    async def set_waiting(self, counts: dict[str, int]) -> None:
+        await self._conn.execute(_Q["set_waiting"], list(counts), list(counts.values()))
+
+    async def release(self, parents: Sequence[str]) -> None:
+        await self._conn.execute(_Q["release"], list(parents))
 
 
 class PostgresBackend:
@@ -365,6 +388,35 @@ class PostgresBackend:
         rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease,
                                  list(queues) if queues else None)
         return claimed_jobs(rows)
+
+    async def insert_dependent_jobs(
+        self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
+    ) -> list[str]:
+        async def write(conn: asyncpg.Connection) -> list[str]:
+            ids = await self.insert_jobs(jobs, connection=conn)
+            kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
+            await add_dependencies(_PostgresDeps(conn),
+                                   [e for e in edges if e.child in kept])
+            return ids
+
+        async def op(conn: asyncpg.Connection) -> list[str]:
+            async with conn.transaction():
+                return await write(conn)
+
+        if connection is not None:
+            return await write(connection)
+        return await self._run("insert", op)
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        if parents is None:
+            await self._execute(_Q["release_ended"])
+        else:
+            await self._execute(_Q["release"], [u for u in map(_uuid_or_none, parents) if u])
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        if _uuid_or_none(job_id) is None:
+            return []
+        return [(r[0], bool(r[1])) for r in await self._fetch(_Q["job_parents"], job_id)]
 
     async def claim_limited(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,

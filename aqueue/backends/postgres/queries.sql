@@ -389,3 +389,30 @@ RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text,
 -- name: limited_record_starts
 INSERT INTO aqueue_limit_starts (task, limit_key, started_at)
 SELECT $1, $2, clock_timestamp() FROM generate_series(1, $3);
+
+-- name: lock_parents
+-- Shared locks: a parent cannot end between reading its status and the
+-- child's edges being written (its end then waits, and sees them).
+SELECT id::text, status FROM aqueue_jobs WHERE id = ANY($1::uuid[]) FOR SHARE;
+
+-- name: insert_edges
+INSERT INTO aqueue_job_deps (child, parent, run_on_failure)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::boolean[]);
+
+-- name: set_waiting
+UPDATE aqueue_jobs j SET waiting = c.n
+FROM unnest($1::uuid[], $2::integer[]) AS c(id, n) WHERE j.id = c.id;
+
+-- name: release
+SELECT aqueue_release($1::uuid[]);
+
+-- name: release_ended
+-- Parents whose end was not applied (a rescue, a cancel, a deleted parent):
+-- only edges not yet applied are read.
+SELECT aqueue_release(array_agg(DISTINCT d.parent))
+FROM aqueue_job_deps d LEFT JOIN aqueue_jobs p ON p.id = d.parent
+WHERE NOT d.released AND (p.id IS NULL OR p.status IN ('succeeded', 'failed', 'cancelled'))
+HAVING count(*) > 0;
+
+-- name: job_parents
+SELECT parent::text, released FROM aqueue_job_deps WHERE child = $1::uuid ORDER BY parent;

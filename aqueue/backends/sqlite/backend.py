@@ -28,6 +28,7 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.dependencies import Edge, EndedEdge, add_dependencies, release
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
@@ -108,6 +109,49 @@ class _SQLiteKeys:
     async def record_starts(self, task: str, key: str, n: int) -> None:
         await self._conn.executemany(_Q["limited_record_start"],
                                      [{"task": task, "key": key}] * n)
+
+
+class _SQLiteDeps:
+    """Dependency statements in the caller's transaction (see :mod:`aqueue.dependencies`).
+
+    SQLite's one writer is the lock: a parent cannot end while these run.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
+        rows = await self._conn.execute_fetchall(_Q["parent_statuses"],
+                                                 {"ids": json.dumps(list(ids))})
+        return {r[0]: r[1] for r in rows}
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        await self._conn.executemany(_Q["insert_edge"], [
+            {"child": e.child, "parent": e.parent, "run": int(e.run_on_failure)} for e in edges])
+
+    async def set_waiting(self, counts: dict[str, int]) -> None:
+        await self._conn.executemany(_Q["set_waiting"],
+                                     [{"id": c, "n": n} for c, n in counts.items()])
+
+    async def release(self, parents: Sequence[str]) -> None:
+        await release(self, parents)
+
+    async def ended_edges(self, parents: Sequence[str] | None) -> list[EndedEdge]:
+        rows = await self._conn.execute_fetchall(
+            _Q["ended_edges"], {"ids": None if parents is None else json.dumps(list(parents))})
+        return [EndedEdge(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    async def mark_released(self, edges: Sequence[EndedEdge]) -> None:
+        await self._conn.executemany(_Q["mark_released"],
+                                     [{"child": e.child, "parent": e.parent} for e in edges])
+
+    async def count_down(self, child: str, n: int) -> None:
+        await self._conn.execute(_Q["count_down"], {"id": child, "n": n})
+
+    async def cancel_child(self, child: str, message: str) -> bool:
+        error = json.dumps({"type": "ParentFailed", "message": message, "traceback": None})
+        async with self._conn.execute(_Q["cancel_child"], {"id": child, "error": error}) as cur:
+            return cur.rowcount > 0
 
 
 class SQLiteBackend:
@@ -298,6 +342,40 @@ class SQLiteBackend:
                                   "queues": json.dumps(list(queues)) if queues else None}
         return claimed_jobs(await self._fetchall(_Q["claim_jobs"], params))
 
+    async def insert_dependent_jobs(
+        self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
+    ) -> list[str]:
+        async def write(conn: aiosqlite.Connection) -> list[str]:
+            ids = await self.insert_jobs(jobs, connection=conn)
+            kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
+            await add_dependencies(_SQLiteDeps(conn), [e for e in edges if e.child in kept])
+            return ids
+
+        if connection is not None:
+            return await write(connection)
+
+        async def op(conn: aiosqlite.Connection) -> list[str]:
+            async with self._transaction(conn):
+                return await write(conn)
+
+        return await self._run("insert", op)
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            deps = _SQLiteDeps(conn)
+            async with self._transaction(conn):
+                if parents is None:
+                    found = await deps.ended_edges(None)
+                    await release(deps, sorted({e.parent for e in found}))
+                elif parents:
+                    await release(deps, parents)
+
+        await self._run("update", op)
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        rows = await self._fetchall(_Q["job_parents"], {"id": job_id})
+        return [(r[0], bool(r[1])) for r in rows]
+
     async def claim_limited(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
         request: LimitedClaim,
@@ -325,6 +403,9 @@ class SQLiteBackend:
                     async with conn.execute(_Q["complete_job"], params) as cur:
                         if cur.rowcount == 0:
                             fenced.append(o.id)
+                # Children of the jobs that ended, in this transaction.
+                if outcomes:
+                    await release(_SQLiteDeps(conn), [o.id for o in outcomes])
             return fenced
 
         return await self._run("complete", op)

@@ -320,3 +320,38 @@ RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeo
 
 -- name: limited_record_start
 INSERT INTO aqueue_limit_starts (task, limit_key, started_at) VALUES (:task, :key, {{NOW}});
+
+-- name: parent_statuses
+SELECT id, status FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: insert_edge
+INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (:child, :parent, :run);
+
+-- name: set_waiting
+UPDATE aqueue_jobs SET waiting = :n WHERE id = :id;
+
+-- name: ended_edges
+-- Edges not yet applied whose parent ended or is gone; :ids NULL: any parent.
+SELECT d.child, d.parent, p.status, d.run_on_failure
+FROM aqueue_job_deps d LEFT JOIN aqueue_jobs p ON p.id = d.parent
+WHERE NOT d.released
+  AND (:ids IS NULL OR d.parent IN (SELECT value FROM json_each(:ids)))
+  AND (p.id IS NULL OR p.status IN ('succeeded', 'failed', 'cancelled'))
+LIMIT 1000;
+
+-- name: mark_released
+UPDATE aqueue_job_deps SET released = 1 WHERE child = :child AND parent = :parent;
+
+-- name: count_down
+UPDATE aqueue_jobs
+SET scheduled_at = CASE WHEN waiting - :n <= 0 THEN {{NOW}} ELSE scheduled_at END,
+    waiting = max(waiting - :n, 0)
+WHERE id = :id AND status = 'queued' AND waiting > 0;
+
+-- name: cancel_child
+UPDATE aqueue_jobs
+SET status = 'cancelled', finished_at = {{NOW}}, error = :error, waiting = 0
+WHERE id = :id AND status = 'queued' AND waiting > 0;
+
+-- name: job_parents
+SELECT parent, released FROM aqueue_job_deps WHERE child = :id ORDER BY parent;

@@ -1,0 +1,155 @@
+"""Jobs that wait for other jobs: ``task.using(after=[job_a, job_b]).enqueue(...)``.
+
+A child is stored queued but not due (``scheduled_at`` 9999-01-01, ``waiting``
+counting its parents that have not ended) with one ``aqueue_job_deps`` row
+per parent. When a parent ends, the transaction that records its end applies
+it to the children: each success counts down, and a child whose count
+reaches zero becomes due at once. A parent that fails for good or is
+cancelled (or is deleted) cancels its children with a ``ParentFailed`` error
+naming it, and theirs after them — unless a child was enqueued with
+``on_parent_failure="run"``, which counts that end like a success. Nothing
+polls the children: a worker's completion, a rescue, a cancel releases them.
+
+At enqueue the parents' rows are locked (shared) while the child and its
+edges are written, so a parent ending at the same moment either is seen
+ended (and applied at once) or sees the edges (and applies itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from aqueue.task import JobRequest
+
+#: Where a waiting job's ``scheduled_at`` stands until its parents have ended.
+WAITING_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+OnParentFailure = Literal["cancel", "run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A child job waiting for a parent."""
+
+    child: str
+    parent: str
+    run_on_failure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndedEdge:
+    """An edge whose parent has ended (``parent_status`` None: it is gone)."""
+
+    child: str
+    parent: str
+    parent_status: str | None
+    run_on_failure: bool
+
+
+class DependencyOps(Protocol):
+    """The statements of enqueueing dependents and releasing them, on one backend,
+    inside the caller's transaction."""
+
+    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
+        """Lock these jobs' rows (shared) and return their statuses."""
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None: ...
+
+    async def set_waiting(self, counts: dict[str, int]) -> None:
+        """Set each child's count of parents not yet applied."""
+
+    async def release(self, parents: Sequence[str]) -> None:
+        """Apply these parents' ends to their children (see :func:`release`)."""
+
+
+class ReleaseSteps(Protocol):
+    """What :func:`release` needs of a backend that has no function for it."""
+
+    async def ended_edges(self, parents: Sequence[str]) -> list[EndedEdge]:
+        """Edges not yet applied whose parent (one of these) ended or is gone."""
+
+    async def mark_released(self, edges: Sequence[EndedEdge]) -> None: ...
+
+    async def count_down(self, child: str, n: int) -> None:
+        """``n`` of a waiting child's parents ended well: due when none is left."""
+
+    async def cancel_child(self, child: str, message: str) -> bool:
+        """Cancel a waiting child with ``ParentFailed``; False if it was not waiting."""
+
+
+def failure_message(parent: str, status: str | None) -> str:
+    return f"parent job {parent} {status or 'deleted'}"
+
+
+async def release(steps: ReleaseSteps, parents: Sequence[str]) -> None:
+    """Apply the ends of ``parents`` to their children, and of the children
+    this cancels to theirs, until nothing changes."""
+    pending = list(dict.fromkeys(parents))
+    while pending:
+        edges = await steps.ended_edges(pending)
+        if not edges:
+            return
+        await steps.mark_released(edges)
+        ok: dict[str, int] = {}
+        failed: dict[str, EndedEdge] = {}
+        for e in edges:
+            if e.parent_status == "succeeded" or e.run_on_failure:
+                ok[e.child] = ok.get(e.child, 0) + 1
+            else:
+                failed.setdefault(e.child, e)
+        pending = []
+        for child, e in failed.items():
+            if await steps.cancel_child(child, failure_message(e.parent, e.parent_status)):
+                pending.append(child)
+        for child, n in ok.items():
+            if child not in failed:
+                await steps.count_down(child, n)
+
+
+async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
+    """Record ``edges`` for children just inserted as waiting, and apply at once
+    the parents that have already ended. Raises ``ValueError`` (nothing is
+    kept: the caller's transaction rolls back) for a parent that does not exist."""
+    if not edges:
+        return
+    parents = sorted({e.parent for e in edges})
+    statuses = await ops.lock_parents(parents)
+    missing = [p for p in parents if p not in statuses]
+    if missing:
+        raise ValueError(f"after= names job {missing[0]}, which does not exist "
+                         f"(never enqueued, or already purged)")
+    await ops.insert_edges(edges)
+    counts: dict[str, int] = {}
+    for e in edges:
+        counts[e.child] = counts.get(e.child, 0) + 1
+    await ops.set_waiting(counts)
+    ended = [p for p in parents if statuses[p] in FINAL]
+    if ended:
+        await ops.release(ended)
+
+
+def dependency_edges(requests: Sequence[JobRequest], ids: Sequence[str]) -> list[Edge]:
+    """The edges of a batch about to be written with ``ids``: a parent named as a
+    request must come earlier in the same batch (so no batch can make a cycle)."""
+    position = {id(r): i for i, r in enumerate(requests)}
+    edges = []
+    for i, request in enumerate(requests):
+        run = request.options.on_parent_failure == "run"
+        for parent in request.options.after:
+            if isinstance(parent, str):
+                parent_id = parent
+            else:
+                at = position.get(id(parent))
+                if at is None or at >= i:
+                    raise ValueError(
+                        f"job {i} of the batch waits for a request that is not enqueued "
+                        f"before it in the same batch (enqueue parents first)")
+                parent_id = ids[at]
+            if parent_id == ids[i]:
+                raise ValueError("a job cannot wait for itself")
+            edges.append(Edge(ids[i], parent_id, run))
+    return edges
