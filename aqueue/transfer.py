@@ -32,6 +32,11 @@ class RunningJobs(AqueueError):
     """The selection holds running jobs and ``running_as_queued`` was not given."""
 
 
+class WaitingJobs(RunningJobs):
+    """The selection holds jobs waiting for parents (``after=``): the edges
+    between jobs are not exported, so such a job would wait forever."""
+
+
 @dataclass
 class Tally:
     """What a transfer did."""
@@ -81,6 +86,9 @@ async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: i
             if job.decode_error:
                 tally.unreadable.append(job.id)
                 continue
+            if job.status == JobStatus.QUEUED and job.waiting:
+                raise WaitingJobs(f"job {job.id} waits for other jobs (after=): dependencies "
+                                  "are not moved; let them finish, or cancel it, first")
             data = job_to_dict(job)
             if job.status == JobStatus.RUNNING:
                 if not running_as_queued:

@@ -10,13 +10,15 @@ running index for each batch of outcomes (~10 ms per 100, instead of ~0.7 ms).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aqueue
 from aqueue.records import JobStatus, Outcome
 
 
-async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any) -> tuple[list[Any], list[str]]:
+async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
+                    analyze: bool = False) -> tuple[list[Any], list[str]]:
     """Run ``sql`` in a transaction rolled back; its rows and the plans
     auto_explain reported for the statements it ran, nested ones (inside
     aqueue's functions) included."""
@@ -32,6 +34,8 @@ async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any) -> tuple[list[Any
         await conn.execute("SET auto_explain.log_min_duration = 0; "
                            "SET auto_explain.log_nested_statements = on; "
                            "SET client_min_messages = log")
+        if analyze:
+            await conn.execute("SET auto_explain.log_analyze = on")
         transaction = conn.transaction()
         await transaction.start()
         try:
@@ -39,7 +43,8 @@ async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any) -> tuple[list[Any
         finally:
             await transaction.rollback()  # a plan is read, nothing is changed
             conn.remove_log_listener(notes_listener)
-            await conn.execute("RESET client_min_messages; RESET auto_explain.log_min_duration")
+            await conn.execute("RESET client_min_messages; RESET auto_explain.log_min_duration; "
+                               "RESET auto_explain.log_analyze")
         return rows, notes
 
 
@@ -132,3 +137,42 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
         Outcome(job.id, job.attempts, JobStatus.SUCCEEDED, result="null") for job in claimed
     ]) == []
     assert (await queue.stats())["default"]["succeeded"] == 50
+
+
+async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue.Queue) -> None:
+    """Regression: limited jobs were in the claim index, so a backlog of them
+    held back at the head of the queue was walked past by every ordinary claim
+    (5,000 made each ~10x slower). Now the ordinary claim never reads them."""
+    @queue.task(name="held", concurrency=1)
+    async def held(n: int) -> None: ...
+
+    @queue.task(name="free")
+    async def free(n: int) -> None: ...
+
+    await queue.enqueue_many([held.using(priority=10).prepare(n) for n in range(300)])
+    await queue.enqueue_many([free.prepare(n) for n in range(20)])
+    backend: Any = queue.backend
+    if queue.dialect == "postgresql":
+        claimed, notes = await _pg_plans(queue, "SELECT * FROM aqueue_claim('plan', 5, 30, NULL)",
+                                         analyze=True)
+        assert [r["task"] for r in claimed] == ["free"] * 5
+        plan = "\n".join(n for n in notes if "SKIP LOCKED" in n)
+        assert "aqueue_jobs_claim" in plan and "Rows Removed by Filter" not in plan, plan
+    elif queue.dialect == "mysql":
+        from aqueue.backends.mysql.backend import _Q
+
+        rows = await backend._fetch("ANALYZE FORMAT=JSON " + _Q["select_claimable"], [5])
+        walked = [float(r) for r in re.findall(r'"r_rows":\s*([0-9.]+)', rows[0][0])]
+        assert walked and max(walked) <= 5, rows[0][0]
+    else:
+        from aqueue.backends.sqlite.backend import _Q
+
+        rows = await backend._fetchall("EXPLAIN QUERY PLAN " + _Q["claim_jobs"], {
+            "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+        assert "USING COVERING INDEX aqueue_jobs_claim " in " / ".join(
+            str(r[-1]) for r in rows), rows
+        [(definition,)] = await backend._fetchall(
+            "SELECT sql FROM sqlite_master WHERE name = 'aqueue_jobs_claim'", {})
+        assert "limit_key IS NULL" in definition, definition
+    jobs = await backend.claim_jobs("w", None, 10, 30)
+    assert {j.task for j in jobs} == {"free"}

@@ -12,7 +12,7 @@ import pytest
 import aqueue
 from aqueue.portable import job_to_dict
 from aqueue.records import JobFilter, JobInfo
-from aqueue.transfer import RunningJobs, copy, import_lines, read_jobs
+from aqueue.transfer import RunningJobs, WaitingJobs, copy, import_lines, read_jobs
 from tests.conftest import empty
 from tests.databases import TestDatabase
 
@@ -105,6 +105,20 @@ async def test_running_jobs_are_refused_unless_copied_as_queued(
         info = await other.get_job(job.id)
         assert info is not None and info.status == "queued" and info.worker is None
         assert info.attempts == claimed.attempts == 1  # the interrupted attempt counts
+
+
+async def test_jobs_waiting_for_parents_are_refused(queue: aqueue.Queue,
+                                                    tmp_path: Path) -> None:
+    """The edges between jobs are not moved: a waiting job would wait forever."""
+    parent = await queue.enqueue("ok", 1)
+    child = await queue.task_named("ok").using(after=[parent]).enqueue(2)
+    other = aqueue.Queue(f"sqlite:///{tmp_path / 'other.db'}")
+    async with other:
+        with pytest.raises(WaitingJobs, match=f"job {child.id} waits for other jobs"):
+            await copy(queue, other)
+        await queue.process(2)  # once the graph has run, it moves
+        done = await copy(queue, other)
+        assert done.written == 2
 
 
 async def test_import_refuses_bad_lines_alone(queue: aqueue.Queue, tmp_path: Path) -> None:
