@@ -133,23 +133,14 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
 
 
 def dependency_edges(requests: Sequence[JobRequest], ids: Sequence[str]) -> list[Edge]:
-    """The edges of a batch about to be written with ``ids``: a parent named as a
-    request must come earlier in the same batch (so no batch can make a cycle)."""
-    position = {id(r): i for i, r in enumerate(requests)}
+    """The edges of a batch about to be written with ``ids``. Parents are ids:
+    a request named in ``after`` got its id then, so a parent is always older
+    than its child and no graph can hold a cycle."""
     edges = []
-    for i, request in enumerate(requests):
+    for child, request in zip(ids, requests, strict=True):
         run = request.options.on_parent_failure == "run"
         for parent in request.options.after:
-            if isinstance(parent, str):
-                parent_id = parent
-            else:
-                at = position.get(id(parent))
-                if at is None or at >= i:
-                    raise ValueError(
-                        f"job {i} of the batch waits for a request that is not enqueued "
-                        f"before it in the same batch (enqueue parents first)")
-                parent_id = ids[at]
-            if parent_id == ids[i]:
+            if parent == child:
                 raise ValueError("a job cannot wait for itself")
-            edges.append(Edge(ids[i], parent_id, run))
+            edges.append(Edge(child, parent, run))
     return edges

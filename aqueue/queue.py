@@ -20,7 +20,6 @@ from aqueue.context import JobContext
 from aqueue.dependencies import dependency_edges
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.health import Health
-from aqueue.ids import new_job_ids
 from aqueue.job import Job
 from aqueue.limits import TaskLimit
 from aqueue.middleware import Middleware
@@ -44,6 +43,7 @@ from aqueue.task import (
     JobRequest,
     Task,
     _checked,
+    job_ids,
     new_jobs,
 )
 
@@ -411,7 +411,7 @@ class Queue:
         backend = await self._ready()
         queues: set[str] = set()
         if any(r.options.after for r in requests):
-            ids = new_job_ids(len(requests))
+            ids = job_ids(requests)
             rows = new_jobs(requests, self.max_payload_bytes, ids)
             edges = dependency_edges(requests, ids)
             queues = {row.kind.queue for row in rows}
@@ -424,7 +424,7 @@ class Queue:
             def parts() -> Iterator[list[NewJob]]:
                 for first in range(0, len(requests), _ENCODE_BATCH):
                     part = requests[first : first + _ENCODE_BATCH]
-                    rows = new_jobs(part, self.max_payload_bytes, new_job_ids(len(part)))
+                    rows = new_jobs(part, self.max_payload_bytes, job_ids(part))
                     queues.update(row.kind.queue for row in rows)
                     yield rows
 

@@ -46,26 +46,29 @@ class JobOptions:
     #: The key the task's concurrency and rate limits count this job under
     #: (``""``: the task as a whole); None for tasks without limits.
     limit_key: str | None = None
-    #: The jobs this one waits for (ids, or requests earlier in the same
-    #: ``enqueue_many``); see :mod:`aqueue.dependencies`.
-    after: tuple[str | JobRequest, ...] = ()
+    #: The ids of the jobs this one waits for; see :mod:`aqueue.dependencies`.
+    after: tuple[str, ...] = ()
     #: What a parent's failure or cancellation does to this job.
     on_parent_failure: OnParentFailure = "cancel"
 
 
-def _check_after(value: object) -> tuple[str | JobRequest, ...]:
+def _check_after(value: object) -> tuple[str, ...]:
     from aqueue.job import Job
 
     if isinstance(value, str | Job | JobRequest):
         value = [value]
     if not isinstance(value, list | tuple | set | frozenset):
         raise TypeError(f"after must be a list of jobs or job ids, not {type(value).__name__}")
-    parents: list[str | JobRequest] = []
+    parents: list[str] = []
     for item in value:
         if isinstance(item, Job):
             parents.append(item.id)
         elif isinstance(item, JobRequest):
-            parents.append(item)
+            # A request named as a parent gets its id now, so the child can
+            # hold it whichever batch the parent is written in.
+            if item.job_id is None:
+                item.job_id = new_job_ids(1)[0]
+            parents.append(item.job_id)
         elif isinstance(item, str) and item:
             parents.append(validation.check_name("job id", item))
         else:
@@ -119,6 +122,10 @@ class JobRequest:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     options: JobOptions
+    #: Its id, when given one before it is written (named in another's
+    #: ``after``); middleware that copies a request must keep it
+    #: (``dataclasses.replace``).
+    job_id: str | None = None
 
     def kind(self) -> JobKind:
         """The fields this job shares with others of its task and options."""
@@ -140,7 +147,7 @@ def new_jobs(
     kinds: dict[tuple[str, int], JobKind] = {}
     rows: list[NewJob] = []
     if ids is None:
-        ids = new_job_ids(len(requests))
+        ids = job_ids(requests)
     for request, job_id in zip(requests, ids, strict=True):
         args_json, kwargs_json = encode_arguments(
             request.task, request.args, request.kwargs, max_payload_bytes
@@ -151,6 +158,12 @@ def new_jobs(
             kind = kinds[key] = request.kind()
         rows.append(NewJob(job_id, args_json, kwargs_json, request.options.unique_key, kind))
     return rows
+
+
+def job_ids(requests: Sequence[JobRequest]) -> list[str]:
+    """The ids to write ``requests`` with: their own where given, else new ones."""
+    ids = new_job_ids(len(requests))
+    return [r.job_id or fresh for r, fresh in zip(requests, ids, strict=True)]
 
 
 class Task(Generic[P, R]):

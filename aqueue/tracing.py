@@ -72,7 +72,6 @@ class _EnqueueSpans:
 
     async def __call__(self, requests: list[JobRequest], call_next: EnqueueNext
                        ) -> list[Job[Any]]:
-        from aqueue.task import JobRequest
 
         tasks = sorted({r.task for r in requests})
         queues = sorted({r.options.queue for r in requests})
@@ -96,7 +95,7 @@ class _EnqueueSpans:
                     options = replaced.get(id(r.options))
                     if options is None:
                         options = replaced[id(r.options)] = _with_trace(r.options, carrier)
-                    traced.append(JobRequest(r.task, r.args, r.kwargs, options))
+                    traced.append(dataclasses.replace(r, options=options))  # keeps a given job_id
                 requests = traced
             jobs = await call_next(requests)
             if len(jobs) == 1:

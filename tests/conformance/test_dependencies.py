@@ -64,6 +64,38 @@ async def test_a_batch_names_its_own_earlier_jobs(queue: aqueue.Queue) -> None:
     assert ran == ["first", "second", "third"]
 
 
+async def test_a_parent_request_may_be_written_in_another_batch_or_after_its_child(
+    queue: aqueue.Queue,
+) -> None:
+    ran: list[str] = []
+    step, _ = tasks(queue, ran)
+    parent = step.prepare("parent")
+    child = step.using(after=[parent]).prepare("child")
+    other_child = step.using(after=[parent]).prepare("other")
+    [child_job, parent_job] = await queue.enqueue_many([child, parent])  # child first
+    await queue.enqueue_many([other_child])
+    assert parent_job.id == parent.job_id
+    await queue.process(10)
+    assert ran[0] == "parent" and sorted(ran[1:]) == ["child", "other"]
+    assert (await child_job.refresh()).status == JobStatus.SUCCEEDED
+
+
+async def test_dependencies_survive_enqueue_middleware_that_copies_requests(
+    queue: aqueue.Queue,
+) -> None:
+    """Regression: tracing's enqueue middleware copied each request, and the
+    copy lost the id a child held for it."""
+    from aqueue.tracing import instrument
+
+    instrument(queue)
+    ran: list[str] = []
+    step, _ = tasks(queue, ran)
+    first = step.prepare("first")
+    await queue.enqueue_many([first, step.using(after=[first]).prepare("second")])
+    await queue.process(10)
+    assert ran == ["first", "second"]
+
+
 async def test_a_failed_parent_cancels_the_children_and_theirs(queue: aqueue.Queue) -> None:
     ran: list[str] = []
     step, boom = tasks(queue, ran)
@@ -116,9 +148,9 @@ async def test_bad_parents_are_refused_and_nothing_is_written(queue: aqueue.Queu
         await step.using(after=["01a20b2c-d5d9-7348-97cf-d682ba264d54"]).enqueue("x")
     with pytest.raises(ValueError, match="does not exist"):
         await step.using(after=["not-a-job-id"]).enqueue("x")
-    later = step.prepare("later")
-    with pytest.raises(ValueError, match="before it in the same batch"):
-        await queue.enqueue_many([step.using(after=[later]).prepare("early"), later])
+    never = step.prepare("never enqueued")
+    with pytest.raises(ValueError, match="does not exist"):
+        await queue.enqueue_many([step.using(after=[never]).prepare("orphan")])
     with pytest.raises(ValueError, match="delay and run_after"):
         step.using(after=["x"], delay=5)
     with pytest.raises(ValueError, match="on_parent_failure"):
