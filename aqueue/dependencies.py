@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from aqueue.records import FINAL_STATUS_NAMES
+
 if TYPE_CHECKING:
     from aqueue.task import JobRequest
 
 #: Where a waiting job's ``scheduled_at`` stands until its parents have ended.
 WAITING_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
 OnParentFailure = Literal["cancel", "run"]
 
 
@@ -127,7 +128,7 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
     for e in edges:
         counts[e.child] = counts.get(e.child, 0) + 1
     await ops.set_waiting(counts)
-    ended = [p for p in parents if statuses[p] in FINAL]
+    ended = [p for p in parents if statuses[p] in FINAL_STATUS_NAMES]
     if ended:
         await ops.release(ended)
 

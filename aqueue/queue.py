@@ -256,8 +256,8 @@ class Queue:
         (see :mod:`aqueue.limits`).
         """
         ttl = None if result_ttl is None else durations.seconds(result_ttl, "result_ttl")
-        limited = concurrency is not None or rate_limit is not None
-        TaskLimit.of("", concurrency, rate_limit)  # bad limits fail here, not at first use
+        # Checked here, so that bad limits fail at the decorator, not at first use.
+        limit = TaskLimit.of("", concurrency, rate_limit)
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or f"{_module_name(fn)}.{fn.__qualname__}"
@@ -265,11 +265,11 @@ class Queue:
                 self.default_options,
                 queue=queue if queue is not None else self.default_options.queue,
                 priority=priority, max_attempts=max_attempts, timeout=timeout,
-                limit_key="" if limited else None,
+                limit_key="" if limit is not None else None,
             )
             task: Task[Any, Any] = Task(
                 self, task_name, fn, options, backoff or Backoff(), takes_context, ttl,
-                TaskLimit.of(task_name, concurrency, rate_limit),
+                None if limit is None else replace(limit, task=task_name),
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
                 raise ConfigurationError(f"a different task is already named {task_name!r}")
