@@ -442,6 +442,11 @@ class Queue:
 
     def sync_bridge(self) -> SyncBridge:
         """The private loop sync calls run on (see :mod:`aqueue.sync`)."""
+        if self._dsn.dialect == "sqlite" and self._dsn.database == ":memory:":
+            # The twin would get a database of its own: jobs would vanish.
+            raise ConfigurationError("sync calls cannot use an in-memory SQLite database (it "
+                                     "is private to one connection, and sync calls use "
+                                     "their own): use a file, sqlite:///path")
         if self._sync_bridge is None:
             def twin() -> Queue:
                 copy = Queue(self._dsn.raw, max_payload_bytes=self.max_payload_bytes,
@@ -698,6 +703,20 @@ class Queue:
                         max_jobs=limit, register=False)
         await worker.run()
         return worker.processed_count
+
+    async def drain(self, *, queues: Sequence[str] | None = None,
+                    max_jobs: int | None = None) -> int:
+        """Run due jobs here until none is due, including those that become
+        due meanwhile (jobs they enqueue, retries without a back-off); return
+        how many attempts ran (at most ``max_jobs``)."""
+        ran = 0
+        while max_jobs is None or ran < max_jobs:
+            batch = 1000 if max_jobs is None else min(1000, max_jobs - ran)
+            done = await self.process(batch, queues=queues)
+            ran += done
+            if done == 0:
+                break
+        return ran
 
     async def process_one(self, *, queues: Sequence[str] | None = None) -> JobInfo | None:
         """Run the next due job, if any, and return it as it ended."""

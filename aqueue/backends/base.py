@@ -175,6 +175,14 @@ class Backend(Protocol):
     async def count_expired_leases(self, grace: float) -> int:
         """Running jobs whose lease ran out over ``grace`` seconds ago."""
 
+    async def shift_schedules(self, seconds: float) -> int:
+        """Bring every queued job's due time ``seconds`` nearer (aqueue.testing's
+        clock); jobs waiting for parents are left alone. How many moved."""
+
+    async def next_due_in(self) -> float | None:
+        """Seconds until the earliest queued job not waiting for parents is due
+        (negative: overdue); None when there is none."""
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         """Queued jobs (due or not) in ``queues`` (all when ``None``)."""
 

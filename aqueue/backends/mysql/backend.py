@@ -596,6 +596,13 @@ class MySQLBackend:
     async def count_expired_leases(self, grace: float) -> int:
         return int((await self._fetch(_Q["expired_leases"], [_micros(grace)]))[0][0])
 
+    async def shift_schedules(self, seconds: float) -> int:
+        return await self._rowcount(_Q["shift_schedules"], [round(seconds * 1e6)])
+
+    async def next_due_in(self) -> float | None:
+        value = (await self._fetch(_Q["next_due_in"]))[0][0]
+        return None if value is None else float(value)
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
             sql = _Q.render("count_pending_in_queues", queues=_marks(len(queues)))

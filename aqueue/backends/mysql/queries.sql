@@ -388,3 +388,13 @@ WHERE id = %s AND status = 'queued' AND waiting > 0;
 
 -- name: job_parents
 SELECT parent, released FROM aqueue_job_deps WHERE child = %s ORDER BY parent;
+
+-- name: shift_schedules
+-- aqueue.testing's clock: time passing, seen by the queue as due times drawing
+-- nearer (microseconds). Jobs waiting for parents keep their far-off mark.
+UPDATE aqueue_jobs SET scheduled_at = scheduled_at - INTERVAL %s MICROSECOND
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: next_due_in
+SELECT TIMESTAMPDIFF(MICROSECOND, {{NOW}}, min(scheduled_at)) / 1e6 FROM aqueue_jobs
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;

@@ -533,6 +533,13 @@ class PostgresBackend:
     async def count_expired_leases(self, grace: float) -> int:
         return int(await self._fetchval(_Q["expired_leases"], grace))
 
+    async def shift_schedules(self, seconds: float) -> int:
+        return await self._execute(_Q["shift_schedules"], seconds)
+
+    async def next_due_in(self) -> float | None:
+        value = await self._fetchval(_Q["next_due_in"])
+        return None if value is None else float(value)
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         return int(await self._fetchval(_Q["count_pending"], list(queues or [])))
 

@@ -416,3 +416,13 @@ HAVING count(*) > 0;
 
 -- name: job_parents
 SELECT parent::text, released FROM aqueue_job_deps WHERE child = $1::uuid ORDER BY parent;
+
+-- name: shift_schedules
+-- aqueue.testing's clock: time passing, seen by the queue as due times drawing
+-- nearer. Jobs waiting for parents keep their far-off mark.
+UPDATE aqueue_jobs SET scheduled_at = scheduled_at - make_interval(secs => $1)
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: next_due_in
+SELECT extract(epoch FROM min(scheduled_at) - now())::float8 FROM aqueue_jobs
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;

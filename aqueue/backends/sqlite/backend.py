@@ -511,6 +511,13 @@ class SQLiteBackend:
     async def count_expired_leases(self, grace: float) -> int:
         return int((await self._fetchall(_Q["expired_leases"], {"grace": grace}))[0][0])
 
+    async def shift_schedules(self, seconds: float) -> int:
+        return await self._rowcount(_Q["shift_schedules"], {"seconds": seconds})
+
+    async def next_due_in(self) -> float | None:
+        value = (await self._fetchall(_Q["next_due_in"], {}))[0][0]
+        return None if value is None else float(value)
+
     async def count_pending(self, queues: Sequence[str] | None) -> int:
         if queues:
             rows = await self._fetchall(

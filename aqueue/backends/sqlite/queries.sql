@@ -355,3 +355,13 @@ WHERE id = :id AND status = 'queued' AND waiting > 0;
 
 -- name: job_parents
 SELECT parent, released FROM aqueue_job_deps WHERE child = :id ORDER BY parent;
+
+-- name: shift_schedules
+-- aqueue.testing's clock: time passing, seen by the queue as due times drawing
+-- nearer. Jobs waiting for parents keep their far-off mark.
+UPDATE aqueue_jobs SET scheduled_at = scheduled_at - :seconds
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: next_due_in
+SELECT min(scheduled_at) - {{NOW}} FROM aqueue_jobs
+WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
