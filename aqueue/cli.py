@@ -77,8 +77,11 @@ def load_app(spec: str) -> Queue:
 # -- worker -----------------------------------------------------------------------
 
 
-def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("app", help="the Queue to serve, as module:attribute")
+def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -> None:
+    """The worker's options on ``parser`` (``app``: with the positional
+    ``module:attribute``; Django's ``aqueue_worker`` has its queue already)."""
+    if app:
+        parser.add_argument("app", help="the Queue to serve, as module:attribute")
     parser.add_argument("--concurrency", type=int, default=100,
                         help="jobs run at once (default 100)")
     parser.add_argument("--queues", type=_csv, default=None,
@@ -128,10 +131,11 @@ def _add_log_arguments(parser: argparse.ArgumentParser) -> None:
                         help="text lines, or one JSON object per line (default text)")
 
 
-async def _run_worker(args: argparse.Namespace) -> int:
+async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
     from aqueue.worker import Worker
 
-    queue = load_app(args.app)
+    if queue is None:
+        queue = load_app(args.app)
     if args.dsn:
         queue.use_dsn(args.dsn)
     try:
@@ -180,15 +184,17 @@ def _serve_metrics(worker: Any, args: argparse.Namespace) -> Any:
 def worker_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aqueue-worker``."""
     parser = argparse.ArgumentParser(prog="aqueue-worker", description="Run an aqueue worker.")
-    _add_worker_arguments(parser)
+    add_worker_arguments(parser)
     args = parser.parse_args(argv)
-    return _worker(parser.prog, args)
+    return run_worker(parser.prog, args)
 
 
-def _worker(prog: str, args: argparse.Namespace) -> int:
+def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None) -> int:
+    """Run a worker as ``args`` (of :func:`add_worker_arguments`) say, on
+    ``queue`` or the app they name; the exit status."""
     logformat.configure(args.log_level, args.log_format)
     try:
-        return asyncio.run(_run_worker(args))
+        return asyncio.run(_run_worker(args, queue))
     except (StartupError, AqueueError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -629,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "$AQUEUE_DASHBOARD_TOKEN (one is made and printed if unset).")
     _add_dashboard_arguments(dashboard)
     worker = commands.add_parser("worker", help="run a worker (same as aqueue-worker)")
-    _add_worker_arguments(worker)
+    add_worker_arguments(worker)
     return parser
 
 
@@ -640,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "worker":  # the worker's own --log-* options configure it
         logformat.configure(args.log_level, args.log_format)
     if args.command == "worker":
-        return _worker("aqueue worker", args)
+        return run_worker("aqueue worker", args)
     if args.command == "dashboard":
         from aqueue.dashboard_cli import run  # imports nothing of the web extra until it runs
 

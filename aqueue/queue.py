@@ -155,6 +155,10 @@ class Queue:
         #: Cron schedules registered with :meth:`periodic`, kept by every worker.
         self.schedules: list[Schedule] = []
         self._sync_bridge: SyncBridge | None = None
+        #: Consulted by workers for a job whose task is not registered: returns
+        #: the task for that name (registering it), or None. Integrations whose
+        #: tasks are found by name (Django's, by module path) set it.
+        self.task_resolver: Callable[[str], Task[..., Any] | None] | None = None
 
     def __repr__(self) -> str:
         return f"<aqueue.Queue {self._dsn}>"
@@ -312,6 +316,13 @@ class Queue:
 
         return register
 
+    def find_task(self, name: str) -> Task[..., Any] | None:
+        """The task registered as ``name``, or the one :attr:`task_resolver` finds."""
+        found = self.tasks.get(name)
+        if found is None and self.task_resolver is not None:
+            found = self.task_resolver(name)
+        return found
+
     def task_named(self, name: str) -> Task[..., Any]:
         """The registered task ``name``, or a reference to it by name for
         producers that do not import the worker's code."""
@@ -454,6 +465,7 @@ class Queue:
                              default_queue=self.default_options.queue)
                 copy.tasks = self.tasks
                 copy.middleware = self.middleware
+                copy.task_resolver = self.task_resolver
                 return copy
 
             self._sync_bridge = SyncBridge(twin)

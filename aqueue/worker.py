@@ -512,7 +512,7 @@ class Worker:
             with contextlib.suppress(DatabaseUnavailable):
                 await self.keeper.renew()
             await asyncio.sleep(0)  # a cancel the renewal made is delivered here
-        return await run_job(self.queue.tasks.get(job.task), job, self.name,
+        return await run_job(self.queue.find_task(job.task), job, self.name,
                              self.queue.backend, self._sync.run, self.queue.max_payload_bytes,
                              self.queue.middleware)
 

@@ -53,6 +53,18 @@ _JOB_COLUMNS = JOB_COLUMNS.replace("priority,", "-neg_priority AS priority,")
 # indexes give the same order over the matches alone.
 _SOURCES = {"finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)"}
 _Q = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)", JOB_COLUMNS=_JOB_COLUMNS)
+
+
+def dbapi_insert_job(j: NewJob) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters inserting ``j`` through a sync DB-API
+    cursor (``%s`` style, mysqlclient under Django): how a job joins a
+    transaction of Django's connection."""
+    if j.unique_key is not None:
+        raise ValueError("jobs with unique keys are written by aqueue's own connections")
+    run_at = j.run_at.astimezone(UTC).replace(tzinfo=None) if j.run_at else None
+    return _Q["insert_job"], (j.id, j.task, j.queue, -j.priority, j.args, j.kwargs,
+                              j.max_attempts, j.timeout, j.unique_key, run_at, _micros(j.delay),
+                              j.meta, j.limit_key)
 _MIGRATION_LOCK = "aqueue_migrate"
 
 # Connection-level failures: refused, gone away, lost, server shutdown, killed,

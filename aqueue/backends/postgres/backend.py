@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
@@ -61,6 +62,19 @@ _INSERT_JOB = _Q.render("insert_job", IF_UNIQUE_KEYS="")
 _INSERT_JOB_UNIQUE = _Q.render("insert_job", IF_UNIQUE_KEYS=_ON_CONFLICT)
 _INSERT_JOBS = _Q["insert_jobs"]
 _INSERT_JOBS_UNIQUE = _Q.render("insert_jobs_unique", IF_UNIQUE_KEYS=_ON_CONFLICT)
+# insert_job in the %(name)s style of sync drivers (psycopg under Django).
+_DBAPI_INSERT_JOB = re.sub(r"\$(\d+)", r"%(p\1)s", _INSERT_JOB)
+
+
+def dbapi_insert_job(j: NewJob) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters inserting ``j`` through a sync DB-API
+    cursor (``%(name)s`` style): how a job joins a transaction of Django's
+    connection. The enqueue's NOTIFY is sent when that transaction commits."""
+    if j.unique_key is not None:
+        raise ValueError("jobs with unique keys are written by aqueue's own connections")
+    values = (j.id, j.task, j.queue, j.priority, j.args, j.kwargs, j.max_attempts, j.timeout,
+              j.unique_key, j.delay, j.run_at, j.meta, j.limit_key)
+    return _DBAPI_INSERT_JOB, {f"p{n}": v for n, v in enumerate(values, 1)}
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
 _ACQUIRE_TIMEOUT = 30.0

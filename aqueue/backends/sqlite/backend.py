@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -51,6 +52,22 @@ _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _SOURCES = {"running": "aqueue_jobs INDEXED BY aqueue_jobs_running"}
 _Q = Queries(load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW,
              JOB_COLUMNS=JOB_COLUMNS)
+# insert_job in the %(name)s style of Django's cursor (which turns it back into :name).
+_DBAPI_INSERT_JOB = re.sub(r"(?<!:):(\w+)", r"%(\1)s", _Q["insert_job"])
+
+
+def dbapi_insert_job(j: NewJob) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters inserting ``j`` through Django's SQLite
+    cursor (``%(name)s`` style): how a job joins a transaction of Django's
+    connection."""
+    if j.unique_key is not None:
+        raise ValueError("jobs with unique keys are written by aqueue's own connections")
+    return _DBAPI_INSERT_JOB, {
+        "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority, "args": j.args,
+        "kwargs": j.kwargs, "max_attempts": j.max_attempts, "timeout": j.timeout,
+        "unique_key": j.unique_key, "delay": j.delay,
+        "run_at": j.run_at.timestamp() if j.run_at else None, "meta": j.meta,
+        "limit_key": j.limit_key}
 
 
 def _is_transient(exc: BaseException) -> bool:

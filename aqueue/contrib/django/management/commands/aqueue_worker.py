@@ -1,0 +1,49 @@
+"""``python manage.py aqueue_worker``: run the project's Django tasks."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.tasks import task_backends
+
+from aqueue.cli import add_worker_arguments, run_worker
+from aqueue.contrib.django.backend import AqueueBackend
+
+
+def backend_named(alias: str) -> AqueueBackend:
+    """The ``TASKS`` backend ``alias``, which must be aqueue's."""
+    try:
+        backend = task_backends[alias]
+    except Exception as exc:
+        raise CommandError(f"no task backend {alias!r} in TASKS: {exc}") from None
+    if not isinstance(backend, AqueueBackend):
+        raise CommandError(f"the task backend {alias!r} is a {type(backend).__name__}, not "
+                           f"aqueue.contrib.django.AqueueBackend")
+    return backend
+
+
+class Command(BaseCommand):
+    help = "Run an aqueue worker for the project's Django tasks."
+    requires_system_checks: list[str] = []  # checks run in the web processes; a worker just starts
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--backend", default="default",
+                            help="the TASKS alias to serve (default: default)")
+        parser.add_argument("--queue", action="append", dest="queue_names", default=None,
+                            help="a queue to serve (repeat for more; default: the backend's "
+                                 "QUEUES)")
+        add_worker_arguments(parser, app=False)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        backend = backend_named(options["backend"])
+        namespace = argparse.Namespace(**options)
+        names = options["queue_names"] or options["queues"] or sorted(backend.queues)
+        unknown = sorted(set(names) - backend.queues) if backend.queues else []
+        if unknown:
+            raise CommandError(f"queue(s) not in the backend's QUEUES: {', '.join(unknown)}")
+        namespace.queues = names or None
+        status = run_worker("manage.py aqueue_worker", namespace, backend.queue)
+        if status:
+            raise CommandError("the worker could not start", returncode=status)

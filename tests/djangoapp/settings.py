@@ -1,0 +1,52 @@
+"""A real Django 6 project for aqueue's Django tests, on the database that
+``AQUEUE_DJANGO_DB`` names (postgresql, mysql or sqlite)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aqueue.dsn import parse
+
+BACKEND = os.environ.get("AQUEUE_DJANGO_DB", "sqlite")
+SQLITE_FILE = Path(os.environ.get("AQUEUE_DJANGO_SQLITE", "/tmp/aqueue-django-tests.db"))
+
+
+def _server(engine: str, dsn: str) -> dict[str, object]:
+    parsed = parse(dsn)
+    return {"ENGINE": engine, "NAME": "aqueue_django", "USER": parsed.user or "",
+            "PASSWORD": parsed.password or "", "HOST": parsed.host or "127.0.0.1",
+            "PORT": str(parsed.port or "")}
+
+
+if BACKEND == "postgresql":
+    DATABASES = {"default": _server("django.db.backends.postgresql", os.environ.get(
+        "AQUEUE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_test"))}
+elif BACKEND == "mysql":
+    DATABASES = {"default": _server("django.db.backends.mysql", os.environ.get(
+        "AQUEUE_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/aqueue_test"))}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_FILE,
+                             "OPTIONS": {"timeout": 20}}}
+
+SECRET_KEY = "aqueue-tests-only"  # a test project
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+ROOT_URLCONF = "tests.djangoapp.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "aqueue.contrib.django",
+    "tests.djangoapp.shop",
+]
+MIDDLEWARE: list[str] = []
+TASKS = {
+    "default": {
+        "BACKEND": "aqueue.contrib.django.AqueueBackend",
+        "QUEUES": ["default", "emails"],
+        "OPTIONS": {"max_attempts": 2, "trigger_token": "django-trigger-token-0123"},
+    },
+}
+LOGGING = {"version": 1, "disable_existing_loggers": False}

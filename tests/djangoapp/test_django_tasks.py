@@ -1,0 +1,189 @@
+"""aqueue as a Django 6 task backend, in a real project on a real database:
+enqueue on Django's connection (inside transactions), validation with
+Django's exceptions, results, the worker command, the trigger views and the
+mounted dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.db import connection, transaction
+from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.test import Client
+from django.utils import timezone
+
+from tests.djangoapp.conftest import ROOT
+from tests.djangoapp.shop import tasks
+from tests.djangoapp.shop.models import Order
+
+pytestmark = pytest.mark.usefixtures("clean")
+TRIGGER = {"HTTP_AUTHORIZATION": "Bearer django-trigger-token-0123"}
+
+
+def run_worker(*extra: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py aqueue_worker --burst`` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.djangoapp.manage", "aqueue_worker", "--burst",
+         "--log-level", "WARNING", *extra],
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.djangoapp.settings"},
+        capture_output=True, text=True, timeout=120)
+
+
+def count_jobs() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM aqueue_jobs")
+        return int(cursor.fetchone()[0])
+
+
+def test_the_backend_says_what_it_supports() -> None:
+    backend = default_task_backend
+    assert (backend.supports_defer, backend.supports_async_task, backend.supports_get_result,
+            backend.supports_priority) == (True, True, True, True)
+
+
+def test_enqueue_then_the_worker_command_runs_it() -> None:
+    order = Order.objects.create(email="ann@example.com")
+    result = tasks.send_receipt.enqueue(order.id)
+    assert result.status == TaskResultStatus.READY and result.args == [order.id]
+    fetched = tasks.send_receipt.get_result(result.id)
+    assert fetched.status == TaskResultStatus.READY
+    assert fetched.task.queue_name == "emails" and fetched.task.priority == 10
+    done = run_worker()
+    assert done.returncode == 0, done.stderr
+    result.refresh()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.is_finished
+    assert result.return_value == "receipt for ann@example.com"
+    assert result.attempts == 1 and result.finished_at and result.started_at
+    assert Order.objects.get(pk=order.id).receipt_sent
+
+
+def test_async_tasks_context_and_aenqueue() -> None:
+    async def produce() -> tuple[str, str]:
+        first = await tasks.add.aenqueue(2, 3)
+        second = await tasks.report.aenqueue("hello")
+        return first.id, second.id
+
+    add_id, report_id = asyncio.run(produce())
+    assert run_worker().returncode == 0
+    assert tasks.add.get_result(add_id).return_value == 5
+    reported = asyncio.run(tasks.report.aget_result(report_id))
+    assert reported.return_value == {"label": "hello", "attempt": 1, "id": report_id,
+                                     "vendor": connection.vendor}
+
+
+def test_a_failing_task_ends_failed_with_its_errors() -> None:
+    result = tasks.explode.enqueue()
+    assert run_worker().returncode == 0  # the first attempt; its retry is backed off
+    result.refresh()
+    assert result.status == TaskResultStatus.READY and result.attempts == 1
+    with connection.cursor() as cursor:  # let the back-off pass
+        cursor.execute("UPDATE aqueue_jobs SET scheduled_at = created_at")
+    assert run_worker().returncode == 0
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED and result.attempts == 2
+    assert len(result.errors) == 2
+    assert result.errors[-1].exception_class is ValueError
+    assert "kaboom" in result.errors[-1].traceback
+    with pytest.raises(ValueError, match="failed"):
+        _ = result.return_value
+
+
+def test_enqueue_joins_the_callers_transaction() -> None:
+    order = Order.objects.create(email="bo@example.com")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        tasks.send_receipt.enqueue(order.id)
+        assert count_jobs() == 1  # written on Django's connection, in the transaction
+        raise RuntimeError("the view failed")
+    assert count_jobs() == 0  # rolled back with it
+    with transaction.atomic():
+        kept = tasks.send_receipt.enqueue(order.id)
+    assert count_jobs() == 1
+    assert tasks.send_receipt.get_result(kept.id).status == TaskResultStatus.READY
+
+
+def test_a_view_enqueues_with_its_data() -> None:
+    order = Order.objects.create(email="cy@example.com")
+    answer = Client().post(f"/orders/{order.id}/pay/")
+    assert answer.status_code == 200
+    assert Order.objects.get(pk=order.id).paid
+    assert run_worker("--queue", "emails").returncode == 0
+    assert tasks.send_receipt.get_result(answer.json()["task"]).status == "SUCCESSFUL"
+
+
+def test_run_after_priority_and_queue_name() -> None:
+    later = tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1, 1)
+    urgent = tasks.add.using(priority=100, queue_name="emails").enqueue(2, 2)
+    info = default_task_backend.get_result(urgent.id)
+    assert (info.task.priority, info.task.queue_name) == (100, "emails")
+    assert run_worker().returncode == 0
+    assert tasks.add.get_result(later.id).status == TaskResultStatus.READY  # not due
+    assert tasks.add.get_result(urgent.id).return_value == 4
+
+
+def test_djangos_validation_and_bad_arguments() -> None:
+    with pytest.raises(InvalidTask, match="Queue 'nope' is not valid"):
+        tasks.add.using(queue_name="nope")
+    with pytest.raises(InvalidTask, match="priority"):
+        tasks.add.using(priority=101)
+    with pytest.raises(InvalidTask, match="aware"):
+        tasks.add.using(run_after=timezone.now().replace(tzinfo=None))
+    with pytest.raises(TypeError, match="JSON"):
+        tasks.add.enqueue(object(), 1)
+    assert count_jobs() == 0  # nothing written for the bad one
+
+
+def test_results_that_do_not_exist() -> None:
+    for bad in ("01a20b74-83c0-7000-9ee3-969affe0c7dd", "not-an-id", "'; DROP TABLE x; --"):
+        with pytest.raises(TaskResultDoesNotExist):
+            default_task_backend.get_result(bad)
+
+
+def test_trigger_views() -> None:
+    order = Order.objects.create(email="di@example.com")
+    result = tasks.send_receipt.enqueue(order.id)
+    client = Client()
+    assert client.post("/tasks/run/").status_code == 401
+    assert client.get("/tasks/status/", **TRIGGER).json() == {"pending_count": 1}
+    bad = client.post("/tasks/run/", data={"max_tasks": 0}, content_type="application/json",
+                      **TRIGGER)
+    assert bad.status_code == 400 and "max_tasks" in bad.json()["error"]
+    assert client.post("/tasks/run/", data="{", content_type="application/json",
+                       **TRIGGER).status_code == 400
+    ran = client.post("/tasks/run/", data={"max_tasks": 5}, content_type="application/json",
+                      **TRIGGER).json()
+    assert ran["processed"] == 1
+    assert ran["results"][0] == {"id": result.id, "status": "SUCCESSFUL",
+                                 "task_path": "tests.djangoapp.shop.tasks.send_receipt",
+                                 "aqueue_status": "succeeded", "attempts": 1}
+    assert Order.objects.get(pk=order.id).receipt_sent
+    assert client.post("/tasks/run-one/", data="", content_type="application/json",
+                       **TRIGGER).json() == {"processed": False, "result": None}
+    assert client.get("/tasks/run/", **TRIGGER).status_code == 405
+
+
+def test_the_dashboard_mounts_beside_django() -> None:
+    from tests.djangoapp.asgi import application
+
+    tasks.add.enqueue(1, 2)
+
+    async def browse() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
+                                     base_url="http://testserver") as client:
+            overview = await client.get("/aqueue/api/overview")
+            page = await client.get("/aqueue/")
+            django_page = await client.get("/tasks/status/",
+                                           headers={"Authorization": TRIGGER["HTTP_AUTHORIZATION"]})
+            return overview, page, django_page
+
+    overview, page, django_page = asyncio.run(browse())
+    assert overview.status_code == 200
+    assert any(q["name"] == "default" for q in overview.json()["queues"])
+    assert page.status_code == 200 and "aqueue" in page.text
+    assert django_page.json() == {"pending_count": 1}
