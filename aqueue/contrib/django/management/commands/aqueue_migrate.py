@@ -21,19 +21,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         queue = backend_named(options["backend"]).queue
 
-        async def migrate() -> list[int]:
+        async def migrate() -> tuple[list[int], int | None]:
             try:
-                await queue.open()
-                return await queue.migrate()
+                await queue.open()  # SQLite migrates here already
+                applied = await queue.migrate()
+                return applied, (await queue.schema_versions())[0]
             finally:
                 await queue.close()
 
         try:
-            applied = asyncio.run(migrate())
+            applied, version = asyncio.run(migrate())
         except AqueueError as exc:
             raise CommandError(str(exc)) from None
-        if applied:
-            self.stdout.write(f"applied aqueue migrations {', '.join(map(str, applied))} "
-                              f"on {queue.dsn}")
-        else:
-            self.stdout.write(f"aqueue's tables are up to date on {queue.dsn}")
+        done = f"applied {', '.join(map(str, applied))}; " if applied else ""
+        self.stdout.write(f"aqueue's tables are at schema version {version} ({done}"
+                          f"{queue.dsn})")
