@@ -25,7 +25,7 @@ def call(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
     request.add_header("Authorization", f"Bearer {os.environ['AQUEUE_TRIGGER_TOKEN']}")
     request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=FUNCTION_BUDGET + 30) as answer:  # noqa: S310 - our own endpoint
+    with urllib.request.urlopen(request, timeout=FUNCTION_BUDGET + 30) as answer:
         result: dict[str, Any] = json.loads(answer.read())
         return result
 

@@ -6,9 +6,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402 - after the settings
+from django.core.asgi import get_asgi_application
 
-from aqueue.contrib.django.asgi import with_dashboard  # noqa: E402
+from aqueue.contrib.django.asgi import with_dashboard
 
 application = with_dashboard(get_asgi_application(),
                              token=os.environ.get("AQUEUE_DASHBOARD_TOKEN"),
