@@ -71,6 +71,24 @@ class _Timing(BaseHTTPMiddleware):
         return response
 
 
+def queue_and_lifespan(queue: Queue | str | None) -> tuple[
+        Queue, Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]]:
+    """The app's queue (made from a DSN, or the caller's), and a lifespan that
+    closes it when the app made it (a caller's queue is left open)."""
+    own = not isinstance(queue, Queue)
+    target = queue if isinstance(queue, Queue) else Queue(queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if own:
+                await target.close()
+
+    return target, lifespan
+
+
 def create_app(queue: Queue | str | None = None, *, token: str | None = None,
                read_only: bool = False) -> Starlette:
     """The dashboard as an ASGI app, to serve or to mount in another app.
@@ -86,16 +104,7 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
                                  "(or read_only=True)")
     if token is not None and len(token) < 8:
         raise ConfigurationError("the dashboard's token must have at least 8 characters")
-    own = not isinstance(queue, Queue)
-    target = queue if isinstance(queue, Queue) else Queue(queue)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if own:
-                await target.close()
+    target, lifespan = queue_and_lifespan(queue)
 
     try:  # /metrics only with aqueue[metrics]
         from aqueue.web import metrics

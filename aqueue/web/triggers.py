@@ -8,9 +8,8 @@ with :mod:`aqueue.contrib.django.urls`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.routing import Route
 from aqueue import triggers
 from aqueue.errors import AqueueError, DatabaseUnavailable
 from aqueue.queue import Queue
+from aqueue.web.app import queue_and_lifespan
 
 log = logging.getLogger("aqueue.web")
 
@@ -93,16 +93,7 @@ def create_trigger_app(queue: Queue | str | None = None, *, token: str | None = 
     ``allow_unauthenticated`` opens them.
     """
     auth = triggers.TriggerAuth(token, allow_unauthenticated)
-    own = not isinstance(queue, Queue)
-    target = queue if isinstance(queue, Queue) else Queue(queue)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if own:
-                await target.close()
+    target, lifespan = queue_and_lifespan(queue)
 
     prefix = prefix.rstrip("/")
     app = Starlette(

@@ -25,7 +25,7 @@ from aqueue.queue import Queue
 log = logging.getLogger("aqueue.web")
 
 
-def _backend(request: HttpRequest) -> AqueueBackend:
+def _backend() -> AqueueBackend:
     backend = task_backends["default"]
     assert isinstance(backend, AqueueBackend), "TASKS['default'] must be aqueue's backend"
     return backend
@@ -40,7 +40,7 @@ def _error(status: int, message: str) -> JsonResponse:
 
 def _answer(request: HttpRequest, mutating: bool,
             make: Callable[[], Callable[[Queue], Awaitable[dict[str, Any]]]]) -> HttpResponse:
-    backend = _backend(request)
+    backend = _backend()
     refused = backend.trigger_auth.check(request.headers.get("Authorization"),
                                          mutating=mutating)
     if refused is not None:
