@@ -91,8 +91,16 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -
     parser.add_argument("--shutdown-timeout", type=float, default=30.0,
                         help="seconds running jobs get to finish on SIGTERM (default 30)")
     parser.add_argument("--dsn", default=None, help="database URL, overriding the app's")
+    parser.add_argument("--listen-dsn", default=None,
+                        help="PostgreSQL: where LISTEN connects, when --dsn goes through "
+                             "PgBouncer (default $AQUEUE_LISTEN_DSN)")
     parser.add_argument("--lease", type=float, default=30.0,
                         help="seconds a job's lease lasts before rescue (default 30)")
+    parser.add_argument("--probe-interval", type=float, default=None, metavar="SECONDS",
+                        help="without notifications (MySQL/MariaDB, SQLite without its "
+                             "wake-up socket, PostgreSQL without LISTEN), how often an idle "
+                             "worker reads whether a job is due (default 0.06 MySQL, 0.05 "
+                             "SQLite, 0.1 PostgreSQL; 0: only the poll)")
     parser.add_argument("--poll-interval", type=float, default=1.0,
                         help="seconds between polls when idle (default 1)")
     parser.add_argument("--prefetch", type=int, default=None,
@@ -136,13 +144,14 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
 
     if queue is None:
         queue = load_app(args.app)
-    if args.dsn:
-        queue.use_dsn(args.dsn)
+    if args.dsn or args.listen_dsn:
+        queue.use_dsn(args.dsn, args.listen_dsn)
     try:
         worker = Worker(
             queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
-            poll_interval=args.poll_interval, prefetch=args.prefetch,
+            poll_interval=args.poll_interval, probe_interval=args.probe_interval,
+            prefetch=args.prefetch,
             periodic=not args.no_periodic, retention=args.retention, log_jobs=args.log_jobs,
             summary_interval=args.log_summary_interval,
         )

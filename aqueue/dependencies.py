@@ -86,14 +86,16 @@ def failure_message(parent: str, status: str | None) -> str:
     return f"parent job {parent} {status or 'deleted'}"
 
 
-async def release(steps: ReleaseSteps, parents: Sequence[str]) -> None:
+async def release(steps: ReleaseSteps, parents: Sequence[str]) -> bool:
     """Apply the ends of ``parents`` to their children, and of the children
-    this cancels to theirs, until nothing changes."""
+    this cancels to theirs, until nothing changes; whether any child changed."""
     pending = list(dict.fromkeys(parents))
+    changed = False
     while pending:
         edges = await steps.ended_edges(pending)
         if not edges:
-            return
+            break
+        changed = True
         await steps.mark_released(edges)
         ok: dict[str, int] = {}
         failed: dict[str, EndedEdge] = {}
@@ -109,6 +111,7 @@ async def release(steps: ReleaseSteps, parents: Sequence[str]) -> None:
         for child, n in ok.items():
             if child not in failed:
                 await steps.count_down(child, n)
+    return changed
 
 
 async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:

@@ -28,14 +28,15 @@ _SCHEMES: dict[str, Dialect] = {
 #: The query options each dialect understands (see docs/backends.md).
 OPTIONS: dict[Dialect, tuple[str, ...]] = {
     "postgresql": ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout",
-                   "application_name"),
+                   "application_name", "pgbouncer"),
     "mysql": ("ssl", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "connect_timeout",
               "application_name"),
-    "sqlite": ("synchronous",),
+    "sqlite": ("synchronous", "wakeup"),
 }
 _PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _MYSQL_SSL_MODES = ("disabled", "required", "verify_ca", "verify_identity")
 _SQLITE_SYNCHRONOUS = ("full", "normal", "extra")
+_ON_OFF = ("on", "off")
 # Option names whose values are hidden wherever a DSN is shown.
 _SECRET_KEY = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
 HIDDEN = "***"
@@ -186,6 +187,10 @@ def _options(dialect: Dialect, query: str, dsn: str) -> dict[str, str]:
     if "synchronous" in options:
         options["synchronous"] = options["synchronous"].lower()
         _check_choice(options, "synchronous", _SQLITE_SYNCHRONOUS, dsn)
+    for switch in ("wakeup", "pgbouncer"):
+        if switch in options:
+            options[switch] = options[switch].lower()
+            _check_choice(options, switch, _ON_OFF, dsn)
     if "connect_timeout" in options:
         try:
             timeout = float(options["connect_timeout"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -94,6 +95,16 @@ class ContextTaskDecorator(Protocol):
     def __call__(self, func: Callable[Concatenate[JobContext, P], R], /) -> Task[P, R]: ...
 
 
+def _listen_dsn(given: str | None) -> dsn_module.DSN | None:
+    raw = given or os.environ.get("AQUEUE_LISTEN_DSN")
+    if not raw:
+        return None
+    parsed = dsn_module.parse(raw)
+    if parsed.dialect != "postgresql":
+        raise ConfigurationError(f"listen_dsn must be a PostgreSQL DSN, not {parsed}")
+    return parsed
+
+
 def _one_connection(requests: Sequence[JobRequest], connection: Any) -> Any:
     """The caller's connection a batch is written on: the one given, or the one
     its jobs were prepared with (``using(connection=...)``). A batch is one
@@ -130,8 +141,12 @@ class Queue:
         pool_size: int = 10,
         default_queue: str = "default",
         retention: Mapping[str, str | float | timedelta] | None = None,
+        listen_dsn: str | None = None,
     ) -> None:
         self._dsn = dsn_module.parse(dsn_module.resolve(dsn))
+        # Where PostgreSQL's LISTEN connects when not to ``dsn``: the server
+        # itself, when ``dsn`` goes through PgBouncer (AQUEUE_LISTEN_DSN).
+        self._listen_dsn = _listen_dsn(listen_dsn)
         #: Seconds finished jobs are kept, per final status; unlisted ones are kept.
         self.retention = retention_policy(retention or {})
         if max_payload_bytes < 1:
@@ -179,17 +194,22 @@ class Queue:
             return None
         return self._dsn.database
 
-    def use_dsn(self, dsn: str) -> None:
-        """Point a queue that is not open yet at another database (``--dsn``)."""
+    def use_dsn(self, dsn: str | None, listen_dsn: str | None = None) -> None:
+        """Point a queue that is not open yet at another database (``--dsn``;
+        None keeps it) and LISTEN connection (``--listen-dsn``)."""
         if self._opened:
             raise ConfigurationError("cannot change the DSN of an open queue")
-        self._dsn = dsn_module.parse(dsn)
+        if dsn is not None:
+            self._dsn = dsn_module.parse(dsn)
+        if listen_dsn is not None:
+            self._listen_dsn = _listen_dsn(listen_dsn)
         self._backend = None
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = create_backend(self._dsn, pool_size=self.pool_size)
+            self._backend = create_backend(self._dsn, pool_size=self.pool_size,
+                                           listen_dsn=self._listen_dsn)
         return self._backend
 
     # -- registering tasks ------------------------------------------------------
@@ -462,7 +482,8 @@ class Queue:
             def twin() -> Queue:
                 copy = Queue(self._dsn.raw, max_payload_bytes=self.max_payload_bytes,
                              pool_size=self.pool_size,
-                             default_queue=self.default_options.queue)
+                             default_queue=self.default_options.queue,
+                             listen_dsn=self._listen_dsn.raw if self._listen_dsn else None)
                 copy.tasks = self.tasks
                 copy.middleware = self.middleware
                 copy.task_resolver = self.task_resolver

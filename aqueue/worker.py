@@ -96,6 +96,7 @@ class Worker:
         shutdown_timeout: float = 30.0,
         lease: float = 30.0,
         poll_interval: float = 1.0,
+        probe_interval: float | None = None,
         claim_batch: int = 100,
         prefetch: int | None = None,
         name: str | None = None,
@@ -113,6 +114,8 @@ class Worker:
             raise ValueError("prefetch must be >= 0")
         if lease <= 0 or poll_interval <= 0 or shutdown_timeout < 0:
             raise ValueError("lease and poll_interval must be > 0, shutdown_timeout >= 0")
+        if probe_interval is not None and probe_interval < 0:
+            raise ValueError("probe_interval must be >= 0 (0: no probes)")
         self.queue = queue
         self.concurrency = concurrency
         self.queues = list(queues) if queues else None
@@ -121,6 +124,10 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.lease = lease
         self.poll_interval = poll_interval
+        #: Seconds between an idle worker's "is anything due" reads when the
+        #: database cannot notify it (None: the backend's default; 0: none).
+        self.probe_interval = probe_interval
+        self._notified = False  # a listener tells this worker of new jobs
         self.claim_batch = claim_batch
         self.prefetch = prefetch
         self.name = name or worker_name()
@@ -291,6 +298,7 @@ class Worker:
         listener: Listener | None = None
         if self.queue.backend.supports_notify:
             listener = await self._listen()
+        self._notified = listener is not None
         if self.heartbeat is not None:
             await self.heartbeat.register()
         log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
@@ -485,7 +493,28 @@ class Worker:
                 elif not jobs:
                     return
                 continue
-            await self._sleep_unless_woken(self.poll_interval)
+            await self._idle(self.poll_interval)
+
+    async def _idle(self, seconds: float) -> None:
+        """Wait ``seconds`` for a wake-up; a worker no notification reaches
+        asks the database meanwhile whether a job is due — one cheap read
+        instead of a claim's locking transaction."""
+        probe = self.probe_interval
+        if probe is None:
+            probe = self.queue.backend.idle_probe_interval
+        if self._notified or probe <= 0 or probe >= seconds:
+            await self._sleep_unless_woken(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            await self._sleep_unless_woken(min(probe, left))
+            if self._wake.is_set() or self._stopping:
+                return
+            try:
+                if await self.queue.backend.has_due(self.queues):
+                    return
+            except Exception:  # the claim that follows reports it, and backs off
+                return
 
     async def _sleep_unless_woken(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

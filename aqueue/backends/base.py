@@ -44,6 +44,8 @@ class Backend(Protocol):
     dialect: str
     #: True when the database pushes notifications (PostgreSQL LISTEN/NOTIFY).
     supports_notify: bool
+    #: How often an idle worker without notifications asks :meth:`has_due`.
+    idle_probe_interval: float
     #: True when producer and worker can only share the database from one host.
     single_host: bool
     #: True when opening the database also migrates it (the embedded SQLite default).
@@ -229,6 +231,9 @@ class Backend(Protocol):
     async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
         """Delete ``task``'s succeeded jobs finished over ``older_than`` seconds
         ago, ``batch_size`` rows per statement; how many went."""
+
+    async def has_due(self, queues: Sequence[str] | None) -> bool:
+        """Whether a claim would find a job due now (one cheap read, no lock)."""
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None

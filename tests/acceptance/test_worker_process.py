@@ -158,9 +158,10 @@ def test_sigterm_hands_back_jobs_at_the_deadline(db: TestDatabase, record_file: 
     assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1 for i in ids)
 
 
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_notify_wakes_an_idle_worker(db: TestDatabase, record_file: Path) -> None:
-    """(d) PostgreSQL: a worker polling every 30 s starts a new job within a second."""
+def test_an_idle_worker_wakes_for_a_new_job(db: TestDatabase, record_file: Path) -> None:
+    """(d) A worker polling every 30 s starts a new job within a second: woken
+    by LISTEN (PostgreSQL), the socket beside the file (SQLite), its probe
+    (MariaDB)."""
     worker = WorkerProcess(db.dsn, record_file, "--poll-interval", "30")
     try:
         worker.wait_for_output("started on")

@@ -197,6 +197,9 @@ class MySQLBackend:
 
     dialect = "mysql"
     supports_notify = False
+    # Without LISTEN an idle worker probes ~16 times a second: a job waits
+    # ~30 ms for it on average, and the database answers 16 indexed reads.
+    idle_probe_interval = 0.06
     single_host = False
     migrates_on_open = False
 
@@ -610,6 +613,11 @@ class MySQLBackend:
 
     async def shift_schedules(self, seconds: float) -> int:
         return await self._rowcount(_Q["shift_schedules"], [round(seconds * 1e6)])
+
+    async def has_due(self, queues: Sequence[str] | None) -> bool:
+        in_queues = f"AND queue IN ({_marks(len(queues))})" if queues else ""
+        sql = _Q.render("has_due", in_queues=in_queues)
+        return bool((await self._fetch(sql, [*(queues or ()), *(queues or ())]))[0][0])
 
     async def next_due_in(self) -> float | None:
         value = (await self._fetch(_Q["next_due_in"]))[0][0]

@@ -398,3 +398,14 @@ WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
 -- name: next_due_in
 SELECT TIMESTAMPDIFF(MICROSECOND, {{NOW}}, min(scheduled_at)) / 1e6 FROM aqueue_jobs
 WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: has_due
+-- The idle worker's probe: one autocommit read, no lock. Is a job due that a
+-- claim would take (in an unpaused queue), or a limited one the limited claim
+-- would look at? Both walk the claim indexes as the claims do.
+SELECT EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE claim_status = 'queued' AND scheduled_at <= {{NOW}} {{in_queues}}
+                 AND NOT EXISTS (SELECT 1 FROM aqueue_queues p
+                                 WHERE p.name = aqueue_jobs.queue AND p.paused))
+    OR EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE limited_status = 'queued' AND scheduled_at <= {{NOW}} {{in_queues}});

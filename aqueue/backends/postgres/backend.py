@@ -182,26 +182,38 @@ class PostgresBackend:
     """Jobs in ``aqueue_jobs``; a pool for queries and, on demand, one listening connection."""
 
     dialect = "postgresql"
-    supports_notify = True
+    # Only when LISTEN fails (or is not to be had, as behind PgBouncer without
+    # a listen DSN) does an idle worker probe, ten times a second.
+    idle_probe_interval = 0.1
     single_host = False
     migrates_on_open = False
 
-    def __init__(self, dsn: DSN, *, pool_size: int = 10) -> None:
+    def __init__(self, dsn: DSN, *, pool_size: int = 10, listen_dsn: DSN | None = None) -> None:
         self._dsn = dsn
         self._pool_size = max(1, pool_size)
         self._pool: asyncpg.Pool | None = None
+        # Behind a transaction-pooling proxy (?pgbouncer=on) consecutive
+        # statements may reach different server sessions: no prepared
+        # statement may outlive its transaction, nor any session state.
+        self._bouncer = dsn.options.get("pgbouncer") == "on"
+        # LISTEN needs a session of its own: through the proxy only to a
+        # listen DSN that reaches the server directly.
+        self._listen_dsn = listen_dsn
+        #: False behind PgBouncer without a listen DSN: idle workers probe.
+        self.supports_notify = not self._bouncer or listen_dsn is not None
 
-    def _connect_args(self) -> dict[str, Any]:
+    def _connect_args(self, dsn: DSN | None = None) -> dict[str, Any]:
+        dsn = dsn or self._dsn
         # Pass the parsed parts, not the raw DSN, so that driver errors never echo it.
         args: dict[str, Any] = {
-            "host": self._dsn.host or None,
-            "port": self._dsn.port or None,
-            "user": self._dsn.user or None,
-            "password": self._dsn.password,
-            "database": self._dsn.database or None,
+            "host": dsn.host or None,
+            "port": dsn.port or None,
+            "user": dsn.user or None,
+            "password": dsn.password,
+            "database": dsn.database or None,
             "timeout": 10,  # to connect; ?connect_timeout= overrides it
         }
-        args.update(postgres_options(self._dsn))
+        args.update(postgres_options(dsn))
         return {k: v for k, v in args.items() if v is not None}
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
@@ -218,10 +230,11 @@ class PostgresBackend:
         if self._pool is not None:
             return
         try:
+            extra: dict[str, Any] = {"statement_cache_size": 0} if self._bouncer else {}
             self._pool = await asyncpg.create_pool(
                 min_size=1, max_size=self._pool_size,
                 command_timeout=_COMMAND_TIMEOUT, reset=_reset_connection,
-                **self._connect_args()
+                **self._connect_args(), **extra
             )
         except Exception as exc:
             raise (self._translate(exc) or exc) from None
@@ -249,7 +262,13 @@ class PostgresBackend:
             async with asyncio.timeout(_ACQUIRE_TIMEOUT):
                 conn = await self._pool.acquire()
             try:
-                result = await operation(conn)
+                if self._bouncer and not conn.is_in_transaction():
+                    # asyncpg parses a statement (one Sync) before running it
+                    # (another): only a transaction keeps both on one session.
+                    async with conn.transaction():
+                        result = await operation(conn)
+                else:
+                    result = await operation(conn)
             except BaseException as exc:
                 # A server error leaves the connection usable; anything else
                 # (a drop, a timeout, a cancellation) may leave it mid-protocol,
@@ -288,7 +307,12 @@ class PostgresBackend:
     async def migrate(self) -> list[int]:
         async def op(conn: asyncpg.Connection) -> list[int]:
             applied: list[int] = []
-            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            if self._bouncer:
+                # All of it in _run's one transaction, under a lock that ends
+                # with it (a session lock could stay behind on the server).
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            else:
+                await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:
                 await conn.execute(
                     "CREATE TABLE IF NOT EXISTS aqueue_migrations (version integer PRIMARY KEY, "
@@ -307,7 +331,8 @@ class PostgresBackend:
                         )
                     applied.append(migration.version)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+                if not self._bouncer:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
             return applied
 
         return await self._run("migrate", op)
@@ -550,6 +575,9 @@ class PostgresBackend:
     async def shift_schedules(self, seconds: float) -> int:
         return await self._execute(_Q["shift_schedules"], seconds)
 
+    async def has_due(self, queues: Sequence[str] | None) -> bool:
+        return bool(await self._fetchval(_Q["has_due"], list(queues) if queues else None))
+
     async def next_due_in(self) -> float | None:
         value = await self._fetchval(_Q["next_due_in"])
         return None if value is None else float(value)
@@ -625,9 +653,11 @@ class PostgresBackend:
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
-    ) -> PostgresListener:
-        listener = PostgresListener(self._connect_args(), on_new, on_done, on_cancel,
-                                    self._unavailable)
+    ) -> PostgresListener | None:
+        if not self.supports_notify:
+            return None
+        listener = PostgresListener(self._connect_args(self._listen_dsn), on_new, on_done,
+                                    on_cancel, self._unavailable)
         await listener.start()
         return listener
 

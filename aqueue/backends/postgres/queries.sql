@@ -426,3 +426,14 @@ WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
 -- name: next_due_in
 SELECT extract(epoch FROM min(scheduled_at) - now())::float8 FROM aqueue_jobs
 WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: has_due
+-- The idle worker's probe where LISTEN is not to be had: one read, no lock.
+SELECT EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE status = 'queued' AND scheduled_at <= now() AND limit_key IS NULL
+                 AND ($1::text[] IS NULL OR queue = ANY($1::text[]))
+                 AND NOT EXISTS (SELECT 1 FROM aqueue_queues p
+                                 WHERE p.name = aqueue_jobs.queue AND p.paused))
+    OR EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE status = 'queued' AND limit_key IS NOT NULL AND scheduled_at <= now()
+                 AND ($1::text[] IS NULL OR queue = ANY($1::text[])));

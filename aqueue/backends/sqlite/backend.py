@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,11 +31,13 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
+from aqueue.backends.wakeup import WakeListener, WakeSender, channel_directory
 from aqueue.dependencies import Edge, EndedEdge, add_dependencies, release
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.records import (
+    FINAL_STATUSES,
     ClaimedJob,
     ImportedJob,
     JobFilter,
@@ -46,6 +50,9 @@ from aqueue.records import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("aqueue.sqlite")
+# Hints sent for one insert at most (a batch has few kinds of job).
+_MAX_HINTS = 20
 _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 # SQLite's planner would walk the whole primary key for a page of the few
 # running jobs (to read them in id order): name the index that holds them.
@@ -68,6 +75,31 @@ def dbapi_insert_job(j: NewJob) -> tuple[str, dict[str, Any]]:
         "unique_key": j.unique_key, "delay": j.delay,
         "run_at": j.run_at.timestamp() if j.run_at else None, "meta": j.meta,
         "limit_key": j.limit_key}
+
+
+def new_job_hints(jobs: Sequence[NewJob]) -> list[tuple[str, float]]:
+    """One wake-up hint per queue and due time, as PostgreSQL's trigger sends:
+    a worker wakes for the due jobs and sets a timer for the later ones."""
+    now = time.time()
+    due = {(kind.queue, round(max(0.0, kind.run_at.timestamp() - now if kind.run_at
+                                  else kind.delay), 3))
+           for kind in {j.kind for j in jobs}}
+    return sorted(due)[:_MAX_HINTS]
+
+
+_SENDERS: dict[str, WakeSender] = {}
+
+
+def dbapi_wake(database: str, jobs: Sequence[NewJob]) -> None:
+    """After a commit on another connection (Django's) wrote ``jobs`` to the
+    file ``database``: wake the workers on this host, as aqueue's own insert does."""
+    sender = _SENDERS.get(database)
+    if sender is None:
+        directory = channel_directory(database)
+        if directory is None:
+            return
+        sender = _SENDERS[database] = WakeSender(directory)
+    sender.new(new_job_hints(jobs))
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -176,7 +208,8 @@ class SQLiteBackend:
     a transaction never interleaves with another coroutine's statements."""
 
     dialect = "sqlite"
-    supports_notify = False
+    # Only without a wake-up socket: a read of a local file, cheap at 20/s.
+    idle_probe_interval = 0.05
     single_host = True
     migrates_on_open = True
 
@@ -188,6 +221,13 @@ class SQLiteBackend:
         self._synchronous = dsn.options.get("synchronous", "full").upper()
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # Wake-ups through sockets beside the file (aqueue.backends.wakeup);
+        # ?wakeup=off leaves workers to their poll.
+        wanted = dsn.options.get("wakeup", "on") == "on"
+        directory = channel_directory(self.path) if wanted else None
+        self._wake = WakeSender(directory) if directory is not None else None
+        #: True for a database file: its processes wake each other on this host.
+        self.supports_notify = self._wake is not None
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -218,6 +258,8 @@ class SQLiteBackend:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
+        if self._wake is not None:
+            self._wake.close()
         if conn is not None:
             await conn.close()
 
@@ -337,6 +379,7 @@ class SQLiteBackend:
                     return await write(conn)
 
             found = await self._run("insert", op)
+            self._tell_new(jobs)
         present = {row[1] for row in found}
         active: dict[str, str] = {}
         for key, job_id in found:
@@ -375,7 +418,9 @@ class SQLiteBackend:
             async with self._transaction(conn):
                 return await write(conn)
 
-        return await self._run("insert", op)
+        ids = await self._run("insert", op)
+        self._tell_new(jobs)
+        return ids
 
     async def release_ended(self, parents: Sequence[str] | None = None) -> None:
         async def op(conn: aiosqlite.Connection) -> None:
@@ -388,6 +433,8 @@ class SQLiteBackend:
                     await release(deps, parents)
 
         await self._run("update", op)
+        if self._wake is not None:
+            self._wake.anything_new()
 
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         rows = await self._fetchall(_Q["job_parents"], {"id": job_id})
@@ -408,7 +455,10 @@ class SQLiteBackend:
         return await self._run("claim", op)
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
+        released = False
+
         async def op(conn: aiosqlite.Connection) -> list[str]:
+            nonlocal released
             fenced: list[str] = []
             async with self._transaction(conn):
                 for o in outcomes:
@@ -422,10 +472,18 @@ class SQLiteBackend:
                             fenced.append(o.id)
                 # Children of the jobs that ended, in this transaction.
                 if outcomes:
-                    await release(_SQLiteDeps(conn), [o.id for o in outcomes])
+                    released = await release(_SQLiteDeps(conn), [o.id for o in outcomes])
             return fenced
 
-        return await self._run("complete", op)
+        fenced = await self._run("complete", op)
+        if self._wake is not None and outcomes:
+            # Retries due later wake their own worker (its timer), not everyone.
+            gone = set(fenced)
+            self._wake.done([o.id for o in outcomes
+                             if o.id not in gone and o.status in FINAL_STATUSES])
+            if released:
+                self._wake.anything_new()
+        return fenced
 
     async def renew_leases(
         self, worker: str, job_ids: Sequence[str], lease: float
@@ -435,9 +493,12 @@ class SQLiteBackend:
         return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
 
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
-        return await self._rowcount(_Q["rescue_expired_leases"], {
+        count = await self._rowcount(_Q["rescue_expired_leases"], {
             "message": LEASE_EXPIRED_MESSAGE, "gone_message": WORKER_GONE_MESSAGE,
             "gone": json.dumps(list(gone))})
+        if count:
+            self._tell_anything()
+        return count
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
         async def op(conn: aiosqlite.Connection) -> int:
@@ -449,7 +510,10 @@ class SQLiteBackend:
                         count += cur.rowcount
             return count
 
-        return await self._run("hand back", op)
+        count = await self._run("hand back", op)
+        if count:
+            self._tell_anything()
+        return count
 
     async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
         params = {"id": job_id, "attempts": attempts, "progress": progress, "worker": worker}
@@ -503,10 +567,19 @@ class SQLiteBackend:
                     row = await cur.fetchone()
             return str(row[0]) if row else None
 
-        return await self._run("cancel", op)
+        status = await self._run("cancel", op)
+        if self._wake is not None:
+            if status == "cancelled":
+                self._wake.done([job_id])
+            elif status == "running":
+                self._wake.cancel(job_id)
+        return status
 
     async def retry_job(self, job_id: str) -> bool:
-        return await self._rowcount(_Q["retry_job"], {"id": job_id}) == 1
+        retried = await self._rowcount(_Q["retry_job"], {"id": job_id}) == 1
+        if retried and self._wake is not None:
+            self._wake.anything_new()
+        return retried
 
     async def stats(self) -> dict[str, dict[str, int]]:
         return group_stats(await self._fetchall(_Q["stats"], {}))
@@ -530,6 +603,10 @@ class SQLiteBackend:
 
     async def shift_schedules(self, seconds: float) -> int:
         return await self._rowcount(_Q["shift_schedules"], {"seconds": seconds})
+
+    async def has_due(self, queues: Sequence[str] | None) -> bool:
+        params = {"queues": json.dumps(list(queues)) if queues else None}
+        return bool((await self._fetchall(_Q["has_due"], params))[0][0])
 
     async def next_due_in(self) -> float | None:
         value = (await self._fetchall(_Q["next_due_in"], {}))[0][0]
@@ -558,6 +635,8 @@ class SQLiteBackend:
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._rowcount(_Q["set_paused"], {"name": queue, "paused": int(paused)})
+        if not paused and self._wake is not None:
+            self._wake.new([(queue, 0.0)])
 
     async def queue_states(self) -> dict[str, bool]:
         return {r[0]: bool(r[1]) for r in await self._fetchall(_Q["queue_states"], {})}
@@ -620,4 +699,23 @@ class SQLiteBackend:
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
     ) -> Listener | None:
-        return None
+        if self._wake is None:
+            return None
+        try:
+            return WakeListener(self._wake.directory, on_new, on_done, on_cancel)
+        except OSError as exc:
+            log.warning("no wake-up socket in %s (%s): relying on polling",
+                        self._wake.directory, exc)
+            return None
+
+    # -- wake-ups (after the commit: a hint must never come before its change) --
+
+    def _tell_new(self, jobs: Sequence[NewJob]) -> None:
+        if self._wake is None or not jobs:
+            return
+        self._wake.new(new_job_hints(jobs))
+
+    def _tell_anything(self) -> None:
+        if self._wake is not None:
+            self._wake.anything_new()
+            self._wake.done(None)

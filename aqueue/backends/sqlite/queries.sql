@@ -365,3 +365,14 @@ WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
 -- name: next_due_in
 SELECT min(scheduled_at) - {{NOW}} FROM aqueue_jobs
 WHERE status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: has_due
+-- The idle worker's probe where no wake-up socket can be had: one read, no lock.
+SELECT EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE status = 'queued' AND scheduled_at <= {{NOW}} AND limit_key IS NULL
+                 AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+                 AND NOT EXISTS (SELECT 1 FROM aqueue_queues p WHERE p.name = aqueue_jobs.queue
+                                 AND p.paused))
+    OR EXISTS (SELECT 1 FROM aqueue_jobs
+               WHERE status = 'queued' AND limit_key IS NOT NULL AND scheduled_at <= {{NOW}}
+                 AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues))));

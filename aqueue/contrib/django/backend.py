@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.tasks import Task as DjangoTask
 from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
@@ -24,6 +24,7 @@ from django.utils import timezone
 from aqueue.backends.mysql.backend import dbapi_insert_job as mysql_insert
 from aqueue.backends.postgres.backend import dbapi_insert_job as postgres_insert
 from aqueue.backends.sqlite.backend import dbapi_insert_job as sqlite_insert
+from aqueue.backends.sqlite.backend import dbapi_wake
 from aqueue.contrib.django.dsn import dsn_from_django, vendor_of
 from aqueue.contrib.django.results import task_result
 from aqueue.contrib.django.runner import resolver
@@ -121,6 +122,10 @@ class AqueueBackend(BaseTaskBackend):
             sql, params = _INSERTS[vendor_of(connection.settings_dict["ENGINE"])](row)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
+            if connection.vendor == "sqlite":
+                # Workers on this host hear of it once Django's transaction commits.
+                database = str(connection.settings_dict["NAME"])
+                transaction.on_commit(lambda: dbapi_wake(database, [row]), using=self.database)
             job_id = row.id
         else:
             [job] = self.queue.sync_bridge().call(lambda q: q.enqueue_many([request]))
