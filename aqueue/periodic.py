@@ -25,13 +25,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aqueue import serialization
 from aqueue.errors import ConfigurationError, DatabaseUnavailable
 from aqueue.task import new_jobs
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from croniter import croniter
 
     from aqueue.queue import Queue
@@ -71,6 +72,9 @@ class Schedule:
     def __post_init__(self) -> None:
         if not isinstance(self.cron, str) or not _croniter().is_valid(self.cron):
             raise ConfigurationError(f"invalid cron expression {self.cron!r} for {self.task!r}")
+        # zoneinfo only where schedules are declared: it costs a worker ~1 MB.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -87,6 +91,8 @@ class Schedule:
 
     @property
     def zone(self) -> ZoneInfo:
+        from zoneinfo import ZoneInfo
+
         return ZoneInfo(self.timezone)
 
     def _fixed_hour(self) -> bool:
