@@ -67,3 +67,25 @@ async def batch(dsn: str, n: int, statement_only: bool = False) -> float:
         return n / (time.perf_counter() - began)
     finally:
         await conn.close()
+
+
+async def latency_floor(dsn: str, samples: int = 200) -> float:
+    """W4's floor on PostgreSQL (ms): the median idle round trip (``SELECT 1``)
+    plus the median durable commit of one job-shaped INSERT, on one connection.
+    No queue can start a job sooner than its enqueue commits and a worker hears
+    of it."""
+    conn = await _connect(dsn)
+    try:
+        trips, commits = [], []
+        for i in range(samples):
+            began = time.perf_counter()
+            await conn.fetchval("SELECT 1")
+            trips.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await conn.execute(INSERT_ONE, uuid.uuid4(), json.dumps([i]))
+            commits.append(time.perf_counter() - began)
+        trips.sort()
+        commits.sort()
+        return (trips[samples // 2] + commits[samples // 2]) * 1000
+    finally:
+        await conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,11 +83,12 @@ class Peer:
     async def install(self) -> None:
         raise NotImplementedError
 
-    def enqueuer(self) -> Any:
+    def enqueuer(self, pool_size: int = 10) -> Any:
         """An async context manager yielding (enqueue_one, enqueue_many)."""
         raise NotImplementedError
 
-    def worker_command(self, concurrency: int, drain: bool) -> list[str]:
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
+        """Its worker; ``quiet``: at WARNING, else with its default logging."""
         raise NotImplementedError
 
     async def finished(self) -> int:
@@ -96,7 +98,7 @@ class Peer:
 
     async def w1(self, s: Sizes) -> float:
         await self.install()
-        async with self.enqueuer() as (one, _many):
+        async with self.enqueuer(pool_size=1) as (one, _many):
             await one(0)
             began = time.perf_counter()
             for n in range(s.single):
@@ -105,19 +107,28 @@ class Peer:
 
     async def w2(self, s: Sizes) -> float:
         await self.install()
-        async with self.enqueuer() as (_one, many):
+        async with self.enqueuer(pool_size=1) as (_one, many):
             await many([0])
             numbers = list(range(s.batch))
             began = time.perf_counter()
             await many(numbers)
             return s.batch / (time.perf_counter() - began)
 
-    async def w3(self, s: Sizes, concurrency: int) -> tuple[float, float]:
+    async def w2k(self, s: Sizes, per_call: int = 1000) -> float:
+        await self.install()
+        async with self.enqueuer(pool_size=1) as (_one, many):
+            await many([0])
+            began = time.perf_counter()
+            for first in range(0, s.batch, per_call):
+                await many(list(range(first, min(s.batch, first + per_call))))
+            return s.batch / (time.perf_counter() - began)
+
+    async def w3(self, s: Sizes, concurrency: int, quiet: bool = True) -> tuple[float, float]:
         await self.install()
         async with self.enqueuer() as (_one, many):
             await many(list(range(s.drain)))
         elapsed, peak = await asyncio.to_thread(
-            peak_rss_of, self.worker_command(concurrency, drain=True), self.env)
+            peak_rss_of, self.worker_command(concurrency, drain=True, quiet=quiet), self.env)
         done = await self.finished()
         if done != s.drain:
             raise RuntimeError(f"{self.name} drain finished {done} of {s.drain} jobs")
@@ -227,8 +238,9 @@ class Procrastinate(Peer):
 
         return _Enqueuer(enter, app.close_async)
 
-    def worker_command(self, concurrency: int, drain: bool) -> list[str]:
-        command = [str(BIN / "procrastinate"), "--log-level", "warning",
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
+        level = ["--log-level", "warning"] if quiet else []
+        command = [str(BIN / "procrastinate"), *level,
                    "--app", "benchmarks.peers.procrastinate_app.app", "worker",
                    "--concurrency", str(concurrency)]
         return [*command, "--one-shot"] if drain else command
@@ -259,11 +271,18 @@ class PgQueuer(Peer):
     def enqueuer(self, pool_size: int = 10) -> Any:
         from pgqueuer.queries import Queries
 
-        pool: list[asyncpg.Pool] = []
+        pool: list[Any] = []
 
         async def enter() -> Any:
-            pool.append(await asyncpg.create_pool(self.dsn, min_size=1, max_size=pool_size))
-            queries = Queries.from_asyncpg_pool(pool[0])
+            # One producer: one connection, as pgqueuer's docs enqueue
+            # (AsyncpgDriver / Queries.from_asyncpg_connection); concurrent
+            # producers (W7) need a pool.
+            if pool_size == 1:
+                pool.append(await asyncpg.connect(self.dsn))
+                queries = Queries.from_asyncpg_connection(pool[0])
+            else:
+                pool.append(await asyncpg.create_pool(self.dsn, min_size=1, max_size=pool_size))
+                queries = Queries.from_asyncpg_pool(pool[0])
 
             async def one(n: int) -> None:
                 await queries.enqueue("noop", str(n).encode(), 0)
@@ -279,9 +298,9 @@ class PgQueuer(Peer):
 
         return _Enqueuer(enter, leave)
 
-    def worker_command(self, concurrency: int, drain: bool) -> list[str]:
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
         return [sys.executable, "-m", "benchmarks.peers.pgqueuer_worker", str(concurrency),
-                "drain" if drain else "continuous"]
+                "drain" if drain else "continuous", "WARNING" if quiet else "INFO"]
 
     async def finished(self) -> int:
         conn = await asyncpg.connect(self.dsn)
@@ -292,11 +311,225 @@ class PgQueuer(Peer):
             await conn.close()
 
 
-PEERS: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer}
+class Chancy(Peer):
+    """chancy: psycopg 3, ``push``/``push_many`` (its documented batches of
+    1,000 per transaction), a worker whose queue runs async jobs on its asyncio
+    executor; its default plugins (leadership, pruner, recovery, metrics,
+    workflows) stay on, as a user gets them."""
+
+    name = "chancy"
+
+    async def install(self) -> None:
+        from chancy import Chancy as App  # type: ignore[import-untyped]
+
+        async with App(self.dsn) as app:
+            await app.migrate()
+
+    def enqueuer(self, pool_size: int = 10) -> Any:
+        from chancy import Chancy as App
+
+        from benchmarks.peers.chancy_app import noop
+
+        app = App(self.dsn, max_connection_pool_size=max(pool_size, 1))
+
+        async def enter() -> Any:
+            await app.__aenter__()
+
+            async def one(n: int) -> None:
+                await app.push(noop.job.with_kwargs(n=n))
+
+            async def many(numbers: list[int]) -> None:
+                jobs = [noop.job.with_kwargs(n=n) for n in numbers]
+                async for _ in app.push_many(jobs):
+                    pass
+
+            return one, many
+
+        async def leave() -> None:
+            await app.__aexit__(None, None, None)
+
+        return _Enqueuer(enter, leave)
+
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.peers.chancy_app", str(concurrency),
+                "drain" if drain else "continuous", "WARNING" if quiet else "default"]
+
+    async def finished(self) -> int:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM chancy_jobs WHERE state = 'succeeded'"))
+        finally:
+            await conn.close()
+
+
+class Saq(Peer):
+    """saq with its PostgreSQL queue: ``queue.enqueue`` (it has no batch insert:
+    a batch is one enqueue per job), its own ``saq`` CLI worker, or for drains
+    the same Worker stopped when drained (benchmarks/peers/saq_app.py); its
+    default logging is errors only, so both configurations are the same."""
+
+    name = "saq"
+
+    async def install(self) -> None:
+        from saq import Queue
+
+        queue = Queue.from_url(self.dsn)
+        await queue.connect()  # creates its tables
+        await queue.disconnect()
+
+    def enqueuer(self, pool_size: int = 10) -> Any:
+        from saq import Queue
+
+        queue = Queue.from_url(self.dsn, min_size=1, max_size=max(pool_size, 1))
+
+        async def enter() -> Any:
+            await queue.connect()
+
+            async def one(n: int) -> None:
+                await queue.enqueue("noop", n=n)
+
+            async def many(numbers: list[int]) -> None:
+                for n in numbers:
+                    await queue.enqueue("noop", n=n)
+
+            return one, many
+
+        return _Enqueuer(enter, queue.disconnect)
+
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
+        if drain:
+            return [sys.executable, "-m", "benchmarks.peers.saq_app", str(concurrency)]
+        self.env = {**self.env, "AQUEUE_BENCH_CONCURRENCY": str(concurrency)}
+        return [str(BIN / "saq"), "benchmarks.peers.saq_app.settings"]
+
+    async def finished(self) -> int:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM saq_jobs WHERE status = 'complete'"))
+        finally:
+            await conn.close()
+
+
+OBAN_VENV = ROOT / ".venv-oban"
+
+
+def oban_python() -> Path | None:
+    """``.venv-oban``'s Python, made on first use with pyenv's Python 3.12
+    (oban needs >= 3.12; the suite runs on the project's 3.11); None if there
+    is no 3.12 here."""
+    python = OBAN_VENV / "bin" / "python"
+    if python.exists():
+        return python
+    # pyenv's own versions first: its shims answer for versions not selected.
+    candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.1[23]*/bin/python"))]
+    candidates += [shutil.which(name) or "" for name in ("python3.12", "python3.13")]
+    found = next((c for c in candidates if c and subprocess.run(
+        [c, "-c", "import sys; assert sys.version_info >= (3, 12)"],
+        capture_output=True).returncode == 0), None)
+    if found is None:
+        return None
+    subprocess.run([found, "-m", "venv", str(OBAN_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "oban>=0.7"], check=True)
+    return python
+
+
+class ObanPeer(Peer):
+    """oban 0.7 (Python >= 3.12, psycopg 3) from ``.venv-oban``: its enqueue and
+    ``enqueue_many``, measured in its own process (benchmarks/peers/oban_side.py);
+    ``oban start --queues default:N`` as the worker; drains run the same Oban
+    in-process and stop when no job is left (it has no drain mode)."""
+
+    name = "oban"
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(dsn)
+        python = oban_python()
+        if python is None:
+            raise RuntimeError("oban needs Python >= 3.12 (pyenv install 3.12)")
+        self.python = python
+        self.env = {**self.env, "PYTHONPATH": str(ROOT)}
+
+    def _side(self, *args: object) -> str:
+        command = [str(self.python), "-m", "benchmarks.peers.oban_side", *map(str, args)]
+        done = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              check=True)
+        return done.stdout.strip()
+
+    async def install(self) -> None:
+        await asyncio.to_thread(self._side, "install", self.dsn)
+
+    async def _figure(self, *args: object) -> float:
+        await self.install()
+        return float(await asyncio.to_thread(self._side, *args))
+
+    async def w1(self, s: Sizes) -> float:
+        return await self._figure("w1", self.dsn, s.single)
+
+    async def w2(self, s: Sizes) -> float:
+        return await self._figure("w2", self.dsn, s.batch)
+
+    async def w2k(self, s: Sizes, per_call: int = 1000) -> float:
+        return await self._figure("w2k", self.dsn, s.batch)
+
+    async def w7(self, s: Sizes) -> float:
+        return await self._figure("w7", self.dsn, s.per_producer, s.producers)
+
+    async def w3(self, s: Sizes, concurrency: int, quiet: bool = True) -> tuple[float, float]:
+        await self.install()
+        await asyncio.to_thread(self._side, "fill", self.dsn, s.drain)
+        command = [str(self.python), "-m", "benchmarks.peers.oban_side", "drain", self.dsn,
+                   str(concurrency), "WARNING" if quiet else "INFO"]
+        elapsed, peak = await asyncio.to_thread(peak_rss_of, command, self.env)
+        done = await self.finished()
+        if done != s.drain:
+            raise RuntimeError(f"oban drain finished {done} of {s.drain} jobs")
+        return s.drain / elapsed, peak
+
+    async def w4(self, s: Sizes) -> tuple[float, float, float]:
+        await self.install()
+        with tempfile.NamedTemporaryFile("r", suffix=".starts") as starts:
+            env = {**self.env, "AQUEUE_BENCH_STARTS": starts.name}
+            proc = subprocess.Popen(self.worker_command(10, drain=False), cwd=ROOT, env=env)
+            try:
+                await asyncio.sleep(3.0)  # started and idle
+                lines = await asyncio.to_thread(self._side, "w4", self.dsn, s.latency)
+                returned = {int(n): float(t) for n, t in
+                            (line.split() for line in lines.splitlines())}
+                started = await _wait_for_lines(Path(starts.name), s.latency)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+        return percentiles([(started[n] - returned[n]) * 1000 for n in returned])
+
+    def enqueuer(self, pool_size: int = 10) -> Any:
+        raise NotImplementedError("oban enqueues in its own Python (oban_side)")
+
+    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
+        # --cron-modules names the module with the worker (else it imports every
+        # module under the working directory, .venv-oban's included).
+        return [str(OBAN_VENV / "bin" / "oban"), "start", "--dsn", self.dsn, "--queues",
+                f"default:{concurrency}", "--cron-modules", "benchmarks.peers.oban_app",
+                "--log-level", "WARNING" if quiet else "INFO"]
+
+    async def finished(self) -> int:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM oban_jobs WHERE state = 'completed'"))
+        finally:
+            await conn.close()
+
+
+PEERS: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer,
+                                "chancy": Chancy, "saq": Saq, "oban": ObanPeer}
 
 
 def available(name: str) -> bool:
     """Whether a peer's package is installed (``pip install -e '.[bench]'``)."""
     import importlib.util
 
+    if name == "oban":  # in its own Python 3.12 environment
+        return (OBAN_VENV / "bin" / "python").exists() or oban_python() is not None
     return importlib.util.find_spec(name) is not None

@@ -21,7 +21,8 @@ def main() -> None:
     concurrency = int(sys.argv[1])
     # pgqueuer requires max_concurrent_tasks >= 2 x batch_size.
     mode = QueueExecutionMode(sys.argv[2])
-    logging.basicConfig(level=logging.WARNING)
+    # INFO is `pgq run`'s default level; WARNING for the quiet figures.
+    logging.basicConfig(level=sys.argv[3] if len(sys.argv) > 3 else "WARNING")
     asyncio.run(pgqueuer.run(
         "benchmarks.peers.pgqueuer_app:create", mode=mode, batch_size=max(1, concurrency // 2),
         max_concurrent_tasks=concurrency,
