@@ -17,12 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import hashlib
 import logging
 import os
-import secrets
 import socket
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -56,6 +53,10 @@ def channel_directory(database: str) -> Path | None:
     beside = Path(real + _SUFFIX)
     if len(os.fsencode(beside)) + _NAME_BYTES <= _MAX_SOCKET_PATH:
         return beside
+    # Imported here: tempfile brings shutil, bz2 and lzma (~1.8 MB of a worker).
+    import hashlib
+    import tempfile
+
     digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:20]
     fallback = Path(tempfile.gettempdir()) / f"aqueue-wake-{digest}"
     return fallback if len(os.fsencode(fallback)) + _NAME_BYTES <= _MAX_SOCKET_PATH else None
@@ -146,7 +147,7 @@ class WakeListener:
         self._on_done = on_done
         self._on_cancel = on_cancel
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
+        self.path = directory / f"{os.getpid()}-{os.urandom(4).hex()}.sock"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             self._sock.setblocking(False)

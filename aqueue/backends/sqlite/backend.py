@@ -254,6 +254,10 @@ class SQLiteBackend:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute(f"PRAGMA synchronous={self._synchronous}")  # one of three words
         await conn.execute("PRAGMA busy_timeout=10000")
+        # A 1 MB page cache instead of 2: the file's pages stay in the OS's
+        # cache anyway, and a draining worker stayed under 30 MB (measured: no
+        # slower drain, no costlier claim on a 1.1M-row file).
+        await conn.execute("PRAGMA cache_size=-1024")
         self._conn = conn
 
     async def close(self) -> None:
