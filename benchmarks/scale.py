@@ -129,6 +129,14 @@ async def storage(dsn: str) -> dict[str, float]:
             "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0}
 
 
+async def autovacuum(dsn: str) -> str | None:
+    """PostgreSQL's autovacuum switch (None elsewhere)."""
+    async with server(dsn) as conn:
+        if parse(dsn).dialect != "postgresql":
+            return None
+        return str(await conn.fetchval("SHOW autovacuum"))
+
+
 async def backlog(queue: aqueue.Queue) -> int:
     stats = await queue.stats()
     return sum(n for states in stats.values() for s, n in states.items()
@@ -159,6 +167,11 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
         print(f"three workers drain {drained:,.0f} jobs/s: producing {rate:,} jobs/s",
               flush=True)
     dsn = await fresh(backend, scratch)
+    vacuum = await autovacuum(dsn)
+    if vacuum == "off":
+        print("WARNING: this PostgreSQL runs with autovacuum = off; production servers run "
+              "it on, and W8's table sizes mean little without it (ALTER SYSTEM SET "
+              "autovacuum = on; SELECT pg_reload_conf();)", flush=True)
     procs = start_workers(dsn, 3, "--concurrency", "10", "--retention", "succeeded=1m",
                           "--poll-interval", "1")
     queue = aqueue.Queue(dsn)
@@ -189,6 +202,20 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
             minute_began = began
             backlog_before = 0
             number = 0
+            async def close_window(now: float) -> None:
+                nonlocal enqueued_in_minute, minute_began, backlog_before
+                left = await backlog(queue)
+                seconds = now - minute_began
+                row: dict[str, Any] = {
+                    "minute": len(minutes_out) + 1,
+                    "throughput_per_s": (enqueued_in_minute - (left - backlog_before)) / seconds,
+                    "enqueued_per_s": enqueued_in_minute / seconds,
+                    "backlog": left, **await storage(dsn)}
+                minutes_out.append(row)
+                print(json.dumps({k: round(v, 2) if isinstance(v, float) else v
+                                  for k, v in row.items()}), flush=True)
+                enqueued_in_minute, minute_began, backlog_before = 0, now, left
+
             while time.monotonic() - began < minutes * 60:
                 batch = await queue.enqueue_many([noop.prepare(number + i)
                                                   for i in range(per_tick)])
@@ -197,21 +224,11 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
                 enqueued_in_minute += per_tick
                 probes.append(((time.monotonic() - began) // window, batch[0], returned))
                 next_tick += tick
-                now = time.monotonic()
-                if now - minute_began >= window or now - began >= minutes * 60:
-                    left = await backlog(queue)
-                    index = len(minutes_out)
-                    seconds = now - minute_began
-                    row: dict[str, Any] = {"minute": index + 1,
-                           "throughput_per_s": (enqueued_in_minute - (left - backlog_before))
-                           / seconds,
-                           "enqueued_per_s": enqueued_in_minute / seconds,
-                           "backlog": left, **await storage(dsn)}
-                    minutes_out.append(row)
-                    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                                      for k, v in row.items()}), flush=True)
-                    enqueued_in_minute, minute_began, backlog_before = 0, now, left
+                if time.monotonic() - minute_began >= window:
+                    await close_window(time.monotonic())
                 await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+            if enqueued_in_minute:
+                await close_window(time.monotonic())  # the last, shorter window
             # Let the last probes finish, then read their latencies.
             deadline = time.monotonic() + 60
             while probes and time.monotonic() < deadline:  # noqa: ASYNC110 - readers drain it
@@ -225,7 +242,8 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
         values = sorted(latencies.get(int(row["minute"]) - 1, []))
         row["p99_latency_ms"] = values[int(0.99 * (len(values) - 1))] if values else None
         row["p50_latency_ms"] = statistics.median(values) if values else None
-    return {"workload": "W8", "backend": backend, "rate": rate, "minutes": minutes_out}
+    return {"workload": "W8", "backend": backend, "rate": rate, "autovacuum": vacuum,
+            "minutes": minutes_out}
 
 
 # -- W9 ---------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 import aqueue
 from aqueue.records import JobStatus, Outcome
 
@@ -176,3 +178,15 @@ async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue
         assert "limit_key IS NULL" in definition, definition
     jobs = await backend.claim_jobs("w", None, 10, 30)
     assert {j.task for j in jobs} == {"free"}
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+async def test_postgres_vacuums_the_jobs_table_eagerly(queue: aqueue.Queue) -> None:
+    """Migration 0013: the churning jobs table is vacuumed at 1% dead rows,
+    unthrottled, with room on each page for in-place updates (W8 grew without
+    end under PostgreSQL's defaults)."""
+    options = await queue.backend._fetchval(  # type: ignore[attr-defined]
+        "SELECT reloptions FROM pg_class WHERE relname = 'aqueue_jobs'")
+    assert "autovacuum_vacuum_scale_factor=0.01" in options
+    assert "autovacuum_vacuum_cost_delay=0" in options
+    assert "fillfactor=80" in options
