@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def bouncer_dsn(direct: str) -> str:
         from tests.pgbouncer import PgBouncer
 
         _BOUNCER.append(PgBouncer(direct, pool=20))
-    return _BOUNCER[0].dsn(parse(direct).database) + "?pgbouncer=on"
+    return str(_BOUNCER[0].dsn(parse(direct).database)) + "?pgbouncer=on"
 
 
 async def fresh(backend: str, scratch: Path) -> str:
@@ -213,42 +214,55 @@ async def w3_drain(dsn: str, s: Sizes, concurrency: int,
     return s.drain / elapsed, rss
 
 
+@contextlib.asynccontextmanager
+async def server_connection(dsn: str) -> AsyncIterator[Any]:
+    """A plain driver connection to ``dsn``'s database (None for SQLite)."""
+    p = parse(dsn)
+    if p.dialect == "postgresql":
+        pg = await asyncpg.connect(host=p.host, port=p.port, user=p.user, password=p.password,
+                                   database=p.database)
+        try:
+            yield pg
+        finally:
+            await pg.close()
+    elif p.dialect == "mysql":
+        my = await aiomysql.connect(host=p.host or "127.0.0.1", port=p.port or 3306,
+                                    user=p.user or "root", password=p.password or "",
+                                    db=p.database, autocommit=True)
+        try:
+            yield my
+        finally:
+            my.close()
+    else:
+        yield None
+
+
+async def mysql_row(conn: Any, sql: str) -> Any:
+    async with conn.cursor() as cur:
+        await cur.execute(sql)
+        return await cur.fetchone()
+
+
 async def idle_load(dsn: str, seconds: float) -> float | None:
     """Statements (MySQL: ``Questions``) or transactions (PostgreSQL) the
     server ran per second over ``seconds`` while only an idle worker was
     connected, less the measuring connection's own; None for SQLite."""
-    parsed = parse(dsn)
-    if parsed.dialect == "mysql":
-        conn = await aiomysql.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 3306,
-                                      user=parsed.user or "root", password=parsed.password or "",
-                                      autocommit=True)
-        try:
-            async def questions() -> int:
-                async with conn.cursor() as cur:
-                    await cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
-                    row = await cur.fetchone()
-                return int(row[1])
-
-            before = await questions()
+    async with server_connection(dsn) as conn:
+        if conn is None:
+            return None
+        if parse(dsn).dialect == "mysql":
+            query = "SHOW GLOBAL STATUS LIKE 'Questions'"
+            before = int((await mysql_row(conn, query))[1])
             await asyncio.sleep(seconds)
-            return (await questions() - before - 1) / seconds
-        finally:
-            conn.close()
-    if parsed.dialect == "postgresql":
-        pg = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                                   password=parsed.password, database=parsed.database)
-        try:
-            sql = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-                   "WHERE datname = current_database()")
-            await pg.execute("SELECT pg_stat_clear_snapshot()")
-            before = int(await pg.fetchval(sql))
-            await asyncio.sleep(seconds)
-            await pg.execute("SELECT pg_stat_clear_snapshot()")
-            # Statistics reach pg_stat_database up to a second late: a rough figure.
-            return (int(await pg.fetchval(sql)) - before - 3) / seconds
-        finally:
-            await pg.close()
-    return None
+            return (int((await mysql_row(conn, query))[1]) - before - 1) / seconds
+        sql = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+               "WHERE datname = current_database()")
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        before = int(await conn.fetchval(sql))
+        await asyncio.sleep(seconds)
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        # Statistics reach pg_stat_database up to a second late: a rough figure.
+        return (int(await conn.fetchval(sql)) - before - 3) / seconds
 
 
 async def w4_latency(dsn: str, s: Sizes) -> tuple[float, float, float, float | None]:

@@ -31,17 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import aiomysql
-import asyncpg
 
 import aqueue
 from aqueue.dsn import parse
 from benchmarks.app import noop
-from benchmarks.run import fresh, idle_load
+from benchmarks.run import fresh, idle_load, mysql_row, server_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
@@ -62,45 +58,16 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.kill()
 
 
-@contextlib.asynccontextmanager
-async def server(dsn: str) -> AsyncIterator[Any]:
-    """A plain driver connection to the benchmark database (None for SQLite)."""
-    p = parse(dsn)
-    if p.dialect == "postgresql":
-        pg = await asyncpg.connect(host=p.host, port=p.port, user=p.user, password=p.password,
-                                   database=p.database)
-        try:
-            yield pg
-        finally:
-            await pg.close()
-    elif p.dialect == "mysql":
-        my = await aiomysql.connect(host=p.host or "127.0.0.1", port=p.port or 3306,
-                                    user=p.user or "root", password=p.password or "",
-                                    db=p.database, autocommit=True)
-        try:
-            yield my
-        finally:
-            my.close()
-    else:
-        yield None
-
-
-async def _mysql_row(conn: Any, sql: str) -> Any:
-    async with conn.cursor() as cur:
-        await cur.execute(sql)
-        return await cur.fetchone()
-
-
 async def connections(dsn: str) -> int | None:
     """Server sessions open on the benchmark database, other than this one."""
-    async with server(dsn) as conn:
+    async with server_connection(dsn) as conn:
         if conn is None:
             return None
         if parse(dsn).dialect == "postgresql":
             return int(await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid()"))
-        row = await _mysql_row(conn, "SELECT count(*) FROM information_schema.processlist "
+        row = await mysql_row(conn, "SELECT count(*) FROM information_schema.processlist "
                                      "WHERE db = DATABASE() AND id <> CONNECTION_ID()")
         return int(row[0])
 
@@ -108,7 +75,7 @@ async def connections(dsn: str) -> int | None:
 async def storage(dsn: str) -> dict[str, float]:
     """The job table's size and its indexes' (MB), and dead tuples or file sizes."""
     p = parse(dsn)
-    async with server(dsn) as conn:
+    async with server_connection(dsn) as conn:
         if p.dialect == "postgresql":
             row = await conn.fetchrow(
                 "SELECT pg_relation_size('aqueue_jobs'), pg_indexes_size('aqueue_jobs'), "
@@ -118,7 +85,7 @@ async def storage(dsn: str) -> dict[str, float]:
         if p.dialect == "mysql":
             # InnoDB's figures are estimates refreshed now and then (as good as it gets
             # without ANALYZE, which would change what is measured).
-            row = await _mysql_row(conn, "SELECT data_length, index_length, data_free "
+            row = await mysql_row(conn, "SELECT data_length, index_length, data_free "
                                          "FROM information_schema.tables WHERE table_schema = "
                                          "DATABASE() AND table_name = 'aqueue_jobs'")
             return {"table_mb": row[0] / 2**20, "indexes_mb": row[1] / 2**20,
@@ -131,7 +98,7 @@ async def storage(dsn: str) -> dict[str, float]:
 
 async def autovacuum(dsn: str) -> str | None:
     """PostgreSQL's autovacuum switch (None elsewhere)."""
-    async with server(dsn) as conn:
+    async with server_connection(dsn) as conn:
         if parse(dsn).dialect != "postgresql":
             return None
         return str(await conn.fetchval("SHOW autovacuum"))

@@ -14,9 +14,9 @@ import logging
 import os
 import sys
 
-import psycopg
 from chancy import Chancy, Queue, Worker, job  # type: ignore[import-untyped]
 
+from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.recorder import note_start
 
 DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
@@ -37,14 +37,6 @@ def queue(concurrency: int) -> Queue:
                  eager_polling=True)
 
 
-async def _unfinished() -> int:
-    async with await psycopg.AsyncConnection.connect(DSN, autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM chancy_jobs WHERE state NOT IN ('succeeded', 'failed')")
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-
 async def main(concurrency: int, drain: bool, level: str) -> None:
     log = logging.getLogger("chancy")
     app = Chancy(DSN)
@@ -56,8 +48,8 @@ async def main(concurrency: int, drain: bool, level: str) -> None:
             if not drain:
                 await worker.wait_for_shutdown()
                 return
-            while await _unfinished():  # noqa: ASYNC110 - the database is what we watch
-                await asyncio.sleep(0.05)
+            await wait_until_drained(
+                DSN, "SELECT count(*) FROM chancy_jobs WHERE state NOT IN ('succeeded', 'failed')")
             await worker.stop()
 
 

@@ -91,8 +91,15 @@ class Peer:
         """Its worker; ``quiet``: at WARNING, else with its default logging."""
         raise NotImplementedError
 
+    #: Counts the peer's successfully finished jobs.
+    finished_sql = ""
+
     async def finished(self) -> int:
-        raise NotImplementedError
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return int(await conn.fetchval(self.finished_sql))
+        finally:
+            await conn.close()
 
     # -- the workloads, the same for every peer -------------------------------------
 
@@ -207,6 +214,7 @@ class Procrastinate(Peer):
     """procrastinate 3.x: psycopg 3, ``defer_async``/``batch_defer_async``, its worker."""
 
     name = "procrastinate"
+    finished_sql = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
 
     def _app(self, pool_size: int = 10) -> Any:
         import procrastinate
@@ -245,19 +253,12 @@ class Procrastinate(Peer):
                    "--concurrency", str(concurrency)]
         return [*command, "--one-shot"] if drain else command
 
-    async def finished(self) -> int:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"))
-        finally:
-            await conn.close()
-
 
 class PgQueuer(Peer):
     """pgqueuer 1.x: asyncpg, ``Queries.enqueue`` (scalars or lists), its QueueManager."""
 
     name = "pgqueuer"
+    finished_sql = "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'"
 
     async def install(self) -> None:
         from pgqueuer.queries import Queries
@@ -302,14 +303,6 @@ class PgQueuer(Peer):
         return [sys.executable, "-m", "benchmarks.peers.pgqueuer_worker", str(concurrency),
                 "drain" if drain else "continuous", "WARNING" if quiet else "INFO"]
 
-    async def finished(self) -> int:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'"))
-        finally:
-            await conn.close()
-
 
 class Chancy(Peer):
     """chancy: psycopg 3, ``push``/``push_many`` (its documented batches of
@@ -318,6 +311,7 @@ class Chancy(Peer):
     workflows) stay on, as a user gets them."""
 
     name = "chancy"
+    finished_sql = "SELECT count(*) FROM chancy_jobs WHERE state = 'succeeded'"
 
     async def install(self) -> None:
         from chancy import Chancy as App  # type: ignore[import-untyped]
@@ -354,14 +348,6 @@ class Chancy(Peer):
         return [sys.executable, "-m", "benchmarks.peers.chancy_app", str(concurrency),
                 "drain" if drain else "continuous", "WARNING" if quiet else "default"]
 
-    async def finished(self) -> int:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM chancy_jobs WHERE state = 'succeeded'"))
-        finally:
-            await conn.close()
-
 
 class Saq(Peer):
     """saq with its PostgreSQL queue: ``queue.enqueue`` (it has no batch insert:
@@ -370,6 +356,7 @@ class Saq(Peer):
     default logging is errors only, so both configurations are the same."""
 
     name = "saq"
+    finished_sql = "SELECT count(*) FROM saq_jobs WHERE status = 'complete'"
 
     async def install(self) -> None:
         from saq import Queue
@@ -403,14 +390,6 @@ class Saq(Peer):
         self.env = {**self.env, "AQUEUE_BENCH_CONCURRENCY": str(concurrency)}
         return [str(BIN / "saq"), "benchmarks.peers.saq_app.settings"]
 
-    async def finished(self) -> int:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM saq_jobs WHERE status = 'complete'"))
-        finally:
-            await conn.close()
-
 
 OBAN_VENV = ROOT / ".venv-oban"
 
@@ -442,6 +421,7 @@ class ObanPeer(Peer):
     in-process and stop when no job is left (it has no drain mode)."""
 
     name = "oban"
+    finished_sql = "SELECT count(*) FROM oban_jobs WHERE state = 'completed'"
 
     def __init__(self, dsn: str) -> None:
         super().__init__(dsn)
@@ -512,14 +492,6 @@ class ObanPeer(Peer):
         return [str(OBAN_VENV / "bin" / "oban"), "start", "--dsn", self.dsn, "--queues",
                 f"default:{concurrency}", "--cron-modules", "benchmarks.peers.oban_app",
                 "--log-level", "WARNING" if quiet else "INFO"]
-
-    async def finished(self) -> int:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM oban_jobs WHERE state = 'completed'"))
-        finally:
-            await conn.close()
 
 
 PEERS: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer,

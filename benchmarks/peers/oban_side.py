@@ -22,6 +22,7 @@ import time
 from oban import Oban
 from oban.schema import install
 
+from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.oban_app import Noop
 
 
@@ -49,15 +50,8 @@ async def run(command: str, dsn: str, args: list[str]) -> float | None:
         logging.basicConfig(level=level)  # `oban start` sets INFO by default
         pool = await _pool(dsn)
         async with Oban(pool=pool, queues={"default": concurrency}):
-            async with pool.connection() as conn:
-                while True:
-                    cursor = await conn.execute(
-                        "SELECT count(*) FROM oban_jobs WHERE state NOT IN "
-                        "('completed', 'discarded', 'cancelled')")
-                    row = await cursor.fetchone()
-                    if not row or not row[0]:
-                        break
-                    await asyncio.sleep(0.05)
+            await wait_until_drained(dsn, "SELECT count(*) FROM oban_jobs WHERE state NOT IN "
+                                          "('completed', 'discarded', 'cancelled')")
         await pool.close()
         return None
     if command == "finished":

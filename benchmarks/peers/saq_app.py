@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Any
 
-import psycopg
 from saq import Queue, Worker
+from saq.types import Context
 
+from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.recorder import note_start
 
 DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
 
 
-async def noop(ctx: dict[str, Any], *, n: int = 0) -> None:
+async def noop(ctx: Context, *, n: int = 0) -> None:
     note_start(n)
 
 
@@ -38,23 +38,15 @@ settings = {
 }
 
 
-async def _unfinished() -> int:
-    async with await psycopg.AsyncConnection.connect(DSN, autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', 'queued', "
-            "'active')")
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
-
-
 async def drain(concurrency: int) -> None:
     queue = Queue.from_url(DSN)
     worker = Worker(queue=queue, functions=[noop], concurrency=concurrency)
     await queue.connect()
     try:
         running = asyncio.create_task(worker.start())
-        while await _unfinished():  # noqa: ASYNC110 - the database is what we watch
-            await asyncio.sleep(0.05)
+        await wait_until_drained(
+            DSN, "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', 'queued', "
+                 "'active')")
         await worker.stop()
         await running
     finally:
