@@ -63,9 +63,10 @@ def channel_directory(database: str) -> Path | None:
 
 
 class WakeSender:
-    """Sends hints to every process listening on one database's directory."""
+    """Sends hints to every process listening on one database's directory
+    (with no directory, sends nothing: callers need not check)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self._sock: socket.socket | None = None
         # The listing is read again only when the directory changes (a
@@ -74,6 +75,8 @@ class WakeSender:
         self._targets: list[str] = []
 
     def _refresh(self) -> list[str]:
+        if self.directory is None:
+            return self._targets
         try:
             changed = os.stat(self.directory).st_mtime_ns
         except OSError:
@@ -112,6 +115,10 @@ class WakeSender:
             with contextlib.suppress(OSError):
                 os.unlink(target)
             self._seen = None
+
+    def anything(self) -> None:
+        """Jobs may have become due and others ended (a rescue, a hand-back)."""
+        self.send(["n*", "d"])
 
     def new(self, due: Iterable[tuple[str, float]]) -> None:
         """Jobs were committed: each (queue, seconds until due) of them."""

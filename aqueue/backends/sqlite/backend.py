@@ -95,10 +95,7 @@ def dbapi_wake(database: str, jobs: Sequence[NewJob]) -> None:
     file ``database``: wake the workers on this host, as aqueue's own insert does."""
     sender = _SENDERS.get(database)
     if sender is None:
-        directory = channel_directory(database)
-        if directory is None:
-            return
-        sender = _SENDERS[database] = WakeSender(directory)
+        sender = _SENDERS[database] = WakeSender(channel_directory(database))
     sender.new(new_job_hints(jobs))
 
 
@@ -221,13 +218,14 @@ class SQLiteBackend:
         self._synchronous = dsn.options.get("synchronous", "full").upper()
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
-        # Wake-ups through sockets beside the file (aqueue.backends.wakeup);
-        # ?wakeup=off leaves workers to their poll.
+        # Wake-ups through sockets beside the file (aqueue.backends.wakeup),
+        # each sent after the commit of its change, never before; ?wakeup=off
+        # (or no directory to be had) sends none and leaves workers to probe.
         wanted = dsn.options.get("wakeup", "on") == "on"
         directory = channel_directory(self.path) if wanted else None
-        self._wake = WakeSender(directory) if directory is not None else None
+        self._wake = WakeSender(directory)
         #: True for a database file: its processes wake each other on this host.
-        self.supports_notify = self._wake is not None
+        self.supports_notify = directory is not None
 
     async def open(self) -> None:
         if self._conn is not None:
@@ -262,8 +260,7 @@ class SQLiteBackend:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if self._wake is not None:
-            self._wake.close()
+        self._wake.close()
         if conn is not None:
             await conn.close()
 
@@ -383,7 +380,7 @@ class SQLiteBackend:
                     return await write(conn)
 
             found = await self._run("insert", op)
-            self._tell_new(jobs)
+            self._wake.new(new_job_hints(jobs))
         present = {row[1] for row in found}
         active: dict[str, str] = {}
         for key, job_id in found:
@@ -423,21 +420,19 @@ class SQLiteBackend:
                 return await write(conn)
 
         ids = await self._run("insert", op)
-        self._tell_new(jobs)
+        self._wake.new(new_job_hints(jobs))
         return ids
 
     async def release_ended(self, parents: Sequence[str] | None = None) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
+        async def op(conn: aiosqlite.Connection) -> bool:
             deps = _SQLiteDeps(conn)
             async with self._transaction(conn):
                 if parents is None:
                     found = await deps.ended_edges(None)
-                    await release(deps, sorted({e.parent for e in found}))
-                elif parents:
-                    await release(deps, parents)
+                    return await release(deps, sorted({e.parent for e in found}))
+                return bool(parents) and await release(deps, parents)
 
-        await self._run("update", op)
-        if self._wake is not None:
+        if await self._run("update", op):
             self._wake.anything_new()
 
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
@@ -480,7 +475,7 @@ class SQLiteBackend:
             return fenced
 
         fenced = await self._run("complete", op)
-        if self._wake is not None and outcomes:
+        if outcomes:
             # Retries due later wake their own worker (its timer), not everyone.
             gone = set(fenced)
             self._wake.done([o.id for o in outcomes
@@ -501,7 +496,7 @@ class SQLiteBackend:
             "message": LEASE_EXPIRED_MESSAGE, "gone_message": WORKER_GONE_MESSAGE,
             "gone": json.dumps(list(gone))})
         if count:
-            self._tell_anything()
+            self._wake.anything()
         return count
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
@@ -516,7 +511,7 @@ class SQLiteBackend:
 
         count = await self._run("hand back", op)
         if count:
-            self._tell_anything()
+            self._wake.anything()
         return count
 
     async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
@@ -572,16 +567,15 @@ class SQLiteBackend:
             return str(row[0]) if row else None
 
         status = await self._run("cancel", op)
-        if self._wake is not None:
-            if status == "cancelled":
-                self._wake.done([job_id])
-            elif status == "running":
-                self._wake.cancel(job_id)
+        if status == "cancelled":
+            self._wake.done([job_id])
+        elif status == "running":
+            self._wake.cancel(job_id)
         return status
 
     async def retry_job(self, job_id: str) -> bool:
         retried = await self._rowcount(_Q["retry_job"], {"id": job_id}) == 1
-        if retried and self._wake is not None:
+        if retried:
             self._wake.anything_new()
         return retried
 
@@ -639,7 +633,7 @@ class SQLiteBackend:
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._rowcount(_Q["set_paused"], {"name": queue, "paused": int(paused)})
-        if not paused and self._wake is not None:
+        if not paused:
             self._wake.new([(queue, 0.0)])
 
     async def queue_states(self) -> dict[str, bool]:
@@ -703,7 +697,7 @@ class SQLiteBackend:
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
     ) -> Listener | None:
-        if self._wake is None:
+        if self._wake.directory is None:
             return None
         try:
             return WakeListener(self._wake.directory, on_new, on_done, on_cancel)
@@ -711,15 +705,3 @@ class SQLiteBackend:
             log.warning("no wake-up socket in %s (%s): relying on polling",
                         self._wake.directory, exc)
             return None
-
-    # -- wake-ups (after the commit: a hint must never come before its change) --
-
-    def _tell_new(self, jobs: Sequence[NewJob]) -> None:
-        if self._wake is None or not jobs:
-            return
-        self._wake.new(new_job_hints(jobs))
-
-    def _tell_anything(self) -> None:
-        if self._wake is not None:
-            self._wake.anything_new()
-            self._wake.done(None)
