@@ -37,3 +37,20 @@ def test_admin_commands_log_json_when_asked(tmp_path: Path) -> None:
                          check=True).stderr
     line = json.loads(err.strip().splitlines()[-1])
     assert (line["level"], line["logger"], line["event"]) == ("WARNING", "aqueue.test", "after 0")
+
+
+def test_a_running_sqlite_worker_imports_no_archive_or_zone_modules(tmp_path: Path) -> None:
+    """shutil (with bz2 and lzma, ~1.8 MB: argparse's terminal width, tempfile)
+    and zoneinfo (~1 MB, schedules only) once pushed a draining worker past
+    30 MB; a worker that parsed its arguments and ran a job imports none."""
+    code = (
+        "import sys\n"
+        "from aqueue.cli import worker_main\n"
+        f"code = worker_main(['examples.hello:queue', '--burst', '--log-level', 'WARNING', "
+        f"'--dsn', 'sqlite:///{tmp_path / 'w.db'}'])\n"
+        "print(code, sorted(m for m in ('shutil', 'bz2', 'lzma', 'zoneinfo') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
