@@ -115,6 +115,22 @@ async def test_a_failed_parent_cancels_the_children_and_theirs(queue: aqueue.Que
         await grandchild.result(timeout=5)
 
 
+async def test_a_failed_parent_cancels_hundreds_of_children(queue: aqueue.Queue) -> None:
+    """Regression: on PostgreSQL the children a failure cancelled were announced
+    in one notification; past ~215 ids it passed 8,000 bytes and failed the
+    parent's outcome write (and every retry of it), so nothing moved."""
+    ran: list[str] = []
+    step, boom = tasks(queue, ran)
+    parent = await boom.enqueue("parent")
+    children = await queue.enqueue_many(
+        [step.using(after=[parent]).prepare(f"child {n}") for n in range(300)])
+    assert await queue.process(10) == 1
+    assert ran == ["parent"]
+    assert await status(queue, parent) == JobStatus.FAILED
+    for child in (children[0], children[-1]):
+        assert await status(queue, child) == JobStatus.CANCELLED
+
+
 async def test_cancelling_a_parent_by_hand_cancels_its_children(queue: aqueue.Queue) -> None:
     ran: list[str] = []
     step, _ = tasks(queue, ran)

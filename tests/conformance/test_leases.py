@@ -133,3 +133,39 @@ async def test_a_claim_the_worker_never_heard_of_is_not_renewed(queue: aqueue.Qu
     assert await queue.backend.rescue_expired_leases() == 1
     assert (await orphan.refresh()).status == JobStatus.QUEUED
     assert (await known.refresh()).status == JobStatus.RUNNING
+
+
+async def test_a_rescue_that_ends_hundreds_of_jobs_at_once(queue: aqueue.Queue) -> None:
+    """Regression: on PostgreSQL the rescue told result readers of every job it
+    ended in one notification; over ~215 ids it passed 8,000 bytes, the
+    statement failed, every later sweep failed the same way, and the jobs stayed
+    running for ever (a worker with many jobs claimed ahead, dead, with jobs
+    on their last attempt)."""
+    @queue.task(name="once", max_attempts=1)
+    async def once() -> None:
+        return None
+
+    jobs = await queue.enqueue_many([once.prepare() for _ in range(300)])
+    assert len(await queue.backend.claim_jobs("ghost", None, 300, 0.1)) == 300
+    await asyncio.sleep(0.3)
+    assert await queue.backend.rescue_expired_leases() == 300
+    for job in (jobs[0], jobs[-1]):
+        info = await job.refresh()
+        assert info.status == JobStatus.FAILED and info.error is not None
+        assert info.error["type"] == "LeaseExpired"
+
+
+async def test_a_hand_back_that_ends_hundreds_of_cancelled_jobs(queue: aqueue.Queue) -> None:
+    """Regression (PostgreSQL): as for the rescue, a hand-back announcing over
+    ~215 jobs it ended cancelled failed, and the shutdown gave nothing back."""
+    @queue.task(name="held")
+    async def held() -> None:
+        return None
+
+    await queue.enqueue_many([held.prepare() for _ in range(300)])
+    claimed = await queue.backend.claim_jobs("w1", None, 300, 30)
+    for job in claimed:
+        assert await queue.cancel_job(job.id) == JobStatus.RUNNING  # asked to stop
+    assert await queue.backend.hand_back("w1", [job.key for job in claimed]) == 300
+    info = await queue.job(claimed[-1].id).refresh()
+    assert info.status == JobStatus.CANCELLED

@@ -1,6 +1,7 @@
 -- Named queries for the PostgreSQL backend (asyncpg, $n parameters).
 -- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
--- workers; aqueue_done carries comma-separated ids and wakes result readers.
+-- workers; aqueue_done carries comma-separated ids and wakes result readers,
+-- at most 200 per notification (a payload over 8,000 bytes fails the statement).
 -- aqueue_cancel carries the id of a running job whose cancel was requested.
 -- {{IF_UNIQUE_KEYS}}: the ON CONFLICT clause for jobs with unique keys (backend.py
 -- makes insert_job in two forms, with it and without; insert_jobs_unique has it).
@@ -103,8 +104,10 @@ SELECT count(pg_notify('aqueue_new', queue || ' 0'))
 FROM (SELECT DISTINCT queue FROM rescued WHERE status = 'queued') AS q
 UNION ALL
 SELECT count(pg_notify('aqueue_done', ids))
-FROM (SELECT string_agg(id::text, ',') AS ids FROM rescued WHERE status <> 'queued'
-      HAVING count(*) > 0) AS d;
+FROM (SELECT string_agg(id::text, ',') AS ids
+      FROM (SELECT id, (row_number() OVER () - 1) / 200 AS part
+            FROM rescued WHERE status <> 'queued') AS ended
+      GROUP BY part) AS d;
 
 -- name: hand_back
 -- The attempt is given back uncounted, unless a cancel was requested: then the
@@ -124,8 +127,10 @@ SELECT count(pg_notify('aqueue_new', queue || ' 0'))
 FROM (SELECT DISTINCT queue FROM back WHERE status = 'queued') AS q
 UNION ALL
 SELECT count(pg_notify('aqueue_done', ids))
-FROM (SELECT string_agg(id::text, ',') AS ids FROM back WHERE status = 'cancelled'
-      HAVING count(*) > 0) AS d;
+FROM (SELECT string_agg(id::text, ',') AS ids
+      FROM (SELECT id, (row_number() OVER () - 1) / 200 AS part
+            FROM back WHERE status = 'cancelled') AS ended
+      GROUP BY part) AS d;
 
 -- name: set_progress
 UPDATE aqueue_jobs SET progress = $3::json
