@@ -13,7 +13,8 @@ class Signals:
 
     Names a worker emits: ``claimed`` (jobs), ``written`` (outcomes),
     ``renewed`` (renewals), ``rescued`` (jobs), ``lease_lost`` (attempts),
-    ``handed_back`` (jobs). Emitting costs a counter increment while nobody waits.
+    ``handed_back`` (jobs), ``handed_over`` (jobs a producer gave it while idle,
+    also counted as ``claimed``). Emitting costs a counter increment while nobody waits.
     """
 
     def __init__(self) -> None:

@@ -38,6 +38,7 @@ from aqueue.limits import LimitedClaim, TaskLimit
 from aqueue.loop_monitor import LoopMonitor
 from aqueue.node import node_id
 from aqueue.observer import WorkerObserver
+from aqueue.offers import Offers
 from aqueue.periodic import Scheduler
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
 from aqueue.rescuer import Rescuer
@@ -174,10 +175,18 @@ class Worker:
         self._limits: dict[str, TaskLimit] = {}
         # One timer for the earliest known due time, however many are notified.
         self._timer: asyncio.TimerHandle | None = None
+        self._recovering: asyncio.Task[None] | None = None
+        # Handed-over attempts whose lease may have ended before this worker
+        # heard of them: renewed before they start (see _attempt).
+        self._verify_first: set[Key] = set()
         self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
         self._completer = Completer(queue.backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(queue.backend, self.name, lease, self._held,
                                   self._on_renewed)
+        #: This worker's offer to take jobs straight from producers while idle
+        #: (aqueue/offers.py: PostgreSQL, with LISTEN, not in burst runs).
+        self.offers = Offers(queue.backend, self.name, self.queues, lease, self._handed_over,
+                             self._held)
         node = node_id() if register else None
         self.rescuer = Rescuer(queue.backend, self.keeper, self._on_rescued, node=node,
                                name=self.name)
@@ -264,6 +273,9 @@ class Worker:
         # or "*" after a reconnect, when anything may have been missed.
         if payload == "*":
             self._wake.set()
+            if self.offers.enabled:
+                self._recovering = asyncio.create_task(self.offers.recover(),
+                                                       name="aqueue-offer-recovery")
             return
         queue_name, _, due_in = payload.rpartition(" ")
         if self.queues is not None and queue_name not in self.queues:
@@ -335,6 +347,8 @@ class Worker:
         finally:
             if self._timer is not None:
                 self._timer.cancel()
+            if self._recovering is not None:
+                self._recovering.cancel()
             if listener is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener.close(), 5)
@@ -345,12 +359,30 @@ class Worker:
                      f" ({_counts(totals)})" if totals else "")
 
     async def _listen(self) -> Listener | None:
+        backend = self.queue.backend
+        # A worker that stops when idle (--burst) or after --max-jobs never offers.
+        offering = backend.supports_handover and not self.burst and self.max_jobs is None
         try:
-            return await self.queue.backend.listen(self._on_notify, self.queue.notify_done,
-                                                   self._on_cancel)
+            listener = await backend.listen(self._on_notify, self.queue.notify_done,
+                                            self._on_cancel,
+                                            self.offers.heard if offering else None)
         except DatabaseUnavailable as exc:
             log.warning("LISTEN failed, relying on polling: %s", exc)
             return None
+        self.offers.enabled = offering and listener is not None
+        return listener
+
+    def _handed_over(self, job: ClaimedJob, verify: bool) -> None:
+        """A producer handed this idle worker a job (aqueue/offers.py): it starts
+        as a claimed job does; with ``verify``, once its lease is renewed."""
+        if verify:
+            self._verify_first.add(job.key)
+        self._claimed += 1
+        self.signals.emit("claimed", 1)
+        self.signals.emit("handed_over", 1)
+        self._ready[job.key] = job
+        self._dispatch()
+        self._wake.set()  # claim again, and offer again when idle
 
     def _prefetch_target(self) -> int:
         """How many jobs to hold claimed ahead of free slots.
@@ -499,6 +531,10 @@ class Worker:
         """Wait ``seconds`` for a wake-up; a worker no notification reaches
         asks the database meanwhile whether a job is due — one cheap read
         instead of a claim's locking transaction."""
+        try:
+            await self.offers.stand()
+        except DatabaseUnavailable:
+            pass  # the next claim reports it, and backs off
         probe = self.probe_interval
         if probe is None:
             probe = self.queue.backend.idle_probe_interval
@@ -533,11 +569,14 @@ class Worker:
         running.task.add_done_callback(lambda task: self._finished(running, task))
 
     async def _attempt(self, job: ClaimedJob) -> Outcome:
-        if not self.keeper.up_to_date():
+        verify = job.key in self._verify_first
+        self._verify_first.discard(job.key)
+        if verify or not self.keeper.up_to_date():
             # This worker was stalled (SIGSTOP, a blocking call, a long pause)
-            # past its lease since it claimed the job: another worker may have
-            # rescued it meanwhile. Ask before running anything; a renewal that
-            # finds the job gone cancels this task (see _on_renewed).
+            # past its lease since it claimed the job, or heard of a job handed
+            # over late: another worker may have rescued it meanwhile. Ask
+            # before running anything; a renewal that finds the job gone
+            # cancels this task (see _on_renewed).
             with contextlib.suppress(DatabaseUnavailable):
                 await self.keeper.renew()
             await asyncio.sleep(0)  # a cancel the renewal made is delivered here
@@ -640,6 +679,7 @@ class Worker:
             if job is not None:
                 if state is None:
                     del self._ready[key]
+                    self._verify_first.discard(key)
                     self.signals.emit("lease_lost")
                     log.warning("job %s: lease lost (rescued elsewhere) before it started",
                                 key[0])
@@ -714,10 +754,36 @@ class Worker:
         log.warning("gave up %s at the shutdown deadline", what)
         return False
 
+    async def _withdrawn(self, deadline: float) -> list[ClaimedJob]:
+        """Withdraw the offer (by the deadline); the jobs handed over unheard."""
+        if self._recovering is not None:
+            self._recovering.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._recovering
+
+        async def withdraw() -> list[ClaimedJob]:
+            try:
+                return await self.offers.withdraw()
+            except DatabaseUnavailable as exc:
+                log.warning("cannot withdraw this worker's offer (%s): a job handed over "
+                            "just now comes back when its lease ends", exc)
+                return []
+
+        withdrawing = asyncio.ensure_future(withdraw())
+        if not await self._within(deadline, withdrawing, "withdrawing the offer"):
+            return []
+        return withdrawing.result()
+
     async def _shut_down(self) -> None:
         """Finish within ``shutdown_timeout``, even while the database is away."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.shutdown_timeout
+        if self.offers.enabled:
+            # No more hand-overs: withdraw the offer, and give back a job a
+            # producer handed over just before (its notification ignored now).
+            self.offers.enabled = False
+            for job in await self._withdrawn(deadline):
+                self._ready[job.key] = job
         # Jobs claimed ahead never started: back to the queue at once, for
         # other workers, rather than after the running jobs' grace period.
         never_started = list(self._ready)

@@ -49,8 +49,11 @@ async def empty(dsn: str) -> None:
     async with queue:
         backend = queue.backend
         # Pause states, registered workers and schedules' ticks are per-test state too.
-        for table in ("aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic",
-                      "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps"):
+        tables = ["aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic",
+                  "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps"]
+        if backend.supports_handover:
+            tables.append("aqueue_offers")  # an offer outlives its worker for seconds
+        for table in tables:
             if backend.dialect == "postgresql":
                 await backend._fetch(f"TRUNCATE {table}")  # type: ignore[attr-defined]
             else:

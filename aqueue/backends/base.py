@@ -30,6 +30,8 @@ NewJobHandler = Callable[[str], None]
 DoneHandler = Callable[[list[str] | None], None]
 # on_cancel(job id): a cancel was requested for a running job.
 CancelHandler = Callable[[str], None]
+# on_handover(payload): a producer handed a job to an idle worker (aqueue/offers.py).
+PushHandler = Callable[[str], None]
 
 
 class Listener(Protocol):
@@ -50,6 +52,9 @@ class Backend(Protocol):
     single_host: bool
     #: True when opening the database also migrates it (the embedded SQLite default).
     migrates_on_open: bool
+    #: True when idle workers may offer to take jobs straight from producers
+    #: (aqueue/offers.py; PostgreSQL). The methods below are then used.
+    supports_handover: bool
 
     async def open(self) -> None:
         """Connect (a pool, or one connection for SQLite)."""
@@ -236,6 +241,24 @@ class Backend(Protocol):
         """Whether a claim would find a job due now (one cheap read, no lock)."""
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        on_handover: PushHandler | None = None,
     ) -> Listener | None:
         """Subscribe to notifications; ``None`` where the database has none."""
+
+    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
+                    ttl: float, token: float) -> datetime:
+        """Stand (or renew) an idle worker's offer for ``ttl`` seconds, with
+        ``token`` to be sent back with a job handed over under it; when the
+        offer was first made, by the database's clock."""
+
+    async def withdraw_offer(self, worker: str) -> bool:
+        """Withdraw the worker's offer; whether it still stood (no producer took it)."""
+
+    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
+        """A job handed to ``worker`` by its id alone; ``None`` if it is not (or
+        no longer) that worker's first attempt."""
+
+    async def handed_over_since(self, worker: str, since: datetime,
+                                held: Sequence[str]) -> list[ClaimedJob]:
+        """Jobs handed to ``worker`` since ``since`` that are not among ``held``."""

@@ -488,3 +488,24 @@ def summarize_queues(states: Mapping[str, bool], counts: Iterable[Sequence[Any]]
             q["finished_60m"][status] = int(long_window)
             q["finished_5m"][status] = int(short_window)
     return [QueueSummary(**fields[name]) for name in sorted(fields)]
+
+
+class NoHandover:
+    """For backends where producers cannot hand jobs to idle workers
+    (aqueue/offers.py needs NOTIFY): workers there never offer."""
+
+    supports_handover = False
+
+    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
+                    ttl: float, token: float) -> datetime:
+        raise NotImplementedError("no hand-over on this database")
+
+    async def withdraw_offer(self, worker: str) -> bool:
+        return True
+
+    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
+        return None
+
+    async def handed_over_since(self, worker: str, since: datetime,
+                                held: Sequence[str]) -> list[ClaimedJob]:
+        return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
 
 import pytest
@@ -110,3 +111,22 @@ def test_parse_retention() -> None:
     for bad in ("queued=1d", "failed", "failed=soon"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_retention(bad)
+
+
+def test_a_handover_notification_is_read_only_by_its_worker() -> None:
+    from aqueue.backends.common import claimed_jobs
+    from aqueue.offers import read_handover
+
+    job = ["w1", 12.5, "0190-id", "mark", "default", 0, "[1]", '{"a": 2}', 1, 3, None,
+           1700000000.5, None]
+    got = read_handover(json.dumps(job), "w1")
+    assert got is not None and got[0] == 12.5 and isinstance(got[1], tuple)
+    [claimed] = claimed_jobs([got[1]])
+    assert (claimed.id, claimed.task, claimed.args, claimed.kwargs, claimed.attempts,
+            claimed.max_attempts) == ("0190-id", "mark", [1], {"a": 2}, 1, 3)
+    assert claimed.due_timestamp() == 1700000000.5
+    assert read_handover(json.dumps(job), "w2") is None  # another worker's
+    assert read_handover(json.dumps(["w1", 3, "0190-id"]), "w1") == (3.0, "0190-id")  # id alone
+    for garbage in ("", "not json", "{}", "[]", '["w1"]', json.dumps(job[:5]),
+                    json.dumps(["w1", "soon", "0190-id"])):
+        assert read_handover(garbage, "w1") is None

@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import aiomysql
 import pymysql
 
-from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler, PushHandler
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     WORKER_GONE_MESSAGE,
+    NoHandover,
     at_edge,
     claimed_jobs,
     delete_in_batches,
@@ -192,7 +193,7 @@ class _MySQLDeps:
         return bool(await self._cur.execute(_Q["cancel_child"], (error, child)))
 
 
-class MySQLBackend:
+class MySQLBackend(NoHandover):
     """Jobs in ``aqueue_jobs`` on InnoDB, claimed with FOR UPDATE SKIP LOCKED."""
 
     dialect = "mysql"
@@ -705,6 +706,7 @@ class MySQLBackend:
         return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], (node,))]
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        on_handover: PushHandler | None = None,
     ) -> Listener | None:
         return None

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler, PushHandler
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
@@ -36,6 +37,7 @@ from aqueue.dependencies import Edge, add_dependencies
 from aqueue.dsn import DSN, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
+from aqueue.offers import NO_OFFER_SECONDS, can_hand_over
 from aqueue.records import (
     ClaimedJob,
     ImportedJob,
@@ -60,6 +62,7 @@ _ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
                 "AND status IN ('queued', 'running') DO NOTHING")
 _INSERT_JOB = _Q.render("insert_job", IF_UNIQUE_KEYS="")
 _INSERT_JOB_UNIQUE = _Q.render("insert_job", IF_UNIQUE_KEYS=_ON_CONFLICT)
+_INSERT_JOB_OFFERED = _Q["insert_job_offered"]
 _INSERT_JOBS = _Q["insert_jobs"]
 _INSERT_JOBS_UNIQUE = _Q.render("insert_jobs_unique", IF_UNIQUE_KEYS=_ON_CONFLICT)
 # insert_job in the %(name)s style of sync drivers (psycopg under Django).
@@ -196,6 +199,7 @@ class PostgresBackend:
     idle_probe_interval = 0.1
     single_host = False
     migrates_on_open = False
+    supports_handover = True
 
     def __init__(self, dsn: DSN, *, pool_size: int = 10, listen_dsn: DSN | None = None) -> None:
         self._dsn = dsn
@@ -216,6 +220,9 @@ class PostgresBackend:
         self._listen_dsn = listen_dsn
         #: False behind PgBouncer without a listen DSN: idle workers probe.
         self.supports_notify = not self._bouncer or listen_dsn is not None
+        # Until then (time.monotonic()) single enqueues skip looking for an
+        # idle worker's offer: the last look found none (aqueue/offers.py).
+        self._no_offer_until = 0.0
 
     def _connect_args(self, dsn: DSN | None = None) -> dict[str, Any]:
         dsn = dsn or self._dsn
@@ -411,6 +418,16 @@ class PostgresBackend:
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
         if len(batch) == 1:
             j = batch[0]
+            if (connection is None and can_hand_over(j)
+                    and time.monotonic() >= self._no_offer_until):
+                # On the caller's connection its transaction could outlast the
+                # attempt's lease before the worker hears of it: never there.
+                taken = await self._run("insert", lambda c: c.fetchval(
+                    _INSERT_JOB_OFFERED, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
+                    j.max_attempts, j.timeout, j.meta, j.delay))
+                if not taken:
+                    self._no_offer_until = time.monotonic() + NO_OFFER_SECONDS
+                return
             sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
             await self._run("insert", lambda c: c.execute(
                 sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
@@ -470,6 +487,25 @@ class PostgresBackend:
         rows = await self._fetch(_Q["claim_jobs"], worker, limit, lease,
                                  list(queues) if queues else None)
         return claimed_jobs(rows)
+
+    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
+                    ttl: float, token: float) -> datetime:
+        value: datetime = await self._fetchval(_Q["offer"], worker,
+                                               list(queues) if queues else None, lease, ttl,
+                                               token)
+        return value
+
+    async def withdraw_offer(self, worker: str) -> bool:
+        return bool(await self._fetchval(_Q["withdraw_offer"], worker))
+
+    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
+        rows = await self._fetch(_Q["pushed_job"], job_id, worker)
+        jobs = claimed_jobs(rows)
+        return jobs[0] if jobs else None
+
+    async def handed_over_since(self, worker: str, since: datetime,
+                                held: Sequence[str]) -> list[ClaimedJob]:
+        return claimed_jobs(await self._fetch(_Q["pushed_since"], worker, since, list(held)))
 
     async def insert_dependent_jobs(
         self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
@@ -695,12 +731,13 @@ class PostgresBackend:
         return [(r[0], int(r[1])) for r in await self._fetch(_Q["workers_on_node"], node)]
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        on_handover: PushHandler | None = None,
     ) -> PostgresListener | None:
         if not self.supports_notify:
             return None
         listener = PostgresListener(self._connect_args(self._listen_dsn), on_new, on_done,
-                                    on_cancel, self._unavailable)
+                                    on_cancel, self._unavailable, on_handover)
         await listener.start()
         return listener
 
@@ -719,11 +756,13 @@ class PostgresListener:
         on_done: DoneHandler,
         on_cancel: CancelHandler | None,
         unavailable: Callable[[BaseException], DatabaseUnavailable],
+        on_handover: PushHandler | None = None,
     ) -> None:
         self._connect_args = connect_args
         self._on_new = on_new
         self._on_done = on_done
         self._on_cancel = on_cancel
+        self._on_handover = on_handover
         self._unavailable = unavailable
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
@@ -731,6 +770,9 @@ class PostgresListener:
     def _notified(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         if channel == "aqueue_new":
             self._on_new(payload)
+        elif channel == "aqueue_push":
+            if self._on_handover is not None:
+                self._on_handover(payload)
         elif channel == "aqueue_cancel":
             if self._on_cancel is not None:
                 self._on_cancel(payload)
@@ -746,6 +788,8 @@ class PostgresListener:
             await conn.add_listener("aqueue_done", self._notified)
             if self._on_cancel is not None:
                 await conn.add_listener("aqueue_cancel", self._notified)
+            if self._on_handover is not None:
+                await conn.add_listener("aqueue_push", self._notified)
         except BaseException:
             # A connection that cannot LISTEN is of no use: never leak it.
             conn.terminate()

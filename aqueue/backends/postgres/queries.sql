@@ -18,6 +18,81 @@ WITH ins AS (
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
 FROM ins;
 
+-- name: insert_job_offered
+-- One job due now, with no unique or limit key, while idle workers may stand
+-- offered (aqueue/offers.py): the oldest standing offer for its queue is
+-- taken and the job written as that worker's running attempt, handed over on
+-- aqueue_push with all the worker needs to start it (its id alone when that
+-- would not fit in a notification: the worker then reads the row). No offer:
+-- queued and announced, as insert_job does. Says whether an offer was taken.
+WITH offer AS (
+    DELETE FROM aqueue_offers o
+    WHERE o.worker = (
+        SELECT f.worker FROM aqueue_offers f
+        WHERE f.expires_at > clock_timestamp() AND (f.queues IS NULL OR $3 = ANY(f.queues))
+        ORDER BY f.offered_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+      AND NOT EXISTS (SELECT 1 FROM aqueue_queues q WHERE q.name = $3 AND q.paused)
+    RETURNING o.worker, o.lease, o.token),
+ins AS (
+    INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, max_attempts,
+                             timeout, scheduled_at, meta, attempts, worker, started_at,
+                             lease_expires_at)
+    SELECT $1::uuid, $2::text, $3::text,
+           CASE WHEN offer.worker IS NULL THEN 'queued' ELSE 'running' END, $4::smallint,
+           $5::json, $6::json, $7::integer, $8::float8,
+           now() + make_interval(secs => $10::float8), $9::jsonb,
+           CASE WHEN offer.worker IS NULL THEN 0 ELSE 1 END, offer.worker,
+           CASE WHEN offer.worker IS NULL THEN NULL ELSE now() END,
+           now() + make_interval(secs => offer.lease)
+    FROM (SELECT 1) AS one LEFT JOIN offer ON true
+    RETURNING id, task, queue, priority, args, kwargs, max_attempts, timeout, scheduled_at,
+              meta, worker),
+handed AS (
+    SELECT ins.worker, offer.token, ins.id, ins.queue,
+           json_build_array(ins.worker, offer.token, ins.id, ins.task, ins.queue,
+                            ins.priority, ins.args::text, ins.kwargs::text, 1,
+                            ins.max_attempts, ins.timeout, extract(epoch FROM ins.scheduled_at),
+                            ins.meta::text)::text AS job
+    FROM ins LEFT JOIN offer ON true)
+SELECT worker IS NOT NULL,
+       CASE WHEN worker IS NULL THEN pg_notify('aqueue_new', queue || ' 0')
+            WHEN octet_length(job) <= 7900 THEN pg_notify('aqueue_push', job)
+            ELSE pg_notify('aqueue_push', json_build_array(worker, token, id)::text) END
+FROM handed;
+
+-- name: offer
+-- An idle worker offers (again) to take a job at once; returns when it first
+-- offered, by the database's clock, for pushed_since.
+INSERT INTO aqueue_offers (worker, queues, lease, token, offered_at, expires_at)
+VALUES ($1, $2::text[], $3, $5, clock_timestamp(),
+        clock_timestamp() + make_interval(secs => $4))
+ON CONFLICT (worker) DO UPDATE
+SET queues = EXCLUDED.queues, lease = EXCLUDED.lease, token = EXCLUDED.token,
+    expires_at = EXCLUDED.expires_at
+RETURNING offered_at;
+
+-- name: withdraw_offer
+-- Whether the offer still stood (no producer took it).
+DELETE FROM aqueue_offers WHERE worker = $1 RETURNING true;
+
+-- name: pushed_job
+-- A job handed over by its id alone (too big for a notification).
+SELECT id::text, task, queue, priority, args::text, kwargs::text, attempts, max_attempts,
+       timeout, scheduled_at, meta::text
+FROM aqueue_jobs WHERE id = $1::uuid AND worker = $2 AND status = 'running' AND attempts = 1;
+
+-- name: pushed_since
+-- Jobs handed over to this worker since it first offered, whose notification
+-- it may have missed (its listening connection was lost); it keeps those it
+-- does not hold. Only first attempts: a handed-over job is always one.
+SELECT id::text, task, queue, priority, args::text, kwargs::text, attempts, max_attempts,
+       timeout, scheduled_at, meta::text
+FROM aqueue_jobs
+WHERE status = 'running' AND worker = $1 AND attempts = 1 AND started_at >= $2
+  AND NOT (id = ANY($3::uuid[]));
+
 -- name: batch_rows
 -- Not run alone: the INSERT of a batch's rows, {{BATCH_ROWS}} in the two below.
 -- Per job: id, args, kwargs (NULL array: all '{}'), unique key (NULL array:

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler, PushHandler
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
     LEASE_EXPIRED_MESSAGE,
     WORKER_GONE_MESSAGE,
+    NoHandover,
     at_edge,
     claimed_jobs,
     delete_in_batches,
@@ -200,7 +201,7 @@ class _SQLiteDeps:
             return cur.rowcount > 0
 
 
-class SQLiteBackend:
+class SQLiteBackend(NoHandover):
     """Embedded default. Calls share one connection, serialised by a lock so that
     a transaction never interleaves with another coroutine's statements."""
 
@@ -695,7 +696,8 @@ class SQLiteBackend:
         return [(r[0], int(r[1])) for r in rows]
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        on_handover: PushHandler | None = None,
     ) -> Listener | None:
         if self._wake.directory is None:
             return None

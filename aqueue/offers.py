@@ -1,0 +1,194 @@
+"""Offers: an idle worker's standing offer to take a job at once (PostgreSQL).
+
+Without them, an idle worker hears of a new job (NOTIFY), then claims it: a
+round trip and a durable commit between the enqueue and the start. With them,
+a worker that found nothing to claim offers itself (a row in
+``aqueue_offers``: its name, queues and lease, valid :data:`OFFER_SECONDS`,
+renewed while it idles). A producer enqueueing one job that is due now takes
+the oldest offer for the job's queue in the same INSERT, writes the job as that
+worker's running first attempt and hands it over on the ``aqueue_push``
+channel; the worker starts it as it starts a claimed job. A job that cannot be
+handed over (delayed, a unique or limit key, parents, written on the caller's
+connection, a batch, a paused queue) is queued as before.
+
+Why this holds under faults:
+
+- An offer serves once (the producer deletes it) and lapses: a worker that
+  died can be handed at most one job, which comes back when its lease ends,
+  like any job of a worker that died.
+- The job comes back with the worker's own clock reading from when it last
+  renewed the offer, which the producer's write follows: the attempt's lease
+  runs at least a lease from then. A worker that hears of the job later than
+  half a lease after that reading (it was stalled, its loop blocked) renews
+  the lease before starting, so a job rescued meanwhile does not run twice —
+  without trusting the database's clock and the worker's to agree.
+- A worker whose listening connection dropped, or that shuts down, withdraws
+  its offer; if a producer took it and no job arrived, the job is read back
+  (``pushed_since``) and run, or handed back at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aqueue.errors import DatabaseUnavailable
+from aqueue.records import ClaimedJob, NewJob
+
+if TYPE_CHECKING:
+    from aqueue.backends.base import Backend
+
+log = logging.getLogger("aqueue.worker")
+
+#: How long an offer stands unless renewed (an idle worker renews it at half);
+#: at most half the worker's lease.
+OFFER_SECONDS = 10.0
+
+#: After an enqueue that found no offer standing, producers write plain
+#: queued jobs this long before looking again: a busy system pays for the
+#: look-up once a second, not on every enqueue.
+NO_OFFER_SECONDS = 1.0
+
+
+def can_hand_over(job: NewJob) -> bool:
+    """Whether a job may go straight to an idle worker: due now, and nothing
+    a claim would have to check (a unique key, a limit key)."""
+    return (job.unique_key is None and job.limit_key is None and job.run_at is None
+            and job.delay <= 0)
+
+
+def read_handover(payload: str, worker: str) -> tuple[float, tuple[Any, ...] | str] | None:
+    """An ``aqueue_push`` notification: ``None`` when it is for another worker
+    (or unreadable), else the offer's token and the job: its id alone when the
+    producer sent only that, or a claimed row (see
+    :func:`aqueue.backends.common.claimed_jobs`)."""
+    try:
+        values = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(values, list) or len(values) not in (3, 13) or values[0] != worker \
+            or not isinstance(values[1], int | float):
+        return None
+    token = float(values[1])
+    if len(values) == 3:
+        return token, str(values[2])
+    return token, tuple(values[2:])
+
+
+class Offers:
+    """A worker's side: it stands (and renews) its offer while idle, turns
+    hand-over notifications into jobs for the worker, and reads back jobs
+    handed over whose notification it may have missed."""
+
+    def __init__(self, backend: Backend, worker: str, queues: Sequence[str] | None,
+                 lease: float, take: Callable[[ClaimedJob, bool], None],
+                 held: Callable[[], Sequence[tuple[str, int]]]) -> None:
+        self._backend = backend
+        self._worker = worker
+        self._queues = list(queues) if queues else None
+        self._lease = lease
+        self._ttl = min(OFFER_SECONDS, lease / 2)
+        #: ``take(job, verify)``: start the job; renew its lease first if ``verify``.
+        self._take = take
+        self._held = held
+        #: Set by the worker once its listener hears hand-overs; cleared at shutdown.
+        self.enabled = False
+        self._offered_at: float | None = None  # time.monotonic() of the last offer made
+        # The database's time of the first offer since the last withdrawal:
+        # every job handed over to this worker since then was written after it.
+        self._since: datetime | None = None
+        # Jobs read back (see withdraw): their notification may still come.
+        self._read_back: deque[str] = deque(maxlen=1000)
+        self._reading: set[asyncio.Task[None]] = set()
+
+    async def stand(self) -> None:
+        """Offer, or renew the offer once half its life is gone (the worker is idle)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self._offered_at is not None and now - self._offered_at < self._ttl / 2:
+            return
+        since = await self._backend.offer(self._worker, self._queues, self._lease, self._ttl,
+                                          now)
+        if self._since is None:
+            self._since = since
+        self._offered_at = now
+
+    def heard(self, payload: str) -> None:
+        """An ``aqueue_push`` notification (the listener's callback)."""
+        if not self.enabled:
+            return  # shutting down: withdraw() reads back what was handed over
+        got = read_handover(payload, self._worker)
+        if got is None:
+            return
+        self._offered_at = None  # taken: offer again when idle
+        token, job = got
+        if isinstance(job, str):
+            reading = asyncio.create_task(self._read(job, token), name="aqueue-handover")
+            self._reading.add(reading)
+            reading.add_done_callback(self._reading.discard)
+            return
+        from aqueue.backends.common import claimed_jobs
+
+        self._deliver(claimed_jobs([job]), token)
+
+    async def _read(self, job_id: str, token: float) -> None:
+        try:
+            job = await self._backend.handed_over(self._worker, job_id)
+        except DatabaseUnavailable as exc:
+            # Not lost: the attempt's lease ends and the job is rescued.
+            log.warning("cannot read job %s handed over to this worker: %s", job_id, exc)
+            return
+        if job is not None:
+            self._deliver([job], token)
+
+    def _deliver(self, jobs: list[ClaimedJob], token: float) -> None:
+        if not self.enabled:
+            return  # shutting down: withdraw() reads back what was handed over
+        # The attempt's lease runs a lease from at least the token: heard
+        # later than half of that, its lease may have ended (see above).
+        verify = time.monotonic() - token >= self._lease / 2
+        held = {job_id for job_id, _ in self._held()}
+        for job in jobs:
+            if job.id not in held and job.id not in self._read_back:
+                self._take(job, verify)
+
+    async def withdraw(self) -> list[ClaimedJob]:
+        """Withdraw the offer; the jobs handed over to this worker since it
+        first offered that it does not hold (their notification was lost with
+        the listening connection, or comes too late at shutdown). Raises
+        :class:`DatabaseUnavailable` when the database is away."""
+        since = self._since
+        if since is None:
+            return []
+        await self._backend.withdraw_offer(self._worker)
+        self._offered_at = None
+        held = sorted({job_id for job_id, _ in self._held()})
+        jobs = await self._backend.handed_over_since(self._worker, since, held)
+        # Only now: cut short before, the next withdrawal looks from then again.
+        self._since = None
+        # A notification heard while the query ran has been taken already.
+        now_held = {job_id for job_id, _ in self._held()}
+        jobs = [job for job in jobs if job.id not in now_held]
+        self._read_back.extend(job.id for job in jobs)
+        return jobs
+
+    async def recover(self) -> None:
+        """After the listening connection came back: run what was handed over
+        meanwhile (the next idle moment offers again)."""
+        try:
+            jobs = await self.withdraw()
+        except DatabaseUnavailable as exc:
+            log.warning("cannot look for jobs handed over while not listening: %s", exc)
+            return
+        if jobs:
+            log.info("%d jobs were handed over while the LISTEN connection was down", len(jobs))
+        if self.enabled:
+            for job in jobs:
+                self._take(job, True)  # however long ago it was handed over

@@ -1,0 +1,288 @@
+"""Hand-over (aqueue/offers.py): an idle PostgreSQL worker's standing offer lets
+a producer write a job as that worker's attempt and start it without a claim.
+
+PostgreSQL only (it needs NOTIFY); on MySQL and SQLite workers never offer,
+which the last test checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+import aqueue
+from aqueue import JobStatus
+from aqueue.worker import Worker
+from tests.conftest import empty, server_dsn
+from tests.databases import TestDatabase
+
+
+@pytest.fixture
+def pg_dsn() -> str:
+    dsn = server_dsn("postgresql")
+    asyncio.run(empty(dsn))
+    return dsn
+
+
+@pytest.fixture
+async def pg(pg_dsn: str) -> AsyncIterator[aqueue.Queue]:
+    q = aqueue.Queue(pg_dsn)
+    async with q:
+        yield q
+
+
+def tasks(queue: aqueue.Queue, runs: list[str]) -> None:
+    @queue.task(name="mark", takes_context=True)
+    async def mark(ctx: aqueue.JobContext, payload: str = "") -> int:
+        runs.append(ctx.job_id)
+        return len(payload)
+
+    @queue.task(name="capped", concurrency=1)
+    async def capped() -> None:
+        return None
+
+
+async def offers(queue: aqueue.Queue) -> list[str]:
+    rows = await queue.backend._fetch(  # type: ignore[attr-defined]
+        "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
+    return [r[0] for r in rows]
+
+
+async def wait_for_offer(queue: aqueue.Queue, worker: str) -> None:
+    for _ in range(200):
+        if worker in await offers(queue):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"worker {worker} never offered")
+
+
+async def test_an_idle_worker_starts_a_handed_over_job_without_claiming(
+        pg: aqueue.Queue) -> None:
+    runs: list[str] = []
+    tasks(pg, runs)
+    worker = Worker(pg, poll_interval=30, register=False)
+    running = asyncio.create_task(worker.run())
+    producer = aqueue.Queue(pg.dsn)
+    try:
+        await wait_for_offer(pg, worker.name)
+        async with producer:
+            job = await producer.enqueue("mark")
+            # Written as the worker's attempt by the INSERT itself.
+            info = await producer.get_job(job.id)
+            assert info is not None and info.worker == worker.name and info.attempts == 1
+            assert info.status in (JobStatus.RUNNING, JobStatus.SUCCEEDED)
+            assert await job.result(10) == 0
+            # Too big for a notification: handed over by its id, read by the worker.
+            await wait_for_offer(pg, worker.name)
+            big = await producer.enqueue("mark", "x" * 20_000)
+            assert await big.result(10) == 20_000
+        assert worker.signals.counts["handed_over"] == 2
+        assert runs == [job.id, big.id]
+    finally:
+        worker.stop()
+        await running
+    assert await offers(pg) == []  # withdrawn at shutdown
+
+
+async def test_what_a_claim_must_check_is_never_handed_over(pg: aqueue.Queue) -> None:
+    """Delayed jobs, unique and limit keys, parents, the caller's transaction,
+    batches and paused queues go the claim's way: queued, the offer left standing."""
+    tasks(pg, [])
+    await pg.backend.offer("ghost", None, 30.0, 60.0, 0.0)
+    mark = pg.task_named("mark")
+    parent = await mark.using(delay=3600).enqueue()
+    kept = [
+        parent,
+        await mark.using(unique_key="k").enqueue(),
+        await pg.task_named("capped").enqueue(),
+        await mark.using(after=[parent]).enqueue(),
+        *await pg.enqueue_many([mark.prepare(), mark.prepare()]),
+    ]
+    conn = await pg.backend._pool.acquire()  # type: ignore[attr-defined]
+    try:
+        async with conn.transaction():
+            kept.append(await mark.using(connection=conn).enqueue())
+    finally:
+        await pg.backend._pool.release(conn)  # type: ignore[attr-defined]
+    await pg.pause("mail")
+    kept.append(await mark.using(queue="mail").enqueue())
+    for job in kept:
+        info = await pg.get_job(job.id)
+        assert info is not None and info.status == JobStatus.QUEUED and info.worker is None
+    assert await offers(pg) == ["ghost"]
+    # An offer for other queues is not taken either; one for the job's queue is.
+    await pg.backend.offer("ghost", ["mail"], 30.0, 60.0, 0.0)
+    await pg.resume("mail")
+    fresh = aqueue.Queue(pg.dsn)  # no memory of enqueues that found no offer
+    async with fresh:
+        elsewhere = await fresh.enqueue("mark")
+        info = await fresh.get_job(elsewhere.id)
+        assert info is not None and info.status == JobStatus.QUEUED
+    fresh = aqueue.Queue(pg.dsn)
+    async with fresh:
+        taken = await fresh.task_named("mark").using(queue="mail").enqueue()
+        info = await fresh.get_job(taken.id)
+        assert info is not None and info.status == JobStatus.RUNNING
+        assert info.worker == "ghost" and info.attempts == 1
+    assert await offers(pg) == []  # an offer serves once
+
+
+async def test_a_hand_over_heard_late_is_checked_before_it_runs(pg: aqueue.Queue) -> None:
+    """A hand-over heard more than half a lease after the offer it answers (by
+    the worker's own clock) may have outlived its lease: the worker renews
+    before starting, and a job that is no longer its attempt does not run —
+    though its lease keeper is current, which alone would let it start."""
+    runs: list[str] = []
+    tasks(pg, runs)
+    gone = await pg.task_named("mark").using(delay=3600).enqueue()  # not this worker's
+    worker = Worker(pg, poll_interval=30, lease=30, register=False)
+    running = asyncio.create_task(worker.run())
+    try:
+        await wait_for_offer(pg, worker.name)
+        assert worker.keeper.up_to_date()
+        late = [worker.name, time.monotonic() - 20, gone.id, "mark", "default", 0, "[]", "{}",
+                1, 1, None, time.time(), None]
+        worker.offers.heard(json.dumps(late))
+        await worker.signals.wait("lease_lost", timeout=5)
+        await asyncio.sleep(0.2)
+    finally:
+        worker.stop()
+        await running
+    assert runs == []
+    info = await pg.get_job(gone.id)
+    assert info is not None and info.status == JobStatus.QUEUED
+
+
+async def test_a_lapsed_offer_is_not_taken(pg: aqueue.Queue) -> None:
+    tasks(pg, [])
+    await pg.backend.offer("ghost", None, 30.0, 0.05, 0.0)
+    await asyncio.sleep(0.1)
+    job = await pg.enqueue("mark")
+    info = await pg.get_job(job.id)
+    assert info is not None and info.status == JobStatus.QUEUED
+
+
+async def test_a_job_handed_to_a_worker_that_died_comes_back(pg: aqueue.Queue) -> None:
+    """The offer of a worker that died takes one job; its lease brings it back
+    and a live worker runs it."""
+    runs: list[str] = []
+    tasks(pg, runs)
+    await pg.backend.offer("dead-worker", None, 0.5, 60.0, 0.0)
+    job = await pg.enqueue("mark")
+    info = await pg.get_job(job.id)
+    assert info is not None and info.worker == "dead-worker"
+    worker = Worker(pg, poll_interval=0.2, lease=2, register=False)
+    running = asyncio.create_task(worker.run())
+    try:
+        assert await job.result(15) == 0
+    finally:
+        worker.stop()
+        await running
+    info = await pg.get_job(job.id)
+    assert info is not None and info.attempts == 2 and runs == [job.id]
+
+
+async def test_jobs_handed_over_while_the_listener_was_down_still_run(
+        pg: aqueue.Queue) -> None:
+    """The LISTEN connection drops with an offer standing: a producer hands the
+    worker a job whose notification is lost. Once it listens again the worker
+    reads it back and runs it, well before the attempt's 30 s lease ends."""
+    runs: list[str] = []
+    tasks(pg, runs)
+    worker = Worker(pg, poll_interval=30, register=False)
+    running = asyncio.create_task(worker.run())
+    try:
+        await wait_for_offer(pg, worker.name)
+        killed = await pg.backend._fetchval(  # type: ignore[attr-defined]
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+        assert killed >= 1
+        job = await pg.enqueue("mark")
+        info = await pg.get_job(job.id)
+        assert info is not None and info.worker == worker.name
+        assert await job.result(10) == 0
+        assert runs == [job.id]
+    finally:
+        worker.stop()
+        await running
+
+
+async def test_a_stopping_worker_gives_back_a_job_it_did_not_hear_of(
+        pg: aqueue.Queue) -> None:
+    """A job handed over as the worker stops (its notification not acted on)
+    is handed back, not left to its lease."""
+    tasks(pg, [])
+    worker = Worker(pg, poll_interval=30, register=False)
+    running = asyncio.create_task(worker.run())
+    try:
+        await wait_for_offer(pg, worker.name)
+        worker.offers.enabled = False  # deaf from now on, as at shutdown
+        job = await pg.enqueue("mark")
+        info = await pg.get_job(job.id)
+        assert info is not None and info.worker == worker.name
+        worker.offers.enabled = True  # so that the shutdown withdraws the offer
+    finally:
+        worker.stop()
+        await running
+    info = await pg.get_job(job.id)
+    assert info is not None and info.status == JobStatus.QUEUED and info.attempts == 0
+    assert worker.signals.counts["handed_back"] == 1
+
+
+async def test_many_workers_and_producers_run_each_job_once(pg: aqueue.Queue) -> None:
+    """Offers taken and renewed concurrently: every job runs exactly once."""
+    runs: list[str] = []
+    queues = [aqueue.Queue(pg.dsn) for _ in range(3)]
+    workers = []
+    for q in queues:
+        tasks(q, runs)
+        await q.open()
+        workers.append(Worker(q, concurrency=2, poll_interval=0.5, register=False))
+    tasks(pg, runs)
+    running = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        for w in workers:
+            await wait_for_offer(pg, w.name)
+
+        async def produce() -> list[aqueue.Job[object]]:
+            producer = aqueue.Queue(pg.dsn)
+            async with producer:
+                jobs = []
+                for _ in range(40):
+                    jobs.append(await producer.enqueue("mark"))
+                    await asyncio.sleep(0.005)
+                return jobs
+
+        made = [j for batch in await asyncio.gather(produce(), produce()) for j in batch]
+        for job in made:
+            await pg.wait_until_finished(job.id, 15)
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*running)
+        for q in queues:
+            await q.close()
+    assert sorted(runs) == sorted(j.id for j in made)
+    assert sum(w.signals.counts["handed_over"] for w in workers) > 0
+
+
+async def test_workers_offer_only_where_producers_can_hand_over(
+        database: TestDatabase) -> None:
+    queue = aqueue.Queue(database.dsn)
+    async with queue:
+        tasks(queue, [])
+        worker = Worker(queue, poll_interval=0.2, register=False)
+        running = asyncio.create_task(worker.run())
+        try:
+            await asyncio.sleep(0.5)
+            assert worker.offers.enabled is (database.backend == "postgresql")
+            burst = Worker(queue, burst=True, register=False)
+            await burst.run()
+            assert burst.offers.enabled is False
+        finally:
+            worker.stop()
+            await running
