@@ -1,6 +1,6 @@
 """aqueue's benchmark suite: W1-W7 on PostgreSQL, MySQL/MariaDB and SQLite.
 
-    pip install -e '.[bench]'                # the peers: procrastinate, pgqueuer
+    pip install -e '.[bench]'                # the peers (oban makes .venv-oban itself)
     python -m benchmarks.run                 # full run, prints tables, writes JSON
     python -m benchmarks.run --smoke         # seconds: tiny sizes, one run (CI)
     python -m benchmarks.run --backends postgresql --peers pgqueuer --workloads W1,W3
@@ -8,7 +8,9 @@
 aqueue runs every workload on each backend; on PostgreSQL, raw asyncpg SQL
 (W1, W2) and each peer (W1-W5, W7, through its own API and its own worker)
 run beside it, and the report gives aqueue/peer ratios and the performance
-targets met or missed. Each run starts from a fresh database; each figure is
+targets met or missed. arq and saq's Redis queue run too, on the local Redis,
+as what users pick instead: their figures say "(redis)" and no target is
+checked against them. Each run starts from a fresh database; each figure is
 the median of --runs runs with min-max shown. Figures are printed, never
 asserted.
 """
@@ -554,17 +556,22 @@ async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Si
 
 
 async def measure_peer(rec: Recorder, name: str, workloads: set[str], s: Sizes) -> None:
-    from benchmarks.peers.drivers import PEERS
+    from benchmarks.peers.redis_brokers import fresh_redis
+    from benchmarks.peers.registry import PEERS
+
+    broker = PEERS[name].broker
 
     async def repeat(workload: str, *args: Any) -> list[Any]:
         results = []
         for _ in range(s.runs):
-            peer = PEERS[name](await fresh_server_database("postgresql"))
+            where = await (fresh_redis() if broker == "redis"
+                           else fresh_server_database("postgresql"))
+            peer = PEERS[name](where)
             results.append(await getattr(peer, workload.lower())(s, *args))
         return results
 
     def add(workload: str, name_: str, unit: str, values: list[float]) -> None:
-        rec.add(workload, "postgresql", name, name_, unit, values)
+        rec.add(workload, broker, name, name_, unit, values)
 
     if "W1" in workloads:
         add("W1", metric("W1", s), "jobs/s", await repeat("W1"))
@@ -590,7 +597,13 @@ async def measure_peer(rec: Recorder, name: str, workloads: set[str], s: Sizes) 
 
 async def measure(backends: list[str], peers: list[str], workloads: set[str], s: Sizes,
                   scratch: Path) -> list[Figure]:
+    from benchmarks.peers.redis_brokers import URL, redis_answers
+    from benchmarks.peers.registry import PEERS
+
     rec = Recorder()
+    if any(PEERS[p].broker == "redis" for p in peers) and not await redis_answers():
+        print(f"no Redis answers at {URL}: the peers on Redis are left out", flush=True)
+        peers = [p for p in peers if PEERS[p].broker != "redis"]
     # PostgreSQL first, the peers right after it: figures compared as ratios
     # are taken close together in time.
     for backend in sorted(backends, key=lambda b: b != "postgresql"):
@@ -599,7 +612,7 @@ async def measure(backends: list[str], peers: list[str], workloads: set[str], s:
         await measure_aqueue(rec, backend, workloads, s, scratch)
         if backend == "postgresql":
             for name in peers:
-                print(f"== {name} on postgresql", flush=True)
+                print(f"== {name} on {PEERS[name].broker}", flush=True)
                 await measure_peer(rec, name, workloads, s)
     return rec.figures
 
@@ -638,7 +651,9 @@ def ratios(figures: list[Figure]) -> list[dict[str, Any]]:
         if f.system in ("aqueue", "raw") or f.metric not in ours:
             continue
         mine = ours[f.metric]
-        rows.append({"workload": f.workload, "metric": f.metric, "peer": f.system,
+        # A peer on another broker (Redis) is named with it: not like for like.
+        peer = f.system if f.backend == "postgresql" else f"{f.system} ({f.backend})"
+        rows.append({"workload": f.workload, "metric": f.metric, "peer": peer,
                      "aqueue": mine.median, "peer_value": f.median, "unit": f.unit,
                      "times_better": _better(mine.median, f.median, f.unit)})
     return rows
@@ -753,7 +768,8 @@ def render_comparison(figures: list[Figure]) -> str:
 
 
 def main() -> None:
-    from benchmarks.peers.drivers import PEERS, available
+    from benchmarks.peers.drivers import available
+    from benchmarks.peers.registry import PEERS
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -762,7 +778,9 @@ def main() -> None:
                         help="pgbouncer: PostgreSQL through PgBouncer in transaction "
                              "pooling mode (W1, W3; skipped when it is not installed)")
     parser.add_argument("--peers", default=",".join(PEERS),
-                        help="peers to run beside aqueue on PostgreSQL ('' for none)")
+                        help="peers to run beside aqueue ('' for none): on PostgreSQL, and "
+                             "arq and saq-redis on the local Redis (AQUEUE_BENCH_REDIS_URL), "
+                             "printed apart and left out of the targets")
     parser.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "latest.json"))

@@ -75,6 +75,8 @@ class Peer:
     """One peer: how it installs, enqueues (one and many) and starts its worker."""
 
     name = ""
+    #: Where its jobs live (the peers on Redis say "redis").
+    broker = "postgresql"
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -494,8 +496,9 @@ class ObanPeer(Peer):
                 "--log-level", "WARNING" if quiet else "INFO"]
 
 
-PEERS: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer,
-                                "chancy": Chancy, "saq": Saq, "oban": ObanPeer}
+#: The peers on PostgreSQL (benchmarks/peers/registry.py adds those on Redis).
+ON_POSTGRES: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer,
+                                      "chancy": Chancy, "saq": Saq, "oban": ObanPeer}
 
 
 def available(name: str) -> bool:
@@ -504,4 +507,6 @@ def available(name: str) -> bool:
 
     if name == "oban":  # in its own Python 3.12 environment
         return (OBAN_VENV / "bin" / "python").exists() or oban_python() is not None
+    if name == "saq-redis":
+        return all(importlib.util.find_spec(m) is not None for m in ("saq", "redis"))
     return importlib.util.find_spec(name) is not None

@@ -1,4 +1,5 @@
-"""saq's side of the benchmark: its PostgreSQL queue and one no-op async function.
+"""saq's side of the benchmark: its PostgreSQL queue (or, with
+AQUEUE_BENCH_SAQ_URL=redis://..., its Redis queue) and one no-op async function.
 
 Continuous workers are saq's own CLI (``saq benchmarks.peers.saq_app.settings``;
 AQUEUE_BENCH_CONCURRENCY sets its concurrency). Drains run the same Worker
@@ -25,6 +26,7 @@ from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.recorder import note_start
 
 DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
+URL = os.environ.get("AQUEUE_BENCH_SAQ_URL", DSN)
 
 
 async def noop(ctx: Context, *, n: int = 0) -> None:
@@ -32,21 +34,28 @@ async def noop(ctx: Context, *, n: int = 0) -> None:
 
 
 settings = {
-    "queue": Queue.from_url(DSN),
+    "queue": Queue.from_url(URL),
     "functions": [noop],
     "concurrency": int(os.environ.get("AQUEUE_BENCH_CONCURRENCY", "10")),
 }
 
 
 async def drain(concurrency: int) -> None:
-    queue = Queue.from_url(DSN)
+    queue = Queue.from_url(URL)
     worker = Worker(queue=queue, functions=[noop], concurrency=concurrency)
     await queue.connect()
     try:
         running = asyncio.create_task(worker.start())
-        await wait_until_drained(
-            DSN, "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', 'queued', "
-                 "'active')")
+        if URL.startswith("redis"):
+            # Its Redis queue counts what is queued, running and not finished;
+            # nothing signals the end, so poll them every 50 ms.
+            while any([await queue.count("queued"), await queue.count("active"),  # noqa: ASYNC110
+                       await queue.count("incomplete")]):
+                await asyncio.sleep(0.05)
+        else:
+            await wait_until_drained(
+                DSN, "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', "
+                     "'queued', 'active')")
         await worker.stop()
         await running
     finally:
