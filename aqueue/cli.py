@@ -113,6 +113,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -
                              "(overrides the app's Queue(retention=...))")
     parser.add_argument("--no-periodic", action="store_true",
                         help="do not enqueue the app's periodic jobs from this worker")
+    parser.add_argument("--no-handover", action="store_true",
+                        help="PostgreSQL: never offer to take jobs straight from producers "
+                             "while idle; claim every job")
     _add_log_arguments(parser)
     parser.add_argument("--log-jobs", action="store_true",
                         help="log each successful job at INFO (default: DEBUG; failures are "
@@ -152,7 +155,8 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
             poll_interval=args.poll_interval, probe_interval=args.probe_interval,
             prefetch=args.prefetch,
-            periodic=not args.no_periodic, retention=args.retention, log_jobs=args.log_jobs,
+            periodic=not args.no_periodic, handover=not args.no_handover,
+            retention=args.retention, log_jobs=args.log_jobs,
             summary_interval=args.log_summary_interval,
         )
     except ValueError as exc:

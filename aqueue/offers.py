@@ -164,15 +164,19 @@ class Offers:
         first offered that it does not hold (their notification was lost with
         the listening connection, or comes too late at shutdown). Raises
         :class:`DatabaseUnavailable` when the database is away."""
-        since = self._since
-        if since is None:
-            return []
-        await self._backend.withdraw_offer(self._worker)
-        self._offered_at = None
-        held = sorted({job_id for job_id, _ in self._held()})
-        jobs = await self._backend.handed_over_since(self._worker, since, held)
-        # Only now: cut short before, the next withdrawal looks from then again.
-        self._since = None
+        # An offer the worker stands meanwhile starts a new stretch: the
+        # look-up below covers everything before it.
+        since, self._since, self._offered_at = self._since, None, None
+        try:
+            await self._backend.withdraw_offer(self._worker)
+            if since is None:
+                return []
+            held = sorted({job_id for job_id, _ in self._held()})
+            jobs = await self._backend.handed_over_since(self._worker, since, held)
+        except BaseException:
+            if since is not None and (self._since is None or since < self._since):
+                self._since = since  # cut short: the next withdrawal looks from then
+            raise
         # A notification heard while the query ran has been taken already.
         now_held = {job_id for job_id, _ in self._held()}
         jobs = [job for job in jobs if job.id not in now_held]

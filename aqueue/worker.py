@@ -103,6 +103,7 @@ class Worker:
         name: str | None = None,
         register: bool = True,
         periodic: bool = True,
+        handover: bool = True,
         retention: Mapping[str, float] | None = None,
         retention_interval: float = 60.0,
         observer: WorkerObserver | None = None,
@@ -145,6 +146,9 @@ class Worker:
         self.services: list[Callable[[], Coroutine[Any, Any, None]]] = []
         #: Whether this worker keeps the queue's periodic schedules (burst runs never do).
         self.periodic = periodic
+        #: Whether, idle on PostgreSQL, it offers to take jobs straight from
+        #: producers (aqueue/offers.py); burst runs and --max-jobs never do.
+        self.handover = handover
         #: Deletes finished jobs past their age (burst runs never do); ``retention``
         #: overrides the queue's policy.
         self.retention = Retention(queue, retention, retention_interval)
@@ -361,7 +365,8 @@ class Worker:
     async def _listen(self) -> Listener | None:
         backend = self.queue.backend
         # A worker that stops when idle (--burst) or after --max-jobs never offers.
-        offering = backend.supports_handover and not self.burst and self.max_jobs is None
+        offering = (self.handover and backend.supports_handover and not self.burst
+                    and self.max_jobs is None)
         try:
             listener = await backend.listen(self._on_notify, self.queue.notify_done,
                                             self._on_cancel,
@@ -535,6 +540,10 @@ class Worker:
             await self.offers.stand()
         except DatabaseUnavailable:
             pass  # the next claim reports it, and backs off
+        except Exception:
+            # An optimisation must not stop the worker: it claims from now on.
+            log.exception("standing this worker's offer failed; it claims every job now")
+            self.offers.enabled = False
         probe = self.probe_interval
         if probe is None:
             probe = self.queue.backend.idle_probe_interval

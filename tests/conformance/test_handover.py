@@ -283,6 +283,12 @@ async def test_workers_offer_only_where_producers_can_hand_over(
             burst = Worker(queue, burst=True, register=False)
             await burst.run()
             assert burst.offers.enabled is False
+            declined = Worker(queue, poll_interval=0.2, handover=False, register=False)
+            other = asyncio.create_task(declined.run())
+            await asyncio.sleep(0.3)
+            declined.stop()
+            await other
+            assert declined.offers.enabled is False
         finally:
             worker.stop()
             await running
