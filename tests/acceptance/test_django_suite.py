@@ -50,8 +50,13 @@ def django_python() -> str:
     """The environment's interpreter, made (aqueue with its django extra, and
     Django's drivers for the three databases) when missing."""
     python = VENV / "bin" / "python"
-    if python.exists():
+    # Written once the install succeeded: an environment whose install failed
+    # (a driver that did not build) is made again, not reused half-made.
+    # (One named by AQUEUE_DJANGO_VENV is the user's: used as it is.)
+    made = VENV / ".aqueue-complete"
+    if python.exists() and (made.exists() or "AQUEUE_DJANGO_VENV" in os.environ):
         return str(python)
+    shutil.rmtree(VENV, ignore_errors=True)
     base = python_312()
     if base is None:
         message = ("the Django tests need Python >= 3.12 (Django 6): none found; set "
@@ -63,6 +68,7 @@ def django_python() -> str:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e",
                     f"{ROOT}[django,test,web]", "psycopg[binary]>=3.2", "mysqlclient>=2.2"],
                    check=True, timeout=900)
+    made.touch()
     return str(python)
 
 
