@@ -6,7 +6,7 @@ a worker that found nothing to claim offers itself (a row in
 ``aqueue_offers``: its name, queues and lease, valid :data:`OFFER_SECONDS`,
 renewed while it idles). A producer enqueueing one job that is due now takes
 the oldest offer for the job's queue in the same INSERT, writes the job as that
-worker's running first attempt and hands it over on the ``aqueue_push``
+worker's running first attempt and hands it over on the ``aqueue_handover``
 channel; the worker starts it as it starts a claimed job. A job that cannot be
 handed over (delayed, a unique or limit key, parents, written on the caller's
 connection, a batch, a paused queue) is queued as before.
@@ -24,7 +24,7 @@ Why this holds under faults:
   without trusting the database's clock and the worker's to agree.
 - A worker whose listening connection dropped, or that shuts down, withdraws
   its offer; if a producer took it and no job arrived, the job is read back
-  (``pushed_since``) and run, or handed back at shutdown.
+  (``handed_over_since``) and run, or handed back at shutdown.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def can_hand_over(job: NewJob) -> bool:
 
 
 def read_handover(payload: str, worker: str) -> tuple[float, tuple[Any, ...] | str] | None:
-    """An ``aqueue_push`` notification: ``None`` when it is for another worker
+    """An ``aqueue_handover`` notification: ``None`` when it is for another worker
     (or unreadable), else the offer's token and the job: its id alone when the
     producer sent only that, or a claimed row (see
     :func:`aqueue.backends.common.claimed_jobs`)."""
@@ -121,7 +121,7 @@ class Offers:
         self._offered_at = now
 
     def heard(self, payload: str) -> None:
-        """An ``aqueue_push`` notification (the listener's callback)."""
+        """An ``aqueue_handover`` notification (the listener's callback)."""
         if not self.enabled:
             return  # shutting down: withdraw() reads back what was handed over
         got = read_handover(payload, self._worker)

@@ -31,7 +31,7 @@ DoneHandler = Callable[[list[str] | None], None]
 # on_cancel(job id): a cancel was requested for a running job.
 CancelHandler = Callable[[str], None]
 # on_handover(payload): a producer handed a job to an idle worker (aqueue/offers.py).
-PushHandler = Callable[[str], None]
+HandoverHandler = Callable[[str], None]
 
 
 class Listener(Protocol):
@@ -242,7 +242,7 @@ class Backend(Protocol):
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
-        on_handover: PushHandler | None = None,
+        on_handover: HandoverHandler | None = None,
     ) -> Listener | None:
         """Subscribe to notifications; ``None`` where the database has none."""
 

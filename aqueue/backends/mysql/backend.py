@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 import aiomysql
 import pymysql
 
-from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler, PushHandler
+from aqueue.backends.base import (
+    CancelHandler,
+    DoneHandler,
+    HandoverHandler,
+    Listener,
+    NewJobHandler,
+)
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
@@ -707,6 +713,6 @@ class MySQLBackend(NoHandover):
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
-        on_handover: PushHandler | None = None,
+        on_handover: HandoverHandler | None = None,
     ) -> Listener | None:
         return None

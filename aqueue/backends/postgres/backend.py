@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from aqueue.backends.base import CancelHandler, DoneHandler, NewJobHandler, PushHandler
+from aqueue.backends.base import CancelHandler, DoneHandler, HandoverHandler, NewJobHandler
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
@@ -499,13 +499,13 @@ class PostgresBackend:
         return bool(await self._fetchval(_Q["withdraw_offer"], worker))
 
     async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
-        rows = await self._fetch(_Q["pushed_job"], job_id, worker)
+        rows = await self._fetch(_Q["handed_over_job"], job_id, worker)
         jobs = claimed_jobs(rows)
         return jobs[0] if jobs else None
 
     async def handed_over_since(self, worker: str, since: datetime,
                                 held: Sequence[str]) -> list[ClaimedJob]:
-        return claimed_jobs(await self._fetch(_Q["pushed_since"], worker, since, list(held)))
+        return claimed_jobs(await self._fetch(_Q["handed_over_since"], worker, since, list(held)))
 
     async def insert_dependent_jobs(
         self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
@@ -732,7 +732,7 @@ class PostgresBackend:
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
-        on_handover: PushHandler | None = None,
+        on_handover: HandoverHandler | None = None,
     ) -> PostgresListener | None:
         if not self.supports_notify:
             return None
@@ -756,7 +756,7 @@ class PostgresListener:
         on_done: DoneHandler,
         on_cancel: CancelHandler | None,
         unavailable: Callable[[BaseException], DatabaseUnavailable],
-        on_handover: PushHandler | None = None,
+        on_handover: HandoverHandler | None = None,
     ) -> None:
         self._connect_args = connect_args
         self._on_new = on_new
@@ -770,7 +770,7 @@ class PostgresListener:
     def _notified(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         if channel == "aqueue_new":
             self._on_new(payload)
-        elif channel == "aqueue_push":
+        elif channel == "aqueue_handover":
             if self._on_handover is not None:
                 self._on_handover(payload)
         elif channel == "aqueue_cancel":
@@ -789,7 +789,7 @@ class PostgresListener:
             if self._on_cancel is not None:
                 await conn.add_listener("aqueue_cancel", self._notified)
             if self._on_handover is not None:
-                await conn.add_listener("aqueue_push", self._notified)
+                await conn.add_listener("aqueue_handover", self._notified)
         except BaseException:
             # A connection that cannot LISTEN is of no use: never leak it.
             conn.terminate()

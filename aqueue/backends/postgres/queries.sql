@@ -2,7 +2,8 @@
 -- Channels: aqueue_new carries "<queue> <seconds until due>" and wakes
 -- workers; aqueue_done carries comma-separated ids and wakes result readers,
 -- at most 200 per notification (a payload over 8,000 bytes fails the statement).
--- aqueue_cancel carries the id of a running job whose cancel was requested.
+-- aqueue_cancel carries the id of a running job whose cancel was requested;
+-- aqueue_handover a job handed to an idle worker (insert_job_offered).
 -- {{IF_UNIQUE_KEYS}}: the ON CONFLICT clause for jobs with unique keys (backend.py
 -- makes insert_job in two forms, with it and without; insert_jobs_unique has it).
 -- Placeholders {{...}} are filled by aqueue.backends.sqlfile.Queries, never with values.
@@ -22,7 +23,7 @@ FROM ins;
 -- One job due now, with no unique or limit key, while idle workers may stand
 -- offered (aqueue/offers.py): the oldest standing offer for its queue is
 -- taken and the job written as that worker's running attempt, handed over on
--- aqueue_push with all the worker needs to start it (its id alone when that
+-- aqueue_handover with all the worker needs to start it (its id alone when that
 -- would not fit in a notification: the worker then reads the row). No offer:
 -- queued and announced, as insert_job does. Says whether an offer was taken.
 WITH offer AS (
@@ -58,13 +59,13 @@ handed AS (
     FROM ins LEFT JOIN offer ON true)
 SELECT worker IS NOT NULL,
        CASE WHEN worker IS NULL THEN pg_notify('aqueue_new', queue || ' 0')
-            WHEN octet_length(job) <= 7900 THEN pg_notify('aqueue_push', job)
-            ELSE pg_notify('aqueue_push', json_build_array(worker, token, id)::text) END
+            WHEN octet_length(job) <= 7900 THEN pg_notify('aqueue_handover', job)
+            ELSE pg_notify('aqueue_handover', json_build_array(worker, token, id)::text) END
 FROM handed;
 
 -- name: offer
 -- An idle worker offers (again) to take a job at once; returns when it first
--- offered, by the database's clock, for pushed_since.
+-- offered, by the database's clock, for handed_over_since.
 INSERT INTO aqueue_offers (worker, queues, lease, token, offered_at, expires_at)
 VALUES ($1, $2::text[], $3, $5, clock_timestamp(),
         clock_timestamp() + make_interval(secs => $4))
@@ -77,13 +78,13 @@ RETURNING offered_at;
 -- Whether the offer still stood (no producer took it).
 DELETE FROM aqueue_offers WHERE worker = $1 RETURNING true;
 
--- name: pushed_job
+-- name: handed_over_job
 -- A job handed over by its id alone (too big for a notification).
 SELECT id::text, task, queue, priority, args::text, kwargs::text, attempts, max_attempts,
        timeout, scheduled_at, meta::text
 FROM aqueue_jobs WHERE id = $1::uuid AND worker = $2 AND status = 'running' AND attempts = 1;
 
--- name: pushed_since
+-- name: handed_over_since
 -- Jobs handed over to this worker since it first offered, whose notification
 -- it may have missed (its listening connection was lost); it keeps those it
 -- does not hold. Only first attempts: a handed-over job is always one.

@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from aqueue.backends.base import CancelHandler, DoneHandler, Listener, NewJobHandler, PushHandler
+from aqueue.backends.base import (
+    CancelHandler,
+    DoneHandler,
+    HandoverHandler,
+    Listener,
+    NewJobHandler,
+)
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
@@ -697,7 +703,7 @@ class SQLiteBackend(NoHandover):
 
     async def listen(
         self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
-        on_handover: PushHandler | None = None,
+        on_handover: HandoverHandler | None = None,
     ) -> Listener | None:
         if self._wake.directory is None:
             return None

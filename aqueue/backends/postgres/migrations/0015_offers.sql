@@ -1,7 +1,7 @@
 -- An idle worker's standing offer to take a job at once (aqueue/offers.py).
 -- A producer enqueueing one job due now takes an offer in its INSERT, writes
 -- the job as that worker's running attempt and hands it over on the
--- aqueue_push channel: the worker starts it without a claim. An offer is used
+-- aqueue_handover channel: the worker starts it without a claim. An offer is used
 -- once (the producer deletes it) and lapses at expires_at, so the offer of a
 -- worker that died can take at most one job, which its lease then returns.
 -- Rows come and go with every handed-over job: a small table that pruning on
