@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aqueue.backends.common import claimed_jobs
 from aqueue.errors import DatabaseUnavailable
 from aqueue.records import ClaimedJob, NewJob
 
@@ -134,8 +135,6 @@ class Offers:
             self._reading.add(reading)
             reading.add_done_callback(self._reading.discard)
             return
-        from aqueue.backends.common import claimed_jobs
-
         self._deliver(claimed_jobs([job]), token)
 
     async def _read(self, job_id: str, token: float) -> None:

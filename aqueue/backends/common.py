@@ -498,7 +498,8 @@ class NoHandover:
 
     async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
                     ttl: float, token: float) -> datetime:
-        raise NotImplementedError("no hand-over on this database")
+        # Never called: workers offer only where supports_handover is true.
+        raise AqueueError("idle workers cannot offer on this database (no NOTIFY)")
 
     async def withdraw_offer(self, worker: str) -> bool:
         return True

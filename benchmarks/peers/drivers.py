@@ -367,10 +367,13 @@ class Saq(Peer):
         await queue.connect()  # creates its tables
         await queue.disconnect()
 
-    def enqueuer(self, pool_size: int = 10) -> Any:
+    def _queue(self, pool_size: int) -> Any:
         from saq import Queue
 
-        queue = Queue.from_url(self.dsn, min_size=1, max_size=max(pool_size, 1))
+        return Queue.from_url(self.dsn, min_size=1, max_size=max(pool_size, 1))
+
+    def enqueuer(self, pool_size: int = 10) -> Any:
+        queue = self._queue(pool_size)
 
         async def enter() -> Any:
             await queue.connect()

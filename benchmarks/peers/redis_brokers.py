@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any
 
-from benchmarks.peers.drivers import BIN, Peer, _Enqueuer
+from benchmarks.peers.drivers import BIN, Peer, Saq, _Enqueuer
 
 URL = os.environ.get("AQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -106,10 +105,10 @@ class Arq(RedisPeer):
         return [*command, "--burst"] if drain else command
 
 
-class SaqRedis(RedisPeer):
-    """saq 0.26 with its Redis queue (its original broker): as the PostgreSQL
-    saq peer, one ``enqueue`` per job, its ``saq`` CLI worker, drains stopped
-    when its queue counts no unfinished job."""
+class SaqRedis(RedisPeer, Saq):
+    """saq 0.26 with its Redis queue (its original broker): the PostgreSQL saq
+    peer's enqueue (one per job) and workers (drains stopped when its queue
+    counts nothing queued, active or unfinished), on Redis."""
 
     name = "saq-redis"
 
@@ -125,30 +124,10 @@ class SaqRedis(RedisPeer):
             await client.aclose()
         return sum(1 for v in values if v and json.loads(v).get("status") == "complete")
 
-    def enqueuer(self, pool_size: int = 10) -> Any:
+    def _queue(self, pool_size: int) -> Any:
         from saq import Queue
 
-        queue = Queue.from_url(self.dsn)
-
-        async def enter() -> Any:
-            await queue.connect()
-
-            async def one(n: int) -> None:
-                await queue.enqueue("noop", n=n)
-
-            async def many(numbers: list[int]) -> None:
-                for n in numbers:
-                    await queue.enqueue("noop", n=n)
-
-            return one, many
-
-        return _Enqueuer(enter, queue.disconnect)
-
-    def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
-        self.env = {**self.env, "AQUEUE_BENCH_CONCURRENCY": str(concurrency)}
-        if drain:
-            return [sys.executable, "-m", "benchmarks.peers.saq_app", str(concurrency)]
-        return [str(BIN / "saq"), "benchmarks.peers.saq_app.settings"]
+        return Queue.from_url(self.dsn)  # its Redis client pools connections itself
 
 
 REDIS_PEERS: dict[str, type[Peer]] = {"arq": Arq, "saq-redis": SaqRedis}
