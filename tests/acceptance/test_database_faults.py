@@ -13,6 +13,7 @@ import aiomysql
 import asyncpg
 import pytest
 
+import aqueue
 from aqueue import JobStatus
 from aqueue.dsn import parse
 from tests.acceptance.helpers import (
@@ -107,3 +108,75 @@ def test_postgres_restart_costs_no_job(db: TestDatabase, record_file: Path) -> N
     done = {j for kind, j, _ in records(record_file) if kind == "done"}
     assert done == set(ids)
     asyncio.run(asyncio.sleep(0))
+
+
+async def _terminate_sessions_repeatedly(dsn: str, seconds: float, every: float) -> int:
+    """``pg_terminate_backend`` on every other session of the database, ``every``
+    seconds for ``seconds``: a pooler or a DBA killing sessions over and over."""
+    parsed = parse(dsn)
+    conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
+                                 database="postgres")
+    killed = 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await asyncio.sleep(every)
+            killed += len(await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()", parsed.database))
+    finally:
+        await conn.close()
+    return killed
+
+
+async def _enqueue_while(dsn: str, seconds: float) -> list[str]:
+    """One job at a time (the hand-over path) and batches, through the kills."""
+    from tests.apps.recording import record
+
+    ids: list[str] = []
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        deadline = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < deadline:
+            try:
+                if n % 10 == 0:
+                    jobs = await queue.enqueue_many([record.prepare(i) for i in range(20)])
+                    ids.extend(job.id for job in jobs)
+                else:
+                    ids.append((await queue.enqueue("record", n)).id)
+            except aqueue.DatabaseUnavailable as exc:
+                # Killed mid-insert: the job may or may not be there; a
+                # producer would retry. Anything but a dead connection is a bug.
+                assert "InternalClientError" not in str(exc), exc
+            n += 1
+            await asyncio.sleep(0.005)
+    return ids
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_sessions_killed_twice_a_second_never_reuse_a_dead_connection(
+        db: TestDatabase, record_file: Path) -> None:
+    """Regression: a session the server ended while idle was used again before
+    asyncpg saw it close, failing with InternalClientError ("cannot switch to
+    state 12; another operation (2) is in progress") on claims, outcome
+    writes and inserts. Now such an operation goes again on a live connection."""
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "3",
+                           "--poll-interval", "0.2")
+
+    async def storm() -> tuple[int, list[str]]:
+        killed, ids = await asyncio.gather(
+            _terminate_sessions_repeatedly(db.dsn, 8, 0.5), _enqueue_while(db.dsn, 8))
+        return killed, ids
+
+    try:
+        killed, ids = run(storm())
+        assert killed >= 16
+        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
+                               for j in run(statuses(db.dsn)).values()), 90,
+                   "every job to succeed")
+    finally:
+        assert worker.stop() == 0, worker.output()
+    assert set(ids) <= {j for kind, j, _ in records(record_file) if kind == "done"}
+    assert "another operation" not in worker.output(), worker.output()
+    assert "InternalClientError" not in worker.output(), worker.output()

@@ -93,7 +93,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.InvalidCatalogNameError,  # the database does not exist
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
-    asyncpg.exceptions.InternalClientError,  # a connection left mid-operation by a drop
+    asyncpg.exceptions.InternalClientError,  # see _never_sent; other kinds too
 )
 _TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
@@ -124,8 +124,23 @@ def _lost(conn: asyncpg.Connection) -> bool:
         return True
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """An operation refused before anything was sent, on a connection the
+    server had just ended.
+
+    When PostgreSQL ends a session (``pg_terminate_backend``, a restart, an
+    idle timeout), it sends a FATAL error and closes. asyncpg reads the error
+    on an idle connection as a protocol fault and parks the connection in its
+    error state until it reads the close; an operation started in between
+    fails when it switches state, before writing a byte. Nothing ran, so the
+    operation may go again on another connection.
+    """
+    return (isinstance(exc, asyncpg.exceptions.InternalClientError)
+            and str(exc).startswith("cannot switch to state"))
+
+
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, _TRANSIENT)
+    return isinstance(exc, _TRANSIENT) or _never_sent(exc)
 
 
 def _uuid_or_none(job_id: str) -> uuid.UUID | None:
