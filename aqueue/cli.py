@@ -213,10 +213,12 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
     return run_worker(parser.prog, args)
 
 
-def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None) -> int:
+def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None, *,
+               log_root: bool = True) -> int:
     """Run a worker as ``args`` (of :func:`add_worker_arguments`) say, on
-    ``queue`` or the app they name; the exit status."""
-    logformat.configure(args.log_level, args.log_format)
+    ``queue`` or the app they name; the exit status. ``log_root=False`` sets
+    up only aqueue's loggers (a framework's command configures the rest)."""
+    logformat.configure(args.log_level, args.log_format, root=log_root)
     try:
         return asyncio.run(_run_worker(args, queue))
     except (StartupError, AqueueError) as exc:

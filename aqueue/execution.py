@@ -135,7 +135,9 @@ async def run_job(
         return _failure(job, exc, task.backoff.delay(job.attempts))
     except Retry as exc:
         return _failure(job, exc, exc.delay)
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # SystemExit (a task calling sys.exit(), code it imports) would end
+        # the event loop and the worker with it: it fails this attempt alone.
         return _failure(job, exc, task.backoff.delay(job.attempts))
     try:
         result = serialization.encode_result(value, max_payload_bytes)

@@ -36,11 +36,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def configure(level: str, fmt: str) -> None:
-    """Set up the root logger for a command: ``fmt`` is ``text`` or ``json``."""
+def configure(level: str, fmt: str, *, root: bool = True) -> None:
+    """Set up logging for a command: ``fmt`` is ``text`` or ``json``.
+
+    ``root``: on the root logger (aqueue's own commands). Otherwise only on
+    aqueue's loggers, leaving the rest to the host framework (Django's
+    ``LOGGING``), so that no line is printed twice.
+    """
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    if root:
+        logging.basicConfig(level=level.upper(), handlers=[handler])
+        return
+    logger = logging.getLogger("aqueue")
+    logger.setLevel(level.upper())
+    logger.addHandler(handler)
+    logger.propagate = False

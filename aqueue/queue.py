@@ -19,7 +19,7 @@ from aqueue.backends.common import summarize_queues
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.dependencies import dependency_edges
-from aqueue.errors import ConfigurationError, SchemaError
+from aqueue.errors import ConfigurationError, SchemaError, UnknownTask
 from aqueue.health import Health
 from aqueue.job import Job
 from aqueue.limits import TaskLimit
@@ -337,10 +337,18 @@ class Queue:
         return register
 
     def find_task(self, name: str) -> Task[..., Any] | None:
-        """The task registered as ``name``, or the one :attr:`task_resolver` finds."""
+        """The task registered as ``name``, or the one :attr:`task_resolver` finds.
+
+        A resolver that raises — even ``SystemExit`` from code it ran — fails
+        the one job that named ``name`` (:class:`UnknownTask`), never the worker.
+        """
         found = self.tasks.get(name)
         if found is None and self.task_resolver is not None:
-            found = self.task_resolver(name)
+            try:
+                found = self.task_resolver(name)
+            except (Exception, SystemExit, KeyboardInterrupt) as exc:
+                raise UnknownTask(f"finding task {name!r} failed: {type(exc).__name__}: "
+                                  f"{exc}") from exc
         return found
 
     def task_named(self, name: str) -> Task[..., Any]:
@@ -543,22 +551,28 @@ class Queue:
             await backend.release_ended([str(job_id)])  # children of a deleted parent
         return None if status is None else JobStatus(status)
 
-    async def retry_jobs(self, job_filter: JobFilter) -> int:
+    async def retry_jobs(self, job_filter: JobFilter, *, all_jobs: bool = False) -> int:
         """Retry every failed or cancelled job matching ``job_filter`` (all of
-        them, page after page, not only ``limit``); returns how many."""
-        return await self._for_each_matching(job_filter, ("failed", "cancelled"), self.retry_job)
+        them, page after page, not only ``limit``); returns how many. An empty
+        filter is refused unless ``all_jobs=True`` says every job is meant."""
+        return await self._for_each_matching(job_filter, ("failed", "cancelled"), self.retry_job,
+                                             all_jobs)
 
-    async def cancel_jobs(self, job_filter: JobFilter) -> int:
+    async def cancel_jobs(self, job_filter: JobFilter, *, all_jobs: bool = False) -> int:
         """Cancel every queued job matching ``job_filter`` and ask the workers
-        running the matching running ones to stop; returns how many."""
+        running the matching running ones to stop; returns how many. An empty
+        filter is refused unless ``all_jobs=True`` says every job is meant."""
         async def cancel(job_id: str) -> bool:
             return await self.cancel_job(job_id) in (JobStatus.CANCELLED, JobStatus.RUNNING)
 
-        return await self._for_each_matching(job_filter, ("queued", "running"), cancel)
+        return await self._for_each_matching(job_filter, ("queued", "running"), cancel, all_jobs)
 
     async def _for_each_matching(self, job_filter: JobFilter, statuses: tuple[str, ...],
-                                 act: Callable[[str], Awaitable[bool]]) -> int:
+                                 act: Callable[[str], Awaitable[bool]], all_jobs: bool) -> int:
         f = validation.check_job_filter(job_filter)
+        if not (f.statuses or f.queues or f.tasks or f.id_prefix) and not all_jobs:
+            raise ValueError("an empty filter matches every job: pass all_jobs=True to act "
+                             "on every job")
         wanted = tuple(s for s in (f.statuses or statuses) if s in statuses)
         if not wanted:
             return 0

@@ -19,9 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aqueue import validation
 from aqueue.queue import Queue
 from aqueue.records import JobInfo, JobStatus
 
+#: The bodies are a few fields; a bigger one is refused before it is read whole.
+MAX_BODY = 64 * 1024
 MAX_TASKS = 100
 DEFAULT_MAX_TASKS = 10
 DEFAULT_TIME_BUDGET = 25.0
@@ -57,7 +60,7 @@ def _body(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadTriggerRequest("the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadTriggerRequest("the body must be a JSON object")
@@ -65,11 +68,14 @@ def _body(raw: bytes) -> dict[str, Any]:
 
 
 def _queue_name(value: Any) -> str | None:
+    """A queue name, checked as everywhere else (1-200 characters, no control
+    characters or lone surrogates), or None."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 200:
-        raise BadTriggerRequest("queue_name must be a non-empty string or null")
-    return value
+    try:
+        return validation.check_name("queue", value)
+    except (TypeError, ValueError) as exc:
+        raise BadTriggerRequest(f"queue_name: {exc}") from None
 
 
 def parse_run(raw: bytes, *, one: bool = False) -> RunRequest:

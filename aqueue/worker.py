@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from aqueue._version import __version__
 from aqueue.backends.base import Listener
 from aqueue.completer import Completer
-from aqueue.errors import DatabaseUnavailable
+from aqueue.errors import DatabaseUnavailable, UnknownTask
 from aqueue.execution import cancelled_outcome, error_record, run_job
 from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
@@ -589,9 +589,12 @@ class Worker:
             with contextlib.suppress(DatabaseUnavailable):
                 await self.keeper.renew()
             await asyncio.sleep(0)  # a cancel the renewal made is delivered here
-        return await run_job(self.queue.find_task(job.task), job, self.name,
-                             self.queue.backend, self._sync.run, self.queue.max_payload_bytes,
-                             self.queue.middleware)
+        try:
+            task = self.queue.find_task(job.task)
+        except UnknownTask as exc:  # the resolver failed on this job's name alone
+            return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
+        return await run_job(task, job, self.name, self.queue.backend, self._sync.run,
+                             self.queue.max_payload_bytes, self.queue.middleware)
 
     def _finished(self, running: _Running, task: asyncio.Task[Outcome]) -> None:
         job = running.job

@@ -50,7 +50,8 @@ async def empty(dsn: str) -> None:
         backend = queue.backend
         # Pause states, registered workers and schedules' ticks are per-test state too.
         tables = ["aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic",
-                  "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps"]
+                  "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps",
+                  "aqueue_sessions"]
         if backend.supports_handover:
             tables.append("aqueue_offers")  # an offer outlives its worker for seconds
         for table in tables:

@@ -237,6 +237,15 @@ class Backend(Protocol):
         """Delete ``task``'s succeeded jobs finished over ``older_than`` seconds
         ago, ``batch_size`` rows per statement; how many went."""
 
+    async def start_session(self, key: str, ttl: float) -> None:
+        """Record a dashboard log-in for ``ttl`` seconds (and forget expired ones)."""
+
+    async def session_alive(self, key: str) -> bool:
+        """Whether the log-in ``key`` stands and has not expired."""
+
+    async def end_session(self, key: str) -> None:
+        """End the log-in ``key`` (a log-out)."""
+
     async def has_due(self, queues: Sequence[str] | None) -> bool:
         """Whether a claim would find a job due now (one cheap read, no lock)."""
 

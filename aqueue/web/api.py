@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from aqueue import audit
 from aqueue.queue import Queue
 from aqueue.records import JobFilter, JobStatus
 from aqueue.web import params, present
-from aqueue.web.auth import CSRF_HEADER, Auth, local_target
+from aqueue.web.auth import CSRF_HEADER, Auth, local_target, visitor
 
 log = logging.getLogger("aqueue.web")
 
@@ -78,27 +79,12 @@ async def _body(request: Request) -> dict[str, str]:
         raw = await params.body(request)
         try:
             body = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise params.bad_request("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise params.bad_request("the body must be a JSON object")
         return {str(k): "" if v is None else str(v) for k, v in body.items()}
     return await params.form(request)
-
-
-def _authorize(request: Request, body: dict[str, str]) -> str:
-    """Who is acting, or the 401/403 that stops them."""
-    auth = _auth(request)
-    if auth.read_only:
-        raise HTTPException(403, "this dashboard is read-only")
-    client = request.client.host if request.client else "unknown"
-    if auth.bearer(request):
-        return f"bearer token from {client}"
-    if auth.logged_in(request):
-        if auth.csrf_ok(request.headers.get(CSRF_HEADER) or body.get("csrf")):
-            return f"logged-in session from {client}"
-        raise HTTPException(403, "missing or wrong CSRF token")
-    raise HTTPException(401, "log in, or send the token as 'Authorization: Bearer <token>'")
 
 
 def _done(request: Request, body: dict[str, str], result: dict[str, Any]) -> Response:
@@ -110,8 +96,20 @@ def _done(request: Request, body: dict[str, str], result: dict[str, Any]) -> Res
 
 
 async def _act(request: Request) -> tuple[Queue, dict[str, str], str]:
+    """The queue, the action's parameters and who acts; or the 401/403 that
+    stops them. Credentials are checked before the body is read; a logged-in
+    page's form must also carry its session's CSRF token."""
+    auth = _auth(request)
+    who = visitor(request)
+    if auth.read_only:
+        raise HTTPException(403, "this dashboard is read-only")
+    if who.how is None:
+        raise HTTPException(401, "log in, or send the token as 'Authorization: Bearer <token>'")
     body = await _body(request)
-    return _queue(request), body, _authorize(request, body)
+    if who.how == "session" and not auth.csrf_ok(
+            who, request.headers.get(CSRF_HEADER) or body.get("csrf")):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    return _queue(request), body, who.describe()
 
 
 async def retry_job(request: Request) -> Response:
@@ -123,7 +121,7 @@ async def retry_job(request: Request) -> Response:
             raise HTTPException(404, "no such job")
         raise HTTPException(409, f"only failed or cancelled jobs can be retried; "
                                  f"this one is {job.status}")
-    log.info("dashboard: job %s retried by %s", job_id, who)
+    audit.record("retry", f"job {job_id}", who)
     return _done(request, body, {"id": job_id, "status": "queued"})
 
 
@@ -135,7 +133,7 @@ async def cancel_job(request: Request) -> Response:
         raise HTTPException(404, "no such job")
     if status not in (JobStatus.CANCELLED, JobStatus.RUNNING):
         raise HTTPException(409, f"the job has already finished ({status})")
-    log.info("dashboard: job %s cancelled by %s (now %s)", job_id, who, status)
+    audit.record("cancel", f"job {job_id}", who)
     return _done(request, body, {"id": job_id, "status": str(status),
                                  "cancel_requested": status == JobStatus.RUNNING})
 
@@ -148,18 +146,27 @@ async def delete_job(request: Request) -> Response:
         raise HTTPException(404, "no such job")
     if status == JobStatus.RUNNING:
         raise HTTPException(409, "a running job cannot be deleted: cancel it first")
-    log.info("dashboard: job %s (%s) deleted by %s", job_id, status, who)
+    audit.record("delete", f"job {job_id} ({status})", who)
     return _done(request, body, {"id": job_id, "deleted": True, "status": str(status)})
+
+
+#: What a bulk action's body must say to act on every job, without a filter.
+_ALL = {"true", "1", "yes", "on"}
 
 
 async def _bulk(request: Request, action: str) -> Response:
     queue, body, who = await _act(request)
     f = params.job_filter({k: v for k, v in body.items() if k not in ("before", "after")})
-    count = await (queue.retry_jobs(f) if action == "retry" else queue.cancel_jobs(f))
-    log.info("dashboard: %s of %d jobs matching %s by %s", action, count,
-             params.filter_query(f) or "all", who)
-    return _done(request, body, {"action": action, "count": count,
-                                 "filter": params.filter_query(f)})
+    query = params.filter_query(f)
+    if not query and body.get("all", "").strip().lower() not in _ALL:
+        raise params.bad_request(f"a {action} of every job must be asked for explicitly: give "
+                                 f"a filter (queue, status, task, id), or all=true")
+    count = await (queue.retry_jobs(f, all_jobs=not query) if action == "retry"
+                   else queue.cancel_jobs(f, all_jobs=not query))
+    target = "jobs matching " + ", ".join(f"{k}={v}" for k, v in query.items()) if query \
+        else "all jobs"
+    audit.record(action, target, who, count)
+    return _done(request, body, {"action": action, "count": count, "filter": query})
 
 
 async def bulk_retry(request: Request) -> Response:
@@ -174,7 +181,7 @@ async def _set_paused(request: Request, pause: bool) -> Response:
     queue, body, who = await _act(request)
     name = params.queue_name(request.path_params["queue"])
     await (queue.pause(name) if pause else queue.resume(name))
-    log.info("dashboard: queue %r %s by %s", name, "paused" if pause else "resumed", who)
+    audit.record("pause" if pause else "resume", f"queue {name!r}", who)
     return _done(request, body, {"queue": name, "paused": pause})
 
 

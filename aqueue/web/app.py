@@ -5,21 +5,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable
 from aqueue.queue import Queue
 from aqueue.web import api, pages
-from aqueue.web.auth import Auth, base_path
+from aqueue.web.auth import Auth, RequireCredentials, base_path
+from aqueue.web.guard import LOOPBACK_HOSTS, AllowedHosts, Guard
+from aqueue.web.params import MAX_BODY_BYTES
+from aqueue.web.sessions import DEFAULT_TTL
 
 log = logging.getLogger("aqueue.web")
 
@@ -51,24 +55,45 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return _error(request, status, f"the database could not answer: {exc}")
 
 
-class _Timing(BaseHTTPMiddleware):
-    """``Server-Timing`` on every answer, and no caching of live data."""
+_SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"frame-ancestors 'none'; form-action 'self'"),
+]
 
-    async def dispatch(self, request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.started = started = time.perf_counter()
+
+class _Timing:
+    """``Server-Timing`` on every answer, no caching of live data, and the
+    security headers. (Plain ASGI: it passes the request body through as it
+    streams, so the guard's limit still stops it.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})["started"] = started
         # Where the dashboard is mounted, before /api's Mount adds to root_path.
-        request.scope["aqueue.base"] = request.scope.get("root_path", "")
-        response = await call_next(request)
-        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-        if not request.url.path.startswith(base_path(request) + "/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "frame-ancestors 'none'; form-action 'self'")
-        return response
+        scope["aqueue.base"] = base = scope.get("root_path", "")
+        static = scope["path"].startswith(base + "/static/")
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Server-Timing"] = \
+                    f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                if not static:
+                    headers["Cache-Control"] = "no-store"
+                for name, value in _SECURITY_HEADERS:
+                    headers.append(name.decode(), value.decode())
+            await send(message)
+
+        await self.app(scope, receive, timed)
 
 
 def queue_and_lifespan(queue: Queue | str | None) -> tuple[
@@ -89,21 +114,34 @@ def queue_and_lifespan(queue: Queue | str | None) -> tuple[
     return target, lifespan
 
 
+def host_rules(given: Sequence[str] | None) -> AllowedHosts:
+    """The ``allowed_hosts`` of an app: loopback names unless given."""
+    try:
+        return AllowedHosts(LOOPBACK_HOSTS if given is None else given)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def create_app(queue: Queue | str | None = None, *, token: str | None = None,
-               read_only: bool = False) -> Starlette:
+               read_only: bool = False, public_reads: bool = False,
+               allowed_hosts: Sequence[str] | None = None,
+               session_ttl: float = DEFAULT_TTL) -> Starlette:
     """The dashboard as an ASGI app, to serve or to mount in another app.
 
     ``queue`` is a :class:`~aqueue.Queue` (left open when the app stops) or a
     DSN (``None``: ``AQUEUE_DSN``, else the SQLite default), which the app
-    opens and closes. Reads are open to whoever reaches the app; actions need
-    ``token`` (a bearer header for the API, a log-in for the pages). Without
-    a token the app must be ``read_only``.
+    opens and closes. Every page and API answer needs ``token`` (at least 16
+    characters): a bearer header for the API, a log-in (a session of
+    ``session_ttl`` seconds) for the pages. ``read_only`` turns the actions
+    off. ``public_reads=True`` opens the reads to whoever reaches the app (an
+    explicit choice: job data is user data); without a token it is required,
+    and there are no actions. The app answers only to the host names in
+    ``allowed_hosts`` (``"*.example.com"``, ``"*"`` for any; default: the
+    loopback names).
     """
-    if token is None and not read_only:
-        raise ConfigurationError("the dashboard needs a token for its actions "
-                                 "(or read_only=True)")
-    if token is not None and len(token) < 8:
-        raise ConfigurationError("the dashboard's token must have at least 8 characters")
+    auth = Auth(token, read_only=read_only, public_reads=public_reads,
+                session_ttl=session_ttl)
+    hosts = host_rules(allowed_hosts)
     target, lifespan = queue_and_lifespan(queue)
 
     try:  # /metrics only with aqueue[metrics]
@@ -117,12 +155,15 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
             Mount("/static", StaticFiles(packages=[("aqueue.web", "static")]), name="static"),
             *pages.routes,
         ],
-        middleware=[Middleware(_Timing)],
+        # Outermost first: the host and body checks, then the timing headers
+        # (which also note where the app is mounted), then the credentials.
+        middleware=[Middleware(Guard, allowed_hosts=hosts, max_body=MAX_BODY_BYTES),
+                    Middleware(_Timing), Middleware(RequireCredentials, auth=auth)],
         exception_handlers={HTTPException: _http_error, AqueueError: _database_error},
         lifespan=lifespan,
     )
     app.state.queue = target
-    app.state.auth = Auth(token, read_only)
+    app.state.auth = auth
     if metrics is not None:
         app.state.depths = metrics.state()
     return app

@@ -1,55 +1,117 @@
-"""Who may act: a bearer token for the API, a session cookie plus a CSRF token
-for the pages' forms.
+"""Who may read and who may act.
 
-The cookie never holds the token itself, only an HMAC of it, so a copied
-cookie does not reveal the token; the CSRF token is another HMAC, which a
-page on another site cannot read or compute.
+A dashboard with a token asks for it on every request: as a bearer header
+(API clients, Prometheus), or through a log-in that starts a session (the
+pages; see :mod:`aqueue.web.sessions`). Forms of a logged-in page also carry
+the session's CSRF token. ``public_reads`` opens the reads to anyone who
+reaches the app — an explicit choice; actions still need the token. Without a
+token there are no actions, and the reads must be opened explicitly.
+
+Credentials are checked before a request's body is read, and failed
+attempts (a wrong token at the log-in or as a bearer header) slow down.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from aqueue.backends.base import Backend
+from aqueue.errors import ConfigurationError
+from aqueue.web.sessions import DEFAULT_TTL, Sessions, Throttle
 
 SESSION_COOKIE = "aqueue_session"
 CSRF_HEADER = "x-csrf-token"
+#: The shortest token a dashboard accepts (trigger tokens have the same floor).
+MIN_TOKEN_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """How a request identified itself: ``bearer`` (the token), ``session``
+    (a log-in's cookie, ``secret``) or neither (``None``)."""
+
+    how: str | None
+    address: str
+    secret: str | None = None
+
+    def describe(self) -> str:
+        what = {"bearer": "bearer token", "session": "logged-in session"}.get(
+            self.how or "", "anonymous visitor")
+        return f"{what} from {self.address}"
 
 
 class Auth:
-    """The token rules of one dashboard (``token`` None: read-only)."""
+    """The credential rules of one dashboard."""
 
-    def __init__(self, token: str | None, read_only: bool) -> None:
+    def __init__(self, token: str | None, *, read_only: bool = False,
+                 public_reads: bool = False, session_ttl: float = DEFAULT_TTL) -> None:
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"the dashboard's token must have at least {MIN_TOKEN_LENGTH} characters")
+        if token is None and not public_reads:
+            raise ConfigurationError(
+                "the dashboard needs a token: job arguments, results and errors are your "
+                "users' data (give token=..., or public_reads=True for a read-only "
+                "dashboard open to whoever can reach it)")
+        self._token = token.encode() if token is not None else None
         self.read_only = read_only or token is None
-        self._key = (token or "").encode()
-        self._token = token
-
-    def _mac(self, purpose: str) -> str:
-        return hmac.new(self._key, purpose.encode(), hashlib.sha256).hexdigest()
-
-    @property
-    def session_value(self) -> str:
-        return self._mac("aqueue session")
-
-    @property
-    def csrf_token(self) -> str:
-        return self._mac("aqueue csrf")
+        self.public_reads = public_reads
+        self.sessions = Sessions(token, session_ttl) if token is not None else None
+        self.throttle = Throttle()
 
     def token_matches(self, offered: str) -> bool:
-        return self._token is not None and hmac.compare_digest(offered.encode(), self._key)
+        return self._token is not None and hmac.compare_digest(offered.encode(), self._token)
 
-    def bearer(self, request: Request) -> bool:
-        scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+    def bearer(self, request: Request) -> bool | None:
+        """Whether a bearer header carries the token; None when there is none."""
+        header = request.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, offered = header.partition(" ")
         return scheme.lower() == "bearer" and self.token_matches(offered.strip())
 
-    def logged_in(self, request: Request) -> bool:
-        """The request carries this dashboard's session cookie."""
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        return not self.read_only and hmac.compare_digest(cookie, self.session_value)
+    async def identify(self, request: Request) -> Visitor | None:
+        """The request's credentials, checked; None when it offered a wrong token."""
+        address = request.client.host if request.client else "unknown"
+        if self._token is None:  # open reads, no actions: nothing to check
+            return Visitor(None, address)
+        bearer = self.bearer(request)
+        if bearer is not None:
+            return Visitor("bearer", address) if bearer else None
+        secret = request.cookies.get(SESSION_COOKIE, "")
+        if secret and self.sessions is not None:
+            if await self.sessions.alive(await backend_of(request), secret):
+                return Visitor("session", address, secret)
+        return Visitor(None, address)
 
-    def csrf_ok(self, offered: str | None) -> bool:
-        return offered is not None and hmac.compare_digest(offered, self.csrf_token)
+    def csrf_token(self, visitor: Visitor) -> str:
+        if self.sessions is None or visitor.secret is None:
+            return ""
+        return self.sessions.csrf_token(visitor.secret)
+
+    def csrf_ok(self, visitor: Visitor, offered: str | None) -> bool:
+        return (self.sessions is not None and visitor.secret is not None
+                and self.sessions.csrf_ok(visitor.secret, offered))
+
+
+async def backend_of(request: Request) -> Backend:
+    """The open backend of the app's queue (sessions are kept in its database)."""
+    queue = request.app.state.queue
+    await queue.open()
+    backend: Backend = queue.backend
+    return backend
+
+
+def visitor(request: Request) -> Visitor:
+    """The visitor :class:`RequireCredentials` identified for this request."""
+    found: Visitor = request.scope["aqueue.visitor"]
+    return found
 
 
 def base_path(request: Request) -> str:
@@ -64,3 +126,61 @@ def local_target(request: Request, target: str) -> str | None:
             and "\\" not in target:
         return target
     return None
+
+
+#: Paths (below the dashboard's own) anyone may fetch: the log-in page and the
+#: stylesheet and script, which hold no data.
+_OPEN_PATHS = ("/login",)
+_OPEN_PREFIXES = ("/static/",)
+
+
+class RequireCredentials:
+    """ASGI middleware: identifies each request's visitor (kept in the scope as
+    ``aqueue.visitor``) and turns away those who may not read: 401 for the API
+    and ``/metrics``, the log-in page for the pages."""
+
+    def __init__(self, app: ASGIApp, auth: Auth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        base = base_path(request)
+        path = request.url.path
+        inside = path[len(base):] if base and path.startswith(base) else path
+        address = request.client.host if request.client else "unknown"
+        wait = self.auth.throttle.retry_after(address)
+        if wait is not None:
+            response = JSONResponse({"error": "too many failed attempts: try again later"},
+                                    status_code=429,
+                                    headers={"Retry-After": str(int(wait))})
+            await response(scope, receive, send)
+            return
+        found = await self.auth.identify(request)
+        if found is None:  # a wrong bearer token
+            await self.auth.throttle.failed(address)
+            await _unauthorized(scope, receive, send, "the bearer token is not this "
+                                                      "dashboard's")
+            return
+        scope["aqueue.visitor"] = found
+        open_path = inside in _OPEN_PATHS or inside.startswith(_OPEN_PREFIXES)
+        if found.how is not None or self.auth.public_reads or open_path:
+            await self.app(scope, receive, send)
+            return
+        api = inside.startswith("/api/") or inside in ("/api", "/metrics")
+        if api or request.method != "GET":
+            await _unauthorized(scope, receive, send, "log in, or send the token as "
+                                                      "'Authorization: Bearer <token>'")
+            return
+        here = path + (f"?{request.url.query}" if request.url.query else "")
+        to_login = RedirectResponse(f"{base}/login?{urlencode({'next': here})}", status_code=303)
+        await to_login(scope, receive, send)
+
+
+async def _unauthorized(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    response = JSONResponse({"error": message}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="aqueue"'})
+    await response(scope, receive, send)

@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from aqueue import audit
 from aqueue.records import JobStatus
 from aqueue.web import api, params, present
-from aqueue.web.auth import SESSION_COOKIE, base_path, local_target
+from aqueue.web.auth import SESSION_COOKIE, Visitor, backend_of, base_path, local_target
 
 templates = jinja2.Environment(
     loader=jinja2.PackageLoader("aqueue.web", "templates"),
@@ -52,9 +53,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     auth = api._auth(request)
     base = base_path(request)
     started = request.state.started if hasattr(request.state, "started") else time.perf_counter()
+    who: Visitor = request.scope.get("aqueue.visitor") or Visitor(None, "")
     html = templates.get_template(name).render(
-        request=request, base=base, read_only=auth.read_only, logged_in=auth.logged_in(request),
-        csrf=auth.csrf_token if auth.logged_in(request) else "",
+        request=request, base=base, read_only=auth.read_only, logged_in=who.how == "session",
+        can_log_in=auth.sessions is not None,
+        csrf=auth.csrf_token(who),
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         database=api._queue(request).dsn, statuses=[s.value for s in JobStatus],
         elapsed_ms=(time.perf_counter() - started) * 1000, **context)
@@ -91,31 +94,43 @@ def _safe_next(request: Request, target: str) -> str:
     return local_target(request, target) or base_path(request) + "/"
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def login(request: Request) -> Response:
     auth = api._auth(request)
     target = _safe_next(request, request.query_params.get("next", ""))
     if request.method == "GET":
         return render(request, "login.html", next=target, error=None)
+    if auth.read_only or auth.sessions is None:
+        raise HTTPException(403, "this dashboard is read-only")
     form = await params.form(request)
     target = _safe_next(request, form.get("next", ""))
-    if auth.read_only:
-        raise HTTPException(403, "this dashboard is read-only")
     if not auth.token_matches(form.get("token", "")):
-        api.log.warning("dashboard: failed log-in from %s",
-                        request.client.host if request.client else "unknown")
+        api.log.warning("dashboard: failed log-in from %s", _address(request))
+        await auth.throttle.failed(_address(request))
         return render(request, "login.html", status_code=401, next=target,
                       error="That is not this dashboard's token.")
+    secret = await auth.sessions.start(await backend_of(request))
+    audit.record("log in", "dashboard", f"session from {_address(request)}")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, auth.session_value, httponly=True, samesite="strict",
-                        path=(base_path(request) or "/"),
+    response.set_cookie(SESSION_COOKIE, secret, max_age=int(auth.sessions.ttl), httponly=True,
+                        samesite="strict", path=(base_path(request) or "/"),
                         secure=request.url.scheme == "https")
     return response
 
 
 async def logout(request: Request) -> Response:
+    auth = api._auth(request)
+    who: Visitor = request.scope["aqueue.visitor"]
+    if who.how != "session" or auth.sessions is None or who.secret is None:
+        raise HTTPException(401, "not logged in")
     form = await params.form(request)
-    if not api._auth(request).csrf_ok(form.get("csrf")):
+    if not auth.csrf_ok(who, form.get("csrf")):
         raise HTTPException(403, "missing or wrong CSRF token")
+    await auth.sessions.end(await backend_of(request), who.secret)
+    audit.record("log out", "dashboard", who.describe())
     response = RedirectResponse(_safe_next(request, ""), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=(base_path(request) or "/"))
     return response

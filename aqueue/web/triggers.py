@@ -9,10 +9,12 @@ with :mod:`aqueue.contrib.django.urls`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,12 +22,12 @@ from starlette.routing import Route
 from aqueue import triggers
 from aqueue.errors import AqueueError, DatabaseUnavailable
 from aqueue.queue import Queue
-from aqueue.web.app import queue_and_lifespan
+from aqueue.triggers import MAX_BODY
+from aqueue.web.app import host_rules, queue_and_lifespan
+from aqueue.web.guard import Guard
 
 log = logging.getLogger("aqueue.web")
 
-#: The bodies are a few fields; a bigger one is refused before it is read whole.
-MAX_BODY = 64 * 1024
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -35,16 +37,14 @@ def _error(status: int, message: str) -> JSONResponse:
     return response
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise triggers.BadTriggerRequest("the body is too large")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise triggers.BadTriggerRequest("the body is too large")
-    return body
+    # The guard (aqueue.web.guard) stops a body past MAX_BODY while it is read.
+    return await request.body()
 
 
 Handler = Callable[[Request, Queue], Awaitable[dict[str, Any]]]
@@ -83,16 +83,21 @@ async def _status(request: Request, queue: Queue) -> dict[str, Any]:
 
 
 def create_trigger_app(queue: Queue | str | None = None, *, token: str | None = None,
-                       allow_unauthenticated: bool = False, prefix: str = "/tasks"
-                       ) -> Starlette:
+                       allow_unauthenticated: bool = False, prefix: str = "/tasks",
+                       allowed_hosts: Sequence[str] | None = None) -> Starlette:
     """The trigger endpoints under ``prefix`` as an ASGI app.
 
     ``queue`` is a :class:`~aqueue.Queue` with the tasks registered (left open
     when the app stops) or a DSN. Calls need ``Authorization: Bearer <token>``;
     without a token the run endpoints answer 403 unless
-    ``allow_unauthenticated`` opens them.
+    ``allow_unauthenticated`` opens them. ``allowed_hosts`` are the host names
+    the app answers to: by default any when it has a token (a page elsewhere
+    cannot learn it), the loopback names when it is open without one.
     """
     auth = triggers.TriggerAuth(token, allow_unauthenticated)
+    if allowed_hosts is None and token is not None:
+        allowed_hosts = ["*"]
+    hosts = host_rules(allowed_hosts)
     target, lifespan = queue_and_lifespan(queue)
 
     prefix = prefix.rstrip("/")
@@ -102,6 +107,8 @@ def create_trigger_app(queue: Queue | str | None = None, *, token: str | None = 
             Route(f"{prefix}/run-one/", _endpoint(_run_one, mutating=True), methods=["POST"]),
             Route(f"{prefix}/status/", _endpoint(_status, mutating=False), methods=["GET"]),
         ],
+        middleware=[Middleware(Guard, allowed_hosts=hosts, max_body=MAX_BODY)],
+        exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
     app.state.queue = target

@@ -74,7 +74,7 @@ def server(dsn: str, tmp_path: Path) -> Iterator[str]:
     deadline = time.monotonic() + 20
     while True:
         try:
-            urllib.request.urlopen(url + "/api/overview", timeout=1).read()
+            urllib.request.urlopen(url + "/login", timeout=1).read()
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -167,6 +167,15 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
     worker = WorkerProcess(dsn, tmp_path / "record.txt", "--poll-interval", "0.2")
     shots = Shots(browser, tmp_path / "screenshots")
     try:
+        # Every page asks for the token first: the log-in page, then back.
+        browser.get(server + "/jobs?status=failed")
+        WebDriverWait(browser, 10).until(lambda d: "/login?next=" in d.current_url)
+        assert "flaky" not in browser.page_source
+        browser.find_element(By.NAME, "token").send_keys(TOKEN)
+        shots.take("login")
+        browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+        WebDriverWait(browser, 10).until(lambda d: "/jobs?status=failed" in d.current_url)
+
         # The worker runs the records and fails the flaky job (no flag yet).
         browser.get(server + "/")
         _wait_text(browser, "#queues", "default")
@@ -193,12 +202,7 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         assert browser.execute_script("return document.title") != "pwned"
         shots.take("job-failed")
 
-        # Log in (the action buttons appear), then retry it with the flag set.
-        _click(browser, "#login-link")
-        browser.find_element(By.NAME, "token").send_keys(TOKEN)
-        shots.take("login")
-        browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-        WebDriverWait(browser, 10).until(lambda d: f"/jobs/{ids['failed']}" in d.current_url)
+        # Retry it with the flag set.
         flag.write_text("set")
         _click(browser, "button.retry")
         # The page refreshes itself while the job is queued or running.
@@ -222,6 +226,11 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         browser.get(server + "/workers")
         _wait_text(browser, "#workers", "running")
         shots.take("workers")
+
+        # Log out: the pages ask for the token again.
+        _click(browser, "header form.inline button")
+        browser.get(server + f"/jobs/{ids['failed']}")
+        WebDriverWait(browser, 10).until(lambda d: "/login?next=" in d.current_url)
     finally:
         worker.stop()
 

@@ -100,3 +100,34 @@ def test_malformed_dsns_are_refused_without_the_password() -> None:
     assert "hunter2" not in str(excinfo.value)
     with pytest.raises(aqueue.ConfigurationError):
         aqueue.Queue("just a string")
+
+
+async def test_system_exit_fails_one_job_not_the_worker(queue: aqueue.Queue) -> None:
+    """Regression: SystemExit from a task, or from code a task resolver ran for
+    a job's name (the Django worker importing ``venv.__main__``), ended the
+    event loop and the worker, leaving the job running."""
+    import sys
+
+    @queue.task(name="quits", max_attempts=1)
+    async def quits() -> None:
+        sys.exit(3)
+
+    @queue.task(name="quits_in_a_thread", max_attempts=1)
+    def quits_in_a_thread() -> None:
+        raise SystemExit("bye")
+
+    @queue.task(name="fine")
+    async def fine() -> int:
+        return 1
+
+    def resolver(name: str) -> aqueue.Task[..., object] | None:
+        raise SystemExit(f"imported {name}")
+
+    queue.task_resolver = resolver
+    jobs = [await quits.enqueue(), await quits_in_a_thread.enqueue(),
+            await queue.enqueue("some.module.task"), await fine.enqueue()]
+    assert await queue.drain() == 4
+    ended = [await job.refresh() for job in jobs]
+    assert [j.status.value for j in ended] == ["failed", "failed", "failed", "succeeded"]
+    assert ended[0].error is not None and ended[0].error["type"] == "SystemExit"
+    assert ended[2].error is not None and "some.module.task" in ended[2].error["message"]

@@ -30,7 +30,9 @@ else:
                              "OPTIONS": {"timeout": 20}}}
 
 SECRET_KEY = "aqueue-tests-only"  # a test project
-DEBUG = False
+# startproject's DEBUG = True shows django.tasks' own lines on the console (a test
+# counts them); False otherwise.
+DEBUG = os.environ.get("AQUEUE_TEST_DJANGO_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 ROOT_URLCONF = "tests.djangoapp.urls"

@@ -27,12 +27,14 @@ pytestmark = pytest.mark.usefixtures("clean")
 TRIGGER = {"HTTP_AUTHORIZATION": "Bearer django-trigger-token-0123"}
 
 
-def run_worker(*extra: str) -> subprocess.CompletedProcess[str]:
-    """``manage.py aqueue_worker --burst`` in a process of its own."""
+def run_worker(*extra: str, debug: bool = False) -> subprocess.CompletedProcess[str]:
+    """``manage.py aqueue_worker --burst`` in a process of its own (``debug``:
+    with ``DEBUG = True``, as startproject makes it)."""
     return subprocess.run(
         [sys.executable, "-m", "tests.djangoapp.manage", "aqueue_worker", "--burst",
          "--log-level", "WARNING", *extra],
-        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.djangoapp.settings"},
+        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.djangoapp.settings",
+                       "AQUEUE_TEST_DJANGO_DEBUG": "1" if debug else "0"},
         capture_output=True, text=True, timeout=120)
 
 
@@ -80,12 +82,22 @@ def test_async_tasks_context_and_aenqueue() -> None:
 
 def test_a_failing_task_ends_failed_with_its_errors() -> None:
     result = tasks.explode.enqueue()
-    assert run_worker().returncode == 0  # the first attempt; its retry is backed off
+    first = run_worker("--log-level", "INFO", debug=True)  # its retry is backed off
+    assert first.returncode == 0, first.stderr
     result.refresh()
     assert result.status == TaskResultStatus.READY and result.attempts == 1
+    # Regression: a retried attempt was reported FINISHED as FAILED (Django
+    # logs that as an ERROR with a traceback), and every django.tasks line
+    # was printed twice (Django's console handler, then aqueue's on the root).
+    assert "state=FAILED" not in first.stderr, first.stderr
+    running = f"Task id={result.id} path=tests.djangoapp.shop.tasks.explode state=RUNNING"
+    assert first.stderr.count(running) == 1, first.stderr
     with connection.cursor() as cursor:  # let the back-off pass
         cursor.execute("UPDATE aqueue_jobs SET scheduled_at = created_at")
-    assert run_worker().returncode == 0
+    last = run_worker("--log-level", "INFO", debug=True)
+    assert last.returncode == 0
+    assert last.stderr.count(f"Task id={result.id} path=tests.djangoapp.shop.tasks.explode "
+                             f"state=FAILED") == 1, last.stderr
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 2
     assert len(result.errors) == 2
@@ -93,6 +105,40 @@ def test_a_failing_task_ends_failed_with_its_errors() -> None:
     assert "kaboom" in result.errors[-1].traceback
     with pytest.raises(ValueError, match="failed"):
         _ = result.return_value
+
+
+def test_a_job_row_never_makes_the_worker_import_a_module() -> None:
+    """Regression: the worker imported whatever module a job row named before
+    checking it was a task (``this.x`` printed the Zen of Python;
+    ``venv.__main__.x`` raised SystemExit, killing the worker and leaving the
+    job running). Now only the project's own tasks are found."""
+    queue = default_task_backend.queue
+    names = ["this.x", "venv.__main__.x", "antigravity.fly", "tests.djangoapp.settings.DEBUG",
+             "os.system"]
+
+    async def enqueue() -> list[str]:
+        async with queue:
+            return [(await queue.enqueue(name)).id for name in names]
+
+    ids = asyncio.run(enqueue())
+    good = tasks.add.enqueue(1, 1)
+    done = run_worker("--log-level", "INFO")
+    assert done.returncode == 0, done.stderr
+    assert "Beautiful is better than ugly" not in done.stdout + done.stderr
+    for job_id in ids:
+        with pytest.raises(TaskResultDoesNotExist):
+            default_task_backend.get_result(job_id)
+    assert "this" not in sys.modules and "antigravity" not in sys.modules
+
+    async def statuses() -> list[tuple[str, str]]:
+        async with queue:
+            found = [await queue.get_job(job_id) for job_id in ids]
+        return [(j.status.value, j.error["message"]) for j in found if j and j.error]
+
+    ended = asyncio.run(statuses())
+    assert len(ended) == len(names)
+    assert all(status == "failed" and "unknown task" in message for status, message in ended)
+    assert tasks.add.get_result(good.id).return_value == 2
 
 
 def test_enqueue_joins_the_callers_transaction() -> None:
@@ -156,6 +202,17 @@ def test_trigger_views() -> None:
     assert bad.status_code == 400 and "max_tasks" in bad.json()["error"]
     assert client.post("/tasks/run/", data="{", content_type="application/json",
                        **TRIGGER).status_code == 400
+    # Regression: a 100 KB body was read whole and the job ran; and queue
+    # names skipped the name check (a U+0000 answered 500 on the status view).
+    padded = '{"max_tasks": 5, "queue_name": "default"' + " " * 100_000 + "}"
+    too_big = client.post("/tasks/run/", data=padded, content_type="application/json",
+                          **TRIGGER)
+    assert too_big.status_code == 413 and "error" in too_big.json()
+    for name in ("%00", "a%0Ab"):
+        assert client.get(f"/tasks/status/?queue_name={name}", **TRIGGER).status_code == 400
+    assert client.post("/tasks/run/", data={"queue_name": "a\x00b"},
+                       content_type="application/json", **TRIGGER).status_code == 400
+    assert client.get("/tasks/status/", **TRIGGER).json() == {"pending_count": 1}
     ran = client.post("/tasks/run/", data={"max_tasks": 5}, content_type="application/json",
                       **TRIGGER).json()
     assert ran["processed"] == 1
@@ -173,17 +230,30 @@ def test_the_dashboard_mounts_beside_django() -> None:
 
     tasks.add.enqueue(1, 2)
 
-    async def browse() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    job = tasks.add.enqueue(3, 4)
+    dashboard = {"Authorization": "Bearer dashboard-token-0123"}
+
+    async def browse() -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
                                      base_url="http://testserver") as client:
-            overview = await client.get("/aqueue/api/overview")
-            page = await client.get("/aqueue/")
-            django_page = await client.get("/tasks/status/",
-                                           headers={"Authorization": TRIGGER["HTTP_AUTHORIZATION"]})
-            return overview, page, django_page
+            return [
+                await client.get("/aqueue/api/overview", headers=dashboard),
+                await client.get("/aqueue/", headers=dashboard),
+                await client.get("/tasks/status/",
+                                 headers={"Authorization": TRIGGER["HTTP_AUTHORIZATION"]}),
+                # Regression: job data was readable without the token.
+                await client.get(f"/aqueue/api/jobs/{job.id}"),
+                await client.get("/aqueue/api/overview"),
+                await client.get("/aqueue/jobs"),
+            ]
 
-    overview, page, django_page = asyncio.run(browse())
+    overview, page, django_page, anonymous_job, anonymous_overview, anonymous_page = \
+        asyncio.run(browse())
     assert overview.status_code == 200
     assert any(q["name"] == "default" for q in overview.json()["queues"])
     assert page.status_code == 200 and "aqueue" in page.text
-    assert django_page.json() == {"pending_count": 1}
+    assert django_page.json() == {"pending_count": 2}
+    assert anonymous_job.status_code == 401 and "args" not in anonymous_job.text
+    assert anonymous_overview.status_code == 401
+    assert anonymous_page.status_code == 303
+    assert anonymous_page.headers["location"].startswith("/aqueue/login?")

@@ -36,16 +36,31 @@ async def jobs(queue: aqueue.Queue) -> dict[str, str]:
     return made
 
 
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def dashboard(queue: aqueue.Queue, **options: Any) -> Any:
+    """The app, with failed log-ins answered at once (their pause is tested apart)."""
+    app = create_app(queue, **{"token": TOKEN, **options})
+    app.state.auth.throttle.pause = 0.0
+    return app
+
+
 @pytest.fixture
 async def client(queue: aqueue.Queue) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(queue, token=TOKEN)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as c:
+    """An API client holding the token."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dashboard(queue)),
+                                 base_url="http://localhost", headers=bearer()) as c:
         yield c
 
 
-def bearer(token: str = TOKEN) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+async def browser(queue: aqueue.Queue) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credential but what it logs in for (a cookie)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dashboard(queue)),
+                                 base_url="http://localhost") as c:
+        yield c
 
 
 async def test_reads(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
@@ -87,10 +102,11 @@ async def test_bad_reads_are_4xx(client: httpx.AsyncClient, path: str, status: i
         assert "error" in response.json() or status == 405
 
 
-async def test_actions_need_the_token(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
+async def test_actions_need_the_token(client: httpx.AsyncClient, browser: httpx.AsyncClient,
+                                      jobs: dict[str, str]) -> None:
     path = f"/api/jobs/{jobs['failed']}/retry"
-    assert (await client.post(path)).status_code == 401
-    assert (await client.post(path, headers=bearer("wrong-token-x"))).status_code == 401
+    assert (await browser.post(path)).status_code == 401
+    assert (await client.post(path, headers=bearer("wrong-token-xxxxx"))).status_code == 401
     response = await client.post(path, headers=bearer())
     assert response.status_code == 200 and response.json()["status"] == "queued"
     # Retrying it again: it is queued now, not failed.
@@ -127,12 +143,13 @@ async def test_bulk_actions_and_pause(client: httpx.AsyncClient, queue: aqueue.Q
     assert cancelled.json()["count"] == 2
 
 
-async def test_the_pages_log_in_and_post_with_csrf(client: httpx.AsyncClient,
+async def test_the_pages_log_in_and_post_with_csrf(browser: httpx.AsyncClient,
                                                    queue: aqueue.Queue,
                                                    jobs: dict[str, str],
                                                    caplog: pytest.LogCaptureFixture) -> None:
+    client = browser
     page = await client.get(f"/jobs/{jobs['failed']}")
-    assert page.status_code == 200 and 'class="retry"' not in page.text
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
     bad = await client.post("/login", data={"token": "wrong-token", "next": "/"})
     assert bad.status_code == 401 and "session" not in str(bad.cookies)
     login = await client.post("/login", data={"token": TOKEN, "next": f"/jobs/{jobs['failed']}"})
@@ -145,11 +162,11 @@ async def test_the_pages_log_in_and_post_with_csrf(client: httpx.AsyncClient,
     # The session cookie alone is not enough: a cross-site form has no CSRF token.
     assert (await client.post(action, data={"next": "/"})).status_code == 403
     assert (await client.post(action, data={"csrf": "0" * 64})).status_code == 403
-    with caplog.at_level(logging.INFO, logger="aqueue.web"):
+    with caplog.at_level(logging.INFO, logger="aqueue.audit"):
         done = await client.post(action, data={"csrf": csrf.group(1),
                                                "next": f"/jobs/{jobs['failed']}"})
     assert done.status_code == 303 and done.headers["location"] == f"/jobs/{jobs['failed']}"
-    assert f"job {jobs['failed']} retried by logged-in session" in caplog.text
+    assert f"retry job {jobs['failed']} by logged-in session" in caplog.text
     assert TOKEN not in caplog.text
     assert (await queue.get_job(jobs["failed"])).status == "queued"  # type: ignore[union-attr]
     # An open redirect is refused: the answer is JSON, not a redirect off-site.
@@ -174,22 +191,31 @@ async def test_arguments_and_errors_are_escaped(client: httpx.AsyncClient,
 
 async def test_read_only_refuses_every_action(queue: aqueue.Queue,
                                               jobs: dict[str, str]) -> None:
-    app = create_app(queue, read_only=True)
+    # Open reads without a token (an explicit choice): no actions at all.
+    app = create_app(queue, public_reads=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+                                 base_url="http://localhost") as client:
         assert (await client.get("/")).status_code == 200
         response = await client.post(f"/api/jobs/{jobs['failed']}/retry", headers=bearer())
         assert response.status_code == 403
         assert (await client.post("/login", data={"token": TOKEN})).status_code == 403
+    # A token and read_only: the token is asked for to read; still no actions.
+    app = dashboard(queue, read_only=True)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://localhost") as client:
+        assert (await client.get("/api/overview")).status_code == 401
+        assert (await client.get("/api/overview", headers=bearer())).status_code == 200
+        response = await client.post(f"/api/jobs/{jobs['failed']}/retry", headers=bearer())
+        assert response.status_code == 403
 
 
 async def test_mounted_under_a_prefix(queue: aqueue.Queue, jobs: dict[str, str]) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    outer = Starlette(routes=[Mount("/ops/queue", create_app(queue, token=TOKEN))])
+    outer = Starlette(routes=[Mount("/ops/queue", dashboard(queue))])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer),
-                                 base_url="http://t") as client:
+                                 base_url="http://localhost", headers=bearer()) as client:
         page = await client.get("/ops/queue/jobs")
         assert page.status_code == 200
         assert 'href="/ops/queue/jobs/' in page.text
@@ -198,17 +224,19 @@ async def test_mounted_under_a_prefix(queue: aqueue.Queue, jobs: dict[str, str])
         assert (await client.get(f"/ops/queue/api/jobs/{jobs['ok']}")).json()["queue"] == "mail"
 
 
-def test_a_token_is_required_for_actions() -> None:
-    with pytest.raises(ConfigurationError):
+def test_a_token_is_required_unless_reads_are_opened_on_purpose() -> None:
+    with pytest.raises(ConfigurationError, match="public_reads"):
         create_app("sqlite:///unused.db")
-    with pytest.raises(ConfigurationError):
-        create_app("sqlite:///unused.db", token="short")
+    with pytest.raises(ConfigurationError, match="16 characters"):
+        create_app("sqlite:///unused.db", token="only-15-chars!!")
+    with pytest.raises(ConfigurationError, match="host"):
+        create_app("sqlite:///unused.db", token=TOKEN, allowed_hosts=["exa*mple.com"])
 
 
 async def test_served_under_a_root_path_by_a_plain_asgi_router(
         queue: aqueue.Queue, jobs: dict[str, str]) -> None:
     """As docs/dashboard.md routes it beside Django's ASGI app."""
-    dashboard = create_app(queue, token=TOKEN)
+    app = dashboard(queue)
 
     async def other(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -216,12 +244,12 @@ async def test_served_under_a_root_path_by_a_plain_asgi_router(
 
     async def application(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/ops/queue"):
-            await dashboard({**scope, "root_path": "/ops/queue"}, receive, send)
+            await app({**scope, "root_path": "/ops/queue"}, receive, send)
             return
         await other(scope, receive, send)
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
-                                 base_url="http://t") as client:
+                                 base_url="http://localhost", headers=bearer()) as client:
         assert (await client.get("/elsewhere")).status_code == 204
         page = await client.get(f"/ops/queue/jobs/{jobs['failed']}")
         assert page.status_code == 200 and 'href="/ops/queue/static/app.js"' not in page.text

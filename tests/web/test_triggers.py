@@ -121,12 +121,19 @@ async def test_no_job_starts_after_the_time_budget(
     {"max_tasks": 0}, {"max_tasks": 1000}, {"max_tasks": "5"}, {"max_tasks": True},
     {"max_tasks": 2.5}, {"queue_name": 5}, {"queue_name": ""}, {"time_budget_s": -1},
     {"time_budget_s": "soon"}, {"time_budget_s": 1e9}, {"unknown": 1}, [1, 2], "text",
+    # Regression: queue names skipped the name check (a U+0000 held the request
+    # for its whole budget on PostgreSQL, logging tracebacks).
+    {"queue_name": "a\x00b"}, b'{"queue_name": "\\ud800"}', {"queue_name": "q" * 201},
+    {"queue_name": "tab\there"},
 ])
 async def test_bad_bodies_get_400(queue: aqueue.Queue, client: httpx.AsyncClient,
                                   body: Any) -> None:
     tasks = register(queue)
     job = await tasks["ok"].enqueue(1)
-    answer = await client.post("/tasks/run/", json=body, headers=AUTH)
+    if isinstance(body, bytes):  # JSON text httpx would not make (a lone surrogate)
+        answer = await client.post("/tasks/run/", content=body, headers=AUTH)
+    else:
+        answer = await client.post("/tasks/run/", json=body, headers=AUTH)
     assert answer.status_code == 400, answer.text
     assert "error" in answer.json()
     assert (await queue.get_job(job.id)).status == "queued"  # type: ignore[union-attr]
@@ -135,9 +142,14 @@ async def test_bad_bodies_get_400(queue: aqueue.Queue, client: httpx.AsyncClient
 async def test_malformed_requests_get_4xx(queue: aqueue.Queue,
                                           client: httpx.AsyncClient) -> None:
     register(queue)
-    for content in (b"{not json", b"\xff\xfe", b"x" * 70_000):
+    for content in (b"{not json", b"\xff\xfe", b"[" * 100_00 + b"]" * 100_00):
         answer = await client.post("/tasks/run/", content=content, headers=AUTH)
         assert answer.status_code == 400 and "error" in answer.json()
+    answer = await client.post("/tasks/run/", content=b"x" * 70_000, headers=AUTH)
+    assert answer.status_code == 413 and "error" in answer.json()
+    for name in ("%00", "a%0Ab", "x" * 201):
+        answer = await client.get(f"/tasks/status/?queue_name={name}", headers=AUTH)
+        assert answer.status_code == 400, answer.text
     assert (await client.post("/tasks/run-one/", json={"max_tasks": 3},
                               headers=AUTH)).status_code == 400
     assert (await client.get("/tasks/status/", params={"queue": "x"},
@@ -162,14 +174,16 @@ async def test_without_a_token_running_is_refused_unless_opened(queue: aqueue.Qu
     job = await tasks["ok"].enqueue(1)
     closed = create_trigger_app(queue)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=closed),
-                                 base_url="http://t") as c:
+                                 base_url="http://localhost") as c:
         assert (await c.post("/tasks/run/")).status_code == 403
         assert (await c.post("/tasks/run-one/")).status_code == 403
         assert (await c.get("/tasks/status/")).json() == {"pending_count": 1}
     assert (await queue.get_job(job.id)).status == "queued"  # type: ignore[union-attr]
     opened = create_trigger_app(queue, allow_unauthenticated=True, prefix="/jobs")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=opened),
-                                 base_url="http://t") as c:
+                                 base_url="http://localhost") as c:
+        # Open without a credential: only to loopback names (DNS rebinding).
+        assert (await c.post("/jobs/run/", headers={"Host": "evil.example"})).status_code == 400
         assert (await c.post("/jobs/run/")).json()["processed"] == 1
     with pytest.raises(ValueError, match="at least 16"):
         create_trigger_app(queue, token="short")

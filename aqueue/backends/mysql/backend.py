@@ -622,6 +622,19 @@ class MySQLBackend(NoHandover):
     async def shift_schedules(self, seconds: float) -> int:
         return await self._rowcount(_Q["shift_schedules"], [round(seconds * 1e6)])
 
+    async def start_session(self, key: str, ttl: float) -> None:
+        async def op(cur: aiomysql.Cursor) -> None:
+            await cur.execute(_Q["prune_sessions"])
+            await cur.execute(_Q["start_session"], (key, _micros(ttl)))
+
+        await self._run("session", op)
+
+    async def session_alive(self, key: str) -> bool:
+        return bool(await self._fetch(_Q["session_alive"], (key,)))
+
+    async def end_session(self, key: str) -> None:
+        await self._rowcount(_Q["end_session"], (key,))
+
     async def has_due(self, queues: Sequence[str] | None) -> bool:
         in_queues = f"AND queue IN ({_marks(len(queues))})" if queues else ""
         sql = _Q.render("has_due", in_queues=in_queues)

@@ -409,3 +409,16 @@ SELECT EXISTS (SELECT 1 FROM aqueue_jobs
                                  WHERE p.name = aqueue_jobs.queue AND p.paused))
     OR EXISTS (SELECT 1 FROM aqueue_jobs
                WHERE limited_status = 'queued' AND scheduled_at <= {{NOW}} {{in_queues}});
+
+-- name: prune_sessions
+DELETE FROM aqueue_sessions WHERE expires_at <= {{NOW}};
+
+-- name: start_session
+INSERT INTO aqueue_sessions (`key`, created_at, expires_at)
+VALUES (%s, {{NOW}}, {{NOW}} + INTERVAL %s MICROSECOND);
+
+-- name: session_alive
+SELECT 1 FROM aqueue_sessions WHERE `key` = %s AND expires_at > {{NOW}};
+
+-- name: end_session
+DELETE FROM aqueue_sessions WHERE `key` = %s;

@@ -669,6 +669,15 @@ class PostgresBackend:
     async def shift_schedules(self, seconds: float) -> int:
         return await self._execute(_Q["shift_schedules"], seconds)
 
+    async def start_session(self, key: str, ttl: float) -> None:
+        await self._execute(_Q["start_session"], key, ttl)
+
+    async def session_alive(self, key: str) -> bool:
+        return await self._fetchval(_Q["session_alive"], key) is not None
+
+    async def end_session(self, key: str) -> None:
+        await self._execute(_Q["end_session"], key)
+
     async def has_due(self, queues: Sequence[str] | None) -> bool:
         return bool(await self._fetchval(_Q["has_due"], list(queues) if queues else None))
 

@@ -518,3 +518,14 @@ SELECT EXISTS (SELECT 1 FROM aqueue_jobs
     OR EXISTS (SELECT 1 FROM aqueue_jobs
                WHERE status = 'queued' AND limit_key IS NOT NULL AND scheduled_at <= now()
                  AND ($1::text[] IS NULL OR queue = ANY($1::text[])));
+
+-- name: start_session
+-- A dashboard log-in; sessions past their expiry go at the same time.
+WITH gone AS (DELETE FROM aqueue_sessions WHERE expires_at <= now())
+INSERT INTO aqueue_sessions (key, expires_at) VALUES ($1, now() + make_interval(secs => $2));
+
+-- name: session_alive
+SELECT 1 FROM aqueue_sessions WHERE key = $1 AND expires_at > now();
+
+-- name: end_session
+DELETE FROM aqueue_sessions WHERE key = $1;

@@ -638,6 +638,20 @@ class SQLiteBackend(NoHandover):
             lambda: self._rowcount(_Q["purge_batch"], params), batch_size
         )
 
+    async def start_session(self, key: str, ttl: float) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            async with self._transaction(conn):
+                await conn.execute(_Q["prune_sessions"], {})
+                await conn.execute(_Q["start_session"], {"key": key, "ttl": ttl})
+
+        await self._run("session", op)
+
+    async def session_alive(self, key: str) -> bool:
+        return bool(await self._fetchall(_Q["session_alive"], {"key": key}))
+
+    async def end_session(self, key: str) -> None:
+        await self._rowcount(_Q["end_session"], {"key": key})
+
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._rowcount(_Q["set_paused"], {"name": queue, "paused": int(paused)})
         if not paused:

@@ -376,3 +376,15 @@ SELECT EXISTS (SELECT 1 FROM aqueue_jobs
     OR EXISTS (SELECT 1 FROM aqueue_jobs
                WHERE status = 'queued' AND limit_key IS NOT NULL AND scheduled_at <= {{NOW}}
                  AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues))));
+
+-- name: prune_sessions
+DELETE FROM aqueue_sessions WHERE expires_at <= {{NOW}};
+
+-- name: start_session
+INSERT INTO aqueue_sessions (key, created_at, expires_at) VALUES (:key, {{NOW}}, {{NOW}} + :ttl);
+
+-- name: session_alive
+SELECT 1 FROM aqueue_sessions WHERE key = :key AND expires_at > {{NOW}};
+
+-- name: end_session
+DELETE FROM aqueue_sessions WHERE key = :key;

@@ -8,11 +8,14 @@ In ``asgi.py``::
     application = with_dashboard(get_asgi_application(), token=os.environ["AQUEUE_DASHBOARD_TOKEN"])
 
 Requests under ``/aqueue/`` (``path=``) go to the dashboard, on the queue of
-the ``TASKS`` backend; everything else to Django.
+the ``TASKS`` backend; everything else to Django. The dashboard asks for its
+token on every page and API call (``public_reads=True`` opens the reads on
+purpose) and answers only to the project's ``ALLOWED_HOSTS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aqueue.contrib.django.management.commands.aqueue_worker import backend_named
@@ -20,14 +23,38 @@ from aqueue.contrib.django.management.commands.aqueue_worker import backend_name
 ASGIApp = Any
 
 
+def django_hosts(allowed: Sequence[str], debug: bool) -> list[str]:
+    """Django's ``ALLOWED_HOSTS`` as the dashboard's patterns: ``.example.com``
+    is the domain and its subdomains; an empty list under ``DEBUG`` means the
+    loopback names, as Django reads it."""
+    if not allowed and debug:
+        return ["localhost", "*.localhost", "127.0.0.1", "::1"]
+    hosts: list[str] = []
+    for name in allowed:
+        if name.startswith("."):
+            hosts += [name[1:], "*" + name]
+        else:
+            hosts.append(name)
+    return hosts
+
+
 def with_dashboard(django_app: ASGIApp, *, path: str = "/aqueue", token: str | None = None,
-                   read_only: bool = False, backend: str = "default") -> ASGIApp:
-    """``django_app`` with the dashboard mounted at ``path`` (needs aqueue[web])."""
+                   read_only: bool = False, public_reads: bool = False,
+                   allowed_hosts: Sequence[str] | None = None,
+                   backend: str = "default") -> ASGIApp:
+    """``django_app`` with the dashboard mounted at ``path`` (needs aqueue[web]).
+
+    ``allowed_hosts`` defaults to the project's ``ALLOWED_HOSTS``.
+    """
+    from django.conf import settings
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
     from aqueue.web import create_app
 
-    dashboard = create_app(backend_named(backend).queue, token=token, read_only=read_only)
+    hosts = allowed_hosts if allowed_hosts is not None else django_hosts(
+        list(settings.ALLOWED_HOSTS), bool(settings.DEBUG))
+    dashboard = create_app(backend_named(backend).queue, token=token, read_only=read_only,
+                           public_reads=public_reads, allowed_hosts=hosts)
     prefix = "/" + path.strip("/")
     return Starlette(routes=[Mount(prefix, app=dashboard), Mount("/", app=django_app)])

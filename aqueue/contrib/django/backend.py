@@ -26,6 +26,7 @@ from aqueue.backends.postgres.backend import dbapi_insert_job as postgres_insert
 from aqueue.backends.sqlite.backend import dbapi_insert_job as sqlite_insert
 from aqueue.backends.sqlite.backend import dbapi_wake
 from aqueue.contrib.django.dsn import dsn_from_django, vendor_of
+from aqueue.contrib.django.registry import ProjectTasks
 from aqueue.contrib.django.results import task_result
 from aqueue.contrib.django.runner import resolver
 from aqueue.errors import ConfigurationError
@@ -35,8 +36,8 @@ from aqueue.triggers import TriggerAuth
 
 _INSERTS: dict[str, Callable[[Any], tuple[str, Any]]] = {
     "postgresql": postgres_insert, "mysql": mysql_insert, "sqlite": sqlite_insert}
-_OPTIONS = {"dsn", "database", "max_attempts", "timeout", "pool_size", "trigger_token",
-            "trigger_allow_unauthenticated"}
+_OPTIONS = {"dsn", "database", "max_attempts", "timeout", "pool_size", "task_modules",
+            "trigger_token", "trigger_allow_unauthenticated"}
 
 
 class AqueueBackend(BaseTaskBackend):
@@ -47,7 +48,9 @@ class AqueueBackend(BaseTaskBackend):
     aqueue's connections, outside Django's transactions); ``max_attempts``
     (3: a task that raises is retried with back-off, then FAILED; 1 for
     Django's run-once behaviour), ``timeout`` (seconds an attempt may run),
-    ``pool_size``; ``trigger_token`` (and ``trigger_allow_unauthenticated``)
+    ``pool_size``; ``task_modules`` (modules holding tasks besides each
+    installed app's ``tasks`` module: a job may only name a task of these);
+    ``trigger_token`` (and ``trigger_allow_unauthenticated``)
     for the HTTP trigger views of :mod:`aqueue.contrib.django.views`.
     """
 
@@ -70,6 +73,11 @@ class AqueueBackend(BaseTaskBackend):
             raise InvalidTaskBackend("OPTIONS['max_attempts'] must be a whole number >= 1")
         self.max_attempts = max_attempts
         self.timeout: float | None = self.options.get("timeout")
+        modules = self.options.get("task_modules", [])
+        if not isinstance(modules, list | tuple) or not all(isinstance(m, str) for m in modules):
+            raise InvalidTaskBackend("OPTIONS['task_modules'] must be a list of module paths")
+        #: The tasks a job may name: the project's own (see registry.py).
+        self.project_tasks = ProjectTasks(modules)
         self._queue: Queue | None = None
         self._lock = threading.Lock()
         try:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
-from django.tasks import Task as DjangoTask
 from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django.utils.module_loading import import_string
 
 from aqueue.records import JobInfo, JobStatus
 
@@ -24,15 +22,6 @@ STATUS = {
     JobStatus.FAILED: TaskResultStatus.FAILED,
     JobStatus.CANCELLED: TaskResultStatus.FAILED,
 }
-
-
-def django_task(path: str) -> DjangoTask | None:
-    """The Django task at module path ``path``, or None."""
-    try:
-        found = import_string(path)
-    except ImportError:
-        return None
-    return found if isinstance(found, DjangoTask) else None
 
 
 def exception_path(name: str) -> str:
@@ -57,7 +46,7 @@ def _errors(info: JobInfo) -> list[TaskError]:
 def task_result(info: JobInfo, backend: AqueueBackend) -> TaskResult:
     """``info`` as Django's ``TaskResult`` (``TaskResultDoesNotExist`` when the
     job is not a task of this project: its module path does not import)."""
-    task = django_task(info.task)
+    task = backend.project_tasks.find(info.task)
     if task is None:
         raise TaskResultDoesNotExist(
             f"{info.id} is a job of {info.task!r}, which is not a Django task of this project")

@@ -4,7 +4,9 @@ handling (stale connections closed before and after, as around a request)."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,6 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 
 from aqueue.context import JobContext
-from aqueue.contrib.django.results import django_task
 from aqueue.queue import Queue
 from aqueue.task import Task
 
@@ -38,15 +39,36 @@ def _ended(result: TaskResult, status: TaskResultStatus) -> None:
     object.__setattr__(result, "finished_at", timezone.now())
 
 
+def _failed(result: TaskResult, ctx: JobContext, sender: type, started: float,
+            timeout: float | None, exc: BaseException) -> None:
+    """The attempt raised ``exc``: the task has finished, FAILED, only if aqueue
+    will not run it again. An attempt that is retried leaves the task READY, as
+    ``get_result`` then says, and sends no ``task_finished``: Django's own
+    handler logs FAILED as an ERROR, and alerts on it would fire on every retry.
+    """
+    if isinstance(exc, asyncio.CancelledError):
+        # A cancel request is final; a timeout (the attempt ran its whole
+        # time) is retried like any failure.
+        ran_out = timeout is not None and time.monotonic() - started >= timeout * 0.99
+        final = not ran_out or ctx.attempt >= ctx.max_attempts
+    else:
+        final = ctx.attempt >= ctx.max_attempts
+    if final:
+        _ended(result, TaskResultStatus.FAILED)
+        task_finished.send(sender, task_result=result)
+
+
 def wrap(task: DjangoTask, backend: AqueueBackend) -> Callable[..., Any]:
     """The function aqueue runs for ``task``: async for async tasks, sync
     (run in a worker thread) for sync ones."""
     func = task.func
     sender = type(backend)
+    timeout = backend.timeout
 
     if inspect.iscoroutinefunction(func):
         async def run_async(ctx: JobContext, *args: Any, **kwargs: Any) -> Any:
             result = _running(task, ctx, backend)
+            started = time.monotonic()
             # The async ORM runs in one shared thread: its connection is
             # checked like a request's would be.
             await sync_to_async(close_old_connections)()
@@ -56,9 +78,8 @@ def wrap(task: DjangoTask, backend: AqueueBackend) -> Callable[..., Any]:
                     value = await func(TaskContext(task_result=result), *args, **kwargs)
                 else:
                     value = await func(*args, **kwargs)
-            except BaseException:
-                _ended(result, TaskResultStatus.FAILED)
-                task_finished.send(sender, task_result=result)
+            except BaseException as exc:
+                _failed(result, ctx, sender, started, timeout, exc)
                 raise
             finally:
                 await sync_to_async(close_old_connections)()
@@ -70,6 +91,7 @@ def wrap(task: DjangoTask, backend: AqueueBackend) -> Callable[..., Any]:
 
     def run_sync(ctx: JobContext, *args: Any, **kwargs: Any) -> Any:
         result = _running(task, ctx, backend)
+        started = time.monotonic()
         close_old_connections()
         task_started.send(sender, task_result=result)
         try:
@@ -77,9 +99,8 @@ def wrap(task: DjangoTask, backend: AqueueBackend) -> Callable[..., Any]:
                 value = func(TaskContext(task_result=result), *args, **kwargs)
             else:
                 value = func(*args, **kwargs)
-        except BaseException:
-            _ended(result, TaskResultStatus.FAILED)
-            task_finished.send(sender, task_result=result)
+        except BaseException as exc:
+            _failed(result, ctx, sender, started, timeout, exc)
             raise
         finally:
             close_old_connections()
@@ -94,7 +115,7 @@ def resolver(queue: Queue, backend: AqueueBackend) -> Callable[[str], Task[..., 
     """Finds the Django task a job names (its module path) and registers it."""
 
     def resolve(name: str) -> Task[..., Any] | None:
-        task = django_task(name)
+        task = backend.project_tasks.find(name)
         if task is None:
             return None
         registered: Task[..., Any] = queue.task(

@@ -21,6 +21,7 @@ from aqueue import triggers
 from aqueue.contrib.django.backend import AqueueBackend
 from aqueue.errors import AqueueError, DatabaseUnavailable
 from aqueue.queue import Queue
+from aqueue.triggers import MAX_BODY
 
 log = logging.getLogger("aqueue.web")
 
@@ -38,6 +39,21 @@ def _error(status: int, message: str) -> JsonResponse:
     return response
 
 
+def _body(request: HttpRequest) -> bytes:
+    """The request's body, read no further than the limit the trigger app has."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise _TooLarge
+    raw = request.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise _TooLarge
+    return raw
+
+
+class _TooLarge(Exception):
+    """A body over MAX_BODY (answered 413, before any work)."""
+
+
 def _answer(request: HttpRequest, mutating: bool,
             make: Callable[[], Callable[[Queue], Awaitable[dict[str, Any]]]]) -> HttpResponse:
     backend = _backend()
@@ -48,6 +64,8 @@ def _answer(request: HttpRequest, mutating: bool,
     try:
         operation = make()  # parses the request: a 400 before any work
         return JsonResponse(backend.queue.sync_bridge().call(operation))
+    except _TooLarge:
+        return _error(413, f"the request body is larger than {MAX_BODY} bytes")
     except triggers.BadTriggerRequest as exc:
         return _error(400, str(exc))
     except AqueueError as exc:
@@ -61,7 +79,7 @@ def _answer(request: HttpRequest, mutating: bool,
 def run(request: HttpRequest) -> HttpResponse:
     """``POST tasks/run/``: run up to ``max_tasks`` due jobs in this process."""
     def make() -> Callable[[Queue], Awaitable[dict[str, Any]]]:
-        parsed = triggers.parse_run(request.body)
+        parsed = triggers.parse_run(_body(request))
         return lambda queue: triggers.run_answer(queue, parsed)
 
     return _answer(request, True, make)
@@ -72,7 +90,7 @@ def run(request: HttpRequest) -> HttpResponse:
 def run_one(request: HttpRequest) -> HttpResponse:
     """``POST tasks/run-one/``: run the next due job, if any."""
     def make() -> Callable[[Queue], Awaitable[dict[str, Any]]]:
-        parsed = triggers.parse_run(request.body, one=True)
+        parsed = triggers.parse_run(_body(request), one=True)
         return lambda queue: triggers.run_one_answer(queue, parsed)
 
     return _answer(request, True, make)

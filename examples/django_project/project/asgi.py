@@ -1,4 +1,5 @@
-"""ASGI entry point, with aqueue's dashboard at /aqueue/ (needs aqueue[web])."""
+"""ASGI entry point, with aqueue's dashboard at /aqueue/ when AQUEUE_DASHBOARD_TOKEN
+is set (needs aqueue[web]); every page and API call asks for that token."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ from django.core.asgi import get_asgi_application
 
 from aqueue.contrib.django.asgi import with_dashboard
 
-application = with_dashboard(get_asgi_application(),
-                             token=os.environ.get("AQUEUE_DASHBOARD_TOKEN"),
-                             read_only="AQUEUE_DASHBOARD_TOKEN" not in os.environ)
+application = get_asgi_application()
+if os.environ.get("AQUEUE_DASHBOARD_TOKEN"):
+    application = with_dashboard(application, token=os.environ["AQUEUE_DASHBOARD_TOKEN"])

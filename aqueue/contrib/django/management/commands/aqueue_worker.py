@@ -44,6 +44,11 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"queue(s) not in the backend's QUEUES: {', '.join(unknown)}")
         namespace.queues = names or None
-        status = run_worker("manage.py aqueue_worker", namespace, backend.queue)
+        # The project's tasks, loaded now: a job naming anything else fails
+        # as an unknown task (no module is ever imported because a row names it).
+        backend.project_tasks.roots()
+        # Django's LOGGING keeps the project's loggers (django.tasks among
+        # them); aqueue's own handler only takes aqueue's, so nothing prints twice.
+        status = run_worker("manage.py aqueue_worker", namespace, backend.queue, log_root=False)
         if status:
             raise CommandError("the worker could not start", returncode=status)
