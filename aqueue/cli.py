@@ -176,7 +176,7 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
         if server is not None:
             server.shutdown()
             server.server_close()
-        await queue.close()
+        await queue.close(worker.time_left())
     return 0
 
 

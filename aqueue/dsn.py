@@ -28,9 +28,9 @@ _SCHEMES: dict[str, Dialect] = {
 #: The query options each dialect understands (see docs/backends.md).
 OPTIONS: dict[Dialect, tuple[str, ...]] = {
     "postgresql": ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout",
-                   "application_name", "pgbouncer"),
+                   "command_timeout", "application_name", "pgbouncer"),
     "mysql": ("ssl", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "connect_timeout",
-              "application_name"),
+              "command_timeout", "application_name"),
     "sqlite": ("synchronous", "wakeup"),
 }
 _PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -191,15 +191,25 @@ def _options(dialect: Dialect, query: str, dsn: str) -> dict[str, str]:
         if switch in options:
             options[switch] = options[switch].lower()
             _check_choice(options, switch, _ON_OFF, dsn)
-    if "connect_timeout" in options:
-        try:
-            timeout = float(options["connect_timeout"])
-        except ValueError:
-            timeout = -1.0
-        if not 0 < timeout < 3600:
-            raise _fail(f"connect_timeout must be seconds (0 to 3600), not "
-                        f"{options['connect_timeout']!r}", dsn)
+    for name in ("connect_timeout", "command_timeout"):
+        if name in options:
+            try:
+                timeout = float(options[name])
+            except ValueError:
+                timeout = -1.0
+            if not 0 < timeout < 3600:
+                raise _fail(f"{name} must be seconds (0 to 3600), not {options[name]!r}", dsn)
     return options
+
+
+#: The longest a statement may take before its connection is given up
+#: (``?command_timeout=`` overrides it).
+DEFAULT_COMMAND_TIMEOUT = 60.0
+
+
+def command_timeout(dsn: DSN) -> float:
+    """Seconds a statement may take (``?command_timeout=``, default 60)."""
+    return float(dsn.options.get("command_timeout", DEFAULT_COMMAND_TIMEOUT))
 
 
 def _check_choice(options: dict[str, str], key: str, choices: tuple[str, ...], dsn: str) -> None:

@@ -374,14 +374,16 @@ class Queue:
                 raise
             self._opened = True
 
-    async def close(self) -> None:
-        """Close every connection."""
+    async def close(self, timeout: float = 3.0) -> None:
+        """Close every connection: gracefully within ``timeout`` seconds, then by
+        dropping them, so that an unreachable database never holds up an exit."""
+        end = time.monotonic() + timeout
         async with self._open_lock:
             if self._done_listener is not None:
-                await self._done_listener.close()
+                await self._done_listener.close(max(0.05, end - time.monotonic()))
                 self._done_listener = None
             if self._backend is not None:
-                await self._backend.close()
+                await self._backend.close(max(0.05, end - time.monotonic()))
             self._opened = False
 
     async def __aenter__(self) -> Queue:

@@ -163,7 +163,14 @@ class Worker:
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._hurry = asyncio.Event()
+        # time.monotonic() of the shutdown deadline (the first stop request
+        # plus shutdown_timeout) and of the second stop request.
+        self._deadline: float | None = None
+        self._hurried_at: float | None = None
+        # When everything, connections included, must be over.
+        self._end_by: float | None = None
         self._claimed = 0
         # Where the next limited claim starts (keys are served in turn), and
         # when a worker without limited tasks last looked for limited jobs.
@@ -230,13 +237,30 @@ class Worker:
     # -- control -------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop claiming and finish gracefully; a second call hurries the shutdown."""
+        """Stop claiming and finish within ``shutdown_timeout``; a second call
+        hurries the shutdown (over within a second)."""
+        now = time.monotonic()
         if self._stopping:
-            log.warning("second stop request: handing back running jobs now")
+            if self._hurried_at is None:
+                log.warning("second stop request: handing back running jobs now")
+                self._hurried_at = now
             self._hurry.set()
+        else:
+            self._deadline = now + self.shutdown_timeout
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         self._slot_freed.set()
+
+    def time_left(self) -> float:
+        """Seconds left to close connections in, once stopping (the rest of the
+        shutdown's time, at least a moment); before that, a few seconds."""
+        if self._end_by is None:
+            return 3.0
+        end = self._end_by
+        if self._hurried_at is not None:
+            end = min(end, self._hurried_at + 1.0)
+        return max(0.05, end - time.monotonic())
 
     def _on_written(self, job_ids: list[str]) -> None:
         if self._limited_unwritten:
@@ -343,7 +367,7 @@ class Worker:
                     started.append(services.create_task(scheduler.run(),
                                                         name="aqueue-periodic"))
                 try:
-                    await self._claim_loop()
+                    await self._claim_until_stopped()
                     await self._shut_down()
                 finally:
                     for service in started:
@@ -355,12 +379,29 @@ class Worker:
                 self._recovering.cancel()
             if listener is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(listener.close(), 5)
+                    await listener.close(self.time_left())
             self._sync.close()
             self.queue.enqueue_hooks.remove(self._on_enqueue)
             totals = self._totals + self._tally
             log.info("worker %s stopped after %d job attempts%s", self.name, self.processed_count,
                      f" ({_counts(totals)})" if totals else "")
+
+    async def _claim_until_stopped(self) -> None:
+        """Run the claim loop until it ends (burst, --max-jobs) or a stop; a
+        database call it has in flight then gets until the shutdown deadline
+        (nothing more after a second stop request) — in an outage nothing answers."""
+        claiming = asyncio.create_task(self._claim_loop(), name="aqueue-claim-loop")
+        stopped = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait([claiming, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not claiming.done():
+            assert self._deadline is not None
+            await self._within(self._deadline, claiming, "the claim in flight", hurried=0.0,
+                               log_failure=False)
+        if claiming.done() and not claiming.cancelled() and claiming.exception() is not None:
+            raise claiming.exception()  # type: ignore[misc]
 
     async def _listen(self) -> Listener | None:
         backend = self.queue.backend
@@ -733,21 +774,21 @@ class Worker:
                 pause = min(2.0, pause * 2)
 
     async def _within(self, deadline: float, awaitable: Awaitable[Any], what: str,
-                      hurried: float = 1.0) -> bool:
-        """Await until done, the deadline (loop time) or a hurry; False if cut short.
+                      hurried: float = 1.0, log_failure: bool = True) -> bool:
+        """Await until done, the deadline (``time.monotonic()``) or a hurry;
+        False if cut short.
 
-        After a second stop request it gets at most ``hurried`` more seconds.
+        After a second stop request it gets at most ``hurried`` seconds from
+        that request (one moment for every step, not one each).
         """
-        loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(awaitable)
         hurry = asyncio.ensure_future(self._hurry.wait())
-        cutoff: float | None = None  # when a hurry was seen: now + hurried, fixed
         try:
             while not task.done():
-                if self._hurry.is_set() and cutoff is None:
-                    cutoff = loop.time() + hurried
-                end = deadline if cutoff is None else min(deadline, cutoff)
-                left = end - loop.time()
+                end = deadline
+                if self._hurried_at is not None:
+                    end = min(end, self._hurried_at + hurried)
+                left = end - time.monotonic()
                 if left <= 0:
                     break
                 waiting: list[asyncio.Future[Any]] = [task]
@@ -757,7 +798,7 @@ class Worker:
         finally:
             hurry.cancel()
         if task.done():
-            if not task.cancelled() and task.exception() is not None:
+            if log_failure and not task.cancelled() and task.exception() is not None:
                 log.error("%s failed", what, exc_info=task.exception())
             return True
         task.cancel()
@@ -788,8 +829,9 @@ class Worker:
 
     async def _shut_down(self) -> None:
         """Finish within ``shutdown_timeout``, even while the database is away."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.shutdown_timeout
+        if self._deadline is None:  # a burst run or --max-jobs ended by itself
+            self._deadline = time.monotonic() + self.shutdown_timeout
+        deadline = self._deadline
         if self.offers.enabled:
             # No more hand-overs: withdraw the offer, and give back a job a
             # producer handed over just before (its notification ignored now).
@@ -803,8 +845,8 @@ class Worker:
         giving_back = asyncio.ensure_future(self._hand_back(never_started)) if never_started \
             else None
         if self._running:
-            log.info("waiting up to %.0fs for %d running jobs", self.shutdown_timeout,
-                     len(self._running))
+            left = max(0.0, deadline - time.monotonic())
+            log.info("waiting up to %gs for %d running jobs", round(left, 1), len(self._running))
             tasks = [r.task for r in self._running.values() if r.task is not None]
             await self._within(deadline, asyncio.wait(tasks), "waiting for running jobs",
                                hurried=0.0)
@@ -817,12 +859,13 @@ class Worker:
         if tasks:
             # Let them unwind. One that swallows the cancel and returns has
             # finished: its outcome is written below, it is not handed back.
-            await asyncio.wait(tasks, timeout=max(0.5, min(2.0, deadline - loop.time())))
+            await asyncio.wait(tasks, timeout=max(0.05, min(2.0, deadline - time.monotonic())))
         unfinished = [r.job.key for r in leftovers
                       if r.task is None or not r.task.done() or r.task.cancelled()]
         # Never less than a moment for the hand-back: it is what spares the
-        # jobs a wait for their leases to expire.
-        hand_back_by = max(deadline, loop.time() + 1.0)
+        # jobs a wait for their leases to expire. Everything after it,
+        # connections included, is over by then too.
+        hand_back_by = self._end_by = max(deadline, time.monotonic() + 1.0)
         if unfinished:
             await self._within(hand_back_by, self._hand_back(unfinished), "handing back jobs")
         if giving_back is not None:

@@ -37,7 +37,8 @@ HandoverHandler = Callable[[str], None]
 class Listener(Protocol):
     """A live subscription to new-job and job-done notifications."""
 
-    async def close(self) -> None: ...
+    async def close(self, timeout: float = 2.0) -> None:
+        """Stop listening: gracefully within ``timeout`` seconds, else at once."""
 
 
 class Backend(Protocol):
@@ -59,8 +60,9 @@ class Backend(Protocol):
     async def open(self) -> None:
         """Connect (a pool, or one connection for SQLite)."""
 
-    async def close(self) -> None:
-        """Release every connection."""
+    async def close(self, timeout: float = 3.0) -> None:
+        """Release every connection: gracefully within ``timeout`` seconds,
+        then by dropping them (a partition must not hold up an exit)."""
 
     async def migrate(self) -> list[int]:
         """Apply missing migrations under a lock; return the versions applied."""

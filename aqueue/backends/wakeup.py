@@ -188,7 +188,7 @@ class WakeListener:
         elif kind == "c" and self._on_cancel is not None and text:
             self._on_cancel(text)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 2.0) -> None:
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
         with contextlib.suppress(OSError):

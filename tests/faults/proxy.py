@@ -3,7 +3,9 @@
 It stands in for the network: ``cut("reset")`` is a failover or a firewall
 that rejects (connections drop, new ones are refused), ``cut("blackhole")``
 a partition (connections stay open, nothing gets through, new ones hang) --
-the nastier one, since only timeouts notice it. ``restore()`` lets new
+the nastier one, since only timeouts notice it -- and ``cut("half-open")``
+a server or NAT that forgot the connections without telling (open ones hang
+for good, new ones work). ``restore()`` lets new
 connections through; connections that lived through a black hole are closed,
 as TCP would after its retries. No server restart is needed, so it works on
 any machine and targets one client alone.
@@ -16,7 +18,7 @@ import contextlib
 import threading
 from typing import Literal
 
-Mode = Literal["ok", "reset", "blackhole"]
+Mode = Literal["ok", "reset", "blackhole", "half-open"]
 
 
 class _Pair:
@@ -82,7 +84,7 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
-    def cut(self, mode: Literal["reset", "blackhole"] = "reset") -> None:
+    def cut(self, mode: Literal["reset", "blackhole", "half-open"] = "reset") -> None:
         async def do() -> None:
             self.mode = mode
             self._restored.clear()

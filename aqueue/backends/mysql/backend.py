@@ -36,7 +36,7 @@ from aqueue.backends.common import (
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dependencies import Edge, EndedEdge, add_dependencies, release
-from aqueue.dsn import DSN, mysql_options
+from aqueue.dsn import DSN, command_timeout, mysql_options
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.records import (
@@ -215,6 +215,7 @@ class MySQLBackend(NoHandover):
         self._dsn = dsn
         self._pool_size = max(1, pool_size)
         self._pool: aiomysql.Pool | None = None
+        self._command_timeout = command_timeout(dsn)
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailable:
         return DatabaseUnavailable(f"MySQL at {self._dsn}: {type(exc).__name__}: {exc}")
@@ -260,12 +261,14 @@ class MySQLBackend(NoHandover):
                     f"MySQL at {self._dsn}: TLS was required (ssl_mode/ssl) but the server "
                     "does not offer it; the connection would be plain text")
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 3.0) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pool.wait_closed(), 3)
+            try:
+                await asyncio.wait_for(pool.wait_closed(), timeout)
+            except Exception:
+                pool.terminate()  # a partition must not hold up an exit
 
     async def _run(
         self,
@@ -296,7 +299,11 @@ class MySQLBackend(NoHandover):
                 raise DatabaseUnavailable("the queue is not open: use `async with queue:`")
             conn = await self._pool.acquire()
             try:
-                return await on(conn)
+                # aiomysql has no statement timeout: a server that stopped
+                # answering (a partition, a half-open connection) would hold
+                # this call until TCP gives up, a quarter of an hour later.
+                async with asyncio.timeout(self._command_timeout):
+                    return await on(conn)
             except BaseException as exc:
                 # A server error leaves the connection usable; a drop, a timeout
                 # or a cancellation may leave it mid-protocol: never pool that.

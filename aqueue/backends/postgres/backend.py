@@ -34,7 +34,7 @@ from aqueue.backends.common import (
 )
 from aqueue.backends.sqlfile import Queries, load_migrations, load_queries
 from aqueue.dependencies import Edge, add_dependencies
-from aqueue.dsn import DSN, postgres_options
+from aqueue.dsn import DSN, command_timeout, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.limits import LimitedClaim, LimitedResult, TaskLimit, claim_limited
 from aqueue.offers import NO_OFFER_SECONDS, can_hand_over
@@ -81,7 +81,6 @@ def dbapi_insert_job(j: NewJob) -> tuple[str, dict[str, Any]]:
 # pg_notify payloads must stay under 8000 bytes: 100 ids of 37 bytes fit.
 _MAX_COMPLETE_BATCH = 100
 _ACQUIRE_TIMEOUT = 30.0
-_COMMAND_TIMEOUT = 60.0
 _MIGRATION_LOCK = 0x61717565  # "aque": the advisory lock taken while migrating
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -270,24 +269,25 @@ class PostgresBackend:
             extra: dict[str, Any] = {"statement_cache_size": 0} if self._bouncer else {}
             self._pool = await asyncpg.create_pool(
                 min_size=1, max_size=self._pool_size,
-                command_timeout=_COMMAND_TIMEOUT, reset=_reset_connection,
+                command_timeout=command_timeout(self._dsn), reset=_reset_connection,
                 **self._connect_args(), **extra
             )
         except Exception as exc:
             raise (self._translate(exc) or exc) from None
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 3.0) -> None:
         pool, self._pool = self._pool, None
         kept, self._kept = self._kept, None
-        if pool is not None and kept is not None:
-            with contextlib.suppress(Exception):
-                await pool.release(kept, timeout=1)
-        if pool is not None:
-            # Gracefully if the server answers; a partition must not hold up an exit.
-            try:
-                await asyncio.wait_for(pool.close(), 3)
-            except Exception:
-                pool.terminate()
+        if pool is None:
+            return
+        # Gracefully if the server answers; a partition must not hold up an exit.
+        try:
+            async with asyncio.timeout(timeout):
+                if kept is not None:
+                    await pool.release(kept)
+                await pool.close()
+        except Exception:
+            pool.terminate()
 
     async def _run(
         self, what: str, operation: Callable[[asyncpg.Connection], Awaitable[T]],
@@ -858,11 +858,11 @@ class PostgresListener:
             self._on_new("*")
             self._on_done(None)
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 2.0) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.close(timeout=2)
+                await self._conn.close(timeout=timeout)  # asyncpg drops it past that

@@ -265,7 +265,7 @@ class SQLiteBackend(NoHandover):
         await conn.execute("PRAGMA cache_size=-1024")
         self._conn = conn
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 3.0) -> None:
         conn, self._conn = self._conn, None
         self._wake.close()
         if conn is not None:
