@@ -605,8 +605,8 @@ class Queue:
         """Cancel a queued job, or ask the worker running it to stop it.
 
         Returns the status after the call (``running`` while a running job is
-        being stopped), or ``None`` for an unknown id. On PostgreSQL the worker
-        hears of it at once; elsewhere at its next lease renewal (lease / 3).
+        being stopped), or ``None`` for an unknown id. The worker running it
+        stops it within a second on every database (see docs/concepts.md).
         """
         backend = await self._ready()
         status = await backend.cancel_job(str(job_id))

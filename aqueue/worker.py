@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aqueue._version import __version__
 from aqueue.backends.base import Listener
+from aqueue.cancel_watch import CancelWatch
 from aqueue.completer import Completer
 from aqueue.errors import DatabaseUnavailable, UnknownTask
 from aqueue.execution import cancelled_outcome, error_record, run_job
@@ -360,6 +361,11 @@ class Worker:
                 if self.summary_interval > 0:
                     started.append(services.create_task(self._summaries(),
                                                         name="aqueue-summary"))
+                if listener is None:
+                    # Nothing tells this worker of cancel requests: it asks.
+                    watch = CancelWatch(self.queue.backend, self.name, self._held_ids,
+                                        self._on_cancel)
+                    started.append(services.create_task(watch.run(), name="aqueue-cancels"))
                 for extra in self.services:
                     started.append(services.create_task(extra(), name="aqueue-service"))
                 if self.periodic and self.queue.schedules and not self.burst:
@@ -718,6 +724,10 @@ class Worker:
                            "worker": self.name, "error_type": error_type})
 
     # -- leases ---------------------------------------------------------------------------
+
+    def _held_ids(self) -> list[str]:
+        """The jobs running or held ahead (what a cancel request can stop)."""
+        return [key[0] for key in (*self._running, *self._ready)]
 
     def _held(self) -> list[Key]:
         """Every attempt whose lease this worker must keep: running, held ahead, or

@@ -132,6 +132,10 @@ class Backend(Protocol):
         run out so that they are rescued.
         """
 
+    async def cancel_requests(self, worker: str, job_ids: Sequence[str]) -> list[str]:
+        """The jobs among ``job_ids`` that ``worker`` runs and whose cancel was
+        requested (one read, no lock)."""
+
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
         """Re-queue running jobs whose lease expired, and those held by the
         workers named in ``gone`` (known dead): ``failed`` when out of

@@ -90,3 +90,36 @@ async def test_cancel_reaches_the_worker_at_once_on_postgres(queue: aqueue.Queue
     finally:
         worker.stop()
         await asyncio.wait_for(running, 10)
+
+
+async def test_a_cancel_stops_a_running_job_within_a_second(queue: aqueue.Queue) -> None:
+    """Regression: on MariaDB a 5 s job cancelled at 0.3 s ended succeeded at
+    5 s (the cancel was seen at the next lease renewal). Every database now
+    stops it within a second: PostgreSQL and SQLite are told, MariaDB's
+    worker asks twice a second while it runs jobs."""
+    started = asyncio.Event()
+    finished = False
+
+    @queue.task(name="long")
+    async def long() -> None:
+        nonlocal finished
+        started.set()
+        await asyncio.sleep(5)
+        finished = True
+
+    job = await long.enqueue()
+    worker = aqueue.Worker(queue, concurrency=1, lease=30)  # renewals every 10 s
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.sleep(0.3)
+        began = time.monotonic()
+        assert await job.cancel() == JobStatus.RUNNING
+        with pytest.raises(aqueue.JobCancelled):
+            await job.result(timeout=5)
+        assert time.monotonic() - began < 1.5
+        assert not finished
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    assert (await job.refresh()).status == JobStatus.CANCELLED

@@ -526,6 +526,12 @@ class MySQLBackend(NoHandover):
 
         return await self._run("renew", op, transaction=True)
 
+    async def cancel_requests(self, worker: str, job_ids: Sequence[str]) -> list[str]:
+        if not job_ids:
+            return []
+        sql = _Q.render("cancel_requests", ids=_marks(len(job_ids)))
+        return [r[0] for r in await self._fetch(sql, [*job_ids, worker])]
+
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
         sql = _Q.render("rescue_expired_leases", workers=_marks(len(gone)) if gone else "NULL")
         return await self._rowcount(sql, (LEASE_EXPIRED_MESSAGE, WORKER_GONE_MESSAGE, *gone))

@@ -422,3 +422,9 @@ SELECT 1 FROM aqueue_sessions WHERE `key` = %s AND expires_at > {{NOW}};
 
 -- name: end_session
 DELETE FROM aqueue_sessions WHERE `key` = %s;
+
+-- name: cancel_requests
+-- Which of a worker's running jobs have a cancel request: read by a worker
+-- that no notification reaches (aqueue/cancel_watch.py).
+SELECT id FROM aqueue_jobs
+WHERE id IN ({{ids}}) AND status = 'running' AND worker = %s AND cancel_requested;

@@ -587,6 +587,10 @@ class PostgresBackend:
         rows = await self._fetch(_Q["renew_leases"], worker, lease, list(job_ids))
         return [LeaseState(r[0], r[1], r[2]) for r in rows]
 
+    async def cancel_requests(self, worker: str, job_ids: Sequence[str]) -> list[str]:
+        keys = [k for k in map(_uuid_or_none, job_ids) if k is not None]
+        return [r[0] for r in await self._fetch(_Q["cancel_requests"], worker, keys)]
+
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
         rows = await self._fetch(_Q["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE, list(gone),
                                  WORKER_GONE_MESSAGE)

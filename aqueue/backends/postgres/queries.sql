@@ -529,3 +529,9 @@ SELECT 1 FROM aqueue_sessions WHERE key = $1 AND expires_at > now();
 
 -- name: end_session
 DELETE FROM aqueue_sessions WHERE key = $1;
+
+-- name: cancel_requests
+-- Which of a worker's running jobs have a cancel request: read by a worker
+-- that no notification reaches (aqueue/cancel_watch.py).
+SELECT id::text FROM aqueue_jobs
+WHERE id = ANY($2::uuid[]) AND status = 'running' AND worker = $1 AND cancel_requested;

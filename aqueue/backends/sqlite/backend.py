@@ -498,6 +498,11 @@ class SQLiteBackend(NoHandover):
         rows = await self._fetchall(_Q["renew_leases"], params)
         return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
 
+    async def cancel_requests(self, worker: str, job_ids: Sequence[str]) -> list[str]:
+        rows = await self._fetchall(_Q["cancel_requests"],
+                                    {"ids": json.dumps(list(job_ids)), "worker": worker})
+        return [r[0] for r in rows]
+
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
         count = await self._rowcount(_Q["rescue_expired_leases"], {
             "message": LEASE_EXPIRED_MESSAGE, "gone_message": WORKER_GONE_MESSAGE,

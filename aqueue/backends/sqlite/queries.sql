@@ -388,3 +388,10 @@ SELECT 1 FROM aqueue_sessions WHERE key = :key AND expires_at > {{NOW}};
 
 -- name: end_session
 DELETE FROM aqueue_sessions WHERE key = :key;
+
+-- name: cancel_requests
+-- Which of a worker's running jobs have a cancel request: read by a worker
+-- that no notification reaches (aqueue/cancel_watch.py).
+SELECT id FROM aqueue_jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'running' AND worker = :worker
+  AND cancel_requested;
