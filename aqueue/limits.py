@@ -94,6 +94,9 @@ class LimitedClaim:
     #: Where the previous claim stopped: keys are visited from there on, in
     #: turn, so that no key waits behind the others' backlogs.
     after: tuple[str, str] | None = None
+    #: With the worker's offer standing (aqueue/offers.py): a claim of this
+    #: many jobs fills its slots and withdraws the offer in its transaction.
+    withdraw_offer_at: int | None = None
 
 
 def next_cursor(claimed: Sequence[tuple[str, str]], visited: tuple[str, str] | None

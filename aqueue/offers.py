@@ -108,6 +108,17 @@ class Offers:
         self._read_back: deque[str] = deque(maxlen=1000)
         self._reading: set[asyncio.Task[None]] = set()
 
+    @property
+    def standing(self) -> bool:
+        """Whether this worker's offer may stand now (made, and neither taken
+        nor withdrawn since)."""
+        return self.enabled and self._offered_at is not None
+
+    def withdrawn_by_claim(self) -> None:
+        """A claim filled the worker's slots and withdrew the offer with it
+        (``claim_jobs_withdrawing``): offer again when idle."""
+        self._offered_at = None
+
     async def stand(self) -> None:
         """Offer, or renew the offer once half its life is gone (the worker is idle)."""
         if not self.enabled:

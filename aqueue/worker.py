@@ -191,6 +191,8 @@ class Worker:
         # Handed-over attempts whose lease may have ended before this worker
         # heard of them: renewed before they start (see _attempt).
         self._verify_first: set[Key] = set()
+        # Hand-backs of jobs handed over with no free slot, under way.
+        self._giving_back: set[asyncio.Future[None]] = set()
         self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
         self._completer = Completer(queue.backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(queue.backend, self.name, lease, self._held,
@@ -426,7 +428,15 @@ class Worker:
 
     def _handed_over(self, job: ClaimedJob, verify: bool) -> None:
         """A producer handed this idle worker a job (aqueue/offers.py): it starts
-        as a claimed job does; with ``verify``, once its lease is renewed."""
+        as a claimed job does; with ``verify``, once its lease is renewed. One
+        that arrives when no slot is free (a producer took the offer just as a
+        claim filled the slots) is handed back at once, for another worker."""
+        if self._open_slots() <= 0 or self._stopping:
+            log.info("job %s handed over with no free slot: handing it back", job.id)
+            giving_back = asyncio.ensure_future(self._hand_back([job.key]))
+            self._giving_back.add(giving_back)
+            giving_back.add_done_callback(self._giving_back.discard)
+            return
         if verify:
             self._verify_first.add(job.key)
         self._claimed += 1
@@ -470,6 +480,24 @@ class Worker:
             free = min(free, self.max_jobs - self._claimed)
         return min(free, self.claim_batch)
 
+    def _open_slots(self) -> int:
+        """Slots no running or held job fills: what a hand-over would start in."""
+        return max(0, self.concurrency - self._busy() - len(self._ready))
+
+    async def _claim(self, limit: int, claimed: int) -> list[ClaimedJob]:
+        """Claim up to ``limit`` jobs (``claimed`` already taken by this turn's
+        limited claim). While this worker's offer stands, a claim that fills
+        its slots withdraws it in the same statement (aqueue/offers.py)."""
+        backend = self.queue.backend
+        if not self.offers.standing:
+            return await backend.claim_jobs(self.name, self.queues, limit, self.lease)
+        slots = max(0, self._open_slots() - claimed)
+        jobs = await backend.claim_jobs_withdrawing(self.name, self.queues, limit, self.lease,
+                                                    slots)
+        if len(jobs) >= slots:
+            self.offers.withdrawn_by_claim()
+        return jobs
+
     def _dispatch(self) -> None:
         """Start held jobs while slots are free."""
         while self._ready and self._busy() < self.concurrency and not self._stopping:
@@ -499,8 +527,12 @@ class Worker:
             if now - self._limited_probed < LIMITED_PROBE_SECONDS:
                 return [], None
             self._limited_probed = now
+        slots = self._open_slots() if self.offers.standing else None
         result = await self.queue.backend.claim_limited(
-            self.name, self.queues, room, self.lease, LimitedClaim(limits, self._limit_cursor))
+            self.name, self.queues, room, self.lease,
+            LimitedClaim(limits, self._limit_cursor, withdraw_offer_at=slots))
+        if slots is not None and len(result.jobs) >= slots:
+            self.offers.withdrawn_by_claim()
         self._limit_cursor = result.cursor
         self._limited_held = result.held_back
         # It took all it could: more may be due for the next free slot.
@@ -512,7 +544,6 @@ class Worker:
         return result.jobs, "slot" if self._limited_pending else None
 
     async def _claim_loop(self) -> None:
-        backend = self.queue.backend
         limits = {name: t.limit for name, t in self.queue.tasks.items() if t.limit is not None}
         self._limits = limits
         failures = 0
@@ -534,8 +565,7 @@ class Worker:
             try:
                 jobs, waiting = await self._claim_limited(limits, free)
                 if len(jobs) < free:
-                    jobs += await backend.claim_jobs(self.name, self.queues, free - len(jobs),
-                                                     self.lease)
+                    jobs += await self._claim(free - len(jobs), len(jobs))
             except Exception as exc:
                 failures += 1
                 pause = min(30.0, 0.2 * 2 ** min(failures, 8))
@@ -880,6 +910,9 @@ class Worker:
             await self._within(hand_back_by, self._hand_back(unfinished), "handing back jobs")
         if giving_back is not None:
             await self._within(hand_back_by, giving_back, "handing back held jobs")
+        if self._giving_back:
+            await self._within(hand_back_by, asyncio.gather(*self._giving_back),
+                               "handing back jobs handed over with no free slot")
         self._completer.close()
         await self._within(hand_back_by, self._completer.flushed(), "writing outcomes")
         if len(self._completer):

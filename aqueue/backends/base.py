@@ -267,6 +267,11 @@ class Backend(Protocol):
         ``token`` to be sent back with a job handed over under it; when the
         offer was first made, by the database's clock."""
 
+    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
+                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        """:meth:`claim_jobs` by a worker whose offer stands: the offer is withdrawn
+        in the same statement when the claim takes ``slots`` jobs or more."""
+
     async def withdraw_offer(self, worker: str) -> bool:
         """Withdraw the worker's offer; whether it still stood (no producer took it)."""
 

@@ -501,6 +501,11 @@ class NoHandover:
         # Never called: workers offer only where supports_handover is true.
         raise AqueueError("idle workers cannot offer on this database (no NOTIFY)")
 
+    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
+                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        # Never called: no offer ever stands here.
+        raise AqueueError("idle workers cannot offer on this database (no NOTIFY)")
+
     async def withdraw_offer(self, worker: str) -> bool:
         return True
 

@@ -292,3 +292,81 @@ async def test_workers_offer_only_where_producers_can_hand_over(
         finally:
             worker.stop()
             await running
+
+
+async def test_a_claim_that_fills_the_last_slot_withdraws_the_offer(pg: aqueue.Queue) -> None:
+    """Regression: a worker kept the offer it stood while idle for up to 10 s
+    after a claim filled its last slot, and a single enqueue could take it:
+    with two workers at concurrency 1 a job waited 17 s for the busy one
+    while the other sat idle. The claim now withdraws the offer in its own
+    statement, so the job goes to the idle worker."""
+    release = asyncio.Event()
+    started: list[str] = []
+
+    @pg.task(name="long", takes_context=True)
+    async def long(ctx: aqueue.JobContext) -> None:
+        started.append(ctx.worker)
+        await release.wait()
+
+    @pg.task(name="short", takes_context=True)
+    async def short(ctx: aqueue.JobContext) -> str:
+        return ctx.worker
+
+    busy = Worker(pg, concurrency=1, poll_interval=30, register=False)
+    running = [asyncio.create_task(busy.run())]
+    producer = aqueue.Queue(pg.dsn)
+    try:
+        await wait_for_offer(pg, busy.name)
+        async with producer:
+            # A delayed job is never handed over: the idle worker claims it
+            # when it is due, and the claim fills its only slot.
+            await producer.task_named("long").using(delay=0.2).enqueue()
+            await busy.signals.wait("claimed", 1)
+            assert busy.name not in await offers(pg)
+            idle = Worker(pg, concurrency=1, poll_interval=30, register=False)
+            running.append(asyncio.create_task(idle.run()))
+            await wait_for_offer(pg, idle.name)
+            began = time.monotonic()
+            job = await producer.enqueue("short")
+            assert await job.result(5) == idle.name
+            assert time.monotonic() - began < 1
+    finally:
+        release.set()
+        for worker in (busy, *([idle] if len(running) > 1 else [])):
+            worker.stop()
+        await asyncio.gather(*running)
+    assert started == [busy.name]
+
+
+async def test_a_job_handed_over_with_no_free_slot_goes_back_at_once(pg: aqueue.Queue) -> None:
+    """A producer that took the offer just before a claim filled the slots
+    hands over a job the worker cannot start: it hands it back at once
+    (attempt uncounted) instead of holding it until a slot frees."""
+    release = asyncio.Event()
+
+    @pg.task(name="long")
+    async def long() -> None:
+        await release.wait()
+
+    worker = Worker(pg, concurrency=1, poll_interval=30, register=False)
+    running = asyncio.create_task(worker.run())
+    producer = aqueue.Queue(pg.dsn)
+    try:
+        await wait_for_offer(pg, worker.name)
+        async with producer:
+            first = await producer.enqueue("long")  # handed over: the slot is taken
+            await worker.signals.wait("handed_over", 1)
+            # The race: an offer of this worker's still stands as its slot fills.
+            await pg.backend.offer(worker.name, None, worker.lease, 10.0, time.monotonic())
+            second = await producer.enqueue("long")
+            await worker.signals.wait("handed_back", 1)
+            info = await producer.get_job(second.id)
+            assert info is not None and (info.status, info.attempts) == (JobStatus.QUEUED, 0)
+            release.set()
+            assert await first.result(5) is None
+            assert await second.result(5) is None  # claimed once the slot freed
+            assert (await second.refresh()).attempts == 1
+    finally:
+        release.set()
+        worker.stop()
+        await running

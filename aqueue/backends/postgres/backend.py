@@ -510,6 +510,12 @@ class PostgresBackend:
                                                token)
         return value
 
+    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
+                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        rows = await self._fetch(_Q["claim_jobs_withdrawing"], worker, limit, lease,
+                                 list(queues) if queues else None, slots)
+        return claimed_jobs(rows)
+
     async def withdraw_offer(self, worker: str) -> bool:
         return bool(await self._fetchval(_Q["withdraw_offer"], worker))
 
@@ -563,7 +569,12 @@ class PostgresBackend:
             if await keys.next_key(None) is None:
                 return LimitedResult([], request.after)
             async with conn.transaction():
-                return await claim_limited(keys, request, limit)
+                result = await claim_limited(keys, request, limit)
+                slots = request.withdraw_offer_at
+                if slots is not None and len(result.jobs) >= slots:
+                    # The claim fills the worker's slots: its offer goes with it.
+                    await conn.execute(_Q["withdraw_offer"], worker)
+                return result
 
         return await self._run("claim", op)
 

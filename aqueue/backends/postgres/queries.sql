@@ -535,3 +535,14 @@ DELETE FROM aqueue_sessions WHERE key = $1;
 -- that no notification reaches (aqueue/cancel_watch.py).
 SELECT id::text FROM aqueue_jobs
 WHERE id = ANY($2::uuid[]) AND status = 'running' AND worker = $1 AND cancel_requested;
+
+-- name: claim_jobs_withdrawing
+-- A claim by a worker whose offer stands (aqueue/offers.py): when the claim
+-- fills its free slots ($5), the offer goes in the same statement, so that no
+-- producer hands a job to a worker that has no slot left to start it.
+WITH claimed AS (SELECT * FROM aqueue_claim($1, $2, $3, $4::text[])),
+withdrawn AS (
+    DELETE FROM aqueue_offers
+    WHERE worker = $1 AND (SELECT count(*) FROM claimed) >= $5
+    RETURNING 1)
+SELECT * FROM claimed;
