@@ -16,6 +16,7 @@ from typing import Any
 from aqueue import durations, logformat
 from aqueue.dsn import redact
 from aqueue.errors import AqueueError
+from aqueue.escape import json_line, printable
 from aqueue.queue import Queue
 from aqueue.records import FINAL_STATUS_NAMES, JobFilter, JobInfo
 
@@ -232,15 +233,16 @@ def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None, 
 
 
 def _format_jobs(jobs: list[JobInfo]) -> str:
+    # Names and error types come from job rows: escaped for the terminal.
     lines = [f"{'id':36}  {'status':9}  {'queue':12}  {'attempts':8}  {'created (UTC)':19}  task"]
     for job in jobs:
-        error = f"  [{job.error.get('type')}]" if job.error else ""
+        error = f"  [{printable(str(job.error.get('type'))[:200])}]" if job.error else ""
         if job.decode_error:
-            error += f"  [stored JSON unreadable: {job.decode_error[:60]}]"
+            error += f"  [stored JSON unreadable: {printable(job.decode_error[:60])}]"
         lines.append(
-            f"{job.id:36}  {job.status.value:9}  {job.queue[:12]:12}  "
+            f"{job.id:36}  {job.status.value:9}  {printable(job.queue[:12]):12}  "
             f"{job.attempts:>3}/{job.max_attempts:<4}  "
-            f"{job.created_at:%Y-%m-%d %H:%M:%S}  {job.task}{error}"
+            f"{job.created_at:%Y-%m-%d %H:%M:%S}  {printable(job.task)}{error}"
         )
     return "\n".join(lines)
 
@@ -287,7 +289,8 @@ async def _status(queue: Queue, args: argparse.Namespace) -> int:
     statuses = ["queued", "running", "succeeded", "failed", "cancelled"]
     print(f"{'queue':24}" + "".join(f"{s:>11}" for s in statuses))
     for name in sorted(stats):
-        print(f"{name[:24]:24}" + "".join(f"{stats[name].get(s, 0):>11}" for s in statuses))
+        print(f"{printable(name[:24]):24}" +
+              "".join(f"{stats[name].get(s, 0):>11}" for s in statuses))
     if not stats:
         print("(no jobs)")
     return 0
@@ -364,7 +367,7 @@ async def _queues(queue: Queue, args: argparse.Namespace) -> int:
         print(json.dumps(queues, indent=2, sort_keys=True))
         return 0
     for name, state in queues.items():
-        print(f"{name[:32]:32}  {'paused' if state['paused'] else 'active':6}  "
+        print(f"{printable(name[:32]):32}  {'paused' if state['paused'] else 'active':6}  "
               f"queued {state.get('queued', 0):>8}  running {state.get('running', 0):>6}")
     if not queues:
         print("(no queues)")
@@ -406,8 +409,10 @@ async def _workers(queue: Queue, args: argparse.Namespace) -> int:
     print(f"{'worker':40}  {'status':8}  {'host':16}  {'pid':>7}  {'conc':>4}  "
           f"{'running':>7}  {'heartbeat (UTC)':19}  queues")
     for w in workers:
-        queues = ",".join(w.queues) if w.queues else "*"
-        print(f"{w.name[:40]:40}  {w.status:8}  {w.host[:16]:16}  {w.pid:>7}  "
+        # Rows of the registry are data like any other: escaped for the terminal.
+        queues = printable(",".join(w.queues)) if w.queues else "*"
+        print(f"{printable(w.name[:40]):40}  {printable(w.status[:8]):8}  "
+              f"{printable(w.host[:16]):16}  {w.pid:>7}  "
               f"{w.concurrency:>4}  {len(w.running_jobs):>7}  "
               f"{w.heartbeat_at:%Y-%m-%d %H:%M:%S}  {queues}")
         for job_id in w.running_jobs[:args.jobs]:
@@ -426,20 +431,20 @@ async def _health(queue: Queue, args: argparse.Namespace) -> int:
         return health.exit_code
     print(f"aqueue health: {health.status}")
     for problem in health.problems:
-        print(f"  problem      {problem}")
+        print(f"  problem      {printable(problem)}")
     current = health.schema_version == health.schema_wanted
     schema = f"{health.schema_version}{' (current)' if current else ''}"
     print(f"  database     {health.database}: "
           f"{'reachable, schema ' + schema if health.reachable else 'not reachable'}")
     if health.reachable and health.schema_version == health.schema_wanted:
         age = ("none due" if health.oldest_due_age is None else
-               f"{health.oldest_due_age:.1f}s (queue {health.oldest_due_queue})")
+               f"{health.oldest_due_age:.1f}s (queue {printable(str(health.oldest_due_queue))})")
         print(f"  oldest due   {age}; limit {args.max_queued_age:g}s")
         print(f"  jobs         {health.due} due, {health.running} running, "
               f"{health.expired_leases} with leases out over {args.lease_grace:g}s")
         print(f"  workers      {health.workers_alive} alive, {health.workers_dead} dead")
         if health.paused_queues:
-            print(f"  paused       {', '.join(health.paused_queues)}")
+            print(f"  paused       {printable(', '.join(health.paused_queues))}")
     return health.exit_code
 
 
@@ -487,7 +492,7 @@ async def _export(queue: Queue, args: argparse.Namespace) -> int:
     tally = Tally()
     async for batch in read_jobs(queue, args.status or (), batch_size=args.batch_size,
                                  running_as_queued=args.running_as_queued, tally=tally):
-        sys.stdout.write("".join(json.dumps(job, ensure_ascii=False) + "\n" for job in batch))
+        sys.stdout.write("".join(json_line(job) + "\n" for job in batch))
         tally.written += len(batch)
     sys.stdout.flush()
     print(f"exported {tally.written:,} jobs", file=sys.stderr)

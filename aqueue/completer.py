@@ -37,9 +37,8 @@ def unwritable_outcome(outcome: Outcome, exc: BaseException) -> Outcome:
     """The plain failure stored instead of an outcome the database refused."""
     message = (f"the attempt's outcome ({outcome.status.value}) could not be stored: "
                f"{type(exc).__name__}: {exc}")
-    error = serialization.encode({"type": "UnstorableOutcome",
-                                  "message": serialization.storable_text(message),
-                                  "traceback": None})
+    error = serialization.encode(serialization.error_fields("UnstorableOutcome", message,
+                                                            None))
     return Outcome(outcome.id, outcome.attempts, JobStatus.FAILED, error=error)
 
 

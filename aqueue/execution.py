@@ -33,18 +33,15 @@ def error_record(exc: BaseException, with_traceback: bool = True) -> str:
     """The stored form of an error: its type, message and traceback, as JSON.
 
     Always storable: lone surrogates (file names from ``os.listdir``) become
-    ``\\udcxx`` escapes, and JSON escapes U+0000.
+    ``\\udcxx`` escapes, and JSON escapes U+0000. Always bounded: a message
+    over 8 KB or a traceback over 64 KB is cut, with a marker.
     """
     kind = type(exc)
     name = kind.__qualname__
     if kind.__module__ != "builtins":
         name = f"{kind.__module__}.{name}"
     tb = "".join(traceback.format_exception(exc)) if with_traceback else None
-    return serialization.encode({
-        "type": serialization.storable_text(name),
-        "message": serialization.storable_text(_describe(exc)),
-        "traceback": None if tb is None else serialization.storable_text(tb),
-    })
+    return serialization.encode(serialization.error_fields(name, _describe(exc), tb))
 
 
 def _failure(job: ClaimedJob, exc: BaseException, delay: float | None) -> Outcome:

@@ -9,12 +9,28 @@ Each line has ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``event``
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
+
+from aqueue.escape import json_line, printable
 
 #: The ``extra`` fields aqueue's log records may carry.
-FIELDS = ("job_id", "task", "queue", "attempt", "duration", "status", "worker", "error_type")
+FIELDS = ("job_id", "task", "queue", "attempt", "duration", "status", "worker", "error_type",
+          "audit_action", "audit_target", "audit_who", "audit_count")
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, with the message's control characters
+    (a newline that would forge a line, a terminal's escape sequences) shown
+    as escapes; a traceback keeps its own line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return printable(super().formatException(ei), multiline=True)
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +49,7 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return json_line(line, default=str)
 
 
 def configure(level: str, fmt: str, *, root: bool = True) -> None:
@@ -47,7 +63,7 @@ def configure(level: str, fmt: str, *, root: bool = True) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if root:
         logging.basicConfig(level=level.upper(), handlers=[handler])
         return

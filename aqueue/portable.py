@@ -109,7 +109,7 @@ def job_from_dict(data: Any) -> ImportedJob:
             args=serialization.encode(_field(data, "args", list)),
             kwargs=serialization.encode(_field(data, "kwargs", dict)),
             result=_json(data.get("result")),
-            error=_json(_field(data, "error", dict, required=False)),
+            error=_json(serialization.bounded_error(_field(data, "error", dict, required=False))),
             progress=_json(data.get("progress")),
             history=_json(history),
             meta=_json(_field(data, "meta", dict, required=False)),

@@ -133,6 +133,50 @@ def storable_text(text: str) -> str:
     return text
 
 
+#: The longest error type, message and traceback stored, in characters; the
+#: rest is cut with a marker saying how much (see :func:`bounded`).
+MAX_ERROR_TYPE = 200
+MAX_ERROR_MESSAGE = 8 * 1024
+MAX_TRACEBACK = 64 * 1024
+
+
+def bounded(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """``text`` if it has at most ``limit`` characters, else cut to about that
+    with a marker saying how many were left out. ``keep_end`` keeps the start
+    and the end (a traceback's last lines say what was raised), otherwise the
+    start."""
+    if len(text) <= limit:
+        return text
+    if not keep_end:
+        kept = text[:limit]
+        return f"{kept}… [{len(text) - len(kept)} more characters cut]"
+    head, tail = text[: limit // 4], text[len(text) - (limit - limit // 4):]
+    return f"{head}\n… [{len(text) - len(head) - len(tail)} characters cut] …\n{tail}"
+
+
+def error_fields(kind: str, message: str, traceback: str | None) -> dict[str, str | None]:
+    """An error as aqueue stores it: always storable (lone surrogates escaped)
+    and bounded (see :data:`MAX_ERROR_MESSAGE`)."""
+    return {
+        "type": bounded(storable_text(kind), MAX_ERROR_TYPE),
+        "message": bounded(storable_text(message), MAX_ERROR_MESSAGE),
+        "traceback": None if traceback is None else bounded(
+            storable_text(traceback), MAX_TRACEBACK, keep_end=True),
+    }
+
+
+def bounded_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored error object (``type``, ``message``, ``traceback``) bounded as
+    :func:`error_fields` bounds new ones — for rows written around aqueue, or
+    before errors were bounded, and for imports."""
+    if error is None:
+        return None
+    message, tb = error.get("message"), error.get("traceback")
+    return {**error, **error_fields(str(error.get("type", "Error")),
+                                    "" if message is None else str(message),
+                                    None if tb is None else str(tb))}
+
+
 def decode(text: str | bytes | None) -> Any:
     """Decode stored JSON; ``None`` stays ``None``."""
     if text is None:

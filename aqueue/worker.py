@@ -32,6 +32,7 @@ from aqueue.backends.base import Listener
 from aqueue.cancel_watch import CancelWatch
 from aqueue.completer import Completer
 from aqueue.errors import DatabaseUnavailable, UnknownTask
+from aqueue.escape import printable
 from aqueue.execution import cancelled_outcome, error_record, run_job
 from aqueue.heartbeat import Heartbeat
 from aqueue.lease_keeper import Key, LeaseKeeper
@@ -742,10 +743,12 @@ class Worker:
         if outcome.error and outcome.status != JobStatus.SUCCEEDED:
             from aqueue import serialization
 
+            # The task's own text: escaped, so that no handler prints a
+            # terminal's escape sequence or a forged line.
             error = serialization.decode(outcome.error)
-            error_type = error.get("type")
-            what += f": {error_type}: {error.get('message')}"
-        job_log.log(level, "job %s %s attempt %d/%d %s", job.id, job.task, job.attempts,
+            error_type = printable(str(error.get("type")))
+            what += f": {error_type}: {printable(str(error.get('message'))[:1000])}"
+        job_log.log(level, "job %s %s attempt %d/%d %s", job.id, printable(job.task), job.attempts,
                     job.max_attempts, what,
                     extra={"job_id": job.id, "task": job.task, "queue": job.queue,
                            "attempt": job.attempts, "duration": round(duration, 6),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aqueue import serialization
 from aqueue.records import JobInfo, QueueSummary, WorkerInfo
 
 
@@ -27,7 +28,8 @@ def job_detail(job: JobInfo) -> dict[str, Any]:
     """Everything the database holds about a job."""
     return {
         **job_row(job), "args": job.args, "kwargs": job.kwargs, "result": job.result,
-        "error": job.error, "progress": job.progress, "unique_key": job.unique_key,
+        "error": serialization.bounded_error(job.error), "progress": job.progress,
+        "unique_key": job.unique_key,
         "decode_error": job.decode_error, "meta": job.meta,
         "history": [{
             "attempt": a.attempt, "started_at": _time(a.started_at), "ended_at": _time(a.ended_at),

@@ -128,3 +128,37 @@ def test_pause_resume_and_queues(database: TestDatabase) -> None:
     bad = _aqueue(database.dsn, "pause", "a\x01b")
     assert bad.returncode == 1 and "control characters" in bad.stderr
     _aqueue(database.dsn, "resume", "reports")
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\u202eevil\x9b"
+
+
+async def _hostile_rows(dsn: str) -> None:
+    """A failed job and a worker whose stored text holds terminal escapes
+    (rows anyone who can enqueue, or write rows, chooses)."""
+    from aqueue.records import WorkerRegistration
+
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        @queue.task(name="cli.hostile", max_attempts=1)
+        async def hostile() -> None:
+            raise type(f"Err{HOSTILE}", (Exception,), {})(f"message {HOSTILE}\nforged line")
+
+        await hostile.enqueue()
+        await queue.process(1)
+        await queue.backend.register_worker(WorkerRegistration(
+            name=f"w{HOSTILE}", host=f"h{HOSTILE}", pid=1, queues=[f"q{HOSTILE}"],
+            concurrency=1, version="0"), 60)
+
+
+def test_stored_text_never_reaches_the_terminal_raw(database: TestDatabase) -> None:
+    """Regression: `aqueue jobs` printed control characters from stored error
+    types (a title change, a screen clear, colours)."""
+    asyncio.run(_hostile_rows(database.dsn))
+    for command in (("jobs",), ("workers",), ("jobs", "--json"), ("workers", "--json"),
+                    ("status",), ("export",)):
+        done = _aqueue(database.dsn, *command)
+        assert done.returncode == 0, done.stderr
+        for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert raw not in done.stdout, (command, done.stdout)
+    assert "\\x1b]0;pwned" in _aqueue(database.dsn, "jobs").stdout

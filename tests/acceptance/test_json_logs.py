@@ -52,3 +52,35 @@ def test_by_default_successes_are_summed_up_not_logged_one_by_one(
     assert "1 succeeded" in summary["event"] and "1 failed" in summary["event"]
     stopped = next(line for line in lines if "stopped after" in line["event"])
     assert stopped["event"].endswith("stopped after 2 job attempts (1 failed, 1 succeeded)")
+
+
+FORGED = "boom\n2026-01-01 00:00:00,000 CRITICAL aqueue.worker: forged line\x1b[2J\x1b]0;t\x07"
+
+
+async def _enqueue_hostile(dsn: str) -> str:
+    import aqueue
+    from tests.apps.recording import hostile
+
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        [job] = await queue.enqueue_many([hostile.prepare(FORGED)])
+    return job.id
+
+
+def test_log_lines_cannot_be_forged_or_carry_escapes(db: TestDatabase, record_file: Path) -> None:
+    """Regression: text logs printed exception messages raw (a newline forges
+    a line; escape sequences reach the terminal that tails the log)."""
+    job = run(_enqueue_hostile(db.dsn))
+    worker = WorkerProcess(db.dsn, record_file, "--burst")
+    assert worker.wait(60) == 0
+    out = worker.output()
+    assert "\x1b" not in out and "\x07" not in out
+    assert not any(line.startswith("2026-01-01") for line in out.splitlines())
+    line = next(line for line in out.splitlines() if job in line)
+    assert "boom\\n2026-01-01" in line and "\\x1b[2J" in line
+    run(_enqueue_hostile(db.dsn))
+    worker = WorkerProcess(db.dsn, record_file, "--burst", "--log-format", "json")
+    assert worker.wait(60) == 0
+    assert "\x1b" not in worker.output()
+    events = [json.loads(line)["event"] for line in worker.output().splitlines() if line.strip()]
+    assert any("forged line" in event for event in events)

@@ -45,3 +45,9 @@ def flaky(flag: str, note: str) -> str:
     if not os.path.exists(flag):
         raise RuntimeError(f"flag {flag} is missing for {note}")
     return f"done: {note}"
+
+
+@queue.task(name="hostile", max_attempts=1)
+async def hostile(text: str) -> None:
+    """Fails with ``text`` as its message (control characters, a forged line)."""
+    raise ValueError(text)

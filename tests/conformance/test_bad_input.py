@@ -131,3 +131,27 @@ async def test_system_exit_fails_one_job_not_the_worker(queue: aqueue.Queue) -> 
     assert [j.status.value for j in ended] == ["failed", "failed", "failed", "succeeded"]
     assert ended[0].error is not None and ended[0].error["type"] == "SystemExit"
     assert ended[2].error is not None and "some.module.task" in ended[2].error["message"]
+
+
+async def test_errors_are_bounded(queue: aqueue.Queue) -> None:
+    """Regression: error messages and tracebacks had no cap (a 5 MB message
+    was stored as 10 MB and rendered a 10 MB page). They are cut with a marker,
+    keeping a traceback's start and its last lines."""
+    from aqueue import serialization
+
+    @queue.task(name="loud", max_attempts=1)
+    async def loud() -> None:
+        raise ValueError("x" * 5_000_000 + "THE END")
+
+    job = await loud.enqueue()
+    await queue.drain()
+    with pytest.raises(aqueue.JobFailed) as failed:
+        await job.result(timeout=5)
+    error = (await job.refresh()).error
+    assert error is not None
+    assert len(error["message"]) < serialization.MAX_ERROR_MESSAGE + 100
+    assert "more characters cut" in error["message"]
+    assert len(error["traceback"]) < serialization.MAX_TRACEBACK + 100
+    assert "characters cut" in error["traceback"]
+    assert error["traceback"].startswith("Traceback") and "THE END" in error["traceback"]
+    assert len(failed.value.message) < serialization.MAX_ERROR_MESSAGE + 100

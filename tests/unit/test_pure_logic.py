@@ -130,3 +130,19 @@ def test_a_handover_notification_is_read_only_by_its_worker() -> None:
     for garbage in ("", "not json", "{}", "[]", '["w1"]', json.dumps(job[:5]),
                     json.dumps(["w1", "soon", "0190-id"])):
         assert read_handover(garbage, "w1") is None
+
+
+def test_shown_and_imported_errors_are_bounded_too() -> None:
+    """Rows written around aqueue (or before errors were bounded) may hold any
+    size: the dashboard and imports bound them as new errors are."""
+    from aqueue import serialization
+
+    huge = {"type": "E" * 1000, "message": "m" * 1_000_000, "traceback": "t" * 1_000_000,
+            "extra": 1}
+    shown = serialization.bounded_error(huge)
+    assert shown is not None and shown["extra"] == 1
+    assert len(shown["type"]) < 300 and len(shown["message"]) < 9_000
+    assert len(shown["traceback"]) < 66_000
+    assert serialization.bounded_error(None) is None
+    small = {"type": "ValueError", "message": "bad", "traceback": None}
+    assert serialization.bounded_error(small) == small
