@@ -475,10 +475,8 @@ def _summary(tally: Any, verb: str) -> int:
         print(file=sys.stderr)
     print(f"{verb} {tally.written:,} jobs; {tally.existing:,} already there (left alone)",
           file=sys.stderr)
-    for problem in tally.bad_lines[:20]:
-        print(f"  refused {problem}", file=sys.stderr)
-    if len(tally.bad_lines) > 20:
-        print(f"  ... and {len(tally.bad_lines) - 20} more lines refused", file=sys.stderr)
+    for problem in tally.bad_lines:
+        print(f"  refused {printable(problem)}", file=sys.stderr)
     if tally.unreadable:
         print(f"  skipped {len(tally.unreadable)} jobs whose stored JSON is unreadable: "
               f"{', '.join(tally.unreadable[:5])}{' ...' if len(tally.unreadable) > 5 else ''}",
@@ -504,12 +502,22 @@ async def _export(queue: Queue, args: argparse.Namespace) -> int:
 async def _import(queue: Queue, args: argparse.Namespace) -> int:
     from aqueue.transfer import import_lines
 
+    # Bytes, not text: a line that is not UTF-8 is reported, not fatal.
     try:
-        tally = await import_lines(queue, args.file, batch_size=args.batch_size,
-                                   progress=_progress("read", None))
+        # A command: nothing else runs on this loop while the file is read.
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: ASYNC230
+    except OSError as exc:
+        raise StartupError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    try:
+        tally = await import_lines(queue, source, batch_size=args.batch_size,
+                                   strict=args.strict, progress=_progress("read", None))
     finally:
-        if args.file is not sys.stdin:
-            args.file.close()
+        if source is not sys.stdin.buffer:
+            source.close()
+    if args.strict and tally.bad_lines:
+        _summary(tally, "imported")
+        print("nothing was imported (--strict)", file=sys.stderr)
+        return EXIT_ERROR
     return _summary(tally, "imported")
 
 
@@ -569,6 +577,16 @@ def _add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
     from aqueue.dashboard_cli import add_arguments
 
     add_arguments(parser)
+
+
+def _reader_went_away() -> int:
+    """``aqueue jobs | head -1``: the reader closed the pipe. End quietly, as a
+    command killed by SIGPIPE would (status 141), with stdout pointed at
+    /dev/null so that the flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -639,9 +657,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="export running jobs as queued (by default they are refused)")
     sub = admin("import", "insert jobs from JSON lines (aqueue export's); existing ids are "
                 "left alone", _import)
-    sub.add_argument("file", nargs="?", default="-", type=argparse.FileType(encoding="utf-8"),
-                     help="the file (default: stdin)")
+    sub.add_argument("file", nargs="?", default="-", help="the file (default: - for stdin)")
     sub.add_argument("--batch-size", type=int, default=1000)
+    sub.add_argument("--strict", action="store_true",
+                     help="import nothing unless every line is good (then all in one "
+                          "transaction); by default refused lines are reported and the rest "
+                          "go in")
     copy = commands.add_parser(
         "copy", help="copy jobs between two databases (any backends), ids and all",
         description="Copy jobs between two databases (any backends), ids and all. Running "
@@ -684,6 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     try:
         return asyncio.run(_admin(args))
+    except BrokenPipeError:
+        return _reader_went_away()
     except (StartupError, AqueueError) as exc:
         print(f"aqueue {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -9,6 +9,7 @@ alone.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -93,9 +94,7 @@ def job_from_dict(data: Any) -> ImportedJob:
         raise BadJob(f"status {status[:20]!r} is not a job status")
     if status == JobStatus.RUNNING:
         raise BadJob("running jobs cannot be imported: export them with --running-as-queued")
-    history = _field(data, "history", list, required=False) or None
-    if history is not None and not all(isinstance(e, dict) for e in history):
-        raise BadJob("history must be a list of objects")
+    history = _history(_field(data, "history", list, required=False) or None)
     try:
         return ImportedJob(
             id=job_id,
@@ -114,7 +113,7 @@ def job_from_dict(data: Any) -> ImportedJob:
             history=_json(history),
             meta=_json(_field(data, "meta", dict, required=False)),
             unique_key=validation.check_unique_key(_field(data, "unique_key", str, False)),
-            worker=_field(data, "worker", str, required=False),
+            worker=_worker(_field(data, "worker", str, required=False)),
             cancel_requested=bool(_field(data, "cancel_requested", bool, required=False)),
             created_at=_required_time(data, "created_at"),
             scheduled_at=_required_time(data, "scheduled_at"),
@@ -125,6 +124,52 @@ def job_from_dict(data: Any) -> ImportedJob:
         raise
     except (TypeError, ValueError) as exc:  # the validators' own clear messages
         raise BadJob(str(exc)) from None
+
+
+#: The longest worker name every backend stores (MySQL's column).
+MAX_WORKER_NAME = 255
+#: Each history entry keeps the first 500 characters of its error's message.
+MAX_HISTORY_MESSAGE = 500
+
+
+def _worker(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > MAX_WORKER_NAME:
+        raise BadJob(f"worker must have 1 to {MAX_WORKER_NAME} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise BadJob("worker must not contain control characters")
+    return value
+
+
+def _history_text(entry: Mapping[str, Any], name: str, limit: int | None = None) -> str | None:
+    value = entry.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadJob(f"history {name} must be a string, not {type(value).__name__}")
+    # As aqueue writes history itself: the first 500 characters.
+    return value if limit is None else value[:limit]
+
+
+def _history(entries: list[Any] | None) -> list[dict[str, Any]] | None:
+    """Past attempts, each checked and in the form aqueue stores them."""
+    if entries is None:
+        return None
+    checked = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise BadJob("history must be a list of objects")
+        attempt = entry.get("attempt", 0)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
+            raise BadJob("history attempt must be an integer >= 0")
+        started, ended = _parse_time(entry, "started_at"), _parse_time(entry, "ended_at")
+        checked.append({
+            "attempt": attempt, "started_at": _time(started), "ended_at": _time(ended),
+            "outcome": _history_text(entry, "outcome") or "",
+            "error": _history_text(entry, "error", MAX_HISTORY_MESSAGE),
+            "message": _history_text(entry, "message", MAX_HISTORY_MESSAGE)})
+    return checked
 
 
 def _required_time(data: Mapping[str, Any], name: str) -> datetime:

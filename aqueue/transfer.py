@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aqueue.errors import AqueueError
+from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.portable import BadJob, job_from_dict, job_to_dict
 from aqueue.queue import Queue
 from aqueue.records import FINAL_STATUS_NAMES, ImportedJob, JobFilter, JobStatus
@@ -119,25 +119,71 @@ async def copy(source: Queue, target: Queue, statuses: Sequence[str] = (), *,
     return tally
 
 
-async def import_lines(target: Queue, lines: Iterable[str], *, batch_size: int = 1000,
+def _parse_line(number: int, line: bytes | str) -> ImportedJob | str | None:
+    """One line: its job, why it is refused (``"line N: why"``), or None (blank)."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError as exc:
+        return f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+    if not text.strip():
+        return None
+    try:
+        return job_from_dict(json.loads(text))
+    except RecursionError:
+        return f"line {number}: nested too deeply to read"
+    except (BadJob, ValueError) as exc:
+        return f"line {number}: {exc}"
+
+
+async def _write_lines(target: Queue, batch: list[tuple[int, ImportedJob]],
+                       tally: Tally) -> None:
+    """Write ``batch``; a batch the database refuses is split in halves down to
+    the line it refuses, which is reported (the rest go in)."""
+    try:
+        await _write(target, [job for _, job in batch], tally)
+    except (DatabaseUnavailable, SchemaError):
+        raise
+    except Exception as exc:
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            await _write_lines(target, batch[:middle], tally)
+            await _write_lines(target, batch[middle:], tally)
+            return
+        tally.bad_lines.append(f"line {batch[0][0]}: the database refused it: "
+                               f"{type(exc).__name__}: {exc}")
+
+
+async def import_lines(target: Queue, lines: Iterable[bytes | str], *, batch_size: int = 1000,
+                       strict: bool = False,
                        progress: Callable[[Tally], None] | None = None) -> Tally:
-    """Import JSON lines (one job object each); a bad line is reported in
-    ``Tally.bad_lines`` and skipped, the others go in."""
+    """Import JSON lines (one job object each). Every line is checked before it
+    is written; a refused line is reported in ``Tally.bad_lines`` with its
+    number and the others go in — or, ``strict``, nothing goes in unless every
+    line is good (then all in one transaction)."""
     tally = Tally()
-    batch: list[ImportedJob] = []
+    batch: list[tuple[int, ImportedJob]] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        parsed = _parse_line(number, line)
+        if parsed is None:
             continue
         tally.read += 1
-        try:
-            batch.append(job_from_dict(json.loads(line)))
-        except (BadJob, ValueError) as exc:
-            tally.bad_lines.append(f"line {number}: {exc}")
+        if isinstance(parsed, str):
+            tally.bad_lines.append(parsed)
             continue
-        if len(batch) >= batch_size:
-            await _write(target, batch, tally)
+        batch.append((number, parsed))
+        if not strict and len(batch) >= batch_size:
+            await _write_lines(target, batch, tally)
             batch = []
             if progress is not None:
                 progress(tally)
-    await _write(target, batch, tally)
+    if not strict:
+        await _write_lines(target, batch, tally)
+    elif not tally.bad_lines:
+        try:
+            await _write(target, [job for _, job in batch], tally)
+        except (DatabaseUnavailable, SchemaError):
+            raise
+        except Exception as exc:
+            tally.bad_lines.append(f"the database refused the import, so nothing went in: "
+                                   f"{type(exc).__name__}: {exc}")
     return tally

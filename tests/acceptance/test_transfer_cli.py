@@ -85,3 +85,48 @@ def test_copy_sqlite_to_the_server_and_refuse_running_jobs(
     assert again.returncode == 0 and "0 jobs; 7 already there" in again.stderr
     same = admin("copy", "--from", source, "--to", source)
     assert same.returncode == 1 and "the same database" in same.stderr
+
+
+def test_import_reports_every_refused_line_and_strict_imports_nothing(
+        db: TestDatabase, tmp_path: Path) -> None:
+    run(_jobs(db.dsn))
+    lines = admin("export", "--dsn", db.dsn).stdout.splitlines()
+    dump = tmp_path / "jobs.jsonl"
+    # Line 2 is not UTF-8, line 4 is nested too deeply, line 6 has a worker
+    # name no database column holds: reported by number, the rest go in.
+    dump.write_bytes(b"\n".join([lines[0].encode(), b"\xff\xfe{", lines[1].encode(),
+                                 b"[" * 100_000, lines[2].encode(),
+                                 json.dumps({**json.loads(lines[3]),
+                                             "worker": "w" * 300}).encode()]) + b"\n")
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    strict = admin("import", "--strict", "--dsn", target, str(dump))
+    assert strict.returncode == 1 and "nothing was imported (--strict)" in strict.stderr
+    assert "imported 0 jobs" in strict.stderr
+    loose = admin("import", "--dsn", target, str(dump))
+    assert loose.returncode == 1
+    assert "imported 3 jobs" in loose.stderr
+    for number in (2, 4, 6):
+        assert f"refused line {number}:" in loose.stderr, loose.stderr
+
+
+def test_a_closed_pipe_ends_a_listing_quietly(db: TestDatabase) -> None:
+    """Regression: `aqueue jobs | head -1` ended with a BrokenPipeError
+    traceback and exit status 1."""
+    import subprocess
+
+    from tests.acceptance.helpers import ADMIN, ROOT
+
+    async def many() -> None:
+        async with aqueue.Queue(db.dsn) as queue:
+            await queue.enqueue_many([queue.task_named("big").prepare("x" * 200)
+                                      for _ in range(3000)])
+
+    run(many())  # more than a pipe holds: the command is still writing when head exits
+    for command in ("jobs --limit 3000", "export"):
+        done = subprocess.run(f"{ADMIN} {command} --dsn '{db.dsn}' | head -c 1 >/dev/null; "
+                              f"echo \"rc=${{PIPESTATUS[0]}}\"", shell=True, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60,
+                              executable="/bin/bash")
+        assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, \
+            (command, done.stderr)
+        assert done.stdout.strip() in ("rc=0", "rc=141"), (command, done.stdout)

@@ -146,3 +146,42 @@ async def test_import_refuses_bad_lines_alone(queue: aqueue.Queue, tmp_path: Pat
                          "running jobs cannot be imported"):
             assert expected in reasons, (expected, reasons)
         assert len(await _all(other)) == 2
+
+
+async def test_an_import_keeps_every_good_line_around_bad_ones(queue: aqueue.Queue) -> None:
+    """Regression: one bad line — nested too deeply, a worker name longer than
+    MariaDB's column, U+0000 in history (PostgreSQL's jsonb refuses it) —
+    aborted the whole import, losing the valid lines before it. Each line is
+    now checked first and the database's refusal is narrowed to its line."""
+    good = {"id": "01a20a3e-414a-7001-aa29-fb8a18fc8500", "task": "t", "queue": "q",
+            "status": "failed", "priority": 0, "attempts": 2, "max_attempts": 2,
+            "args": [1], "kwargs": {}, "created_at": "2026-01-01T00:00:00+00:00",
+            "scheduled_at": "2026-01-01T00:00:00+00:00",
+            "error": {"type": "E", "message": "m", "traceback": None},
+            "history": [{"attempt": 1, "started_at": "2026-01-01T00:00:01+00:00",
+                         "ended_at": "2026-01-01T00:00:02+00:00", "outcome": "retried",
+                         "error": "E", "message": "nul\u0000inside"}]}
+
+    def job(n: int, **changes: object) -> str:
+        return json.dumps({**good, "id": f"01a20a3e-414a-7001-aa29-fb8a18fc85{n:02d}", **changes})
+
+    lines = [
+        job(1),
+        "[" * 100_000 + "]" * 100_000,           # line 2: nested too deeply
+        job(3, worker="w" * 300),                # line 3: too long for MariaDB's column
+        job(4),                                  # U+0000 in history: stored as U+FFFD
+        b"\xff\xfe not utf-8",                   # line 5
+        job(6, args=[{"deep": [[[[[[[[1]]]]]]]]}]),
+    ]
+    tally = await import_lines(queue, lines, batch_size=2)
+    assert sorted(int(line.split(":")[0][5:]) for line in tally.bad_lines) == [2, 3, 5], \
+        tally.bad_lines
+    assert tally.written == 3
+    info = await queue.get_job("01a20a3e-414a-7001-aa29-fb8a18fc8504")
+    # PostgreSQL's jsonb holds no U+0000: its history has U+FFFD, as ever.
+    kept = "nul\ufffdinside" if queue.dialect == "postgresql" else "nul\x00inside"
+    assert info is not None and info.history[0].message == kept
+    # --strict: nothing goes in unless every line is good.
+    strict = await import_lines(queue, [job(7), job(8, worker="w" * 300)], strict=True)
+    assert strict.written == 0 and len(strict.bad_lines) == 1
+    assert await queue.get_job("01a20a3e-414a-7001-aa29-fb8a18fc8507") is None

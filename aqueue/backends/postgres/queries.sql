@@ -286,13 +286,15 @@ SELECT status FROM aqueue_jobs WHERE id = $1 AND status = 'running';
 
 -- name: import_jobs
 -- Whole rows as exported; one that exists (by id, or an active unique key)
--- is left alone. The ids returned are those inserted.
+-- is left alone. The ids returned are those inserted. As aqueue_complete()
+-- writes history, a U+0000 in it (jsonb refuses one) becomes U+FFFD.
 INSERT INTO aqueue_jobs (id, task, queue, status, priority, attempts, max_attempts, timeout,
                          args, kwargs, result, error, progress, history, meta, unique_key,
                          worker, cancel_requested, created_at, scheduled_at, started_at,
                          finished_at)
 SELECT id, task, queue, status, priority, attempts, max_attempts, timeout, args::json,
-       kwargs::json, result::json, error::json, progress::json, history::jsonb, meta::jsonb,
+       kwargs::json, result::json, error::json, progress::json,
+       replace(history, '\u0000', '\ufffd')::jsonb, meta::jsonb,
        unique_key, worker, cancel_requested, created_at, scheduled_at, started_at, finished_at
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::integer[],
             $7::integer[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::text[],
