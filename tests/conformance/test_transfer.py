@@ -165,7 +165,7 @@ async def test_an_import_keeps_every_good_line_around_bad_ones(queue: aqueue.Que
     def job(n: int, **changes: object) -> str:
         return json.dumps({**good, "id": f"01a20a3e-414a-7001-aa29-fb8a18fc85{n:02d}", **changes})
 
-    lines = [
+    lines: list[str | bytes] = [
         job(1),
         "[" * 100_000 + "]" * 100_000,           # line 2: nested too deeply
         job(3, worker="w" * 300),                # line 3: too long for MariaDB's column
