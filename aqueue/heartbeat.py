@@ -17,8 +17,9 @@ from aqueue.records import WorkerRegistration
 
 log = logging.getLogger("aqueue.worker")
 
-#: Stopped and dead workers stay listed this long, then are deleted.
-RETENTION_SECONDS = 24 * 3600.0
+#: Stopped and dead workers stay listed this long, then are deleted (by the
+#: sweep of any running worker) — long enough to see why one went away.
+RETENTION_SECONDS = 3600.0
 
 
 class Heartbeat:

@@ -39,6 +39,9 @@ E = TypeVar("E", bound=EnqueueMiddleware)
 class MiddlewareError(Exception):
     """Stored as the error of an attempt a middleware failed (not the task)."""
 
+    # Stored (and shown) under the name users import it by, aqueue.MiddlewareError.
+    __module__ = "aqueue"
+
 
 def _name(fn: object) -> str:
     return str(getattr(fn, "__qualname__", None) or type(fn).__qualname__)

@@ -668,9 +668,12 @@ class Queue:
                            lease_grace=lease_grace, timeout=timeout)
 
     async def workers(self) -> list[WorkerInfo]:
-        """The workers registry: running workers first, each with its running jobs."""
+        """The workers registry: running workers first, each with its running jobs;
+        stopped and dead ones for an hour after they went."""
+        from aqueue.heartbeat import RETENTION_SECONDS
+
         backend = await self._ready()
-        return await backend.list_workers()
+        return await backend.list_workers(RETENTION_SECONDS)
 
     async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
         """Insert whole job rows (see :mod:`aqueue.transfer`), leaving alone those

@@ -223,8 +223,9 @@ class Backend(Protocol):
         """Mark workers whose heartbeat ran out dead, and delete stopped or dead
         ones older than ``retention`` seconds; ``(marked, deleted)``."""
 
-    async def list_workers(self) -> list[WorkerInfo]:
-        """Every registered worker, running ones first, with its running jobs."""
+    async def list_workers(self, retention: float) -> list[WorkerInfo]:
+        """The registered workers, running ones first, each with its running jobs;
+        stopped and dead ones only if they stopped less than ``retention`` seconds ago."""
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         """``(name, pid)`` of every registered worker of ``node``."""

@@ -14,13 +14,18 @@ def _time(value: datetime | None) -> str | None:
 
 
 def job_row(job: JobInfo) -> dict[str, Any]:
-    """A job as the jobs list shows it (no arguments or result)."""
+    """A job as the jobs list shows it (no arguments or result). A job waiting
+    for its parents has no due time yet (``scheduled_at`` null) and says how
+    many it waits for (``waiting_for_parents``; null for a job without parents)."""
+    waiting = job.waiting is not None and job.waiting > 0
     return {
         "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
         "priority": job.priority, "attempts": job.attempts, "max_attempts": job.max_attempts,
-        "created_at": _time(job.created_at), "scheduled_at": _time(job.scheduled_at),
+        "created_at": _time(job.created_at),
+        "scheduled_at": None if waiting else _time(job.scheduled_at),
         "started_at": _time(job.started_at), "finished_at": _time(job.finished_at),
         "worker": job.worker, "cancel_requested": job.cancel_requested,
+        "waiting_for_parents": job.waiting,
     }
 
 
@@ -31,6 +36,7 @@ def job_detail(job: JobInfo) -> dict[str, Any]:
         "error": serialization.bounded_error(job.error), "progress": job.progress,
         "unique_key": job.unique_key,
         "decode_error": job.decode_error, "meta": job.meta,
+        "depends_on": list(job.depends_on), "waiting_for": list(job.waiting_for),
         "history": [{
             "attempt": a.attempt, "started_at": _time(a.started_at), "ended_at": _time(a.ended_at),
             "outcome": a.outcome, "error": a.error, "message": a.message,
@@ -48,7 +54,10 @@ def timeline(job: JobInfo) -> list[tuple[str, datetime]]:
             why = f" after {past.error}: {past.message}" if past.error else ""
             moments.append((f"attempt {past.attempt} {past.outcome}{why}", past.ended_at))
     # After the attempts it follows: a sort keeps equal times in this order.
-    if job.scheduled_at != job.created_at:
+    # A job waiting for its parents has no due time yet (its stored one is a
+    # placeholder far in the future): the page names the parents instead.
+    waiting = job.waiting is not None and job.waiting > 0
+    if job.scheduled_at != job.created_at and not waiting:
         moments.append(("due again" if job.history else "due", job.scheduled_at))
     if job.started_at is not None:
         moments.append((f"attempt {job.attempts} started", job.started_at))

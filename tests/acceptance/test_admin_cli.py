@@ -46,6 +46,9 @@ def test_admin_commands(database: TestDatabase) -> None:
     dsn = database.dsn
     migrated = _aqueue(dsn, "migrate")
     assert migrated.returncode == 0 and "up to date" in migrated.stdout  # idempotent
+    # Regression: on MariaDB an up-to-date migrate printed aiomysql's
+    # "Table 'aqueue_migrations' already exists" warning.
+    assert migrated.stderr == "", migrated.stderr
     ids = asyncio.run(_prepare(dsn))
 
     status = _aqueue(dsn, "status", "--json")

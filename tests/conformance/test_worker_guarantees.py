@@ -4,6 +4,7 @@ own timeouts, many delayed wake-ups (SPEC §2, §5)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -182,3 +183,23 @@ async def test_a_worker_back_from_a_stall_asks_before_running_a_claimed_job(
     await asyncio.sleep(0.1)
     assert ran == [] and worker._running == {}
     assert (await queue.job(claimed.id).refresh()).worker == "rescuer"
+
+
+async def test_the_shutdown_says_how_long_it_waits(queue: aqueue.Queue,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Regression: --shutdown-timeout 0.5 was logged as "waiting up to 0s"."""
+    started = asyncio.Event()
+
+    @queue.task(name="sleepy")
+    async def sleepy() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    await sleepy.enqueue()
+    worker = aqueue.Worker(queue, concurrency=1, shutdown_timeout=0.5, register=False)
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 10)
+    with caplog.at_level(logging.INFO, logger="aqueue.worker"):
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    assert "waiting up to 0.5s for 1 running jobs" in caplog.text

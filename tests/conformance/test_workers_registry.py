@@ -112,3 +112,21 @@ class _AlwaysCurrent:
 
     def up_to_date(self) -> bool:
         return True
+
+
+async def test_the_view_drops_workers_gone_for_longer_than_the_window(
+        queue: aqueue.Queue) -> None:
+    """Regression: dead and stopped workers stayed in the registry view for a
+    day, and for good when no worker ran to prune them. The view shows them
+    for the retention window only, whatever the sweeps did."""
+    backend = queue.backend
+    gone = WorkerRegistration("gone:1:abc", "elsewhere", 1, None, 5, "0.0.1")
+    stopped = WorkerRegistration("stopped:2:abc", "elsewhere", 2, None, 5, "0.0.1")
+    await backend.register_worker(gone, ttl=0.05)
+    await backend.register_worker(stopped, ttl=60)
+    await backend.deregister_worker(stopped.name)
+    listed = {w.name: w.status for w in await backend.list_workers(3600)}
+    assert listed[stopped.name] == "stopped"
+    await asyncio.sleep(0.3)  # both went over 0.2 s ago; no sweep has run
+    assert {w.name for w in await backend.list_workers(0.2)} & {gone.name, stopped.name} == set()
+    assert {gone.name, stopped.name} <= {w.name for w in await backend.list_workers(3600)}

@@ -296,3 +296,24 @@ async def test_metrics_share_the_workers_depth_gauges(client: httpx.AsyncClient,
     assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "due")))] == 1
     assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "failed")))] == 1
     assert (await client.post("/metrics")).status_code == 405
+
+
+async def test_a_job_waiting_for_parents_names_them(client: httpx.AsyncClient,
+                                                    queue: aqueue.Queue) -> None:
+    """Regression: a child showed "9999-01-01 … due" (its placeholder due time)
+    and the API had no fields for its parents."""
+    @queue.task(name="step")
+    async def step() -> None:
+        return None
+
+    parent = await step.using(delay=3600).enqueue()
+    child = await step.using(after=[parent]).enqueue()
+    detail = (await client.get(f"/api/jobs/{child.id}")).json()
+    assert detail["scheduled_at"] is None and detail["waiting_for_parents"] == 1
+    assert detail["depends_on"] == [parent.id] and detail["waiting_for"] == [parent.id]
+    row = next(j for j in (await client.get("/api/jobs")).json()["jobs"] if j["id"] == child.id)
+    assert row["scheduled_at"] is None and row["waiting_for_parents"] == 1
+    page = (await client.get(f"/jobs/{child.id}")).text
+    assert "9999" not in page and parent.id in page and "when 1 more parent ends" in page
+    plain = (await client.get(f"/api/jobs/{parent.id}")).json()
+    assert plain["waiting_for_parents"] is None and plain["depends_on"] == []

@@ -348,10 +348,15 @@ class MySQLBackend(NoHandover):
             await cur.execute("SELECT GET_LOCK(%s, 60)", (_MIGRATION_LOCK,))
             applied: list[int] = []
             try:
+                # Looked up first: CREATE TABLE IF NOT EXISTS on an existing
+                # table leaves a server warning aiomysql prints on every run.
                 await cur.execute(
-                    "CREATE TABLE IF NOT EXISTS aqueue_migrations (version INT PRIMARY KEY, "
-                    "name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
-                )
+                    "SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_name = 'aqueue_migrations'")
+                if not (await cur.fetchone())[0]:
+                    await cur.execute(
+                        "CREATE TABLE aqueue_migrations (version INT PRIMARY KEY, "
+                        "name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)")
                 await cur.execute("SELECT version FROM aqueue_migrations")
                 done = {int(r[0]) for r in await cur.fetchall()}
                 for migration in load_migrations(_PACKAGE):
@@ -701,8 +706,8 @@ class MySQLBackend(NoHandover):
         return (await self._rowcount(_Q["mark_dead_workers"]),
                 await self._rowcount(_Q["prune_workers"], (_micros(retention),)))
 
-    async def list_workers(self) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetch(_Q["list_workers"]),
+    async def list_workers(self, retention: float) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetch(_Q["list_workers"], (_micros(retention),)),
                                await self._fetch(_Q["running_jobs_by_worker"]))
 
     async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,

@@ -736,8 +736,8 @@ class PostgresBackend:
         return (await self._execute(_Q["mark_dead_workers"]),
                 await self._execute(_Q["prune_workers"], retention))
 
-    async def list_workers(self) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetch(_Q["list_workers"]),
+    async def list_workers(self, retention: float) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetch(_Q["list_workers"], retention),
                                await self._fetch(_Q["running_jobs_by_worker"]))
 
     async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,

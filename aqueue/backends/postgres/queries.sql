@@ -358,11 +358,15 @@ DELETE FROM aqueue_workers
 WHERE status <> 'running' AND COALESCE(stopped_at, expires_at) < now() - make_interval(secs => $1);
 
 -- name: list_workers
--- A worker whose heartbeat ran out shows as dead at once, before a sweep marks it.
+-- A worker whose heartbeat ran out shows as dead at once, before a sweep marks
+-- it; stopped and dead ones only for $1 seconds (then a sweep deletes them).
 SELECT name, host, pid, queues::text, concurrency, version,
        CASE WHEN status = 'running' AND expires_at < now() THEN 'dead' ELSE status END,
        started_at, heartbeat_at, expires_at, stopped_at
-FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+FROM aqueue_workers
+WHERE (status = 'running' AND expires_at >= now())
+   OR COALESCE(stopped_at, expires_at) >= now() - make_interval(secs => $1)
+ORDER BY status <> 'running', started_at DESC;
 
 -- name: workers_on_node
 -- Workers whose pids live where this one's do (same boot, same pid namespace).

@@ -684,8 +684,8 @@ class SQLiteBackend(NoHandover):
         return (await self._rowcount(_Q["mark_dead_workers"], {}),
                 await self._rowcount(_Q["prune_workers"], {"age": retention}))
 
-    async def list_workers(self) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetchall(_Q["list_workers"], {}),
+    async def list_workers(self, retention: float) -> list[WorkerInfo]:
+        return rows_to_workers(await self._fetchall(_Q["list_workers"], {"age": retention}),
                                await self._fetchall(_Q["running_jobs_by_worker"], {}))
 
     async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,

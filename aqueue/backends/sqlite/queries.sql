@@ -223,11 +223,15 @@ DELETE FROM aqueue_workers
 WHERE status <> 'running' AND COALESCE(stopped_at, expires_at) < {{NOW}} - :age;
 
 -- name: list_workers
--- A worker whose heartbeat ran out shows as dead at once, before a sweep marks it.
+-- A worker whose heartbeat ran out shows as dead at once, before a sweep marks
+-- it; stopped and dead ones only for a while (then a sweep deletes them).
 SELECT name, host, pid, queues, concurrency, version,
        CASE WHEN status = 'running' AND expires_at < {{NOW}} THEN 'dead' ELSE status END,
        started_at, heartbeat_at, expires_at, stopped_at
-FROM aqueue_workers ORDER BY status <> 'running', started_at DESC;
+FROM aqueue_workers
+WHERE (status = 'running' AND expires_at >= {{NOW}})
+   OR COALESCE(stopped_at, expires_at) >= {{NOW}} - :age
+ORDER BY status <> 'running', started_at DESC;
 
 -- name: workers_on_node
 -- Workers whose pids live where this one's do (same boot, same pid namespace).
