@@ -172,10 +172,12 @@ async def measure(backend: str, finished: int, queued: int, repeat: int,
         await fill(queue, finished, queued)
         print(f"{backend}: filled {finished:,} finished + {queued:,} queued jobs in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
-        app = create_app(queue, read_only=True)
+        token = "benchmark-token-0123456789"
+        app = create_app(queue, token=token, read_only=True)
         results = []
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://bench") as client:
+                                     base_url="http://localhost",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
             for path in await pages(queue):
                 times = []
                 for n in range(repeat + 1):
