@@ -48,10 +48,20 @@ async def drain(concurrency: int) -> None:
         running = asyncio.create_task(worker.start())
         if URL.startswith("redis"):
             # Its Redis queue counts what is queued, running and not finished;
-            # nothing signals the end, so poll them every 50 ms.
-            while any([await queue.count("queued"), await queue.count("active"),  # noqa: ASYNC110
-                       await queue.count("incomplete")]):
-                await asyncio.sleep(0.05)
+            # nothing signals the end, so poll them every 50 ms. A job leaves
+            # the active list a moment before its status is written: the
+            # counts must read zero twice, 0.2 s apart (once, a drain stopped
+            # with 2 of 200 jobs unwritten).
+            async def busy() -> bool:
+                return any([await queue.count("queued"), await queue.count("active"),
+                            await queue.count("incomplete")])
+
+            while True:
+                while await busy():  # noqa: ASYNC110 - nothing to wait on but a poll
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
+                if not await busy():
+                    break
         else:
             await wait_until_drained(
                 DSN, "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', "
