@@ -18,68 +18,13 @@ ended (and applied at once) or sees the edges (and applies itself).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
-from aqueue.records import FINAL_STATUS_NAMES
+from aqueue.backends.ports import DependencyOps, ReleaseSteps
+from aqueue.records import FINAL_STATUS_NAMES, Edge, EndedEdge
 
 if TYPE_CHECKING:
     from aqueue.task import JobRequest
-
-#: Where a waiting job's ``scheduled_at`` stands until its parents have ended.
-WAITING_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
-OnParentFailure = Literal["cancel", "run"]
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """A child job waiting for a parent."""
-
-    child: str
-    parent: str
-    run_on_failure: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EndedEdge:
-    """An edge whose parent has ended (``parent_status`` None: it is gone)."""
-
-    child: str
-    parent: str
-    parent_status: str | None
-    run_on_failure: bool
-
-
-class DependencyOps(Protocol):
-    """The statements of enqueueing dependents and releasing them, on one backend,
-    inside the caller's transaction."""
-
-    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
-        """Lock these jobs' rows (shared) and return their statuses."""
-
-    async def insert_edges(self, edges: Sequence[Edge]) -> None: ...
-
-    async def set_waiting(self, counts: dict[str, int]) -> None:
-        """Set each child's count of parents not yet applied."""
-
-    async def release(self, parents: Sequence[str]) -> None:
-        """Apply these parents' ends to their children (see :func:`release`)."""
-
-
-class ReleaseSteps(Protocol):
-    """What :func:`release` needs of a backend that has no function for it."""
-
-    async def ended_edges(self, parents: Sequence[str]) -> list[EndedEdge]:
-        """Edges not yet applied whose parent (one of these) ended or is gone."""
-
-    async def mark_released(self, edges: Sequence[EndedEdge]) -> None: ...
-
-    async def count_down(self, child: str, n: int) -> None:
-        """``n`` of a waiting child's parents ended well: due when none is left."""
-
-    async def cancel_child(self, child: str, message: str) -> bool:
-        """Cancel a waiting child with ``ParentFailed``; False if it was not waiting."""
 
 
 def failure_message(parent: str, status: str | None) -> str:

@@ -267,3 +267,14 @@ def mysql_options(dsn: DSN) -> dict[str, Any]:
     if "application_name" in o:
         args["program_name"] = o["application_name"]
     return args
+
+
+def listen_dsn(given: str | None) -> DSN | None:
+    """The DSN of a separate LISTEN connection: ``given``, else ``$AQUEUE_LISTEN_DSN``."""
+    raw = given or os.environ.get("AQUEUE_LISTEN_DSN")
+    if not raw:
+        return None
+    parsed = parse(raw)
+    if parsed.dialect != "postgresql":
+        raise ConfigurationError(f"listen_dsn must be a PostgreSQL DSN, not {parsed}")
+    return parsed

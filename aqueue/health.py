@@ -84,15 +84,14 @@ async def check(queue: Queue, *, max_queued_age: float = 300.0, min_workers: int
 async def _checks(queue: Queue, max_queued_age: float, min_workers: int, lease_grace: float,
                   now: datetime) -> Health:
     found, wanted = await queue.schema_versions()
-    backend = queue.backend
     base: dict[str, Any] = {"database": queue.dsn, "checked_at": now, "reachable": True,
                             "schema_version": found, "schema_wanted": wanted}
     if found is None or found < wanted:
         what = "missing" if found is None else f"at version {found}, this aqueue needs {wanted}"
         return Health(UNHEALTHY, [f"aqueue's schema is {what}: run `aqueue migrate`"], **base)
-    summaries = await queue.overview()
+    summaries = await queue.jobs.counts()
     workers = await queue.workers()
-    expired = await backend.count_expired_leases(lease_grace)
+    expired = await queue.jobs.expired_leases(lease_grace)
     problems: list[str] = []
     waiting = [(s.oldest_due_age, s.name) for s in summaries
                if not s.paused and s.oldest_due_age is not None]

@@ -18,6 +18,11 @@ class Job(Generic[R]):
 
     __slots__ = ("_queue", "id")
 
+    @property
+    def queue(self) -> Queue:
+        """The queue this job was enqueued through."""
+        return self._queue
+
     def __init__(self, queue: Queue, job_id: str) -> None:
         self._queue = queue
         self.id = job_id
@@ -48,7 +53,7 @@ class Job(Generic[R]):
         Raises :class:`JobFailed` or :class:`JobCancelled`, or ``TimeoutError``
         when ``timeout`` seconds pass first.
         """
-        info = await self._queue.wait_until_finished(self.id, timeout)
+        info = await self._queue.results.wait(self.id, timeout)
         result: R = _outcome(info)
         return result
 
@@ -57,8 +62,7 @@ class Job(Generic[R]):
         from aqueue.sync import require_no_running_loop
 
         require_no_running_loop("result_sync()", "await job.result()")
-        info = self._queue.sync_bridge().call(
-            lambda q: q.wait_until_finished(self.id, timeout))
+        info = self._queue.sync_bridge().call(lambda q: q.results.wait(self.id, timeout))
         result: R = _outcome(info)
         return result
 
@@ -69,7 +73,7 @@ class Job(Generic[R]):
         ``running`` while a running job is being stopped, or the final status
         of a job that had already ended.
         """
-        status = await self._queue.cancel_job(self.id)
+        status = await self._queue.jobs.cancel(self.id)
         if status is None:
             raise JobNotFound(f"no job {self.id} (never enqueued, or purged)")
         return status

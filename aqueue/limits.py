@@ -15,139 +15,49 @@ see the last free place. Starts are logged in ``aqueue_limit_starts`` (a row
 per start, pruned past the window), so the rate holds over any window, not
 only fixed ones. A job held back by a limit stays queued and does not stand in
 front of other jobs: the ordinary claim never sees limited jobs.
+
+This module owns the claim's logic (:func:`claim_steps`, run by each backend
+over its :class:`~aqueue.backends.ports.KeyOps` in one transaction) and a
+worker's share of it (:class:`LimitedClaimer`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+import math
+import time
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
-from aqueue import validation
-from aqueue.records import ClaimedJob
+from aqueue.backends.base import Limits
+from aqueue.backends.ports import KeyOps
+from aqueue.records import ClaimedJob, LimitedClaim, LimitedResult, TaskLimit
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
-_PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 #: Keys one claim visits at most (each costs a few statements).
 MAX_KEYS_PER_CLAIM = 50
+#: How often a worker without limited tasks looks for jobs with a limit key.
+PROBE_SECONDS = 2.0
+#: How long a worker waits to claim limited jobs again after finding none it
+#: could take (sooner when one of its limited jobs' outcomes is written).
+REST_SECONDS = 0.05
+
+#: What a claim loop should wait for after a limited claim that came up short:
+#: a free slot, a limit's room, or nothing in particular.
+Waiting = Literal["slot", "limit"] | None
 
 
-def parse_rate(text: str) -> tuple[int, float]:
-    """``"100/m"`` as ``(100, 60.0)``; also ``/s``, ``/h`` and ``"10/5s"``."""
-    match = _RATE.match(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"not a rate limit: {text!r} (try '100/m', '5/s' or '1000/h')")
-    count = int(match.group(1))
-    period = (int(match.group(2)) if match.group(2) else 1) * _PERIODS[match.group(3)]
-    if count < 1 or period <= 0:
-        raise ValueError(f"a rate limit allows at least one start per period, not {text!r}")
-    return count, period
-
-
-@dataclass(frozen=True, slots=True)
-class TaskLimit:
-    """The limits of one task: either may be None (no such limit)."""
-
-    task: str
-    concurrency: int | None = None
-    rate: int | None = None
-    period: float | None = None
-
-    @classmethod
-    def of(cls, task: str, concurrency: int | None, rate_limit: str | None) -> TaskLimit | None:
-        """The limits given to ``@queue.task``, checked; None when there are none."""
-        if concurrency is not None and (
-            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
-        ):
-            raise ValueError(f"concurrency must be a whole number ≥ 1, not {concurrency!r}")
-        rate, period = parse_rate(rate_limit) if rate_limit is not None else (None, None)
-        if concurrency is None and rate is None:
-            return None
-        return cls(task, concurrency, rate, period)
-
-    def available(self, running: int, recent_starts: int) -> int | None:
-        """How many more may start now (None: no limit applies)."""
-        left: int | None = None
-        if self.concurrency is not None:
-            left = self.concurrency - running
-        if self.rate is not None:
-            room = self.rate - recent_starts
-            left = room if left is None else min(left, room)
-        return None if left is None else max(0, left)
-
-
-def check_limit_key(value: str | None) -> str | None:
-    """A per-job limit key (``""``: the task as a whole), checked like a name."""
-    if value is None or value == "":
-        return value
-    return validation.check_name("limit_key", value)
-
-
-@dataclass(slots=True)
-class LimitedClaim:
-    """What a worker asks of one limited claim."""
-
-    #: The worker's limited tasks; jobs of other tasks with a limit key are
-    #: claimed without limits (their worker does not know any).
-    limits: Mapping[str, TaskLimit]
-    #: Where the previous claim stopped: keys are visited from there on, in
-    #: turn, so that no key waits behind the others' backlogs.
-    after: tuple[str, str] | None = None
-    #: With the worker's offer standing (aqueue/offers.py): a claim of this
-    #: many jobs fills its slots and withdraws the offer in its transaction.
-    withdraw_offer_at: int | None = None
-
-
-def next_cursor(claimed: Sequence[tuple[str, str]], visited: tuple[str, str] | None
-                ) -> tuple[str, str] | None:
-    """Where the next limited claim starts: after the last key it served."""
-    return claimed[-1] if claimed else visited
-
-
-@dataclass(slots=True)
-class LimitedResult:
-    """What a limited claim took, and where the next one starts."""
-
-    jobs: list[ClaimedJob]
-    cursor: tuple[str, str] | None
-    #: Whether a key had due jobs that its limits held back (a burst worker
-    #: waits for them instead of exiting).
-    held_back: bool = False
-
-
-class KeyOps(Protocol):
-    """The statements of a limited claim, on one backend, in one transaction."""
-
-    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
-        """The first (task, key) after ``after`` with due, claimable jobs."""
-
-    async def lock(self, task: str, key: str) -> bool:
-        """Lock the key's row; False when another worker holds it now."""
-
-    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
-        """The key's running jobs, and its starts within the rate window."""
-
-    async def claim(self, task: str, key: str, n: int) -> list[Sequence[object]]:
-        """Claim up to ``n`` of the key's due jobs, in claim order (rows as claimed)."""
-
-    async def record_starts(self, task: str, key: str, n: int) -> None:
-        """Log ``n`` starts of the key now, for its rate window."""
-
-
-async def claim_limited(ops: KeyOps, request: LimitedClaim, limit: int) -> LimitedResult:
+async def claim_steps(ops: KeyOps, request: LimitedClaim, limit: int) -> LimitedResult:
     """Claim up to ``limit`` limited jobs, visiting keys in turn from ``request.after``.
 
     Run inside one transaction: a key's lock, counts and claim commit together.
     """
-    rows: list[Sequence[object]] = []
+    jobs: list[ClaimedJob] = []
     served: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     cursor = request.after
     wrapped = request.after is None
     held_back = False
     for _ in range(MAX_KEYS_PER_CLAIM):
-        if len(rows) >= limit:
+        if len(jobs) >= limit:
             break
         pair = await ops.next_key(cursor)
         if pair is None:
@@ -160,7 +70,7 @@ async def claim_limited(ops: KeyOps, request: LimitedClaim, limit: int) -> Limit
         seen.add(pair)
         cursor = pair
         task, key = pair
-        want = limit - len(rows)
+        want = limit - len(jobs)
         task_limit = request.limits.get(task)
         if task_limit is not None:
             if not await ops.lock(task, key):
@@ -174,10 +84,81 @@ async def claim_limited(ops: KeyOps, request: LimitedClaim, limit: int) -> Limit
                 continue
         claimed = await ops.claim(task, key, want)
         if claimed:
-            rows.extend(claimed)
+            jobs.extend(claimed)
             served.append(pair)
             if task_limit is not None and task_limit.rate is not None:
                 await ops.record_starts(task, key, len(claimed))
-    from aqueue.backends.common import claimed_jobs  # the backends import this module
+    # The next claim starts after the last key this one served.
+    return LimitedResult(jobs, served[-1] if served else cursor, held_back)
 
-    return LimitedResult(claimed_jobs(rows), next_cursor(served, cursor), held_back)
+
+class LimitedClaimer:
+    """A worker's limited claims: which keys come next, and when to look again.
+
+    Only for slots free now, never ahead: a job held ahead would count as
+    started, for its rate, before it starts. A worker without limited tasks
+    still looks now and then, for jobs whose producer gave them limits this
+    worker does not know (it runs them unlimited rather than never).
+    """
+
+    def __init__(self, backend: Limits, worker: str, queues: list[str] | None, lease: float,
+                 limits: Mapping[str, TaskLimit]) -> None:
+        self._backend = backend
+        self._worker = worker
+        self._queues = queues
+        self._lease = lease
+        self.limits = dict(limits)
+        self._cursor: tuple[str, str] | None = None
+        self._probed = -math.inf
+        # After a limited claim that took nothing, the next waits REST_SECONDS
+        # unless a limited job's outcome is written first: a key at its limit
+        # is not locked and counted on every claim.
+        self._rest_until = -math.inf
+        self._held = False  # due jobs were held back by their limits
+        self._pending = False  # it took all it could: more may be due
+        self._unwritten: set[str] = set()
+
+    def finished(self, job: ClaimedJob) -> None:
+        """A job ended here; its outcome is on its way to the database."""
+        if job.task in self.limits:
+            self._unwritten.add(job.id)
+
+    def written(self, job_ids: Iterable[str]) -> bool:
+        """Outcomes were written; True when a limited job held back may start now."""
+        if not self._unwritten:
+            return False
+        before = len(self._unwritten)
+        self._unwritten.difference_update(job_ids)
+        if len(self._unwritten) < before:
+            self._rest_until = -math.inf  # a limited place may be free
+            return self._held
+        return False
+
+    async def claim(self, room: int, withdraw_offer_at: int | None = None
+                    ) -> tuple[list[ClaimedJob], Waiting]:
+        """Claim up to ``room`` limited jobs; and what to wait for when that
+        comes up short (see :data:`Waiting`)."""
+        now = time.monotonic()
+        if room <= 0:
+            return [], "slot" if self._pending else None
+        if now < self._rest_until:
+            return [], "limit" if self._held else None
+        if not self.limits:
+            if now - self._probed < PROBE_SECONDS:
+                return [], None
+            self._probed = now
+        request = LimitedClaim(self.limits, self._cursor)
+        if not await self._backend.limited_due(self._queues):
+            result = LimitedResult([], self._cursor)
+        else:
+            result = await self._backend.claim_limited(
+                self._worker, self._queues, self._lease,
+                lambda ops: claim_steps(ops, request, room), withdraw_offer_at)
+        self._cursor = result.cursor
+        self._held = result.held_back
+        self._pending = result.held_back or len(result.jobs) == room
+        if not result.jobs:
+            self._rest_until = now + REST_SECONDS
+        if result.held_back and not result.jobs:
+            return [], "limit"
+        return result.jobs, "slot" if self._pending else None

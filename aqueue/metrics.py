@@ -8,10 +8,9 @@ Three parts, one implementation each:
   serves them; it is a :class:`~aqueue.observer.WorkerObserver`.
 - :class:`DepthSampler` + :class:`DepthCollector`: queue depths read from the
   database (due, scheduled, running, failed; oldest due job's age; paused),
-  from the same statements as the dashboard's overview. Among workers, one at
-  a time reads them (a sticky turn on the ``aqueue:metrics`` row, taken by
-  compare-and-set like retention's); ``aqueue metrics`` and the dashboard's
-  ``/metrics`` read them on their own.
+  through ``queue.jobs.counts()``, as the dashboard's overview. Among workers,
+  the one that leads the ``metrics`` duty reads them (:mod:`aqueue.leader`);
+  ``aqueue metrics`` and the dashboard's ``/metrics`` read them on their own.
 - :func:`serve`: the HTTP endpoint, prometheus-client's own server.
 
 Label values are bounded: tasks the worker does not know are ``unknown``,
@@ -22,13 +21,11 @@ ever a label.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -48,8 +45,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from aqueue.errors import DatabaseUnavailable
-from aqueue.records import ClaimedJob, QueueSummary
+from aqueue.backends.base import Schedules
+from aqueue.leader import Leadership, LedService
+from aqueue.records import ClaimedJob, QueueCounts
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -61,8 +59,8 @@ log = logging.getLogger("aqueue.metrics")
 
 #: Distinct queue names given their own label value; later ones are ``other``.
 MAX_QUEUES = 100
-#: The row in ``aqueue_periodic`` whose holder samples queue depths.
-ROW = "aqueue:metrics"
+#: The duty (aqueue/leader.py) whose holder samples queue depths among workers.
+DUTY = "metrics"
 
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
            30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -263,7 +261,7 @@ class WorkerMetrics(Collector):
 # -- queue depths --------------------------------------------------------------------
 
 
-def depth_families(summaries: Iterable[QueueSummary]) -> list[Metric]:
+def depth_families(summaries: Iterable[QueueCounts]) -> list[Metric]:
     """The queue-depth gauges of an overview (one implementation for the worker,
     ``aqueue metrics`` and the dashboard)."""
     jobs = GaugeMetricFamily("aqueue_queue_jobs",
@@ -283,14 +281,14 @@ def depth_families(summaries: Iterable[QueueSummary]) -> list[Metric]:
     return [jobs, oldest, paused]
 
 
-def _bounded(summaries: Iterable[QueueSummary]) -> list[QueueSummary]:
+def _bounded(summaries: Iterable[QueueCounts]) -> list[QueueCounts]:
     """At most MAX_QUEUES queues; the rest summed into one called ``other``."""
     ordered = sorted(summaries, key=lambda s: s.name)
     if len(ordered) <= MAX_QUEUES:
         return ordered
     kept, rest = ordered[:MAX_QUEUES], ordered[MAX_QUEUES:]
     ages = [s.oldest_due_age for s in rest if s.oldest_due_age is not None]
-    other = QueueSummary(
+    other = QueueCounts(
         name="other", paused=False, due=sum(s.due for s in rest),
         scheduled=sum(s.scheduled for s in rest), running=sum(s.running for s in rest),
         failed=sum(s.failed for s in rest), oldest_due_age=max(ages) if ages else None,
@@ -298,58 +296,50 @@ def _bounded(summaries: Iterable[QueueSummary]) -> list[QueueSummary]:
     return [*kept, other]
 
 
-class DepthSampler:
+class DepthSampler(LedService):
     """Reads queue depths every ``interval`` seconds.
 
-    With ``take_turns`` (workers), only the worker holding the ``aqueue:metrics``
-    turn reads and exports them: it moves the row's time forward each
-    interval (compare and set); another worker takes the turn only once the
-    row is ``3 * interval`` old (its holder stopped). The others export no
-    depth gauges, so summing across workers counts each job once; while a turn
-    passes, two may briefly export: query with ``max by (queue, state)``.
+    With ``leadership`` (workers), only the worker that leads the ``metrics``
+    duty (:mod:`aqueue.leader`) reads and exports them; the others export no
+    depth gauges, so summing across workers counts each job once; while the
+    lead passes, two may briefly export: query with ``max by (queue, state)``.
+    ``aqueue metrics`` and the dashboard's ``/metrics`` read them on their own.
     """
 
-    def __init__(self, queue: Queue, interval: float = 15.0, *, take_turns: bool = True) -> None:
-        self._queue = queue
-        self.interval = interval
-        self.take_turns = take_turns
-        #: The last overview read, or None while this process does not export depths.
-        self.snapshot: list[QueueSummary] | None = None
-        self._mine: datetime | None = None  # the row's time as this worker last set it
+    duty = "read queue depths"
 
-    async def _my_turn(self, now: datetime) -> bool:
-        await self._queue.open()
-        backend = self._queue.backend
-        last = (await backend.last_ticks()).get(ROW)
-        held = (self._mine is not None and last is not None
-                and abs((last - self._mine).total_seconds()) < 0.001)
-        if not held and last is not None and now - last < timedelta(seconds=3 * self.interval):
-            return False  # another worker holds the turn
-        if await backend.advance_tick(ROW, last, now, []) is None:
-            return False
-        self._mine = now
-        return True
+    def __init__(self, read: Callable[[], Awaitable[list[QueueCounts]]], interval: float = 15.0,
+                 *, leadership: Leadership | None = None) -> None:
+        super().__init__(interval, first_after=0.0)
+        self._read = read
+        self.leadership = leadership
+        #: The last read, or None while this process does not export depths.
+        self.snapshot: list[QueueCounts] | None = None
 
-    async def sample(self, now: datetime | None = None) -> bool:
+    @classmethod
+    def of(cls, queue: Queue, interval: float = 15.0, *, worker: str | None = None
+           ) -> DepthSampler:
+        """The depths of ``queue``'s database: read by this process alone, or
+        — given the ``worker``'s name — by the worker that leads the duty."""
+        leadership = None
+        if worker is not None and isinstance(queue.backend, Schedules):
+            leadership = Leadership(queue.backend, DUTY, worker, 3 * interval)
+        return cls(queue.jobs.counts, interval, leadership=leadership)
+
+    async def sample(self) -> bool:
         """Read the depths if it is this process's turn; whether it was."""
-        if self.take_turns and not await self._my_turn(now or datetime.now(UTC)):
-            self.snapshot, self._mine = None, None
+        if self.leadership is not None and not await self.leadership.held():
+            self.snapshot = None
             return False
-        self.snapshot = await self._queue.overview()
+        self.snapshot = await self._read()
         return True
 
-    async def run(self) -> None:
-        """Until cancelled: sample every ``interval`` seconds."""
-        while True:
-            try:
-                await self.sample()
-            except DatabaseUnavailable as exc:
-                log.warning("cannot read queue depths: %s", exc)
-                self.snapshot = None  # stale depths would look current
-            except Exception:
-                log.exception("unexpected error reading queue depths")
-                self.snapshot = None
-            await asyncio.sleep(self.interval)
+    async def step(self) -> None:
+        try:
+            await self.sample()
+        except Exception:
+            self.snapshot = None  # stale depths would look current
+            raise
 
 
 class DepthCollector(Collector):
@@ -377,7 +367,7 @@ def instrument_worker(worker: Worker, port: int, host: str = "127.0.0.1",
     ``--metrics-port`` of ``aqueue-worker``). Raises ``OSError`` if the port is taken."""
     metrics = WorkerMetrics()
     metrics.attach(worker)
-    sampler = DepthSampler(worker.queue, depth_interval)
+    sampler = DepthSampler.of(worker.queue, depth_interval, worker=worker.name)
     metrics.registry.register(DepthCollector(sampler))
-    worker.services.append(sampler.run)
+    worker.services.append(sampler)
     return serve(metrics.registry, port, host)

@@ -30,38 +30,25 @@ Why this holds under faults:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aqueue.backends.base import Backend, Handover
 from aqueue.backends.common import claimed_jobs
 from aqueue.errors import DatabaseUnavailable
-from aqueue.records import ClaimedJob, NewJob
-
-if TYPE_CHECKING:
-    from aqueue.backends.base import Backend
+from aqueue.records import ClaimedJob
 
 log = logging.getLogger("aqueue.worker")
 
 #: How long an offer stands unless renewed (an idle worker renews it at half);
 #: at most half the worker's lease.
 OFFER_SECONDS = 10.0
-
-#: After an enqueue that found no offer standing, producers write plain
-#: queued jobs this long before looking again: a busy system pays for the
-#: look-up once a second, not on every enqueue.
-NO_OFFER_SECONDS = 1.0
-
-
-def can_hand_over(job: NewJob) -> bool:
-    """Whether a job may go straight to an idle worker: due now, and nothing
-    a claim would have to check (a unique key, a limit key)."""
-    return (job.unique_key is None and job.limit_key is None and job.run_at is None
-            and job.delay <= 0)
 
 
 def read_handover(payload: str, worker: str) -> tuple[float, tuple[Any, ...] | str] | None:
@@ -83,20 +70,27 @@ def read_handover(payload: str, worker: str) -> tuple[float, tuple[Any, ...] | s
 
 
 class Offers:
-    """A worker's side: it stands (and renews) its offer while idle, turns
-    hand-over notifications into jobs for the worker, and reads back jobs
-    handed over whose notification it may have missed."""
+    """A worker's side of hand-over: it stands (and renews) its offer while
+    idle, withdraws it in the claim that fills its slots, turns hand-over
+    notifications into jobs to start (or, with no slot free, to hand back),
+    and reads back jobs handed over whose notification it may have missed."""
 
-    def __init__(self, backend: Backend, worker: str, queues: Sequence[str] | None,
-                 lease: float, take: Callable[[ClaimedJob, bool], None],
+    def __init__(self, backend: Handover, claims: Backend, worker: str,
+                 queues: Sequence[str] | None, lease: float, *,
+                 start: Callable[[ClaimedJob, bool], None],
+                 give_back: Callable[[ClaimedJob], None],
+                 open_slots: Callable[[], int],
                  held: Callable[[], Sequence[tuple[str, int]]]) -> None:
         self._backend = backend
+        self._claims = claims
         self._worker = worker
         self._queues = list(queues) if queues else None
         self._lease = lease
         self._ttl = min(OFFER_SECONDS, lease / 2)
-        #: ``take(job, verify)``: start the job; renew its lease first if ``verify``.
-        self._take = take
+        #: ``start(job, verify)``: start the job; renew its lease first if ``verify``.
+        self._start = start
+        self._give_back = give_back
+        self._open_slots = open_slots
         self._held = held
         #: Set by the worker once its listener hears hand-overs; cleared at shutdown.
         self.enabled = False
@@ -107,17 +101,13 @@ class Offers:
         # Jobs read back (see withdraw): their notification may still come.
         self._read_back: deque[str] = deque(maxlen=1000)
         self._reading: set[asyncio.Task[None]] = set()
+        self.recovering: asyncio.Task[None] | None = None
 
     @property
     def standing(self) -> bool:
         """Whether this worker's offer may stand now (made, and neither taken
         nor withdrawn since)."""
         return self.enabled and self._offered_at is not None
-
-    def withdrawn_by_claim(self) -> None:
-        """A claim filled the worker's slots and withdrew the offer with it
-        (``claim_jobs_withdrawing``): offer again when idle."""
-        self._offered_at = None
 
     async def stand(self) -> None:
         """Offer, or renew the offer once half its life is gone (the worker is idle)."""
@@ -131,6 +121,32 @@ class Offers:
         if self._since is None:
             self._since = since
         self._offered_at = now
+
+    # -- claims -------------------------------------------------------------------
+
+    async def claim(self, limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        """Claim up to ``limit`` jobs; while the offer stands, a claim of
+        ``slots`` jobs or more fills the worker and withdraws the offer in the
+        same statement, so that no producer hands it a job it cannot start."""
+        if not self.standing:
+            return await self._claims.claim_jobs(self._worker, self._queues, limit, lease)
+        jobs = await self._backend.claim_jobs_withdrawing(self._worker, self._queues, limit,
+                                                          lease, slots)
+        if len(jobs) >= slots:
+            self._offered_at = None  # withdrawn: offer again when idle
+        return jobs
+
+    def withdraw_at(self) -> int | None:
+        """For a limited claim (:mod:`aqueue.limits`): how many jobs fill the
+        worker's slots, when the offer stands and must go with such a claim."""
+        return self._open_slots() if self.standing else None
+
+    def claimed(self, count: int) -> None:
+        """A limited claim took ``count`` jobs (see :meth:`withdraw_at`)."""
+        if self.standing and count >= self._open_slots():
+            self._offered_at = None
+
+    # -- hand-overs -------------------------------------------------------------------
 
     def heard(self, payload: str) -> None:
         """An ``aqueue_handover`` notification (the listener's callback)."""
@@ -167,7 +183,19 @@ class Offers:
         held = {job_id for job_id, _ in self._held()}
         for job in jobs:
             if job.id not in held and job.id not in self._read_back:
-                self._take(job, verify)
+                self.arrived(job, verify)
+
+    def arrived(self, job: ClaimedJob, verify: bool) -> None:
+        """A job handed over to this worker: started — or, when it came with no
+        slot free (a producer took the offer just as a claim filled the slots),
+        handed back at once for another worker."""
+        if self._open_slots() <= 0 or not self.enabled:
+            log.info("job %s handed over with no free slot: handing it back", job.id)
+            self._give_back(job)
+            return
+        self._start(job, verify)
+
+    # -- withdrawing ---------------------------------------------------------------------
 
     async def withdraw(self) -> list[ClaimedJob]:
         """Withdraw the offer; the jobs handed over to this worker since it
@@ -193,9 +221,13 @@ class Offers:
         self._read_back.extend(job.id for job in jobs)
         return jobs
 
-    async def recover(self) -> None:
-        """After the listening connection came back: run what was handed over
+    def reconnected(self) -> None:
+        """The listening connection came back: look for what was handed over
         meanwhile (the next idle moment offers again)."""
+        if self.enabled:
+            self.recovering = asyncio.create_task(self._recover(), name="aqueue-offer-recovery")
+
+    async def _recover(self) -> None:
         try:
             jobs = await self.withdraw()
         except DatabaseUnavailable as exc:
@@ -203,6 +235,20 @@ class Offers:
             return
         if jobs:
             log.info("%d jobs were handed over while the LISTEN connection was down", len(jobs))
-        if self.enabled:
-            for job in jobs:
-                self._take(job, True)  # however long ago it was handed over
+        for job in jobs:
+            self.arrived(job, True)  # however long ago it was handed over
+
+    async def stop(self) -> list[ClaimedJob]:
+        """No more hand-overs (shutdown): withdraw the offer; the jobs handed
+        over unheard, to give back. Logs and returns none when the database is away."""
+        self.enabled = False
+        if self.recovering is not None:
+            self.recovering.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.recovering
+        try:
+            return await self.withdraw()
+        except DatabaseUnavailable as exc:
+            log.warning("cannot withdraw this worker's offer (%s): a job handed over "
+                        "just now comes back when its lease ends", exc)
+            return []

@@ -18,17 +18,18 @@ last (``"*/10 * * * * *"``). Daylight saving time, in a schedule's timezone:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from aqueue import serialization
-from aqueue.errors import ConfigurationError, DatabaseUnavailable
-from aqueue.task import new_jobs
+from aqueue.backends.base import Schedules
+from aqueue.errors import ConfigurationError
+from aqueue.records import NewJob
+from aqueue.service import Service
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -140,26 +141,62 @@ class Schedule:
                                                   "tick": tick.isoformat()}})
 
 
-class Scheduler:
+#: Makes the rows of a schedule's ticks: ``rows(schedule, ticks)``.
+RowMaker = Callable[[Schedule, Sequence[datetime]], list[NewJob]]
+
+
+class Scheduler(Service):
     """Keeps a queue's schedules in a worker: enqueues each tick it wins."""
 
-    def __init__(self, queue: Queue, schedules: Sequence[Schedule]) -> None:
-        self._queue = queue
+    duty = "enqueue periodic jobs"
+
+    def __init__(self, backend: Schedules, schedules: Sequence[Schedule], rows: RowMaker,
+                 enqueued: Callable[[str], None]) -> None:
+        # Wakes at each tick; a little spread, so that workers started together
+        # do not all hit the row in the same millisecond (the losers re-read).
+        super().__init__(MAX_SLEEP, jitter=0.0, first_after=0.0)
+        self._backend = backend
         self._schedules = list(schedules)
+        self._rows = rows
+        self._enqueued = enqueued
         #: Each schedule's last tick as this worker last saw it in the database.
-        self._seen: dict[str, datetime | None] = {}
+        self._seen: dict[str, datetime | None] | None = None
+
+    @classmethod
+    def of(cls, queue: Queue) -> Scheduler:
+        """The scheduler of ``queue``'s schedules (in a worker of that queue)."""
+        from aqueue.task import new_jobs
+
+        backend = queue.backend
+        assert isinstance(backend, Schedules)
+
+        def rows(schedule: Schedule, ticks: Sequence[datetime]) -> list[NewJob]:
+            task = queue.task_named(schedule.task)
+            return new_jobs([task.using(run_after=t).prepare(*schedule.args, **schedule.kwargs)
+                             for t in ticks], queue.max_payload_bytes)
+
+        def enqueued(task: str) -> None:
+            queue_name = queue.task_named(task).options.queue
+            for hook in queue.enqueue_hooks:  # wake this process's own idle worker
+                hook(queue_name)
+
+        return cls(backend, queue.schedules, rows, enqueued)
 
     async def _load(self) -> None:
-        stored = await self._queue.backend.last_ticks()
+        stored = await self._backend.last_ticks()
         self._seen = {s.name: stored.get(s.name) for s in self._schedules}
 
     async def tick(self, now: datetime | None = None) -> int:
         """Enqueue what is due now; returns how many jobs this worker wrote."""
+        if self._seen is None:
+            await self._load()
+        seen = self._seen
+        assert seen is not None
         now = now or datetime.now(UTC)
         written = 0
         lost = False
         for schedule in self._schedules:
-            last = self._seen.get(schedule.name)
+            last = seen.get(schedule.name)
             if last is None:
                 # A new schedule starts now: ticks before it existed never run.
                 target, due = schedule.latest(now), []
@@ -168,48 +205,59 @@ class Scheduler:
                 target = schedule.latest(now)
                 if target <= last:
                     continue
-            task = self._queue.task_named(schedule.task)
-            rows = new_jobs([task.using(run_after=t).prepare(*schedule.args, **schedule.kwargs)
-                             for t in due], self._queue.max_payload_bytes)
+            rows = self._rows(schedule, due)
             jobs = [(row, schedule.meta(t)) for row, t in zip(rows, due, strict=True)]
-            ids = await self._queue.backend.advance_tick(schedule.name, last, target, jobs)
+            ids = await self._backend.advance_tick(schedule.name, last, target, jobs)
             if ids is None:
                 lost = True  # another worker moved it: read it again below
                 continue
-            self._seen[schedule.name] = target
+            seen[schedule.name] = target
             written += len(ids)
             for t, job_id in zip(due, ids, strict=True):
                 log.info("periodic %s: tick %s enqueued as job %s", schedule.name,
                          t.isoformat(), job_id)
-            if ids:  # wake this process's own idle worker, as an enqueue does
-                for hook in self._queue.enqueue_hooks:
-                    hook(task.options.queue)
+            if ids:
+                self._enqueued(schedule.task)
         if lost:
             await self._load()
         return written
 
-    def _sleep_for(self, now: datetime) -> float:
-        nearest = min(
-            (s.next_after(max(now, self._seen.get(s.name) or now)) for s in self._schedules),
-            default=now + timedelta(seconds=MAX_SLEEP))
-        return min(max((nearest - now).total_seconds(), 0.0), MAX_SLEEP)
+    async def step(self) -> None:
+        await self.tick()
 
-    async def run(self) -> None:
-        """Until cancelled: wake at each tick, enqueue it if no other worker did."""
-        while True:
-            try:
-                await self._load()
-                break
-            except DatabaseUnavailable as exc:
-                log.warning("cannot read the periodic schedules' last ticks: %s", exc)
-                await asyncio.sleep(1.0)
-        while True:
-            try:
-                await self.tick()
-            except DatabaseUnavailable as exc:
-                log.warning("cannot enqueue periodic jobs: %s", exc)
-            except Exception:
-                log.exception("unexpected error enqueueing periodic jobs")
-            # A little spread, so that workers started together do not all
-            # hit the row in the same millisecond (the losers just re-read).
-            await asyncio.sleep(self._sleep_for(datetime.now(UTC)) + random.uniform(0, 0.02))
+    def pause(self) -> float:
+        """Until the nearest next tick (at most a minute: another worker may
+        have moved a tick, the wall clock may have jumped), or the back-off."""
+        if self.failures or self._seen is None:
+            return super().pause()
+        now = datetime.now(UTC)
+        seen = self._seen
+        nearest = min(
+            (s.next_after(max(now, seen.get(s.name) or now)) for s in self._schedules),
+            default=now + timedelta(seconds=MAX_SLEEP))
+        return min(max((nearest - now).total_seconds(), 0.0), MAX_SLEEP) \
+            + random.uniform(0, 0.02)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleState:
+    """A schedule of an app, with its last tick in the database and its next one."""
+
+    name: str
+    task: str
+    cron: str
+    timezone: str
+    catch_up: CatchUp
+    last_tick: datetime | None
+    next_tick: datetime
+
+
+async def schedule_states(queue: Queue, now: datetime | None = None) -> list[ScheduleState]:
+    """``queue``'s schedules (``aqueue periodic``, the dashboard): when each
+    last enqueued a tick, and when it next will."""
+    await queue.open()
+    backend = queue.backend
+    last = await backend.last_ticks() if isinstance(backend, Schedules) else {}
+    now = now or datetime.now(UTC)
+    return [ScheduleState(s.name, s.task, s.cron, s.timezone, s.catch_up, last.get(s.name),
+                          s.next_after(now)) for s in queue.schedules]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 
 class JobStatus(StrEnum):
@@ -20,6 +21,12 @@ class JobStatus(StrEnum):
 
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 FINAL_STATUS_NAMES = ("succeeded", "failed", "cancelled")
+
+#: Where a job waiting for its parents keeps its ``scheduled_at`` until they
+#: have ended (see :mod:`aqueue.dependencies`): far enough that no claim sees it.
+WAITING_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+#: What a parent's failure or cancellation does to a child job.
+OnParentFailure = Literal["cancel", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,13 @@ class NewJob:
     def limit_key(self) -> str | None:
         return self.kind.limit_key
 
+    def can_hand_over(self) -> bool:
+        """Whether it may go straight to an idle worker (aqueue/offers.py): due
+        now, and nothing a claim would have to check (a unique or limit key)."""
+        kind = self.kind
+        return (self.unique_key is None and kind.limit_key is None and kind.run_at is None
+                and kind.delay <= 0)
+
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
@@ -266,11 +280,17 @@ class JobFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueSummary:
-    """One queue on the dashboard's overview, as the database held it when read.
+class QueueCounts:
+    """One queue's jobs, as the database held them when read (see
+    :meth:`aqueue.jobs.Jobs.counts`): the one counting record of aqueue.
 
-    ``finished_5m``/``finished_60m`` count the jobs that finished in the last
-    5 and 60 minutes by final status (``succeeded``, ``failed``, ``cancelled``).
+    ``due``, ``scheduled``, ``running`` and ``failed`` count the jobs queued
+    and due, queued for later (or waiting for parents), running, and failed;
+    ``oldest_due_age`` is how long the oldest due job has waited (None:
+    none is due). ``finished_5m``/``finished_60m`` count the jobs that
+    finished in the last 5 and 60 minutes by final status. ``totals``, only
+    when asked for, counts every job of the queue by status (a scan of the
+    whole history, where the rest reads indexes alone).
     """
 
     name: str
@@ -282,6 +302,12 @@ class QueueSummary:
     oldest_due_age: float | None
     finished_5m: dict[str, int]
     finished_60m: dict[str, int]
+    totals: dict[str, int] | None = None
+
+    @property
+    def queued(self) -> int:
+        """Jobs queued, due or not."""
+        return self.due + self.scheduled
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,3 +341,80 @@ class WorkerInfo:
     expires_at: datetime
     stopped_at: datetime | None
     running_jobs: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A child job waiting for a parent (see :mod:`aqueue.dependencies`)."""
+
+    child: str
+    parent: str
+    run_on_failure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndedEdge:
+    """An edge whose parent has ended (``parent_status`` None: it is gone)."""
+
+    child: str
+    parent: str
+    parent_status: str | None
+    run_on_failure: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLimit:
+    """The concurrency and rate limits of one task (see :mod:`aqueue.limits`);
+    either may be None (no such limit). Made by :meth:`of`, which checks them."""
+
+    task: str
+    concurrency: int | None = None
+    rate: int | None = None
+    period: float | None = None
+
+    @classmethod
+    def of(cls, task: str, concurrency: int | None, rate_limit: str | None) -> TaskLimit | None:
+        """The limits given to ``@queue.task``, checked; None when there are none."""
+        from aqueue.validation import parse_rate
+
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise ValueError(f"concurrency must be a whole number ≥ 1, not {concurrency!r}")
+        rate, period = parse_rate(rate_limit) if rate_limit is not None else (None, None)
+        if concurrency is None and rate is None:
+            return None
+        return cls(task, concurrency, rate, period)
+
+    def available(self, running: int, recent_starts: int) -> int | None:
+        """How many more may start now (None: no limit applies)."""
+        left: int | None = None
+        if self.concurrency is not None:
+            left = self.concurrency - running
+        if self.rate is not None:
+            room = self.rate - recent_starts
+            left = room if left is None else min(left, room)
+        return None if left is None else max(0, left)
+
+
+@dataclass(slots=True)
+class LimitedClaim:
+    """What a worker asks of one limited claim (see :mod:`aqueue.limits`)."""
+
+    #: The worker's limited tasks; jobs of other tasks with a limit key are
+    #: claimed without limits (their worker does not know any).
+    limits: Mapping[str, TaskLimit]
+    #: Where the previous claim stopped: keys are visited from there on, in
+    #: turn, so that no key waits behind the others' backlogs.
+    after: tuple[str, str] | None = None
+
+
+@dataclass(slots=True)
+class LimitedResult:
+    """What a limited claim took, and where the next one starts."""
+
+    jobs: list[ClaimedJob]
+    cursor: tuple[str, str] | None
+    #: Whether a key had due jobs that its limits held back (a burst worker
+    #: waits for them instead of exiting).
+    held_back: bool = False

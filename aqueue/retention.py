@@ -1,27 +1,25 @@
-"""Retention: workers delete finished jobs past their age, one worker at a time.
+"""Retention: finished jobs deleted past their age, by one worker at a time.
 
 ``Queue(retention={"succeeded": "7d", "failed": "30d", "cancelled": "7d"})``
 (or ``aqueue-worker --retention succeeded=7d,...``) keeps finished jobs that
 long after they finish; ``@queue.task(result_ttl="1h")`` keeps a task's
 succeeded jobs that long (the shorter of the two applies). Every worker
-looks once a minute; the one that moves the ``aqueue:retention`` row of
-``aqueue_periodic`` from the time it read to now (compare and set, as
-periodic ticks are taken) sweeps, the others skip that minute. A sweep
-deletes in statements of :data:`BATCH` rows, each its own short
-transaction, so no lock is held for long and enqueue and claim go on.
+looks once a minute; the one that leads the ``retention`` duty
+(:mod:`aqueue.leader`) sweeps, the others skip. A sweep deletes in
+statements of :data:`BATCH` rows, each its own short transaction, so no
+lock is held for long and enqueue and claim go on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aqueue import durations
-from aqueue.errors import DatabaseUnavailable
+from aqueue.backends.base import Admin, Schedules
+from aqueue.leader import Leadership, LedService
 from aqueue.records import FINAL_STATUS_NAMES
 
 if TYPE_CHECKING:
@@ -29,8 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aqueue.retention")
 
-#: The row in ``aqueue_periodic`` that takes turns between workers.
-ROW = "aqueue:retention"
+#: The duty's name in aqueue_leaders.
+DUTY = "retention"
 #: Rows per DELETE statement.
 BATCH = 500
 
@@ -46,48 +44,51 @@ def retention_policy(given: Mapping[str, str | float | timedelta]) -> dict[str, 
     return policy
 
 
-class Retention:
-    """A worker's share of deleting old finished jobs."""
+class Retention(LedService):
+    """A worker's share of deleting old finished jobs: ``policy`` (seconds per
+    final status) and ``task_ttls`` (seconds a task's succeeded jobs are kept)."""
 
-    def __init__(self, queue: Queue, policy: Mapping[str, float] | None = None,
-                 interval: float = 60.0) -> None:
-        self._queue = queue
-        self.policy = dict(queue.retention if policy is None else policy)
-        self.interval = interval
+    duty = "delete old finished jobs"
 
-    def wanted(self) -> bool:
-        """Whether there is anything to delete by age at all."""
-        return bool(self.policy) or any(t.result_ttl for t in self._queue.tasks.values())
+    def __init__(self, admin: Admin, leadership: Leadership, policy: Mapping[str, float],
+                 task_ttls: Mapping[str, float], interval: float = 60.0) -> None:
+        # The first look comes within a few seconds: workers started together
+        # spread out, and the lead is taken early.
+        super().__init__(interval, jitter=0.2, first_after=min(interval, 5.0) / 2)
+        self._admin = admin
+        self.leadership: Leadership = leadership
+        self.policy = dict(policy)
+        self.task_ttls = dict(task_ttls)
 
-    async def sweep(self, now: datetime | None = None) -> int | None:
-        """Delete what is past its age, if it is this worker's turn; how many
-        jobs went, or None when another worker swept within the interval."""
-        now = now or datetime.now(UTC)
-        backend = self._queue.backend
-        last = (await backend.last_ticks()).get(ROW)
-        if last is not None and now - last < timedelta(seconds=self.interval):
+    @classmethod
+    def of(cls, queue: Queue, worker: str, policy: Mapping[str, float] | None = None,
+           interval: float = 60.0) -> Retention | None:
+        """The retention of ``queue``'s worker ``worker`` (``policy`` overrides
+        the queue's); None when nothing is deleted by age, or the database
+        cannot elect a leader."""
+        backend = queue.backend
+        chosen = dict(queue.retention if policy is None else policy)
+        ttls = {t.name: t.result_ttl for t in queue.tasks.values() if t.result_ttl is not None}
+        if not (chosen or ttls) or not isinstance(backend, Admin) \
+                or not isinstance(backend, Schedules):
             return None
-        if await backend.advance_tick(ROW, last, now, []) is None:
-            return None  # another worker took this turn
+        # Held a little over two rounds: a dead leader's duty passes on soon.
+        leadership = Leadership(backend, DUTY, worker, 2.5 * interval)
+        return cls(backend, leadership, chosen, ttls, interval)
+
+    async def sweep(self) -> int | None:
+        """Delete what is past its age if this worker leads the duty; how many
+        jobs went, or None when another worker leads it."""
+        if not await self.leadership.held():
+            return None
         deleted = 0
         for status, age in sorted(self.policy.items()):
-            deleted += await backend.purge(age, [status], False, BATCH)
-        for task in sorted(self._queue.tasks.values(), key=lambda t: t.name):
-            if task.result_ttl is not None:
-                deleted += await backend.purge_task(task.name, task.result_ttl, BATCH)
+            deleted += await self._admin.purge(age, [status], False, BATCH)
+        for task, ttl in sorted(self.task_ttls.items()):
+            deleted += await self._admin.purge_task(task, ttl, BATCH)
         if deleted:
             log.info("retention: deleted %d finished jobs past their age", deleted)
         return deleted
 
-    async def run(self) -> None:
-        """Until cancelled: try to sweep every ``interval`` seconds."""
-        # Workers started together would all try in the same instant.
-        await asyncio.sleep(random.uniform(0, min(self.interval, 5.0)))
-        while True:
-            try:
-                await self.sweep()
-            except DatabaseUnavailable as exc:
-                log.warning("cannot delete old finished jobs: %s", exc)
-            except Exception:
-                log.exception("unexpected error deleting old finished jobs")
-            await asyncio.sleep(self.interval)
+    async def step(self) -> None:
+        await self.sweep()

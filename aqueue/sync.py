@@ -16,12 +16,24 @@ import atexit
 import os
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from queue import SimpleQueue
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
 
 T = TypeVar("T")
+#: ``await here(fn)``: ``fn()`` run on the thread that made a sync call.
+Here = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+def _settle(answer: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if answer.done():  # the waiting operation was cancelled meanwhile
+        return
+    if exc is not None:
+        answer.set_exception(exc)
+    else:
+        answer.set_result(value)
 
 
 def require_no_running_loop(what: str, instead: str) -> None:
@@ -71,6 +83,38 @@ class SyncBridge:
             future.cancel()
             raise
 
+    def call_here(self, operation: Callable[[Queue, Here], Awaitable[T]]) -> T:
+        """Run ``operation(queue, here)`` on the private loop; meanwhile this
+        thread runs each ``fn`` that ``operation`` passes to ``await here(fn)``
+        and hands back what it returned. For a connection that belongs to the
+        calling thread (Django's): it is used only here, and no event loop ever
+        runs in this thread, which Django would refuse."""
+        require_no_running_loop("a sync enqueue", "await the async API")
+        loop, queue = self._start()
+        work: SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = SimpleQueue()
+
+        async def here(fn: Callable[[], Any]) -> Any:
+            answer: asyncio.Future[Any] = loop.create_future()
+            work.put((fn, answer))
+            return await answer
+
+        async def run() -> T:
+            try:
+                return await operation(queue, here)
+            finally:
+                work.put(None)
+
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
+        while (item := work.get()) is not None:
+            fn, answer = item
+            try:
+                value = fn()
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, answer, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, answer, value, None)
+        return future.result()
+
     def close(self) -> None:
         """Close the private queue's connections and stop its loop."""
         with self._lock:
@@ -84,4 +128,5 @@ class SyncBridge:
         except Exception:
             pass
         loop.call_soon_threadsafe(loop.stop)
+
 

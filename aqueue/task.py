@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from aqueue import validation
 from aqueue.backoff import Backoff
-from aqueue.dependencies import WAITING_UNTIL, OnParentFailure
 from aqueue.ids import new_job_ids
-from aqueue.limits import TaskLimit, check_limit_key
-from aqueue.records import JobKind, NewJob
+from aqueue.records import WAITING_UNTIL, JobKind, NewJob, OnParentFailure, TaskLimit
 from aqueue.serialization import encode_arguments
 
 if TYPE_CHECKING:
+    from aqueue.context import JobContext
     from aqueue.job import Job
     from aqueue.queue import Queue
 
@@ -25,6 +24,32 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_MAX_ATTEMPTS = 3
+
+
+class TaskDecorator(Protocol):
+    """What ``@queue.task(...)`` with options returns: the decorator proper.
+
+    An ``async def`` task's jobs have the coroutine's result type, so that
+    ``await job.result()`` is typed as what the function returns.
+    """
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+
+class ContextTaskDecorator(Protocol):
+    """``@queue.task(takes_context=True)``: the function's first parameter is the
+    :class:`JobContext`, which callers of ``enqueue`` do not pass."""
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[JobContext, P], Awaitable[R]], /
+                 ) -> Task[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[Concatenate[JobContext, P], R], /) -> Task[P, R]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +120,7 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         "delay": validation.check_delay,
         "run_after": lambda v: None if v is None else validation.check_run_after(v),
         "connection": lambda v: v,
-        "limit_key": check_limit_key,
+        "limit_key": validation.check_limit_key,
         "after": _check_after,
         "on_parent_failure": _check_on_parent_failure,
     }
@@ -277,3 +302,20 @@ class Task(Generic[P, R]):
             connection=self.options.connection,
         )
         return jobs[0]
+
+
+def batch_connection(requests: Sequence[JobRequest], connection: Any) -> Any:
+    """The caller's connection a batch is written on: the one given, or the one
+    its jobs were prepared with (``using(connection=...)``). A batch is one
+    transaction, so it cannot be split over several connections."""
+    named = {id(r.options.connection): r.options.connection for r in requests}
+    named.pop(id(None), None)
+    if connection is not None:
+        named.setdefault(id(connection), connection)
+    if len(named) > 1:
+        raise ValueError("enqueue_many: the jobs name different connections (using(connection="
+                         "...)); a batch is written in one transaction, on one connection")
+    if named and any(r.options.connection is None for r in requests) and connection is None:
+        raise ValueError("enqueue_many: some jobs name a connection (using(connection=...)) "
+                         "and some do not; pass connection= to write them all on it")
+    return next(iter(named.values()), None)

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aqueue.backends.clock import clock_for
 from aqueue.job import Job
 from aqueue.queue import Queue
 from aqueue.task import JobRequest, Task
@@ -63,7 +64,7 @@ class EnqueuedJob:
 
 class QueueUnderTest:
     """The app's queue during a test, with helpers; every other attribute
-    (``enqueue``, ``get_job``, ``list_jobs``...) is the queue's own."""
+    (``enqueue``, ``get_job``, ``jobs``...) is the queue's own."""
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
@@ -71,7 +72,7 @@ class QueueUnderTest:
         self.queue = queue
         #: Every job enqueued since the start (or :meth:`clear`), oldest first;
         #: an enqueue that a unique key turned into an existing job adds none.
-        self.jobs: list[EnqueuedJob] = []
+        self.recorded: list[EnqueuedJob] = []
         #: When true, ``enqueue`` runs the jobs at once and returns them
         #: finished; a job that fails for good raises :class:`~aqueue.JobFailed`.
         self.eager = False
@@ -97,7 +98,7 @@ class QueueUnderTest:
         name = task.name if isinstance(task, Task) else task
         want_args = None if args is None else _plain(list(args))
         want_kwargs = None if kwargs is None else _plain(kwargs)
-        return [j for j in self.jobs
+        return [j for j in self.recorded
                 if (name is None or j.task == name)
                 and (want_args is None or j.args == want_args)
                 and (want_kwargs is None or j.kwargs == want_kwargs)
@@ -105,17 +106,17 @@ class QueueUnderTest:
 
     def clear(self) -> None:
         """Forget the jobs recorded so far (the database keeps them)."""
-        self.jobs.clear()
+        self.recorded.clear()
 
     async def _record(self, requests: list[JobRequest], call_next: Any) -> list[Job[Any]]:
         jobs: list[Job[Any]] = await call_next(requests)
-        seen = {j.id for j in self.jobs}
+        seen = {j.id for j in self.recorded}
         for request, job in zip(requests, jobs, strict=True):
             if job.id in seen:  # a unique key's holder: no new job
                 continue
             seen.add(job.id)
             o = request.options
-            self.jobs.append(EnqueuedJob(
+            self.recorded.append(EnqueuedJob(
                 id=job.id, task=request.task, args=_plain(list(request.args)),
                 kwargs=_plain(request.kwargs), queue=o.queue, priority=o.priority,
                 delay=o.delay, unique_key=o.unique_key, request=request))
@@ -124,7 +125,7 @@ class QueueUnderTest:
             try:
                 # The queue that wrote them: the app's, or its twin on the
                 # private loop of sync calls (enqueue_sync).
-                _, moved = await _drain(jobs[0]._queue, advance=True, queues=None,
+                _, moved = await _drain(jobs[0].queue, advance=True, queues=None,
                                         max_jobs=10_000)
                 self.advanced += moved
             finally:
@@ -157,8 +158,8 @@ class QueueUnderTest:
 
 
 async def _advance(queue: Queue, seconds: float) -> int:
-    backend = await queue._ready()
-    return await backend.shift_schedules(seconds)
+    await queue.open()
+    return await clock_for(queue.backend).shift(seconds)
 
 
 async def _drain(queue: Queue, *, advance: bool, queues: Sequence[str] | None,
@@ -172,8 +173,8 @@ async def _drain(queue: Queue, *, advance: bool, queues: Sequence[str] | None,
                                f"enqueueing jobs?")
         if not advance:
             return ran, moved
-        backend = await queue._ready()
-        wait = await backend.next_due_in()
+        await queue.open()
+        wait = await clock_for(queue.backend).next_due_in()
         if wait is None:
             return ran, moved
         # Due times are kept in whole microseconds on MariaDB: a hair more.
@@ -192,13 +193,8 @@ async def queue_under_test(queue: Queue, dsn: str = MEMORY_DSN, *, eager: bool =
     an in-memory database is private to one connection, and sync calls use
     their own.
     """
-    if queue._opened:
-        await queue.close()
-    # Sync calls run on a twin of the queue made with its DSN of the time.
-    queue.close_sync()
-    queue._sync_bridge = None
-    saved_dsn = queue._dsn
-    queue.use_dsn(dsn)
+    await queue.close()
+    saved_dsn = queue.use_dsn(dsn)
     under_test = QueueUnderTest(queue)
     under_test.eager = eager
     queue.middleware.enqueue(under_test._record, outermost=True)
@@ -208,6 +204,4 @@ async def queue_under_test(queue: Queue, dsn: str = MEMORY_DSN, *, eager: bool =
     finally:
         queue.middleware.enqueues.remove(under_test._record)
         await queue.close()
-        queue.close_sync()
-        queue._sync_bridge = None
-        queue._dsn, queue._backend = saved_dsn, None
+        queue.use_dsn(saved_dsn)

@@ -3,7 +3,7 @@
 All three stream in batches (constant memory however many jobs): the source
 is read newest first by keyset pages on the job id, as the dashboard pages
 are; each batch is written in one transaction with
-:meth:`~aqueue.backends.base.Backend.import_jobs`, which leaves alone jobs
+:meth:`aqueue.jobs.Jobs.import_rows`, which leaves alone jobs
 whose id is already there, so running a copy or an import again is safe and
 only adds what is missing.
 
@@ -60,9 +60,10 @@ def _check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
 async def selected_count(queue: Queue, statuses: Sequence[str]) -> tuple[int, int]:
     """Jobs of ``statuses``, and how many of them are running."""
     wanted = set(_check_statuses(statuses))
-    stats = await queue.stats()
-    total = sum(n for by_status in stats.values() for s, n in by_status.items() if s in wanted)
-    running = sum(by_status.get("running", 0) for by_status in stats.values()) \
+    counted = await queue.jobs.counts(totals=True)
+    stats = [c.totals or {} for c in counted]
+    total = sum(n for by_status in stats for s, n in by_status.items() if s in wanted)
+    running = sum(by_status.get("running", 0) for by_status in stats) \
         if "running" in wanted else 0
     return total, running
 
@@ -75,7 +76,7 @@ async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: i
     tally = tally if tally is not None else Tally()
     cursor: str | None = None
     while True:
-        page = await queue.list_jobs(JobFilter(statuses=chosen, limit=batch_size,
+        page = await queue.jobs.list(JobFilter(statuses=chosen, limit=batch_size,
                                                before=cursor))
         if not page:
             return
@@ -101,7 +102,7 @@ async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: i
 
 async def _write(target: Queue, jobs: list[ImportedJob], tally: Tally) -> None:
     if jobs:
-        inserted = await target.import_jobs(jobs)
+        inserted = await target.jobs.import_rows(jobs)
         tally.written += inserted
         tally.existing += len(jobs) - inserted
 

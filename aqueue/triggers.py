@@ -183,4 +183,5 @@ async def run_one_answer(queue: Queue, request: RunRequest) -> dict[str, Any]:
 
 async def status_answer(queue: Queue, queue_name: str | None) -> dict[str, Any]:
     """The answer of ``GET /tasks/status/``."""
-    return {"pending_count": await queue.count_pending(queue_name)}
+    counted = await queue.jobs.counts(None if queue_name is None else [queue_name])
+    return {"pending_count": sum(c.queued for c in counted)}

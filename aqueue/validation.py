@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 import uuid
 from dataclasses import replace
@@ -133,3 +134,26 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
         f, id_prefix=prefix,
         before=None if f.before is None else check_job_id(f.before, "the 'before' cursor"),
         after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"))
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+_PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """``"100/m"`` as ``(100, 60.0)``; also ``/s``, ``/h`` and ``"10/5s"``."""
+    match = _RATE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"not a rate limit: {text!r} (try '100/m', '5/s' or '1000/h')")
+    count = int(match.group(1))
+    period = (int(match.group(2)) if match.group(2) else 1) * _PERIODS[match.group(3)]
+    if count < 1 or period <= 0:
+        raise ValueError(f"a rate limit allows at least one start per period, not {text!r}")
+    return count, period
+
+
+def check_limit_key(value: str | None) -> str | None:
+    """A per-job limit key (``""``: the task as a whole), checked like a name."""
+    if value is None or value == "":
+        return value
+    return check_name("limit_key", value)

@@ -148,8 +148,8 @@ async def fill(queue: aqueue.Queue, finished: int, queued: int) -> None:
 async def pages(queue: aqueue.Queue) -> list[str]:
     from aqueue.records import JobFilter
 
-    failed = await queue.list_jobs(JobFilter(statuses=("failed",), limit=1))
-    middle = await queue.list_jobs(JobFilter(limit=1, before=(await queue.list_jobs(
+    failed = await queue.jobs.list(JobFilter(statuses=("failed",), limit=1))
+    middle = await queue.jobs.list(JobFilter(limit=1, before=(await queue.jobs.list(
         JobFilter(queues=("old",), limit=1)))[0].id))
     return [
         "/", "/api/overview", "/jobs", "/jobs?status=failed", "/jobs?status=queued",

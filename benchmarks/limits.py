@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 
 import aqueue
-from aqueue.limits import LimitedClaim, TaskLimit
+from aqueue.backends.base import Limits
+from aqueue.limits import LimitedClaimer
+from aqueue.records import TaskLimit
 from aqueue.worker import Worker
 from benchmarks.run import fresh
 
@@ -61,9 +63,12 @@ async def _case(dsn: str, case: str, jobs: int) -> float:
     async with queue:
         if case == "backlog":
             await stuck.using(priority=10).enqueue(-1)
-            held = await queue.backend.claim_limited(
-                "holder", None, 1, 3600, LimitedClaim({"stuck": TaskLimit("stuck", 1)}))
-            assert len(held.jobs) == 1
+            backend = queue.backend
+            assert isinstance(backend, Limits)
+            holder = LimitedClaimer(backend, "holder", None, 3600,
+                                    {"stuck": TaskLimit("stuck", 1)})
+            held, _ = await holder.claim(1)
+            assert len(held) == 1
             await queue.enqueue_many([stuck.using(priority=10).prepare(n)
                                       for n in range(BACKLOG)])
         await queue.enqueue_many([target.prepare(n) for n in range(jobs)])

@@ -88,7 +88,7 @@ async def _steady_rate(dsn: str) -> float:
     """Jobs/s from the first job's start to the last one's finish."""
     queue = aqueue.Queue(dsn)
     async with queue:
-        jobs = await queue.list_jobs(JobFilter(limit=JOBS + 1))
+        jobs = await queue.jobs.list(JobFilter(limit=JOBS + 1))
     first = min(j.started_at for j in jobs if j.started_at is not None)
     last = max(j.finished_at for j in jobs if j.finished_at is not None)
     return len(jobs) / (last - first).total_seconds()

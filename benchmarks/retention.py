@@ -47,7 +47,7 @@ async def main(args: argparse.Namespace) -> None:
                 await queue.enqueue_many([retained.prepare() for _ in range(due)])
                 enqueued += due
             if elapsed >= next_report:
-                rows = len(await queue.list_jobs(JobFilter(limit=10_000_000)))
+                rows = len(await queue.jobs.list(JobFilter(limit=10_000_000)))
                 print(f"| {elapsed:.0f} | {enqueued:,} | {rows:,} |")
                 next_report += args.report
             await asyncio.sleep(0.05)

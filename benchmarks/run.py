@@ -208,7 +208,7 @@ async def w3_drain(dsn: str, s: Sizes, concurrency: int,
         _run_worker, dsn, "--burst", "--concurrency", str(concurrency), quiet=quiet)
     queue = aqueue.Queue(dsn)
     async with queue:
-        stats = await queue.stats()
+        stats = {c.name: c.totals or {} for c in await queue.jobs.counts(totals=True)}
     done = stats.get("default", {}).get("succeeded", 0)
     if done != s.drain:
         raise RuntimeError(f"drain finished {done} of {s.drain} jobs: {stats}")
@@ -283,7 +283,7 @@ async def w4_latency(dsn: str, s: Sizes) -> tuple[float, float, float, float | N
                 jobs.append((job, time.time()))
                 await asyncio.sleep(0.02)
             for job, returned in jobs:
-                info = await queue.wait_until_finished(job.id, 30)
+                info = await queue.results.wait(job.id, 30)
                 # The task returns time.time() as it starts, in the worker process.
                 latencies.append((float(info.result) - returned) * 1000)
     finally:

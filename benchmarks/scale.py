@@ -105,9 +105,7 @@ async def autovacuum(dsn: str) -> str | None:
 
 
 async def backlog(queue: aqueue.Queue) -> int:
-    stats = await queue.stats()
-    return sum(n for states in stats.values() for s, n in states.items()
-               if s in ("queued", "running"))
+    return sum(c.queued + c.running for c in await queue.jobs.counts())
 
 
 # -- W8 ---------------------------------------------------------------------------------
@@ -158,7 +156,7 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
                         continue
                     minute, job, returned = probes.pop(0)
                     with contextlib.suppress(Exception):
-                        info = await queue.wait_until_finished(job.id, 60)
+                        info = await queue.results.wait(job.id, 60)
                         latencies.setdefault(int(minute), []).append(
                             (float(info.result) - returned) * 1000)
 

@@ -194,7 +194,7 @@ class Soak:
             self.sent[-len(self.sent) - 1] = job.id
         await asyncio.sleep(self.random.uniform(0.0, 0.5))
         for job in jobs:
-            status = await queue.cancel_job(job.id)
+            status = await queue.jobs.cancel(job.id)
             if status in ("cancelled", "running"):
                 self.cancels[job.id] = (time.time(), str(status))
 
@@ -241,9 +241,8 @@ class Soak:
     async def _drain(self, queue: aqueue.Queue, timeout: float) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
-            stats = await queue.stats()
-            if not any(counts.get("queued", 0) or counts.get("running", 0)
-                       for counts in stats.values()):
+            counts = await queue.jobs.counts(totals=True)
+            if not any(c.queued or c.running for c in counts):
                 break
             await asyncio.sleep(0.5)
         return time.monotonic() - started
@@ -322,7 +321,7 @@ class Soak:
 async def _all_jobs(queue: aqueue.Queue) -> list[aqueue.JobInfo]:
     from aqueue.records import JobFilter
 
-    return await queue.list_jobs(JobFilter(limit=10_000_000))
+    return await queue.jobs.list(JobFilter(limit=10_000_000))
 
 
 def _pg_cluster() -> tuple[str, str] | None:

@@ -1,76 +1,83 @@
 """Fixtures: every conformance test runs once per backend against a real server.
 
-In CI (``CI=true``) an unreachable PostgreSQL or MariaDB fails the run; on a
-laptop without them those tests are skipped with a message saying why.
+Each test gets its own database, cloned from a migrated template (see
+``tests/databases.py``). In CI (``CI=true``) an unreachable PostgreSQL or
+MariaDB fails the run; on a laptop without them those tests are skipped with a
+message saying why.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import aqueue
-from tests.databases import IN_CI, MYSQL_DSN, POSTGRES_DSN, TestDatabase, prepare_server
+from tests.databases import CLONES, IN_CI, TestDatabase, server_of
 
 BACKENDS = ["postgresql", "mysql", "sqlite"]
-_servers: dict[str, str | BaseException] = {}
+_unreachable: dict[str, BaseException] = {}
 
 
-def server_dsn(backend: str) -> str:
-    """The migrated test database of a server backend, or skip/fail if unreachable."""
-    if backend not in _servers:
+def clone_of(backend: str) -> str:
+    """A fresh migrated database on a server backend, or skip/fail if the server is unreachable."""
+    if backend not in _unreachable:
         try:
-            dsn = prepare_server(backend)
-            queue = aqueue.Queue(dsn)
-
-            async def migrate() -> None:
-                async with queue:
-                    await queue.migrate()
-
-            asyncio.run(migrate())
-            _servers[backend] = dsn
-        except Exception as exc:
-            _servers[backend] = exc
-    found = _servers[backend]
-    if isinstance(found, BaseException):
-        where = POSTGRES_DSN if backend == "postgresql" else MYSQL_DSN
-        message = f"{backend} is not reachable at {where}: {found}"
+            CLONES.template(backend)
+        except Exception as exc:  # unreachable, refused, or a template that cannot be made
+            _unreachable[backend] = exc
+    if backend in _unreachable:
+        message = f"{backend} is not usable at {server_of(backend)}: {_unreachable[backend]}"
         if IN_CI:
             pytest.fail(f"{message} (in CI every backend must run)")
-        pytest.skip(f"{message}; set AQUEUE_TEST_{backend.upper()}_DSN to run these tests")
-    return found
+        variable = f"AQUEUE_TEST_{'POSTGRES' if backend == 'postgresql' else 'MYSQL'}_DSN"
+        pytest.skip(f"{message}; set {variable} to run these tests")
+    return CLONES.clone(backend)
 
 
-async def empty(dsn: str) -> None:
-    queue = aqueue.Queue(dsn)
-    async with queue:
-        backend = queue.backend
-        # Pause states, registered workers and schedules' ticks are per-test state too.
-        tables = ["aqueue_jobs", "aqueue_queues", "aqueue_workers", "aqueue_periodic",
-                  "aqueue_limits", "aqueue_limit_starts", "aqueue_job_deps",
-                  "aqueue_sessions"]
-        if backend.supports_handover:
-            tables.append("aqueue_offers")  # an offer outlives its worker for seconds
-        for table in tables:
-            if backend.dialect == "postgresql":
-                await backend._fetch(f"TRUNCATE {table}")  # type: ignore[attr-defined]
-            else:
-                await backend._fetch(f"DELETE FROM {table}")  # type: ignore[attr-defined]
+@pytest.fixture
+def fresh_dsn() -> Iterator[Callable[..., str]]:
+    """Make more databases inside one test: ``fresh_dsn(backend, tmp_path)`` a
+    migrated one, ``fresh_dsn(backend, tmp_path, empty=True)`` one with nothing in it."""
+    made: list[tuple[str, str]] = []
+
+    def make(backend: str, where: Path, empty: bool = False) -> str:
+        if backend == "sqlite":
+            path = where / f"fresh-{len(made)}.db"
+            made.append((backend, str(path)))
+            return f"sqlite:///{path}" if empty else CLONES.sqlite(path)
+        dsn = clone_of(backend)
+        if empty:
+            CLONES.discard(backend, dsn)
+            dsn = CLONES.empty(backend)
+        made.append((backend, dsn))
+        return dsn
+
+    yield make
+    for backend, dsn in made:
+        if backend != "sqlite":
+            CLONES.discard(backend, dsn)
 
 
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
-    """An empty, migrated database on each backend in turn."""
+    """A migrated database of its own on each backend in turn."""
     backend = request.param
     if backend == "sqlite":
-        yield TestDatabase("sqlite", f"sqlite:///{tmp_path / 'aqueue.db'}")
+        yield TestDatabase("sqlite", CLONES.sqlite(tmp_path / "aqueue.db"))
         return
-    dsn = server_dsn(backend)
-    asyncio.run(empty(dsn))
+    dsn = clone_of(backend)
     yield TestDatabase(backend, dsn)
+    CLONES.discard(backend, dsn)
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A migrated PostgreSQL database of its own, for PostgreSQL-only tests."""
+    dsn = clone_of("postgresql")
+    yield dsn
+    CLONES.discard("postgresql", dsn)
 
 
 @pytest.fixture
@@ -78,3 +85,7 @@ async def queue(database: TestDatabase) -> AsyncIterator[aqueue.Queue]:
     q = aqueue.Queue(database.dsn)
     async with q:
         yield q
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    CLONES.finish()

@@ -1,24 +1,38 @@
-"""The one interface between aqueue's job logic and a database.
+"""The seam between aqueue's job logic and a database.
 
-The queue and the worker only ever talk to a :class:`Backend`; each driver
-package (``postgres``, ``mysql``, ``sqlite``) implements it with its own SQL
-beside it and translates driver errors into :mod:`aqueue.errors` at this edge.
+:class:`Backend` is what every database does: insert, claim, complete, renew,
+rescue, read. What only some databases do, or only some parts of aqueue need,
+is a capability of its own below — :class:`Schema`, :class:`Notifications`,
+:class:`Handover`, :class:`Limits`, :class:`Dependencies`, :class:`Admin`,
+:class:`Registry`, :class:`Schedules`, :class:`Sessions`. They are
+runtime-checkable: a feature asks ``isinstance(backend, Handover)``, and a
+backend that cannot hand over simply has no such methods (never a stub that
+raises). A feature's own logic stays in the feature's module and talks to the
+statements a backend implements through the ports of :mod:`aqueue.backends.ports`.
+
+Each driver package (``postgres``, ``mysql``, ``sqlite``) implements these
+with its SQL beside it and translates driver errors into
+:mod:`aqueue.errors` at this edge (:func:`aqueue.backends.common.at_edge`).
+Operations only tests need (moving the clock) are not here: see
+:mod:`aqueue.backends.clock`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from aqueue.dependencies import Edge
-from aqueue.limits import LimitedClaim, LimitedResult
+from aqueue.backends.ports import DependencySteps, KeyOps
 from aqueue.records import (
     ClaimedJob,
+    Edge,
     ImportedJob,
     JobFilter,
     JobInfo,
     LeaseState,
+    LimitedResult,
     NewJob,
     Outcome,
     WorkerInfo,
@@ -34,28 +48,37 @@ CancelHandler = Callable[[str], None]
 HandoverHandler = Callable[[str], None]
 
 
+@dataclass(frozen=True, slots=True)
+class CallerConnection:
+    """A caller's *synchronous* DB-API connection (Django's) to write jobs on,
+    inside the caller's transaction: the door through which
+    :meth:`Backend.insert_jobs` reaches a transaction aqueue does not own, as
+    an asyncpg, aiomysql or aiosqlite connection passed as is does.
+
+    ``await run(fn)`` calls ``fn(cursor)`` with a cursor of the connection, on
+    the thread the connection belongs to, and gives back what ``fn`` returned;
+    ``on_commit(fn)`` runs ``fn`` once the caller's transaction commits (at
+    once in autocommit) — wake-ups that must not come before the commit wait
+    for it.
+    """
+
+    run: Callable[[Callable[[Any], Any]], Awaitable[Any]]
+    on_commit: Callable[[Callable[[], None]], None]
+
+
 class Listener(Protocol):
-    """A live subscription to new-job and job-done notifications."""
+    """A live subscription to notifications."""
 
     async def close(self, timeout: float = 2.0) -> None:
         """Stop listening: gracefully within ``timeout`` seconds, else at once."""
 
 
 class Backend(Protocol):
-    """Everything aqueue asks of a database."""
+    """What every database does."""
 
     dialect: str
-    #: True when the database pushes notifications (PostgreSQL LISTEN/NOTIFY).
-    supports_notify: bool
-    #: How often an idle worker without notifications asks :meth:`has_due`.
+    #: How often an idle worker that no notification reaches asks :meth:`has_due`.
     idle_probe_interval: float
-    #: True when producer and worker can only share the database from one host.
-    single_host: bool
-    #: True when opening the database also migrates it (the embedded SQLite default).
-    migrates_on_open: bool
-    #: True when idle workers may offer to take jobs straight from producers
-    #: (aqueue/offers.py; PostgreSQL). The methods below are then used.
-    supports_handover: bool
 
     async def open(self) -> None:
         """Connect (a pool, or one connection for SQLite)."""
@@ -64,19 +87,14 @@ class Backend(Protocol):
         """Release every connection: gracefully within ``timeout`` seconds,
         then by dropping them (a partition must not hold up an exit)."""
 
-    async def migrate(self) -> list[int]:
-        """Apply missing migrations under a lock; return the versions applied."""
-
-    async def schema_version(self) -> int | None:
-        """The applied schema version, or ``None`` when aqueue's tables are missing."""
-
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         """Insert jobs in one round trip where the driver allows; return their ids.
 
         A job whose ``unique_key`` matches a queued or running job is not
         inserted; the existing job's id is returned in its place. With
-        ``connection`` the insert runs on the caller's connection and
-        transaction, which the caller commits.
+        ``connection`` (the driver's own connection, or a
+        :class:`CallerConnection`) the insert runs on the caller's connection
+        and transaction, which the caller commits; nothing is retried there.
         """
 
     async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
@@ -93,33 +111,14 @@ class Backend(Protocol):
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs, highest priority then oldest first."""
 
-    async def insert_dependent_jobs(
-        self, jobs: Sequence[NewJob], edges: Sequence[Edge], connection: Any = None
-    ) -> list[str]:
-        """Insert ``jobs`` (children inserted waiting) and their ``edges`` in one
-        transaction (the caller's, on ``connection``); see :mod:`aqueue.dependencies`."""
-
-    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
-        """Apply to their children the ends of ``parents`` that ended or are gone
-        (None: of every such parent whose end is not applied yet)."""
-
-    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
-        """The jobs ``job_id`` was enqueued after, and whether each has ended."""
-
-    async def claim_limited(
-        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float,
-        request: LimitedClaim,
-    ) -> LimitedResult:
-        """Claim up to ``limit`` due jobs that carry a limit key, within their
-        tasks' limits, in one transaction (see :mod:`aqueue.limits`)."""
-
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
         """Record ``worker``'s outcomes; return the ids whose fence no longer held.
 
         The fence: the row is still ``running`` under this worker's name, at the
         attempt the outcome belongs to. A retry (``queued``) of a job whose
         cancel was requested ends it ``cancelled``. All or nothing: an error
-        writes none of them.
+        writes none of them. Children of the jobs that ended are released in
+        the same transaction (see :mod:`aqueue.dependencies`).
         """
 
     async def renew_leases(
@@ -157,12 +156,120 @@ class Backend(Protocol):
     async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo]:
         """The jobs among ``job_ids`` that exist."""
 
+    async def has_due(self, queues: Sequence[str] | None) -> bool:
+        """Whether a claim would find a job due now (one cheap read, no lock)."""
+
+
+@runtime_checkable
+class Schema(Protocol):
+    """Versioned migrations of aqueue's tables."""
+
+    #: True when opening the database also migrates it (the embedded SQLite default).
+    migrates_on_open: bool
+
+    async def migrate(self) -> list[int]:
+        """Apply missing migrations under a lock; return the versions applied."""
+
+    async def schema_version(self) -> int | None:
+        """The applied schema version, or ``None`` when aqueue's tables are missing."""
+
+    def latest_version(self) -> int:
+        """The version this aqueue's migrations bring the schema to."""
+
+
+@runtime_checkable
+class Notifications(Protocol):
+    """The database tells listeners of new jobs, ended jobs, cancel requests
+    and hand-overs (PostgreSQL's LISTEN/NOTIFY; SQLite's wake-up sockets)."""
+
+    async def listen(
+        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        on_handover: HandoverHandler | None = None,
+    ) -> Listener | None:
+        """Subscribe; ``None`` when the channel cannot be had here (no LISTEN
+        behind PgBouncer without a listen DSN, no socket directory)."""
+
+
+@runtime_checkable
+class Handover(Protocol):
+    """Idle workers offer to take jobs straight from producers (aqueue/offers.py)."""
+
+    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
+                    ttl: float, token: float) -> datetime:
+        """Stand (or renew) an idle worker's offer for ``ttl`` seconds, with
+        ``token`` to be sent back with a job handed over under it; when the
+        offer was first made, by the database's clock."""
+
+    async def withdraw_offer(self, worker: str) -> bool:
+        """Withdraw the worker's offer; whether it still stood (no producer took it)."""
+
+    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
+                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        """:meth:`Backend.claim_jobs` by a worker whose offer stands: the offer
+        is withdrawn in the same statement when the claim takes ``slots`` jobs
+        or more."""
+
+    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
+        """A job handed to ``worker`` by its id alone; ``None`` if it is not (or
+        no longer) that worker's first attempt."""
+
+    async def handed_over_since(self, worker: str, since: datetime,
+                                held: Sequence[str]) -> list[ClaimedJob]:
+        """Jobs handed to ``worker`` since ``since`` that are not among ``held``."""
+
+
+@runtime_checkable
+class Limits(Protocol):
+    """Jobs with a limit key, claimed within their tasks' limits (aqueue/limits.py)."""
+
+    async def limited_due(self, queues: Sequence[str] | None) -> bool:
+        """Whether any job with a limit key is due (one read, no transaction)."""
+
+    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
+                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+                            withdraw_offer_at: int | None = None) -> LimitedResult:
+        """Run ``steps`` (the feature's claim) on this database's key statements
+        in one transaction. With ``withdraw_offer_at``, a backend with offers
+        withdraws the worker's offer in that transaction once that many jobs
+        were claimed (one without offers has none to withdraw)."""
+
+
+@runtime_checkable
+class Dependencies(Protocol):
+    """Jobs that wait for other jobs (aqueue/dependencies.py)."""
+
+    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
+                                    steps: DependencySteps, connection: Any = None
+                                    ) -> list[str]:
+        """Insert ``jobs`` (children inserted waiting) and run ``steps`` (the
+        feature's: record the edges of the children that went in) in one
+        transaction (the caller's, on ``connection``)."""
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        """Apply to their children the ends of ``parents`` that ended or are gone
+        (None: of every such parent whose end is not applied yet)."""
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        """The jobs ``job_id`` was enqueued after, and whether each has ended."""
+
+
+@runtime_checkable
+class Admin(Protocol):
+    """Reading, counting and acting on many jobs: the dashboard, the ``aqueue``
+    command, health checks and imports (see :class:`aqueue.jobs.Jobs`)."""
+
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
         """Jobs matching ``job_filter``, newest first."""
 
     async def delete_job(self, job_id: str) -> str | None:
         """Delete a job that is not running; return the status it had
         (``running``: not deleted), or ``None`` for an unknown id."""
+
+    async def cancel_job(self, job_id: str) -> str | None:
+        """Cancel a queued job, or ask a running one to stop; return the status after."""
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Put a failed or cancelled job back in the queue with fresh attempts."""
 
     async def queue_counts(self) -> list[Sequence[Any]]:
         """``(queue, status, jobs, due, oldest scheduled_at, now)`` for the
@@ -172,43 +279,35 @@ class Backend(Protocol):
         """``(queue, status, jobs finished in the last long seconds, in the last
         short seconds)``."""
 
-    async def cancel_job(self, job_id: str) -> str | None:
-        """Cancel a queued job, or ask a running one to stop; return the status after."""
-
-    async def retry_job(self, job_id: str) -> bool:
-        """Put a failed or cancelled job back in the queue with fresh attempts."""
-
-    async def stats(self) -> dict[str, dict[str, int]]:
-        """Job counts per queue, per status."""
-
-    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
-        """Insert whole job rows in one transaction, leaving alone any whose id
-        exists (or whose unique key an active job holds); how many went in."""
+    async def totals(self) -> list[Sequence[Any]]:
+        """``(queue, status, jobs)`` over every job in the table (a scan)."""
 
     async def count_expired_leases(self, grace: float) -> int:
         """Running jobs whose lease ran out over ``grace`` seconds ago."""
-
-    async def shift_schedules(self, seconds: float) -> int:
-        """Bring every queued job's due time ``seconds`` nearer (aqueue.testing's
-        clock); jobs waiting for parents are left alone. How many moved."""
-
-    async def next_due_in(self) -> float | None:
-        """Seconds until the earliest queued job not waiting for parents is due
-        (negative: overdue); None when there is none."""
-
-    async def count_pending(self, queues: Sequence[str] | None) -> int:
-        """Queued jobs (due or not) in ``queues`` (all when ``None``)."""
 
     async def purge(
         self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
     ) -> int:
         """Delete finished jobs older than ``older_than`` seconds, in batches."""
 
+    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
+        """Delete ``task``'s succeeded jobs finished over ``older_than`` seconds
+        ago, ``batch_size`` rows per statement; how many went."""
+
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause (or resume) ``queue``: a paused queue's jobs are not claimed."""
 
     async def queue_states(self) -> dict[str, bool]:
         """Every queue ever paused or resumed, and whether it is paused now."""
+
+    async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
+        """Insert whole job rows in one transaction, leaving alone any whose id
+        exists (or whose unique key an active job holds); how many went in."""
+
+
+@runtime_checkable
+class Registry(Protocol):
+    """The workers registry (aqueue/_worker/heartbeat.py)."""
 
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
         """Add (or revive) ``worker`` in the registry, alive for ``ttl`` seconds."""
@@ -230,6 +329,11 @@ class Backend(Protocol):
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         """``(name, pid)`` of every registered worker of ``node``."""
 
+
+@runtime_checkable
+class Schedules(Protocol):
+    """Periodic ticks (aqueue/periodic.py) and leadership terms (aqueue/leader.py)."""
+
     async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
                            jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
         """Set ``schedule``'s last tick to ``tick`` if it is still ``expected``
@@ -240,9 +344,18 @@ class Backend(Protocol):
     async def last_ticks(self) -> dict[str, datetime]:
         """Every schedule's last enqueued tick."""
 
-    async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
-        """Delete ``task``'s succeeded jobs finished over ``older_than`` seconds
-        ago, ``batch_size`` rows per statement; how many went."""
+    async def elect(self, duty: str, candidate: str, ttl: float) -> tuple[str, int]:
+        """Take (or keep) the lead of ``duty`` for ``ttl`` seconds if nobody
+        holds it or ``candidate`` does; the holder after the call and its term
+        (which grows by one at each change of holder)."""
+
+    async def resign(self, duty: str, holder: str) -> None:
+        """Give up the lead of ``duty`` if ``holder`` has it."""
+
+
+@runtime_checkable
+class Sessions(Protocol):
+    """The dashboard's log-in sessions (aqueue/web/sessions.py)."""
 
     async def start_session(self, key: str, ttl: float) -> None:
         """Record a dashboard log-in for ``ttl`` seconds (and forget expired ones)."""
@@ -252,34 +365,3 @@ class Backend(Protocol):
 
     async def end_session(self, key: str) -> None:
         """End the log-in ``key`` (a log-out)."""
-
-    async def has_due(self, queues: Sequence[str] | None) -> bool:
-        """Whether a claim would find a job due now (one cheap read, no lock)."""
-
-    async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
-        on_handover: HandoverHandler | None = None,
-    ) -> Listener | None:
-        """Subscribe to notifications; ``None`` where the database has none."""
-
-    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
-                    ttl: float, token: float) -> datetime:
-        """Stand (or renew) an idle worker's offer for ``ttl`` seconds, with
-        ``token`` to be sent back with a job handed over under it; when the
-        offer was first made, by the database's clock."""
-
-    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
-                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
-        """:meth:`claim_jobs` by a worker whose offer stands: the offer is withdrawn
-        in the same statement when the claim takes ``slots`` jobs or more."""
-
-    async def withdraw_offer(self, worker: str) -> bool:
-        """Withdraw the worker's offer; whether it still stood (no producer took it)."""
-
-    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
-        """A job handed to ``worker`` by its id alone; ``None`` if it is not (or
-        no longer) that worker's first attempt."""
-
-    async def handed_over_since(self, worker: str, since: datetime,
-                                held: Sequence[str]) -> list[ClaimedJob]:
-        """Jobs handed to ``worker`` since ``since`` that are not among ``held``."""

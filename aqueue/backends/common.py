@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aqueue import serialization
+from aqueue.backends.base import CallerConnection
 from aqueue.errors import AqueueError
 from aqueue.records import (
     FINAL_STATUS_NAMES,
@@ -19,7 +20,6 @@ from aqueue.records import (
     JobStatus,
     NewJob,
     PastAttempt,
-    QueueSummary,
     WorkerInfo,
 )
 
@@ -44,7 +44,7 @@ LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lo
 WORKER_GONE_MESSAGE = "the worker's process is gone (seen by a worker on the same node)"
 
 
-def _utc(value: Any) -> datetime | None:
+def as_utc(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -113,8 +113,8 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
      error, created, scheduled, started, finished, worker, unique_key, progress,
      cancel_requested, history, meta, timeout, limit_key, waiting) = values
-    created_at = _utc(created)
-    scheduled_at = _utc(scheduled)
+    created_at = as_utc(created)
+    scheduled_at = as_utc(scheduled)
     assert created_at is not None and scheduled_at is not None
     problems: list[str] = []
     json_fields = _lenient({"args": args, "kwargs": kwargs, "result": result, "error": error,
@@ -134,8 +134,8 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
             "type": "Error", "message": str(json_fields["error"]), "traceback": None},
         created_at=created_at,
         scheduled_at=scheduled_at,
-        started_at=_utc(started),
-        finished_at=_utc(finished),
+        started_at=as_utc(started),
+        finished_at=as_utc(finished),
         worker=worker,
         unique_key=unique_key,
         progress=json_fields["progress"],
@@ -153,11 +153,11 @@ def _moment(value: Any) -> datetime | None:
     """A time as a backend's JSON functions write it: ISO text or Unix seconds."""
     if isinstance(value, str):
         try:
-            return _utc(float(value)) if value[:1].isdigit() and "-" not in value else _utc(
+            return as_utc(float(value)) if value[:1].isdigit() and "-" not in value else as_utc(
                 datetime.fromisoformat(value))
         except ValueError:
             return None
-    return _utc(value) if isinstance(value, int | float) else None
+    return as_utc(value) if isinstance(value, int | float) else None
 
 
 def past_attempts(stored: Any) -> tuple[PastAttempt, ...]:
@@ -198,19 +198,11 @@ def rows_to_workers(rows: Sequence[Sequence[Any]],
             name=name, host=host, pid=int(pid),
             queues=queue_list if isinstance(queue_list, list) else None,
             concurrency=int(concurrency), version=version, status=status,
-            started_at=_utc(started) or datetime.fromtimestamp(0, UTC),
-            heartbeat_at=_utc(heartbeat) or datetime.fromtimestamp(0, UTC),
-            expires_at=_utc(expires) or datetime.fromtimestamp(0, UTC),
-            stopped_at=_utc(stopped), running_jobs=jobs.get(name, [])))
+            started_at=as_utc(started) or datetime.fromtimestamp(0, UTC),
+            heartbeat_at=as_utc(heartbeat) or datetime.fromtimestamp(0, UTC),
+            expires_at=as_utc(expires) or datetime.fromtimestamp(0, UTC),
+            stopped_at=as_utc(stopped), running_jobs=jobs.get(name, [])))
     return found
-
-
-def group_stats(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, int]]:
-    """``(queue, status, count)`` rows as ``{queue: {status: count}}``."""
-    result: dict[str, dict[str, int]] = {}
-    for queue, status, count in rows:
-        result.setdefault(queue, {})[status] = int(count)
-    return result
 
 
 async def delete_in_batches(delete_batch: Callable[[], Awaitable[int]], batch_size: int) -> int:
@@ -273,6 +265,24 @@ async def resolve_unique_keys(
         await insert(missing)
     return [j.id if j.id in present or not j.unique_key else holder.get(j.unique_key, j.id)
             for j in jobs]
+
+
+async def insert_through(connection: CallerConnection, statement: str,
+                         params: Iterable[Any], jobs: Sequence[NewJob]) -> list[str]:
+    """Insert ``jobs`` with ``statement`` (one set of ``params`` each) on a
+    caller's DB-API connection, inside its transaction; their ids. Unique keys
+    are refused there: their holder could not be looked up on that connection."""
+    if any(j.unique_key is not None for j in jobs):
+        raise ValueError("jobs with unique keys cannot be written on a caller's DB-API "
+                         "connection: enqueue them on aqueue's own connections")
+    rows = list(params)
+
+    def write(cursor: Any) -> None:
+        for values in rows:
+            cursor.execute(statement, values)
+
+    await connection.run(write)
+    return [j.id for j in jobs]
 
 
 class Replayable:
@@ -452,66 +462,3 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
     return (f"SELECT {columns} FROM (SELECT id FROM ({union}) AS pages "  # noqa: S608
             f"ORDER BY id {direction} LIMIT {bind(f.limit)}) AS chosen "
             f"JOIN aqueue_jobs USING (id) ORDER BY id {direction}"), ascending
-
-
-def summarize_queues(states: Mapping[str, bool], counts: Iterable[Sequence[Any]],
-                     recent: Iterable[Sequence[Any]]) -> list[QueueSummary]:
-    """The overview of each queue from ``queue_counts`` and ``recent_finished`` rows.
-
-    ``counts``: ``(queue, status, jobs, due, oldest_scheduled_at, now)`` for
-    queued, running and failed jobs; ``recent``: ``(queue, status, in the long
-    window, in the short window)``.
-    """
-    fields: dict[str, dict[str, Any]] = {}
-
-    def queue(name: str) -> dict[str, Any]:
-        return fields.setdefault(name, {
-            "name": name, "paused": states.get(name, False), "due": 0, "scheduled": 0,
-            "running": 0, "failed": 0, "oldest_due_age": None,
-            "finished_5m": {s: 0 for s in FINAL_STATUS_NAMES},
-            "finished_60m": {s: 0 for s in FINAL_STATUS_NAMES}})
-
-    for name in states:
-        queue(name)
-    for name, status, jobs, due, oldest, now in counts:
-        q = queue(name)
-        if status == "queued":
-            q["due"], q["scheduled"] = int(due), int(jobs) - int(due)
-            oldest_at, now_at = _utc(oldest), _utc(now)
-            if int(due) and oldest_at and now_at:
-                q["oldest_due_age"] = max(0.0, (now_at - oldest_at).total_seconds())
-        elif status in ("running", "failed"):
-            q[status] = int(jobs)
-    for name, status, long_window, short_window in recent:
-        if status in FINAL_STATUS_NAMES:
-            q = queue(name)
-            q["finished_60m"][status] = int(long_window)
-            q["finished_5m"][status] = int(short_window)
-    return [QueueSummary(**fields[name]) for name in sorted(fields)]
-
-
-class NoHandover:
-    """For backends where producers cannot hand jobs to idle workers
-    (aqueue/offers.py needs NOTIFY): workers there never offer."""
-
-    supports_handover = False
-
-    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
-                    ttl: float, token: float) -> datetime:
-        # Never called: workers offer only where supports_handover is true.
-        raise AqueueError("idle workers cannot offer on this database (no NOTIFY)")
-
-    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
-                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
-        # Never called: no offer ever stands here.
-        raise AqueueError("idle workers cannot offer on this database (no NOTIFY)")
-
-    async def withdraw_offer(self, worker: str) -> bool:
-        return True
-
-    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
-        return None
-
-    async def handed_over_since(self, worker: str, since: datetime,
-                                held: Sequence[str]) -> list[ClaimedJob]:
-        return []

@@ -38,7 +38,7 @@ def _auth(request: Request) -> Auth:
 async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
     """One page of the jobs list and its cursors (``None`` at either end)."""
     # One job more than the page tells whether there is a page beyond it.
-    jobs = await _queue(request).list_jobs(replace(f, limit=f.limit + 1))
+    jobs = await _queue(request).jobs.list(replace(f, limit=f.limit + 1))
     more = len(jobs) > f.limit
     if f.after and not f.before:
         jobs = jobs[-f.limit:] if more else jobs  # read upwards: the extra one is the oldest
@@ -52,7 +52,7 @@ async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
 
 
 async def overview(request: Request) -> Response:
-    queues = await _queue(request).overview()
+    queues = await _queue(request).jobs.counts()
     return JSONResponse({"queues": [present.queue_summary(q) for q in queues]})
 
 
@@ -115,7 +115,7 @@ async def _act(request: Request) -> tuple[Queue, dict[str, str], str]:
 async def retry_job(request: Request) -> Response:
     queue, body, who = await _act(request)
     job_id = params.job_id(request.path_params["job_id"])
-    if not await queue.retry_job(job_id):
+    if not await queue.jobs.retry(job_id):
         job = await queue.get_job(job_id)
         if job is None:
             raise HTTPException(404, "no such job")
@@ -128,7 +128,7 @@ async def retry_job(request: Request) -> Response:
 async def cancel_job(request: Request) -> Response:
     queue, body, who = await _act(request)
     job_id = params.job_id(request.path_params["job_id"])
-    status = await queue.cancel_job(job_id)
+    status = await queue.jobs.cancel(job_id)
     if status is None:
         raise HTTPException(404, "no such job")
     if status not in (JobStatus.CANCELLED, JobStatus.RUNNING):
@@ -141,7 +141,7 @@ async def cancel_job(request: Request) -> Response:
 async def delete_job(request: Request) -> Response:
     queue, body, who = await _act(request)
     job_id = params.job_id(request.path_params["job_id"])
-    status = await queue.delete_job(job_id)
+    status = await queue.jobs.delete(job_id)
     if status is None:
         raise HTTPException(404, "no such job")
     if status == JobStatus.RUNNING:
@@ -161,8 +161,8 @@ async def _bulk(request: Request, action: str) -> Response:
     if not query and body.get("all", "").strip().lower() not in _ALL:
         raise params.bad_request(f"a {action} of every job must be asked for explicitly: give "
                                  f"a filter (queue, status, task, id), or all=true")
-    count = await (queue.retry_jobs(f, all_jobs=not query) if action == "retry"
-                   else queue.cancel_jobs(f, all_jobs=not query))
+    count = await (queue.jobs.retry_matching(f, all_jobs=not query) if action == "retry"
+                   else queue.jobs.cancel_matching(f, all_jobs=not query))
     target = "jobs matching " + ", ".join(f"{k}={v}" for k, v in query.items()) if query \
         else "all jobs"
     audit.record(action, target, who, count)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aqueue.backends.base import Backend
+from aqueue.backends.base import Sessions as SessionStore
 from aqueue.errors import ConfigurationError
 from aqueue.web.sessions import DEFAULT_TTL, Sessions, Throttle
 
@@ -100,11 +100,13 @@ class Auth:
                 and self.sessions.csrf_ok(visitor.secret, offered))
 
 
-async def backend_of(request: Request) -> Backend:
-    """The open backend of the app's queue (sessions are kept in its database)."""
+async def backend_of(request: Request) -> SessionStore:
+    """Where the app's sessions are kept: the database of its queue."""
     queue = request.app.state.queue
     await queue.open()
-    backend: Backend = queue.backend
+    backend = queue.backend
+    if not isinstance(backend, SessionStore):
+        raise ConfigurationError(f"{queue.dsn} cannot keep dashboard sessions")
     return backend
 
 

@@ -33,7 +33,7 @@ async def metrics(request: Request) -> Response:
     depths: _Depths = request.app.state.depths
     async with depths.lock:
         if depths.sampler is None:
-            depths.sampler = DepthSampler(request.app.state.queue, take_turns=False)
+            depths.sampler = DepthSampler.of(request.app.state.queue)
             depths.registry.register(DepthCollector(depths.sampler))
         if time.monotonic() - depths.read_at > MAX_AGE:
             await depths.sampler.sample()

@@ -65,7 +65,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 async def overview(request: Request) -> Response:
-    queues = [present.queue_summary(q) for q in await api._queue(request).overview()]
+    queues = [present.queue_summary(q) for q in await api._queue(request).jobs.counts()]
     return render(request, "overview.html", queues=queues)
 
 

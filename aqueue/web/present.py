@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aqueue import serialization
-from aqueue.records import JobInfo, QueueSummary, WorkerInfo
+from aqueue.records import JobInfo, QueueCounts, WorkerInfo
 
 
 def _time(value: datetime | None) -> str | None:
@@ -73,7 +73,7 @@ def rate(finished: dict[str, int], minutes: int) -> dict[str, Any]:
             "failure_rate": round(finished.get("failed", 0) / total, 4) if total else None}
 
 
-def queue_summary(queue: QueueSummary) -> dict[str, Any]:
+def queue_summary(queue: QueueCounts) -> dict[str, Any]:
     return {
         "name": queue.name, "paused": queue.paused, "due": queue.due,
         "scheduled": queue.scheduled, "running": queue.running, "failed": queue.failed,

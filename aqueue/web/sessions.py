@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 
-from aqueue.backends.base import Backend
+from aqueue.backends.base import Sessions as SessionStore
 
 #: How long a log-in lasts unless the app says otherwise (eight hours).
 DEFAULT_TTL = 8 * 3600.0
@@ -49,19 +49,19 @@ class Sessions:
     def csrf_ok(self, secret: str, offered: str | None) -> bool:
         return offered is not None and hmac.compare_digest(offered, self.csrf_token(secret))
 
-    async def start(self, backend: Backend) -> str:
+    async def start(self, backend: SessionStore) -> str:
         """A new log-in: its cookie secret."""
         secret = secrets.token_urlsafe(32)
         await backend.start_session(self.stored_key(secret), self.ttl)
         return secret
 
-    async def alive(self, backend: Backend, secret: str) -> bool:
+    async def alive(self, backend: SessionStore, secret: str) -> bool:
         # A cookie that cannot be one of ours is not looked up at all.
         if not secret or len(secret) > 100:
             return False
         return await backend.session_alive(self.stored_key(secret))
 
-    async def end(self, backend: Backend, secret: str) -> None:
+    async def end(self, backend: SessionStore, secret: str) -> None:
         await backend.end_session(self.stored_key(secret))
 
 

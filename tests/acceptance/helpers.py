@@ -119,5 +119,5 @@ async def enqueue_records(dsn: str, count: int, sleep: float = 0.0) -> list[str]
 async def statuses(dsn: str) -> dict[str, aqueue.JobInfo]:
     queue = aqueue.Queue(dsn)
     async with queue:
-        jobs = await queue.backend.list_jobs(JobFilter(limit=1_000_000))
+        jobs = await queue.jobs.list(JobFilter(limit=1_000_000))
     return {job.id: job for job in jobs}

@@ -10,6 +10,7 @@ import aqueue
 from aqueue import JobStatus
 from tests.acceptance.helpers import ADMIN, ROOT
 from tests.databases import TestDatabase
+from tests.seam import registry
 
 
 def _aqueue(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -149,7 +150,7 @@ async def _hostile_rows(dsn: str) -> None:
 
         await hostile.enqueue()
         await queue.process(1)
-        await queue.backend.register_worker(WorkerRegistration(
+        await registry(queue).register_worker(WorkerRegistration(
             name=f"w{HOSTILE}", host=f"h{HOSTILE}", pid=1, queues=[f"q{HOSTILE}"],
             concurrency=1, version="0"), 60)
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import aqueue
 from tests.acceptance.helpers import WorkerProcess, done_counts, records, run, wait_until
-from tests.conftest import empty, server_dsn
 
 
 @pytest.fixture
-def dsn() -> Iterator[str]:
-    found = server_dsn("postgresql")
-    run(empty(found))
-    yield found
+def dsn(pg_dsn: str) -> str:
+    return pg_dsn
 
 
 async def _offering(dsn: str) -> list[str]:

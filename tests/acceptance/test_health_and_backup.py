@@ -15,6 +15,7 @@ from tests.acceptance.helpers import (
     run,
     wait_until,
 )
+from tests.counting import totals
 from tests.databases import TestDatabase
 from tests.raw import set_time
 
@@ -78,7 +79,7 @@ def test_backup_while_a_worker_runs(tmp_path: Path, record_file: Path) -> None:
     async def readable() -> int:
         queue = aqueue.Queue(f"sqlite:///{target}")
         async with queue:
-            return sum(sum(s.values()) for s in (await queue.stats()).values())
+            return sum(sum(s.values()) for s in (await totals(queue)).values())
 
     assert run(readable()) == 2000
 

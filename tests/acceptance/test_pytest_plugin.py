@@ -20,6 +20,7 @@ async def greet(name: str) -> str:
 TESTS = '''
 import aqueue
 import app_module
+from tests.counting import pending
 
 async def test_recorded_and_drained(aqueue_queue):
     job = await app_module.greet.enqueue("ann")
@@ -29,7 +30,7 @@ async def test_recorded_and_drained(aqueue_queue):
     assert await job.result(timeout=1) == "hello ann"
 
 async def test_each_test_starts_empty(aqueue_queue):
-    assert aqueue_queue.enqueued() == [] and await aqueue_queue.count_pending() == 0
+    assert aqueue_queue.enqueued() == [] and await pending(aqueue_queue) == 0
 
 async def test_eager(aqueue_eager):
     job = await app_module.greet.enqueue("bo")

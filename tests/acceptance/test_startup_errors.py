@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 
 import pytest
 
 from tests.acceptance.helpers import ROOT, WORKER
-from tests.databases import TestDatabase, _mysql_admin, fresh_database
+from tests.databases import TestDatabase, admin, fresh_database
 
 
 def _worker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -67,10 +66,8 @@ def test_the_start_line_hides_the_password(database: TestDatabase, tmp_path: obj
     if database.backend == "mysql":
         # A user with that password: connecting proves it was sent intact.
         user = "aqueue_pw"
-        asyncio.run(_mysql_admin(database.dsn, f"CREATE USER IF NOT EXISTS '{user}'@'%' "
-                                               f"IDENTIFIED BY '{secret}'"))
-        asyncio.run(_mysql_admin(database.dsn,
-                                 f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'"))
+        admin("mysql", f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{secret}'",
+              f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'")
     port = f":{parsed.port}" if parsed.port else ""
     dsn = (f"{parsed.scheme}://{user}:{secret}@{parsed.host}{port}/{parsed.database}"
            "?application_name=aqueue-test&connect_timeout=5")

@@ -61,7 +61,7 @@ async def test_rescue_and_retry_by_hand_are_kept(queue: aqueue.Queue) -> None:
     assert [(a.attempt, a.outcome, a.error) for a in info.history] == [
         (1, "rescued", "LeaseExpired")]
     assert info.history[0].message == "worker ghost"
-    assert await queue.retry_job(job.id)
+    assert await queue.jobs.retry(job.id)
     info = await job.refresh()
     assert [(a.attempt, a.outcome, a.error) for a in info.history] == [
         (1, "rescued", "LeaseExpired"), (2, "retried by hand", "RuntimeError")]
@@ -76,8 +76,8 @@ async def test_a_job_cancelled_before_it_ran_retries_without_an_entry(
         return None
 
     job = await never.using(delay=3600).enqueue()
-    assert await queue.cancel_job(job.id)
-    assert await queue.retry_job(job.id)
+    assert await queue.jobs.cancel(job.id)
+    assert await queue.jobs.retry(job.id)
     assert (await job.refresh()).history == ()
 
 
@@ -101,7 +101,7 @@ async def test_an_error_message_holding_nul_is_retried_and_retried_by_hand(
     assert entry.message.startswith("before")
     assert await queue.process(1) == 1
     assert (await job.refresh()).status == JobStatus.FAILED
-    assert await queue.retry_job(job.id)
+    assert await queue.jobs.retry(job.id)
     again = await job.refresh()
     assert again.status == JobStatus.QUEUED and len(again.history) == 2
     assert again.history[-1].outcome == "retried by hand"

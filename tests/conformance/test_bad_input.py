@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import aqueue
+from tests.counting import pending, totals
 
 
 async def test_non_json_argument_names_the_argument(queue: aqueue.Queue) -> None:
@@ -18,7 +19,7 @@ async def test_non_json_argument_names_the_argument(queue: aqueue.Queue) -> None
         await t.enqueue(when=object())
     with pytest.raises(TypeError, match="keyword argument 'x'"):
         await t.enqueue(x=float("nan"))
-    assert await queue.count_pending() == 0
+    assert await pending(queue) == 0
 
 
 async def test_one_bad_job_in_a_batch_writes_nothing(queue: aqueue.Queue) -> None:
@@ -28,7 +29,7 @@ async def test_one_bad_job_in_a_batch_writes_nothing(queue: aqueue.Queue) -> Non
 
     with pytest.raises(TypeError):
         await queue.enqueue_many([t.prepare(1), t.prepare(b"bytes"), t.prepare(3)])
-    assert await queue.count_pending() == 0
+    assert await pending(queue) == 0
 
 
 async def test_oversized_payload_is_refused(database: object) -> None:
@@ -44,7 +45,7 @@ async def test_oversized_payload_is_refused(database: object) -> None:
         with pytest.raises(aqueue.PayloadTooLarge, match="over the limit of 1000"):
             await big.enqueue("x" * 1000)
         await big.enqueue("x" * 900)
-        assert await q.count_pending() == 1
+        assert await pending(q) == 1
 
 
 @pytest.mark.parametrize("name", [
@@ -61,8 +62,8 @@ async def test_hostile_names_round_trip(queue: aqueue.Queue, name: str) -> None:
     job = await odd.using(unique_key=name).enqueue(name)
     info = await job.refresh()
     assert (info.task, info.queue, info.args, info.unique_key) == (name, name, [name], name)
-    assert await queue.count_pending(name) == 1
-    assert await queue.stats() == {name: {"queued": 1}}
+    assert await pending(queue, name) == 1
+    assert await totals(queue) == {name: {"queued": 1}}
     assert await queue.process(1, queues=[name]) == 1
     assert await job.result(timeout=5) == name
 
@@ -88,7 +89,7 @@ async def test_invalid_options_are_refused(queue: aqueue.Queue) -> None:
         t.using(timeout=0)
     with pytest.raises(TypeError):
         t.using(colour="red")  # type: ignore[call-arg]
-    assert await queue.count_pending() == 0
+    assert await pending(queue) == 0
 
 
 def test_malformed_dsns_are_refused_without_the_password() -> None:

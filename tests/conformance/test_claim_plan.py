@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import import_module
 from typing import Any
 
 import pytest
 
 import aqueue
+from aqueue.backends.sqlfile import Queries
 from aqueue.records import JobStatus, Outcome
+from tests.counting import totals
+from tests.raw import raw
 
 
 async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
@@ -24,8 +28,8 @@ async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
     """Run ``sql`` in a transaction rolled back; its rows and the plans
     auto_explain reported for the statements it ran, nested ones (inside
     aqueue's functions) included."""
-    backend: Any = queue.backend
-    async with backend._pool.acquire() as conn:
+    async with raw(queue) as connection:
+        conn = connection.conn
         notes: list[str] = []
 
         def notes_listener(_conn: Any, message: Any) -> None:
@@ -45,26 +49,28 @@ async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
         finally:
             await transaction.rollback()  # a plan is read, nothing is changed
             conn.remove_log_listener(notes_listener)
-            await conn.execute("RESET client_min_messages; RESET auto_explain.log_min_duration; "
-                               "RESET auto_explain.log_analyze")
         return rows, notes
 
 
+def _sql(queue: aqueue.Queue, name: str, **placeholders: str) -> str:
+    """One of the queue's backend's named statements (its queries.sql)."""
+    module = import_module(f"aqueue.backends.{type(queue.backend).__module__.split('.')[2]}.core")
+    queries: Queries = module.SQL
+    return queries.render(name, **placeholders) if placeholders else queries[name]
+
+
 async def _claim_plan(queue: aqueue.Queue) -> str:
-    backend: Any = queue.backend
     if queue.dialect == "postgresql":
         claimed, notes = await _pg_plans(queue, "SELECT * FROM aqueue_claim('plan', 5, 30, NULL)")
         assert len(claimed) == 5
         return "\n".join(n for n in notes if "SKIP LOCKED" in n)
-    from importlib import import_module
-
-    module = import_module(type(backend).__module__)
-    if queue.dialect == "mysql":
-        rows = await backend._fetch("EXPLAIN " + module._Q["select_claimable"], [5])
-        return " ".join(f"key={r[5]} extra={r[9]}" for r in rows)
-    rows = await backend._fetchall("EXPLAIN QUERY PLAN " + module._Q["claim_jobs"], {
-        "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
-    return " / ".join(str(r[-1]) for r in rows)
+    async with raw(queue) as sql:
+        if queue.dialect == "mysql":
+            rows = await sql.fetch("EXPLAIN " + _sql(queue, "select_claimable"), [5])
+            return " ".join(f"key={r[5]} extra={r[9]}" for r in rows)
+        rows = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"), {
+            "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+        return " / ".join(str(r[-1]) for r in rows)
 
 
 async def test_claim_walks_the_index_after_a_burst(queue: aqueue.Queue) -> None:
@@ -109,36 +115,35 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
         for plan in (renew, complete):
             assert "aqueue_jobs_pkey" in plan, plan
             assert "Seq Scan on aqueue_jobs" not in plan and "aqueue_jobs_leased" not in plan, plan
-    else:
-        from importlib import import_module
-
-        module = import_module(type(backend).__module__)
-        if queue.dialect == "mysql":
-            # (type, key): one outcome per statement, by primary key; the
-            # renewal may range over the running rows instead (MariaDB counts
-            # both ranges by index dives, so stale statistics cannot mislead it).
-            complete = await backend._fetch("EXPLAIN " + module._Q["complete_job"], {
+    elif queue.dialect == "mysql":
+        # (type, key): one outcome per statement, by primary key; the
+        # renewal may range over the running rows instead (MariaDB counts
+        # both ranges by index dives, so stale statistics cannot mislead it).
+        async with raw(queue) as sql:
+            plan_of_complete = await sql.fetch("EXPLAIN " + _sql(queue, "complete_job"), {
                 "result": "null", "error": None, "status": "succeeded", "delay_us": 0,
                 "id": ids[0], "attempts": claimed[0].attempts, "worker": "plan"})
-            renew = await backend._fetch(
-                "EXPLAIN " + module._Q.render("renew_leases", ids=", ".join(["%s"] * 50)),
+            plan_of_renew = await sql.fetch(
+                "EXPLAIN " + _sql(queue, "renew_leases", ids=", ".join(["%s"] * 50)),
                 [30_000_000, "plan", *ids])
-            assert [(r[3], r[5]) for r in complete] == [("range", "PRIMARY")], complete
-            assert [r[3] for r in renew] == ["range"], renew
-        else:
-            plans = await backend._fetchall("EXPLAIN QUERY PLAN " + module._Q["complete_job"], {
+        assert [(r[3], r[5]) for r in plan_of_complete] == [("range", "PRIMARY")], \
+            plan_of_complete
+        assert [r[3] for r in plan_of_renew] == ["range"], plan_of_renew
+    else:
+        async with raw(queue) as sql:
+            plans = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "complete_job"), {
                 "id": ids[0], "attempts": claimed[0].attempts, "status": "succeeded",
                 "result": "null", "error": None, "retry_delay": 0.0, "worker": "plan"})
-            plans += await backend._fetchall("EXPLAIN QUERY PLAN " + module._Q["renew_leases"], {
+            plans += await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "renew_leases"), {
                 "worker": "plan", "lease": 30.0, "ids": json.dumps(ids)})
-            searches = [str(r[-1]) for r in plans if "aqueue_jobs" in str(r[-1])]
-            assert searches and all("sqlite_autoindex_aqueue_jobs" in p for p in searches), plans
+        searches = [str(r[-1]) for r in plans if "aqueue_jobs" in str(r[-1])]
+        assert searches and all("sqlite_autoindex_aqueue_jobs" in p for p in searches), plans
     # And the plans write what they should: every held job renewed, then completed.
     assert len(await backend.renew_leases("plan", ids, 30.0)) == 50
     assert await backend.complete_jobs("plan", [
         Outcome(job.id, job.attempts, JobStatus.SUCCEEDED, result="null") for job in claimed
     ]) == []
-    assert (await queue.stats())["default"]["succeeded"] == 50
+    assert (await totals(queue))["default"]["succeeded"] == 50
 
 
 async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue.Queue) -> None:
@@ -161,20 +166,18 @@ async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue
         plan = "\n".join(n for n in notes if "SKIP LOCKED" in n)
         assert "aqueue_jobs_claim" in plan and "Rows Removed by Filter" not in plan, plan
     elif queue.dialect == "mysql":
-        from aqueue.backends.mysql.backend import _Q
-
-        rows = await backend._fetch("ANALYZE FORMAT=JSON " + _Q["select_claimable"], [5])
+        async with raw(queue) as sql:
+            rows = await sql.fetch("ANALYZE FORMAT=JSON " + _sql(queue, "select_claimable"), [5])
         walked = [float(r) for r in re.findall(r'"r_rows":\s*([0-9.]+)', rows[0][0])]
         assert walked and max(walked) <= 5, rows[0][0]
     else:
-        from aqueue.backends.sqlite.backend import _Q
-
-        rows = await backend._fetchall("EXPLAIN QUERY PLAN " + _Q["claim_jobs"], {
-            "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+        async with raw(queue) as sql:
+            rows = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"), {
+                "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+            definition = await sql.value(
+                "SELECT sql FROM sqlite_master WHERE name = 'aqueue_jobs_claim'")
         assert "USING COVERING INDEX aqueue_jobs_claim " in " / ".join(
             str(r[-1]) for r in rows), rows
-        [(definition,)] = await backend._fetchall(
-            "SELECT sql FROM sqlite_master WHERE name = 'aqueue_jobs_claim'", {})
         assert "limit_key IS NULL" in definition, definition
     jobs = await backend.claim_jobs("w", None, 10, 30)
     assert {j.task for j in jobs} == {"free"}
@@ -185,8 +188,8 @@ async def test_postgres_vacuums_the_jobs_table_eagerly(queue: aqueue.Queue) -> N
     """Migration 0013: the churning jobs table is vacuumed at 1% dead rows,
     unthrottled, with room on each page for in-place updates (W8 grew without
     end under PostgreSQL's defaults)."""
-    options = await queue.backend._fetchval(  # type: ignore[attr-defined]
-        "SELECT reloptions FROM pg_class WHERE relname = 'aqueue_jobs'")
+    async with raw(queue) as sql:
+        options = await sql.value("SELECT reloptions FROM pg_class WHERE relname = 'aqueue_jobs'")
     assert "autovacuum_vacuum_scale_factor=0.01" in options
     assert "autovacuum_vacuum_cost_delay=0" in options
     assert "fillfactor=80" in options

@@ -12,6 +12,7 @@ import pytest
 
 import aqueue
 from aqueue.dsn import parse
+from tests.seam import notifications
 
 PG = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
@@ -59,7 +60,7 @@ async def test_many_result_waiters_share_one_listener(database: object) -> None:
 async def test_a_listener_that_cannot_listen_is_closed(
     queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = await _sessions(queue._dsn.raw)
+    before = await _sessions(queue.dsn)
 
     async def refuse(*args: object) -> None:
         raise asyncpg.exceptions.InsufficientPrivilegeError("LISTEN refused")
@@ -68,12 +69,12 @@ async def test_a_listener_that_cannot_listen_is_closed(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         with pytest.raises(aqueue.DatabaseUnavailable, match="LISTEN refused"):
-            await queue.backend.listen(lambda _q: None, lambda _ids: None)
+            await notifications(queue).listen(lambda _q: None, lambda _ids: None)
         gc.collect()
         await asyncio.sleep(0.2)
     # Closed by aqueue, not left open for the garbage collector to find.
     assert not [w for w in caught if "unclosed connection" in str(w.message)]
-    assert await _sessions(queue._dsn.raw) == before
+    assert await _sessions(queue.dsn) == before
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -84,5 +85,6 @@ async def test_sqlite_is_durable_unless_told_otherwise(database: object, option:
 
     assert isinstance(database, TestDatabase)
     async with aqueue.Queue(database.dsn + option) as queue:
+        # A setting of each connection: read on aqueue's own, which no API hands out.
         rows = await queue.backend._fetchall("PRAGMA synchronous", {})  # type: ignore[attr-defined]
         assert rows[0][0] == level  # 2 = FULL: on disk when enqueue returns

@@ -8,8 +8,8 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
-from aqueue.dependencies import WAITING_UNTIL
-from aqueue.records import JobFilter
+from aqueue.records import WAITING_UNTIL, JobFilter
+from tests.counting import pending
 
 NO_RETRY = aqueue.Backoff(base=0, jitter=0)
 
@@ -43,7 +43,7 @@ async def test_a_child_waits_for_its_parents_then_runs(queue: aqueue.Queue) -> N
     assert info is not None
     assert (info.status, info.waiting, info.scheduled_at) == (JobStatus.QUEUED, 2, WAITING_UNTIL)
     assert set(info.depends_on) == {a.id, b.id} and set(info.waiting_for) == {a.id, b.id}
-    assert await queue.count_pending() == 3
+    assert await pending(queue) == 3
     await queue.process(10)
     assert ran[:2] == ["a", "b"] and ran[2:] == ["c"]
     info = await queue.get_job(c.id)
@@ -136,7 +136,7 @@ async def test_cancelling_a_parent_by_hand_cancels_its_children(queue: aqueue.Qu
     step, _ = tasks(queue, ran)
     parent = await step.enqueue("parent")
     child = await step.using(after=[parent]).enqueue("child")
-    assert await queue.cancel_job(parent.id) == JobStatus.CANCELLED
+    assert await queue.jobs.cancel(parent.id) == JobStatus.CANCELLED
     assert await status(queue, child) == JobStatus.CANCELLED
     assert await queue.process(10) == 0
 
@@ -171,4 +171,4 @@ async def test_bad_parents_are_refused_and_nothing_is_written(queue: aqueue.Queu
         step.using(after=["x"], delay=5)
     with pytest.raises(ValueError, match="on_parent_failure"):
         step.using(after=["x"], on_parent_failure="ignore")  # type: ignore[arg-type]
-    assert await queue.backend.list_jobs(JobFilter(limit=10)) == []
+    assert await queue.jobs.list(JobFilter(limit=10)) == []

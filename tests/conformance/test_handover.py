@@ -17,15 +17,9 @@ import pytest
 import aqueue
 from aqueue import JobStatus
 from aqueue.worker import Worker
-from tests.conftest import empty, server_dsn
 from tests.databases import TestDatabase
-
-
-@pytest.fixture
-def pg_dsn() -> str:
-    dsn = server_dsn("postgresql")
-    asyncio.run(empty(dsn))
-    return dsn
+from tests.raw import raw
+from tests.seam import handover
 
 
 @pytest.fixture
@@ -47,8 +41,9 @@ def tasks(queue: aqueue.Queue, runs: list[str]) -> None:
 
 
 async def offers(queue: aqueue.Queue) -> list[str]:
-    rows = await queue.backend._fetch(  # type: ignore[attr-defined]
-        "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
+    async with raw(queue) as sql:
+        rows = await sql.fetch(
+            "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
     return [r[0] for r in rows]
 
 
@@ -80,7 +75,7 @@ async def test_an_idle_worker_starts_a_handed_over_job_without_claiming(
             await wait_for_offer(pg, worker.name)
             big = await producer.enqueue("mark", "x" * 20_000)
             assert await big.result(10) == 20_000
-        assert worker.signals.counts["handed_over"] == 2
+        assert worker.signals.handed_over.count == 2
         assert runs == [job.id, big.id]
     finally:
         worker.stop()
@@ -92,7 +87,7 @@ async def test_what_a_claim_must_check_is_never_handed_over(pg: aqueue.Queue) ->
     """Delayed jobs, unique and limit keys, parents, the caller's transaction,
     batches and paused queues go the claim's way: queued, the offer left standing."""
     tasks(pg, [])
-    await pg.backend.offer("ghost", None, 30.0, 60.0, 0.0)
+    await handover(pg).offer("ghost", None, 30.0, 60.0, 0.0)
     mark = pg.task_named("mark")
     parent = await mark.using(delay=3600).enqueue()
     kept = [
@@ -102,12 +97,8 @@ async def test_what_a_claim_must_check_is_never_handed_over(pg: aqueue.Queue) ->
         await mark.using(after=[parent]).enqueue(),
         *await pg.enqueue_many([mark.prepare(), mark.prepare()]),
     ]
-    conn = await pg.backend._pool.acquire()  # type: ignore[attr-defined]
-    try:
-        async with conn.transaction():
-            kept.append(await mark.using(connection=conn).enqueue())
-    finally:
-        await pg.backend._pool.release(conn)  # type: ignore[attr-defined]
+    async with raw(pg) as sql, sql.conn.transaction():
+        kept.append(await mark.using(connection=sql.conn).enqueue())
     await pg.pause("mail")
     kept.append(await mark.using(queue="mail").enqueue())
     for job in kept:
@@ -115,7 +106,7 @@ async def test_what_a_claim_must_check_is_never_handed_over(pg: aqueue.Queue) ->
         assert info is not None and info.status == JobStatus.QUEUED and info.worker is None
     assert await offers(pg) == ["ghost"]
     # An offer for other queues is not taken either; one for the job's queue is.
-    await pg.backend.offer("ghost", ["mail"], 30.0, 60.0, 0.0)
+    await handover(pg).offer("ghost", ["mail"], 30.0, 60.0, 0.0)
     await pg.resume("mail")
     fresh = aqueue.Queue(pg.dsn)  # no memory of enqueues that found no offer
     async with fresh:
@@ -146,8 +137,9 @@ async def test_a_hand_over_heard_late_is_checked_before_it_runs(pg: aqueue.Queue
         assert worker.keeper.up_to_date()
         late = [worker.name, time.monotonic() - 20, gone.id, "mark", "default", 0, "[]", "{}",
                 1, 1, None, time.time(), None]
+        assert worker.offers is not None
         worker.offers.heard(json.dumps(late))
-        await worker.signals.wait("lease_lost", timeout=5)
+        await worker.signals.lease_lost.wait(timeout=5)
         await asyncio.sleep(0.2)
     finally:
         worker.stop()
@@ -159,7 +151,7 @@ async def test_a_hand_over_heard_late_is_checked_before_it_runs(pg: aqueue.Queue
 
 async def test_a_lapsed_offer_is_not_taken(pg: aqueue.Queue) -> None:
     tasks(pg, [])
-    await pg.backend.offer("ghost", None, 30.0, 0.05, 0.0)
+    await handover(pg).offer("ghost", None, 30.0, 0.05, 0.0)
     await asyncio.sleep(0.1)
     job = await pg.enqueue("mark")
     info = await pg.get_job(job.id)
@@ -171,7 +163,7 @@ async def test_a_job_handed_to_a_worker_that_died_comes_back(pg: aqueue.Queue) -
     and a live worker runs it."""
     runs: list[str] = []
     tasks(pg, runs)
-    await pg.backend.offer("dead-worker", None, 0.5, 60.0, 0.0)
+    await handover(pg).offer("dead-worker", None, 0.5, 60.0, 0.0)
     job = await pg.enqueue("mark")
     info = await pg.get_job(job.id)
     assert info is not None and info.worker == "dead-worker"
@@ -197,9 +189,10 @@ async def test_jobs_handed_over_while_the_listener_was_down_still_run(
     running = asyncio.create_task(worker.run())
     try:
         await wait_for_offer(pg, worker.name)
-        killed = await pg.backend._fetchval(  # type: ignore[attr-defined]
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+        async with raw(pg) as sql:
+            killed = await sql.value(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
         assert killed >= 1
         job = await pg.enqueue("mark")
         info = await pg.get_job(job.id)
@@ -220,6 +213,7 @@ async def test_a_stopping_worker_gives_back_a_job_it_did_not_hear_of(
     running = asyncio.create_task(worker.run())
     try:
         await wait_for_offer(pg, worker.name)
+        assert worker.offers is not None
         worker.offers.enabled = False  # deaf from now on, as at shutdown
         job = await pg.enqueue("mark")
         info = await pg.get_job(job.id)
@@ -230,7 +224,7 @@ async def test_a_stopping_worker_gives_back_a_job_it_did_not_hear_of(
         await running
     info = await pg.get_job(job.id)
     assert info is not None and info.status == JobStatus.QUEUED and info.attempts == 0
-    assert worker.signals.counts["handed_back"] == 1
+    assert worker.signals.handed_back.count == 1
 
 
 async def test_many_workers_and_producers_run_each_job_once(pg: aqueue.Queue) -> None:
@@ -259,7 +253,7 @@ async def test_many_workers_and_producers_run_each_job_once(pg: aqueue.Queue) ->
 
         made = [j for batch in await asyncio.gather(produce(), produce()) for j in batch]
         for job in made:
-            await pg.wait_until_finished(job.id, 15)
+            await pg.results.wait(job.id, 15)
     finally:
         for w in workers:
             w.stop()
@@ -267,7 +261,7 @@ async def test_many_workers_and_producers_run_each_job_once(pg: aqueue.Queue) ->
         for q in queues:
             await q.close()
     assert sorted(runs) == sorted(j.id for j in made)
-    assert sum(w.signals.counts["handed_over"] for w in workers) > 0
+    assert sum(w.signals.handed_over.count for w in workers) > 0
 
 
 async def test_workers_offer_only_where_producers_can_hand_over(
@@ -278,17 +272,18 @@ async def test_workers_offer_only_where_producers_can_hand_over(
         worker = Worker(queue, poll_interval=0.2, register=False)
         running = asyncio.create_task(worker.run())
         try:
-            await asyncio.sleep(0.5)
-            assert worker.offers.enabled is (database.backend == "postgresql")
+            await worker.signals.idle.wait()
+            offering = worker.offers is not None and worker.offers.enabled
+            assert offering is (database.backend == "postgresql")
             burst = Worker(queue, burst=True, register=False)
             await burst.run()
-            assert burst.offers.enabled is False
+            assert burst.offers is None or not burst.offers.enabled
             declined = Worker(queue, poll_interval=0.2, handover=False, register=False)
             other = asyncio.create_task(declined.run())
-            await asyncio.sleep(0.3)
+            await declined.signals.idle.wait()
             declined.stop()
             await other
-            assert declined.offers.enabled is False
+            assert declined.offers is None or not declined.offers.enabled
         finally:
             worker.stop()
             await running
@@ -321,7 +316,7 @@ async def test_a_claim_that_fills_the_last_slot_withdraws_the_offer(pg: aqueue.Q
             # A delayed job is never handed over: the idle worker claims it
             # when it is due, and the claim fills its only slot.
             await producer.task_named("long").using(delay=0.2).enqueue()
-            await busy.signals.wait("claimed", 1)
+            await busy.signals.claimed.wait(1)
             assert busy.name not in await offers(pg)
             idle = Worker(pg, concurrency=1, poll_interval=30, register=False)
             running.append(asyncio.create_task(idle.run()))
@@ -355,11 +350,11 @@ async def test_a_job_handed_over_with_no_free_slot_goes_back_at_once(pg: aqueue.
         await wait_for_offer(pg, worker.name)
         async with producer:
             first = await producer.enqueue("long")  # handed over: the slot is taken
-            await worker.signals.wait("handed_over", 1)
+            await worker.signals.handed_over.wait(1)
             # The race: an offer of this worker's still stands as its slot fills.
-            await pg.backend.offer(worker.name, None, worker.lease, 10.0, time.monotonic())
+            await handover(pg).offer(worker.name, None, worker.lease, 10.0, time.monotonic())
             second = await producer.enqueue("long")
-            await worker.signals.wait("handed_back", 1)
+            await worker.signals.handed_back.wait(1)
             info = await producer.get_job(second.id)
             assert info is not None and (info.status, info.attempts) == (JobStatus.QUEUED, 0)
             release.set()

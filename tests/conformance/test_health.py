@@ -9,6 +9,7 @@ import aqueue
 from aqueue.records import WorkerRegistration
 from tests.databases import TestDatabase
 from tests.raw import set_time
+from tests.seam import registry
 
 
 async def test_an_idle_queue_is_healthy(queue: aqueue.Queue) -> None:
@@ -50,7 +51,7 @@ async def test_leases_nobody_rescues_are_unhealthy(queue: aqueue.Queue) -> None:
 
 async def test_too_few_workers_alive(queue: aqueue.Queue) -> None:
     assert (await queue.health(min_workers=1)).problems == ["0 workers alive, fewer than 1"]
-    await queue.backend.register_worker(
+    await registry(queue).register_worker(
         WorkerRegistration("w:1:abc", "host", 1, None, 5, aqueue.__version__), ttl=60)
     health = await queue.health(min_workers=1)
     assert health.status == "healthy" and health.workers_alive == 1

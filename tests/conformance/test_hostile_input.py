@@ -12,8 +12,9 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
-from aqueue.completer import Completer
+from aqueue._worker.completer import Completer
 from aqueue.records import Outcome
+from tests.counting import pending
 from tests.raw import set_column
 
 NUL = "a\x00b"
@@ -55,7 +56,7 @@ async def test_lone_surrogate_argument_is_refused_and_nothing_written(
         await queue.enqueue_many([t.prepare(1), t.prepare(name=[SURROGATE])])
     with pytest.raises(ValueError, match="unique_key"):
         t.using(unique_key=NUL)
-    assert await queue.count_pending() == 0
+    assert await pending(queue) == 0
 
 
 async def test_unwritable_results_and_errors_fail_alone(queue: aqueue.Queue) -> None:
@@ -157,7 +158,7 @@ async def test_undecodable_arguments_fail_that_job_alone(queue: aqueue.Queue) ->
         assert info.status == JobStatus.FAILED and info.attempts == 1
         assert info.error is not None and info.error["type"].endswith("UndecodableArguments")
     # Listing such a row (aqueue jobs) says what is wrong instead of crashing.
-    listed = {info.id: info for info in await queue.list_jobs()}
+    listed = {info.id: info for info in await queue.jobs.list()}
     if queue.dialect != "postgresql":
         assert listed[jobs[4].id].decode_error is not None
         assert "kwargs" in (listed[jobs[4].id].decode_error or "")

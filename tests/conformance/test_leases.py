@@ -111,7 +111,7 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     await backend.hand_back(worker.name, [(job.id, 1)])
     await backend.claim_jobs("other", None, 1, 30)
     # A renewal (every lease/3 s) shows the worker it lost the job: it stops it.
-    await worker.signals.wait("lease_lost", timeout=10)
+    await worker.signals.lease_lost.wait(timeout=10)
     release.set()
     await asyncio.sleep(0.2)
     worker.stop()
@@ -165,7 +165,7 @@ async def test_a_hand_back_that_ends_hundreds_of_cancelled_jobs(queue: aqueue.Qu
     await queue.enqueue_many([held.prepare() for _ in range(300)])
     claimed = await queue.backend.claim_jobs("w1", None, 300, 30)
     for job in claimed:
-        assert await queue.cancel_job(job.id) == JobStatus.RUNNING  # asked to stop
+        assert await queue.jobs.cancel(job.id) == JobStatus.RUNNING  # asked to stop
     assert await queue.backend.hand_back("w1", [job.key for job in claimed]) == 300
     info = await queue.job(claimed[-1].id).refresh()
     assert info.status == JobStatus.CANCELLED

@@ -14,8 +14,8 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
-from aqueue.limits import TaskLimit, parse_rate
-from aqueue.records import JobFilter
+from aqueue.records import JobFilter, TaskLimit
+from aqueue.validation import parse_rate
 from aqueue.worker import Worker
 from tests.databases import TestDatabase
 
@@ -57,7 +57,7 @@ async def run_workers(queue: aqueue.Queue, count: int, *, concurrency: int = 10)
 
 
 async def all_succeeded(queue: aqueue.Queue, count: int) -> None:
-    jobs = await queue.backend.list_jobs(JobFilter(limit=10_000))
+    jobs = await queue.jobs.list(JobFilter(limit=10_000))
     assert len(jobs) == count
     assert Counter(j.status for j in jobs) == {JobStatus.SUCCEEDED: count}
 
@@ -85,7 +85,7 @@ async def test_limit_key_applies_the_limit_per_key(queue: aqueue.Queue) -> None:
 
     await queue.enqueue_many([per_tenant.using(limit_key=f"tenant:{t}").prepare(t, n)
                               for n in range(5) for t in "abc"])
-    info = await queue.backend.list_jobs(JobFilter(limit=1))
+    info = await queue.jobs.list(JobFilter(limit=1))
     assert info[0].task == "per_tenant"
     await run_workers(queue, 2)
     assert [gauge.peak[t] for t in "abc"] == [1, 1, 1]
@@ -169,7 +169,7 @@ async def test_bad_limits_are_refused_where_they_are_given(queue: aqueue.Queue) 
 
     with pytest.raises(ValueError, match="control characters"):
         limited.using(limit_key="bad\x00key")
-    assert await queue.backend.list_jobs(JobFilter(limit=10)) == []
+    assert await queue.jobs.list(JobFilter(limit=10)) == []
 
 
 def test_rates_read_as_people_write_them() -> None:

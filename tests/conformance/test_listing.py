@@ -34,12 +34,12 @@ async def _jobs(queue: aqueue.Queue) -> dict[str, list[str]]:
 
 async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -> None:
     ids = await _jobs(queue)
-    every = await queue.list_jobs(JobFilter(limit=100))
+    every = await queue.jobs.list(JobFilter(limit=100))
     assert [j.id for j in every] == sorted((j.id for j in every), reverse=True)  # newest first
     assert len(every) == 9
 
     async def listed(**kw: object) -> set[str]:
-        return {j.id for j in await queue.list_jobs(JobFilter(**kw))}  # type: ignore[arg-type]
+        return {j.id for j in await queue.jobs.list(JobFilter(**kw))}  # type: ignore[arg-type]
 
     assert await listed(statuses=("failed",)) == set(ids["failed"])
     assert await listed(queues=("mail",)) == set(ids["mail"])
@@ -52,8 +52,8 @@ async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -
     # Failed or cancelled jobs of a task: one index range per status.
     assert await listed(tasks=("boom",), statuses=("failed",)) == set(ids["failed"])
     assert await listed(tasks=("ok",), statuses=("failed",)) == set()
-    assert await queue.cancel_job(ids["queued"][0]) == JobStatus.CANCELLED
-    both = await queue.list_jobs(JobFilter(tasks=("ok", "boom"), limit=2,
+    assert await queue.jobs.cancel(ids["queued"][0]) == JobStatus.CANCELLED
+    both = await queue.jobs.list(JobFilter(tasks=("ok", "boom"), limit=2,
                                            statuses=("failed", "cancelled")))
     assert [j.id for j in both] == sorted([ids["queued"][0], *ids["failed"]], reverse=True)[:2]
     assert await listed(tasks=("boom",), statuses=("cancelled",), queues=("web",)) == set()
@@ -66,18 +66,18 @@ async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -
 async def test_keyset_pages_walk_every_job_once_both_ways(queue: aqueue.Queue) -> None:
     await _jobs(queue)
     for kind in ({}, {"queues": ("web",)}):
-        every = [j.id for j in await queue.list_jobs(JobFilter(limit=100, **kind))]  # type: ignore[arg-type]
+        every = [j.id for j in await queue.jobs.list(JobFilter(limit=100, **kind))]  # type: ignore[arg-type]
         seen: list[str] = []
         page = JobFilter(limit=2, **kind)  # type: ignore[arg-type]
         while True:
-            got = [j.id for j in await queue.list_jobs(page)]
+            got = [j.id for j in await queue.jobs.list(page)]
             seen += got
             if len(got) < 2:
                 break
             page = JobFilter(limit=2, before=got[-1], **kind)  # type: ignore[arg-type]
         assert seen == every
         # Back up from the oldest: the page newer than a cursor, newest first.
-        newer = [j.id for j in await queue.list_jobs(
+        newer = [j.id for j in await queue.jobs.list(
             JobFilter(limit=2, after=every[-1], **kind))]  # type: ignore[arg-type]
         assert newer == every[-3:-1]
 
@@ -86,7 +86,7 @@ async def test_a_running_job_is_listed_under_running(queue: aqueue.Queue) -> Non
     ids = await _jobs(queue)
     claimed = await queue.backend.claim_jobs("w1", ["web"], 1, 30)
     assert len(claimed) == 1
-    running = await queue.list_jobs(JobFilter(statuses=("running",), queues=("web",)))
+    running = await queue.jobs.list(JobFilter(statuses=("running",), queues=("web",)))
     assert [j.id for j in running] == [claimed[0].id]
     assert claimed[0].id in ids["queued"]
 
@@ -98,30 +98,30 @@ async def test_a_running_job_is_listed_under_running(queue: aqueue.Queue) -> Non
 ])
 async def test_a_bad_filter_is_refused(queue: aqueue.Queue, bad: JobFilter) -> None:
     with pytest.raises(ValueError):
-        await queue.list_jobs(bad)
+        await queue.jobs.list(bad)
 
 
 async def test_bulk_retry_and_cancel_act_on_every_match(queue: aqueue.Queue) -> None:
     ids = await _jobs(queue)
-    assert await queue.retry_jobs(JobFilter(queues=("web",), limit=1)) == 2
-    statuses = {j.id: j.status for j in await queue.list_jobs(JobFilter(limit=100))}
+    assert await queue.jobs.retry_matching(JobFilter(queues=("web",), limit=1)) == 2
+    statuses = {j.id: j.status for j in await queue.jobs.list(JobFilter(limit=100))}
     assert all(statuses[i] == JobStatus.QUEUED for i in ids["failed"])
     # Only queued/running jobs are cancelled; finished ones are left alone.
-    assert await queue.cancel_jobs(JobFilter(queues=("web",))) == 6
-    statuses = {j.id: j.status for j in await queue.list_jobs(JobFilter(limit=100))}
+    assert await queue.jobs.cancel_matching(JobFilter(queues=("web",))) == 6
+    statuses = {j.id: j.status for j in await queue.jobs.list(JobFilter(limit=100))}
     assert all(statuses[i] == JobStatus.CANCELLED for i in ids["queued"] + ids["failed"])
     assert all(statuses[i] == JobStatus.SUCCEEDED for i in ids["mail"])
-    assert await queue.cancel_jobs(JobFilter(statuses=("succeeded",))) == 0
+    assert await queue.jobs.cancel_matching(JobFilter(statuses=("succeeded",))) == 0
 
 
 async def test_delete_leaves_running_jobs_alone(queue: aqueue.Queue) -> None:
     ids = await _jobs(queue)
-    assert await queue.delete_job(ids["mail"][0]) == JobStatus.SUCCEEDED
+    assert await queue.jobs.delete(ids["mail"][0]) == JobStatus.SUCCEEDED
     assert await queue.get_job(ids["mail"][0]) is None
-    assert await queue.delete_job(ids["mail"][0]) is None
-    assert await queue.delete_job("not-a-job-id") is None
+    assert await queue.jobs.delete(ids["mail"][0]) is None
+    assert await queue.jobs.delete("not-a-job-id") is None
     claimed = await queue.backend.claim_jobs("w1", ["web"], 1, 30)
-    assert await queue.delete_job(claimed[0].id) == JobStatus.RUNNING
+    assert await queue.jobs.delete(claimed[0].id) == JobStatus.RUNNING
     assert (await queue.get_job(claimed[0].id)) is not None
 
 
@@ -133,7 +133,7 @@ async def test_overview_counts_and_recent_throughput(queue: aqueue.Queue) -> Non
     await set_time(queue, waiting[0], "scheduled_at", 3600)
     await set_time(queue, waiting[1], "scheduled_at", -600)
     await queue.pause("idle")
-    summary = {q.name: q for q in await queue.overview()}
+    summary = {q.name: q for q in await queue.jobs.counts()}
     assert set(summary) == {"mail", "web", "idle"}
     web, mail = summary["web"], summary["mail"]
     assert (web.due, web.scheduled, web.running, web.failed) == (2, 1, 1, 2)
@@ -145,5 +145,5 @@ async def test_overview_counts_and_recent_throughput(queue: aqueue.Queue) -> Non
     # A job that finished two hours ago is history, not throughput.
     await set_time(queue, ids["mail"][0], "finished_at", -7200)
     await set_time(queue, ids["mail"][1], "finished_at", -1200)
-    mail = {q.name: q for q in await queue.overview()}["mail"]
+    mail = {q.name: q for q in await queue.jobs.counts()}["mail"]
     assert mail.finished_60m["succeeded"] == 2 and mail.finished_5m["succeeded"] == 1

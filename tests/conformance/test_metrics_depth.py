@@ -1,9 +1,7 @@
 """Queue-depth metrics on each backend: the gauges match the jobs, and among
-workers one at a time reads them (a sticky turn, taken over when its holder stops)."""
+workers one at a time reads them (the leader of the duty; another when it stops)."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,7 +39,7 @@ async def test_depth_gauges_match_the_jobs(queue: aqueue.Queue) -> None:
         await ok.enqueue()
     await ok.using(delay=3600, queue="later").enqueue()
     await queue.pause("later")
-    sampler = DepthSampler(queue, take_turns=False)
+    sampler = DepthSampler.of(queue)
     assert await sampler.sample()
     gauges = _gauges(sampler)
     assert gauges[("aqueue_queue_jobs", "default", "due")] == 3
@@ -54,15 +52,16 @@ async def test_depth_gauges_match_the_jobs(queue: aqueue.Queue) -> None:
 
 
 async def test_one_sampler_at_a_time(queue: aqueue.Queue) -> None:
-    first, second = DepthSampler(queue, 15), DepthSampler(queue, 15)
-    now = datetime.now(UTC)
-    assert await first.sample(now)
-    assert not await second.sample(now + timedelta(seconds=1))
+    first = DepthSampler.of(queue, 15, worker="w:1")
+    second = DepthSampler.of(queue, 15, worker="w:2")
+    assert await first.sample()
+    assert not await second.sample()
     assert second.snapshot is None and not _gauges(second)
-    # The holder keeps its turn interval after interval...
-    assert await first.sample(now + timedelta(seconds=15))
-    assert not await second.sample(now + timedelta(seconds=20))
-    # ...and once it stops moving the row for three intervals, another takes over.
-    assert await second.sample(now + timedelta(seconds=15 + 46))
-    assert not await first.sample(now + timedelta(seconds=15 + 47))
+    # The holder keeps the lead round after round...
+    assert await first.sample()
+    assert not await second.sample()
+    # ...and once it stops, another takes over at its next round.
+    await first.stop()
+    assert await second.sample()
+    assert not await first.sample()
     assert first.snapshot is None and second.snapshot is not None

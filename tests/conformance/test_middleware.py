@@ -180,7 +180,7 @@ async def test_an_enqueue_middleware_that_raises_writes_nothing(queue: aqueue.Qu
 
     with pytest.raises(PermissionError, match="over quota"):
         await denied.enqueue()
-    assert await queue.list_jobs(JobFilter(tasks=("denied",))) == []
+    assert await queue.jobs.list(JobFilter(tasks=("denied",))) == []
 
 
 def test_sync_enqueue_goes_through_the_middleware(database: TestDatabase) -> None:

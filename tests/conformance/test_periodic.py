@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import aqueue
+from aqueue.backends.base import Schedules
 from aqueue.errors import ConfigurationError
 from aqueue.periodic import Scheduler
 from aqueue.records import JobFilter
@@ -34,7 +35,7 @@ def app(dsn: str, catch_up: str = "latest", cron: str = "* * * * *"
 
 
 async def jobs_of(queue: aqueue.Queue) -> list[aqueue.JobInfo]:
-    return await queue.list_jobs(JobFilter(tasks=("report",), limit=1000))
+    return await queue.jobs.list(JobFilter(tasks=("report",), limit=1000))
 
 
 async def test_racing_schedulers_enqueue_each_tick_once(database: TestDatabase) -> None:
@@ -42,9 +43,7 @@ async def test_racing_schedulers_enqueue_each_tick_once(database: TestDatabase) 
     for q in queues:
         await q.open()
     try:
-        schedulers = [Scheduler(q, q.schedules) for q in queues]
-        for s in schedulers:
-            await s._load()
+        schedulers = [Scheduler.of(q) for q in queues]
         # First start: the schedule begins now, no past tick runs.
         assert sum(await asyncio.gather(*(s.tick(T0 + timedelta(seconds=5))
                                           for s in schedulers))) == 0
@@ -57,8 +56,7 @@ async def test_racing_schedulers_enqueue_each_tick_once(database: TestDatabase) 
         assert ticks == [T0 + timedelta(minutes=m) for m in range(1, 4)]
         assert all(j.kwargs == {"label": "minutely"} for j in found)
         # A restarted worker (a new scheduler, mid-minute) does not double it.
-        again = Scheduler(queues[0], queues[0].schedules)
-        await again._load()
+        again = Scheduler.of(queues[0])
         assert await again.tick(T0 + timedelta(minutes=3, seconds=30)) == 0
         assert len(await jobs_of(queues[0])) == 3
     finally:
@@ -71,12 +69,10 @@ async def test_ticks_missed_while_no_worker_ran(database: TestDatabase, policy: 
                                                 expected: int) -> None:
     queue, _ = app(database.dsn, policy, cron="*/5 * * * *")
     async with queue:
-        first = Scheduler(queue, queue.schedules)
-        await first._load()
+        first = Scheduler.of(queue)
         await first.tick(T0 + timedelta(seconds=1))
         # No worker for 50 minutes (ten ticks); one starts 90 s after the latest.
-        later = Scheduler(queue, queue.schedules)
-        await later._load()
+        later = Scheduler.of(queue)
         assert await later.tick(T0 + timedelta(minutes=50, seconds=90)) == expected
         assert await later.tick(T0 + timedelta(minutes=50, seconds=95)) == 0
         assert len(await jobs_of(queue)) == expected
@@ -85,8 +81,7 @@ async def test_ticks_missed_while_no_worker_ran(database: TestDatabase, policy: 
 async def test_the_task_reads_its_tick_on_every_attempt(database: TestDatabase) -> None:
     queue, seen = app(database.dsn)
     async with queue:
-        scheduler = Scheduler(queue, queue.schedules)
-        await scheduler._load()
+        scheduler = Scheduler.of(queue)
         await scheduler.tick(T0)
         await scheduler.tick(T0 + timedelta(minutes=1, seconds=2))
         [job] = await jobs_of(queue)
@@ -99,6 +94,7 @@ async def test_the_task_reads_its_tick_on_every_attempt(database: TestDatabase) 
 
 async def test_last_ticks_and_compare_and_set(queue: aqueue.Queue) -> None:
     backend = queue.backend
+    assert isinstance(backend, Schedules)
     assert await backend.advance_tick("s", None, T0, []) == []
     assert await backend.advance_tick("s", None, T0, []) is None  # already started
     assert await backend.advance_tick("s", T0 - timedelta(minutes=1), T0, []) is None

@@ -7,6 +7,7 @@ import asyncio
 import aqueue
 from aqueue import JobStatus
 from aqueue.records import JobFilter
+from tests.counting import totals
 
 
 async def _held_setup(queue: aqueue.Queue) -> tuple[asyncio.Event, asyncio.Event, list[str]]:
@@ -26,7 +27,7 @@ async def _held_setup(queue: aqueue.Queue) -> tuple[asyncio.Event, asyncio.Event
 
 
 async def _statuses(queue: aqueue.Queue) -> dict[str, int]:
-    return (await queue.stats()).get("default", {})
+    return (await totals(queue)).get("default", {})
 
 
 async def test_jobs_held_ahead_go_back_to_the_queue_at_shutdown(queue: aqueue.Queue) -> None:
@@ -43,7 +44,7 @@ async def test_jobs_held_ahead_go_back_to_the_queue_at_shutdown(queue: aqueue.Qu
     release.set()
     await asyncio.wait_for(running, 10)
     # ...and their attempt is not counted: they never ran.
-    jobs = await queue.backend.list_jobs(JobFilter(statuses=("queued",)))
+    jobs = await queue.jobs.list(JobFilter(statuses=("queued",)))
     assert len(jobs) == 4 and all(j.attempts == 0 for j in jobs)
     assert len(ran) == 1 and (await _statuses(queue)).get("succeeded") == 1
 
@@ -53,15 +54,15 @@ async def test_cancelling_a_job_held_ahead_means_it_never_runs(queue: aqueue.Que
     worker = aqueue.Worker(queue, concurrency=1, prefetch=3, lease=0.6, poll_interval=0.1)
     running = asyncio.create_task(worker.run())
     await asyncio.wait_for(started.wait(), 10)
-    held = [j for j in await queue.backend.list_jobs(
+    held = [j for j in await queue.jobs.list(
         JobFilter(statuses=("running",))) if j.args != [int(ran[0])]]
     assert len(held) == 3
     await queue.job(held[0].id).cancel()
     # The lease keeper (every lease/3 s; at once on PostgreSQL) drops the job:
     # its cancelled outcome is written.
-    await worker.signals.wait("written", 1)
+    await worker.signals.written.wait(1)
     release.set()
-    await worker.signals.wait("written", 5)  # and the four others ran
+    await worker.signals.written.wait(5)  # and the four others ran
     worker.stop()
     await asyncio.wait_for(running, 10)
     assert (await queue.job(held[0].id).refresh()).status == JobStatus.CANCELLED

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 import aqueue
 from aqueue import JobStatus
+from aqueue.records import ClaimedJob
+from tests.counting import pending
 
 QUICK = aqueue.Backoff(base=0.0, jitter=0.0)
 
@@ -165,7 +168,7 @@ async def test_queues_filter_what_is_processed(queue: aqueue.Queue) -> None:
     b = await noop.using(queue="b").enqueue()
     assert await queue.process(10, queues=["a"]) == 1
     assert (await b.refresh()).status == JobStatus.QUEUED
-    assert await queue.count_pending("b") == 1
+    assert await pending(queue, "b") == 1
 
 
 async def test_context_and_progress(queue: aqueue.Queue) -> None:
@@ -248,3 +251,29 @@ async def test_graceful_stop_hands_back_unfinished_jobs(queue: aqueue.Queue) -> 
     await asyncio.wait_for(running, 10)
     info = await job.refresh()
     assert info.status == JobStatus.QUEUED and info.attempts == 0
+
+
+async def test_a_burst_run_does_not_end_on_a_claim_older_than_a_retry(
+        queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a burst run ended when a claim found nothing, though the
+    retry an outcome queued was written while that claim was in flight (it
+    ran one attempt of two). Here every empty claim answers only once the
+    outcomes are written, as a slow claim would."""
+    @queue.task(name="flaky", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))
+    async def flaky() -> None:
+        raise ValueError("once more")
+
+    worker = aqueue.Worker(queue, burst=True, register=False)
+    claim = queue.backend.claim_jobs
+
+    async def slow_claim(*args: Any) -> list[ClaimedJob]:
+        found = await claim(*args)
+        if not found and worker.completer.pending_keys():
+            await worker.completer.flushed()  # written meanwhile: the answer is stale
+        return found
+
+    monkeypatch.setattr(queue.backend, "claim_jobs", slow_claim)
+    job = await flaky.enqueue()
+    await worker.run()
+    assert worker.processed_count == 2
+    assert (await job.refresh()).status == JobStatus.FAILED

@@ -8,6 +8,7 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
+from tests.counting import pending, totals
 
 
 async def test_enqueue_returns_durable_job_with_snapshot(queue: aqueue.Queue) -> None:
@@ -89,9 +90,9 @@ async def test_batch_enqueue_writes_all_in_one_call(queue: aqueue.Queue) -> None
         [item.prepare(n) for n in range(500)] + [item.using(queue="other", priority=9).prepare(-1)]
     )
     assert len(jobs) == 501 and len({j.id for j in jobs}) == 501
-    assert await queue.count_pending() == 501
-    assert await queue.count_pending("other") == 1
-    assert await queue.count_pending(["default", "other"]) == 501
+    assert await pending(queue) == 501
+    assert await pending(queue, "other") == 1
+    assert await pending(queue, ["default", "other"]) == 501
     info = await jobs[-1].refresh()
     assert (info.queue, info.priority, info.args) == ("other", 9, [-1])
     assert (await jobs[123].refresh()).args == [123]
@@ -115,7 +116,7 @@ async def test_large_batch_is_written_in_parts_all_or_nothing(queue: aqueue.Queu
     assert len(set(others)) == 4500
     # Ids sort in the order the jobs were given, across parts.
     assert others == sorted(others)
-    assert await queue.count_pending() == 4501
+    assert await pending(queue) == 4501
     assert (await jobs[4500].refresh()).queue == "late"
     assert (await jobs[2999].refresh()).args == [2999]
 
@@ -123,7 +124,7 @@ async def test_large_batch_is_written_in_parts_all_or_nothing(queue: aqueue.Queu
     bad = [item.prepare(n) for n in range(4500)] + [item.prepare({1, 2})]
     with pytest.raises(TypeError, match="positional argument 0"):
         await queue.enqueue_many(bad)
-    assert await queue.count_pending() == 4501
+    assert await pending(queue) == 4501
 
 
 async def test_unique_key_returns_the_active_job(queue: aqueue.Queue) -> None:
@@ -141,7 +142,7 @@ async def test_unique_key_returns_the_active_job(queue: aqueue.Queue) -> None:
         once.using(unique_key="k3").prepare(6),
     ])
     assert batch[0].id == first.id and batch[1].id == batch[2].id
-    assert await queue.count_pending() == 3
+    assert await pending(queue) == 3
     # Once the holder has finished, the key is free again.
     assert await queue.process(10) == 3
     fresh = await once.using(unique_key="k1").enqueue(7)
@@ -158,7 +159,7 @@ async def test_stats_counts_per_queue_and_status(queue: aqueue.Queue) -> None:
     await ok.using(queue="b").enqueue()
     job = await ok.using(queue="b").enqueue()
     assert await job.cancel() == "cancelled"
-    assert await queue.stats() == {"default": {"queued": 1}, "b": {"queued": 2, "cancelled": 1}}
+    assert await totals(queue) == {"default": {"queued": 1}, "b": {"queued": 2, "cancelled": 1}}
 
 
 async def test_cancel_queued_job_and_result_raises(queue: aqueue.Queue) -> None:
@@ -213,4 +214,4 @@ async def test_a_unique_job_that_finishes_before_the_look_up_is_not_inserted_twi
 
     ids = await insert_resolving_unique_keys(rows, insert_then_a_quick_worker, backend._holders)
     assert ids == [rows[0].id]
-    assert await queue.stats() == {"default": {"succeeded": 1}}
+    assert await totals(queue) == {"default": {"succeeded": 1}}

@@ -4,7 +4,6 @@ task's result_ttl, are deleted in batches by one worker per interval."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -38,7 +37,7 @@ async def _finished(queue: aqueue.Queue) -> dict[str, list[str]]:
     await queue.process(10)
     made["cancelled"] = [(await ok.using(delay=3600).enqueue()).id for _ in range(2)]
     for job_id in made["cancelled"]:
-        await queue.cancel_job(job_id)
+        await queue.jobs.cancel(job_id)
     for ids in made.values():
         await set_time(queue, ids[0], "finished_at", -10 * DAY)
     await set_time(queue, made["cache"][1], "finished_at", -7200)  # past its 1 h ttl
@@ -46,12 +45,13 @@ async def _finished(queue: aqueue.Queue) -> dict[str, list[str]]:
 
 
 async def remaining(queue: aqueue.Queue) -> set[str]:
-    return {j.id for j in await queue.list_jobs(JobFilter(limit=1000))}
+    return {j.id for j in await queue.jobs.list(JobFilter(limit=1000))}
 
 
 async def test_a_sweep_deletes_what_is_past_its_age(queue: aqueue.Queue) -> None:
     made = await _finished(queue)
-    retention = Retention(queue, {"succeeded": 7 * DAY, "cancelled": 7 * DAY})
+    retention = Retention.of(queue, "w:1", {"succeeded": 7 * DAY, "cancelled": 7 * DAY})
+    assert retention is not None
     assert await retention.sweep() == 4  # old succeeded, old cancelled, both cache jobs
     assert await remaining(queue) == {
         made["succeeded"][1], made["cancelled"][1], *made["failed"]}
@@ -63,16 +63,25 @@ async def test_one_worker_sweeps_per_interval(database: TestDatabase) -> None:
         await q.open()
     try:
         made = await _finished(queues[0])
-        now = datetime.now(UTC)
-        results = await asyncio.gather(*(Retention(q).sweep(now) for q in queues))
+        sweepers = [Retention.of(q, f"w:{n}") for n, q in enumerate(queues)]
+        assert all(sweepers)
+        results = await asyncio.gather(*(s.sweep() for s in sweepers if s))
         [winner] = [i for i, r in enumerate(results) if r is not None]
         # The old failed job; and, if the first queue won, the cache task's
         # two jobs past their result_ttl (only that queue has the task).
         assert results[winner] == (3 if winner == 0 else 1), results
         assert made["failed"][0] not in await remaining(queues[0])
-        # Within the interval nobody sweeps again; after it, someone does.
-        assert await Retention(queues[1]).sweep(now + timedelta(seconds=30)) is None
-        assert await Retention(queues[1]).sweep(now + timedelta(seconds=61)) == 0
+        # The leader keeps the duty; the others keep out of it...
+        again = await asyncio.gather(*(s.sweep() for s in sweepers if s))
+        assert [r is not None for r in again] == [i == winner for i in range(3)]
+        # ...until it stops: then the next to ask takes it over.
+        leader = sweepers[winner]
+        assert leader is not None and leader.leadership.term is not None
+        await leader.stop()
+        # (Not the first queue's: only it knows the cache task, whose jobs it would delete.)
+        other = sweepers[2 if winner == 1 else 1]
+        assert other is not None and await other.sweep() == 0
+        assert other.leadership.term == 2
     finally:
         for q in queues:
             await q.close()
@@ -83,12 +92,10 @@ async def test_a_worker_applies_the_queue_retention(database: TestDatabase) -> N
     async with queue:
         made = await _finished(queue)
         worker = aqueue.Worker(queue, retention_interval=0.2, poll_interval=0.1)
+        assert worker.retention is not None
         running = asyncio.create_task(worker.run())
         try:
-            for _ in range(100):
-                if made["succeeded"][0] not in await remaining(queue):
-                    break
-                await asyncio.sleep(0.1)
+            await worker.retention.stepped.wait()
         finally:
             worker.stop()
             await asyncio.wait_for(running, 10)

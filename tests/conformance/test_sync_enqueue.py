@@ -10,6 +10,7 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
+from tests.counting import pending
 from tests.databases import TestDatabase
 
 
@@ -69,7 +70,7 @@ def test_sync_checks_and_unique_keys_are_the_async_ones(database: TestDatabase) 
 
 async def _count(dsn: str) -> int:
     async with aqueue.Queue(dsn) as queue:
-        return await queue.count_pending()
+        return await pending(queue)
 
 
 def test_many_threads_share_one_bridge(database: TestDatabase) -> None:

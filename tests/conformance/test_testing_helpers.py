@@ -10,6 +10,7 @@ import pytest
 
 import aqueue
 from aqueue.testing import queue_under_test
+from tests.counting import pending
 from tests.databases import TestDatabase
 
 
@@ -95,7 +96,7 @@ async def test_eager_enqueue_returns_finished_jobs(database: TestDatabase) -> No
         assert info is not None and info.status == "succeeded" and info.result == 16
         fan = await tasks["fan_out"].enqueue(3)  # its children run before enqueue returns
         assert await fan.result(timeout=0) == 3
-        assert [j.status for j in await queue.list_jobs()].count("succeeded") == 5
+        assert [j.status for j in await queue.jobs.list()].count("succeeded") == 5
         with pytest.raises(aqueue.JobFailed, match="always") as failed:
             await tasks["broken"].enqueue()
         assert failed.value.error_type == "ValueError"
@@ -110,7 +111,7 @@ async def test_the_queue_is_put_back(database: TestDatabase) -> None:
         await tasks["double"].enqueue(1)
     assert app.dsn == before and not app.middleware.enqueues
     async with queue_under_test(app) as queue:  # in memory, empty again
-        assert await queue.count_pending() == 0
+        assert await pending(queue.queue) == 0
 
 
 async def test_sync_calls_refuse_an_in_memory_database() -> None:

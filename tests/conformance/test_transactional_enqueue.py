@@ -21,7 +21,7 @@ async def test_job_exists_only_if_the_transaction_commits(
     async def tx(n: int) -> int:
         return n
 
-    dsn = parse(queue.dsn if queue.dialect == "sqlite" else queue._dsn.raw)
+    dsn = parse(queue.dsn)
     if queue.dialect == "postgresql":
         conn = await asyncpg.connect(host=dsn.host, port=dsn.port, user=dsn.user,
                                      database=dsn.database)
@@ -60,7 +60,7 @@ async def test_a_deadlock_on_the_callers_connection_is_not_retried(queue: aqueue
     async def tx(n: int) -> int:
         return n
 
-    dsn = parse(queue._dsn.raw)
+    dsn = parse(queue.dsn)
 
     async def connect() -> aiomysql.Connection:
         return await aiomysql.connect(host=dsn.host, port=dsn.port, user=dsn.user,
@@ -99,7 +99,7 @@ async def test_a_deadlock_on_the_callers_connection_is_not_retried(queue: aqueue
     finally:
         for conn in (setup, caller, other):
             conn.close()
-    jobs = await queue.list_jobs()
+    jobs = await queue.jobs.list()
     assert [(j.args, j.unique_key) for j in jobs] == [([0], "k")]
 
 
@@ -108,7 +108,7 @@ async def test_enqueue_many_honours_a_jobs_connection(queue: aqueue.Queue) -> No
     async def tx(n: int) -> int:
         return n
 
-    dsn = parse(queue.dsn if queue.dialect == "sqlite" else queue._dsn.raw)
+    dsn = parse(queue.dsn)
     if queue.dialect == "postgresql":
         conn = await asyncpg.connect(host=dsn.host, port=dsn.port, user=dsn.user,
                                      database=dsn.database)

@@ -4,6 +4,7 @@ a round trip through another backend (SQLite), both ways, and again is a no-op."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import aqueue
 from aqueue.portable import job_to_dict
 from aqueue.records import JobFilter, JobInfo
 from aqueue.transfer import RunningJobs, WaitingJobs, copy, import_lines, read_jobs
-from tests.conftest import empty
 from tests.databases import TestDatabase
 
 MS = timedelta(milliseconds=1)
@@ -39,11 +39,11 @@ async def _jobs_of_every_kind(queue: aqueue.Queue) -> None:
     await ok.using(delay=3600, unique_key="k-1", priority=7, timeout=12.5,
                    queue="later").enqueue("waits")
     cancelled = await ok.using(delay=3600).enqueue("never")
-    await queue.cancel_job(cancelled.id)
+    await queue.jobs.cancel(cancelled.id)
 
 
 async def _all(queue: aqueue.Queue) -> dict[str, JobInfo]:
-    return {j.id: j for j in await queue.list_jobs(JobFilter(limit=1000))}
+    return {j.id: j for j in await queue.jobs.list(JobFilter(limit=1000))}
 
 
 def _same(a: JobInfo, b: JobInfo) -> None:
@@ -60,7 +60,8 @@ def _same(a: JobInfo, b: JobInfo) -> None:
 
 
 async def test_a_round_trip_through_sqlite_keeps_every_field(
-        queue: aqueue.Queue, database: TestDatabase, tmp_path: Path) -> None:
+        queue: aqueue.Queue, database: TestDatabase, tmp_path: Path,
+        fresh_dsn: Callable[[str, Path], str]) -> None:
     await _jobs_of_every_kind(queue)
     original = await _all(queue)
     assert len(original) == 5 and any(j.history for j in original.values())
@@ -74,11 +75,8 @@ async def test_a_round_trip_through_sqlite_keeps_every_field(
             _same(job, copied[job_id])
         again = await copy(queue, other)
         assert (again.written, again.existing) == (0, 5)
-        # And back, into the emptied backend under test.
-        await queue.close()
-        await empty(database.dsn) if database.backend != "sqlite" else None
-        target = aqueue.Queue(database.dsn if database.backend != "sqlite"
-                              else f"sqlite:///{tmp_path / 'back.db'}")
+        # And back, into a fresh database of the backend under test.
+        target = aqueue.Queue(fresh_dsn(database.backend, tmp_path))
         async with target:
             back = await copy(other, target)
             assert back.written == 5

@@ -13,6 +13,7 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
+from aqueue._worker.wakeups import Wakeups
 
 QUICK = aqueue.Backoff(base=0.0, jitter=0.0)
 
@@ -82,22 +83,27 @@ async def test_a_tasks_own_timeout_is_not_the_jobs_timeout(queue: aqueue.Queue) 
     assert excinfo.value.error_type == "TimeoutError"
 
 
-async def test_one_timer_for_many_delayed_notifications(queue: aqueue.Queue) -> None:
-    worker = aqueue.Worker(queue)
+async def test_one_timer_for_many_delayed_notifications() -> None:
+    wakeups = Wakeups(["default"])
     loop = asyncio.get_running_loop()
+    # The count of the loop's timers has no public reading: asyncio's own list.
     before = len(loop._scheduled)  # type: ignore[attr-defined]
     for n in range(20_000):
-        worker._on_notify(f"default {5 + n % 100}")
-    worker._on_notify("default 3")
+        wakeups.notified(f"default {5 + n % 100}")
+    wakeups.notified("default 3")
+    wakeups.notified("elsewhere 1")  # not a queue of this worker
     assert len(loop._scheduled) - before <= 2  # type: ignore[attr-defined]
-    assert worker._timer is not None
-    assert abs(worker._timer.when() - (loop.time() + 3)) < 0.5
+    due = wakeups.timer_due()
+    assert due is not None and abs(due - (loop.time() + 3)) < 0.5
     # Once a timer has fired, a later due time gets a timer of its own.
-    worker._on_notify("default 0.05")
-    await asyncio.sleep(0.1)
-    worker._on_notify("default 7")
-    assert abs(worker._timer.when() - (loop.time() + 7)) < 0.5
-    worker._timer.cancel()
+    wakeups.notified("default 0.05")
+    await wakeups.event.wait()
+    wakeups.event.clear()
+    wakeups.notified("default 7")
+    due = wakeups.timer_due()
+    assert due is not None and abs(due - (loop.time() + 7)) < 0.5
+    wakeups.close()
+    assert wakeups.timer_due() is None
 
 
 async def test_claimed_jobs_start_in_fifo_order(queue: aqueue.Queue) -> None:
@@ -150,13 +156,13 @@ async def test_unwritten_outcomes_stop_the_claims(queue: aqueue.Queue) -> None:
     from aqueue.records import Outcome
 
     worker = aqueue.Worker(queue, concurrency=10, prefetch=0)
-    assert worker._free_slots() == 10
+    assert worker.slots.free() == 10
     for n in range(105):
-        worker._completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
-    assert worker._free_slots() == 5
+        worker.completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
+    assert worker.slots.free() == 5 and worker.outcome_backlog == 105
     for n in range(105, 200):
-        worker._completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
-    assert worker._free_slots() <= 0
+        worker.completer.add(Outcome(f"id-{n}", 1, JobStatus.SUCCEEDED, result="null"))
+    assert worker.slots.free() <= 0
 
 
 async def test_a_worker_back_from_a_stall_asks_before_running_a_claimed_job(
@@ -178,10 +184,12 @@ async def test_a_worker_back_from_a_stall_asks_before_running_a_claimed_job(
     await queue.backend.hand_back(worker.name, [(claimed.id, claimed.attempts)])
     await queue.backend.claim_jobs("rescuer", None, 1, 30)
     worker.keeper.renewed_at -= 60  # ...while this one stood still past its lease.
-    worker._start(claimed)
-    await worker.signals.wait("lease_lost", timeout=10)
-    await asyncio.sleep(0.1)
-    assert ran == [] and worker._running == {}
+    worker.attempts.start(claimed)
+    task = worker.attempts.running[claimed.key].task
+    await worker.signals.lease_lost.wait()
+    assert task is not None
+    await asyncio.wait([task])
+    assert ran == [] and worker.running_count == 0
     assert (await queue.job(claimed.id).refresh()).worker == "rescuer"
 
 

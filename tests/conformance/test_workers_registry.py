@@ -8,8 +8,9 @@ import os
 import socket
 
 import aqueue
+from aqueue._worker.rescuer import Rescuer
+from aqueue.backends.base import Registry
 from aqueue.records import WorkerRegistration
-from aqueue.rescuer import Rescuer
 
 
 async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> None:
@@ -44,6 +45,7 @@ async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> 
 
 async def test_silent_workers_are_marked_dead_then_pruned(queue: aqueue.Queue) -> None:
     backend = queue.backend
+    assert isinstance(backend, Registry)
     ghost = WorkerRegistration("ghost:1:abc", "elsewhere", 1, None, 5, "0.0.1")
     await backend.register_worker(ghost, ttl=0.2)
     [listed] = [w for w in await queue.workers() if w.name == ghost.name]
@@ -77,6 +79,7 @@ async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
     gone_proc = await asyncio.create_subprocess_exec("true")
     await gone_proc.wait()  # reaped: its pid is free
     backend = queue.backend
+    assert isinstance(backend, Registry)
     node = "boot-1/pid:[1]"
     dead = WorkerRegistration("dead:1", "h", gone_proc.pid, None, 1, "x", node=node)
     alive = WorkerRegistration("alive:1", "h", os.getpid(), None, 1, "x", node=node)
@@ -90,7 +93,8 @@ async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
         ("alive:1", os.getpid()), ("dead:1", gone_proc.pid)]
     rescued: list[int] = []
     rescuer = Rescuer(backend, _AlwaysCurrent(), rescued.append,  # type: ignore[arg-type]
-                      node=node, name="me:1")
+                      release=_nothing, neighbours=backend.workers_on_node, node=node,
+                      name="me:1")
     assert await rescuer.sweep() == 1
     info = await jobs["dead:1"].refresh()
     assert info.status == aqueue.JobStatus.QUEUED and info.error is not None
@@ -99,6 +103,10 @@ async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
     for name in ("alive:1", "far:1"):
         assert (await jobs[name].refresh()).status == aqueue.JobStatus.RUNNING
     assert await rescuer.sweep() == 0 and rescued == [1]
+
+
+async def _nothing() -> None:
+    return None
 
 
 class _AlwaysCurrent:
@@ -120,6 +128,7 @@ async def test_the_view_drops_workers_gone_for_longer_than_the_window(
     day, and for good when no worker ran to prune them. The view shows them
     for the retention window only, whatever the sweeps did."""
     backend = queue.backend
+    assert isinstance(backend, Registry)
     gone = WorkerRegistration("gone:1:abc", "elsewhere", 1, None, 5, "0.0.1")
     stopped = WorkerRegistration("stopped:2:abc", "elsewhere", 2, None, 5, "0.0.1")
     await backend.register_worker(gone, ttl=0.05)

@@ -6,10 +6,12 @@ mounted dashboard."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +21,10 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.test import Client
 from django.utils import timezone
 
+from aqueue import serialization
+from aqueue.job import Job
+from aqueue.middleware import EnqueueNext
+from aqueue.task import JobRequest
 from tests.djangoapp.conftest import ROOT
 from tests.djangoapp.shop import tasks
 from tests.djangoapp.shop.models import Order
@@ -152,6 +158,35 @@ def test_enqueue_joins_the_callers_transaction() -> None:
         kept = tasks.send_receipt.enqueue(order.id)
     assert count_jobs() == 1
     assert tasks.send_receipt.get_result(kept.id).status == TaskResultStatus.READY
+
+
+def test_enqueue_middleware_runs_for_django_jobs() -> None:
+    """Django's enqueue goes through the queue's own: its enqueue middleware
+    (tracing is one) runs and can change the job, inside the caller's
+    transaction, which still rolls the job back."""
+    queue = default_task_backend.queue
+    seen: list[list[str]] = []
+
+    async def stamp(requests: list[JobRequest], call_next: EnqueueNext) -> list[Job[Any]]:
+        seen.append([r.task for r in requests])
+        meta = serialization.encode({"stamped": "yes"})
+        return await call_next([dataclasses.replace(
+            r, options=dataclasses.replace(r.options, meta=meta)) for r in requests])
+
+    queue.middleware.enqueue(stamp)
+    try:
+        order = Order.objects.create(email="di@example.com")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            tasks.send_receipt.enqueue(order.id)
+            raise RuntimeError("the view failed")
+        assert count_jobs() == 0 and len(seen) == 1
+        with transaction.atomic():
+            kept = tasks.send_receipt.enqueue(order.id)
+        assert seen[-1] == ["tests.djangoapp.shop.tasks.send_receipt"]
+        info = queue.get_job_sync(kept.id)
+        assert info is not None and info.meta == {"stamped": "yes"}
+    finally:
+        queue.middleware.enqueues.remove(stamp)
 
 
 def test_a_view_enqueues_with_its_data() -> None:

@@ -14,7 +14,7 @@ if not IN_CI:
     pytest.importorskip("prometheus_client", reason="needs aqueue[metrics]")
 
 from aqueue.metrics import MAX_QUEUES, WorkerMetrics, _bounded, _Labels
-from aqueue.records import ClaimedJob, QueueSummary
+from aqueue.records import ClaimedJob, QueueCounts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def test_unknown_tasks_and_queues_past_the_cap_share_a_label() -> None:
 
 
 def test_depths_past_the_cap_are_summed_into_other() -> None:
-    summaries = [QueueSummary(f"q{n:03}", False, 1, 2, 3, 4, float(n), {}, {})
+    summaries = [QueueCounts(f"q{n:03}", False, 1, 2, 3, 4, float(n), {}, {})
                  for n in range(MAX_QUEUES + 3)]
     kept = _bounded(summaries)
     assert len(kept) == MAX_QUEUES + 1
@@ -64,7 +64,7 @@ def test_the_grafana_dashboard_uses_only_metrics_that_exist(tmp_path: Path) -> N
     metrics.job_started(job)
     metrics.job_finished(job, "failed", 0.5)
     exported = {s.name for family in metrics.registry.collect() for s in family.samples}
-    summary = QueueSummary("q", False, 1, 0, 0, 0, None, {}, {})
+    summary = QueueCounts("q", False, 1, 0, 0, 0, None, {}, {})
     exported |= {s.name for family in depth_families([summary]) for s in family.samples}
     dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
     used = {name for panel in dashboard["panels"] for target in panel["targets"]

@@ -13,8 +13,8 @@ EXTRAS = ("starlette", "jinja2", "uvicorn", "prometheus_client", "opentelemetry"
 
 def test_the_worker_and_cli_import_no_extra() -> None:
     code = (
-        "import sys, aqueue, aqueue.cli, aqueue.worker\n"
-        "aqueue.cli.build_parser()\n"
+        "import sys, aqueue, aqueue.cli.main, aqueue.worker\n"
+        "aqueue.cli.main.build_parser()\n"
         "aqueue.Worker(aqueue.Queue('sqlite:///:memory:'))\n"
         f"print([m for m in sys.modules if m.split('.')[0] in {EXTRAS!r}])\n"
     )
@@ -28,7 +28,7 @@ def test_admin_commands_log_json_when_asked(tmp_path: Path) -> None:
     # comes out as a JSON object.
     code = (
         "import logging, sys\n"
-        "from aqueue.cli import main\n"
+        "from aqueue.cli.main import main\n"
         f"code = main(['--log-format', 'json', 'status', '--dsn', "
         f"'sqlite:///{tmp_path / 'x.db'}'])\n"
         "logging.getLogger('aqueue.test').warning('after %s', code)\n"
@@ -45,8 +45,8 @@ def test_a_running_sqlite_worker_imports_no_archive_or_zone_modules(tmp_path: Pa
     30 MB; a worker that parsed its arguments and ran a job imports none."""
     code = (
         "import sys\n"
-        "from aqueue.cli import worker_main\n"
-        f"code = worker_main(['examples.hello:queue', '--burst', '--log-level', 'WARNING', "
+        "from aqueue.cli.worker import main\n"
+        f"code = main(['examples.hello:queue', '--burst', '--log-level', 'WARNING', "
         f"'--dsn', 'sqlite:///{tmp_path / 'w.db'}'])\n"
         "print(code, sorted(m for m in ('shutil', 'bz2', 'lzma', 'zoneinfo') "
         "if m in sys.modules))\n"

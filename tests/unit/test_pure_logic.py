@@ -10,7 +10,7 @@ import pytest
 
 from aqueue.backends.sqlfile import latest_version, load_migrations, load_queries
 from aqueue.backoff import Backoff
-from aqueue.cli import parse_duration
+from aqueue.cli.worker import parse_duration
 from aqueue.errors import PayloadTooLarge
 from aqueue.ids import new_job_id, new_job_ids
 from aqueue.serialization import encode_arguments, encode_result
@@ -104,7 +104,7 @@ def test_json_encoding_matches_the_json_module_and_rejects_what_it_rejects() -> 
 
 
 def test_parse_retention() -> None:
-    from aqueue.cli import parse_retention
+    from aqueue.cli.worker import parse_retention
 
     assert parse_retention("succeeded=7d, failed=30d") == {"succeeded": 604800,
                                                             "failed": 2592000}

@@ -16,13 +16,18 @@ BACKENDS = ["postgres", "mysql", "sqlite"]
 
 @pytest.mark.parametrize("name", BACKENDS)
 def test_every_query_a_backend_uses_is_in_its_file(name: str) -> None:
-    module = importlib.import_module(f"aqueue.backends.{name}.backend")
-    source = Path(module.__file__ or "").read_text()
-    used = set(re.findall(r'_Q\[\s*"(\w+)"\s*\]', source))
-    used |= set(re.findall(r'_Q\.render\(\s*"(\w+)"', source))
+    module = importlib.import_module(f"aqueue.backends.{name}.core")
+    package = Path(module.__file__ or "").parent
+    source = "\n".join(path.read_text() for path in sorted(package.glob("*.py")))
+    used = set(re.findall(r'SQL\[\s*"(\w+)"\s*\]', source))
+    used |= set(re.findall(r'SQL\.render\(\s*"(\w+)"', source))
     assert used, "the scan found no query names: has the way queries are named changed?"
-    queries: Queries = module._Q
+    queries: Queries = module.SQL
     assert used <= queries.names(), used - queries.names()
+    # A name chosen at run time (``SQL[query]``) still appears quoted somewhere.
+    named = {query for query in queries.names() if f'"{query}"' in source}
+    assert queries.names() <= used | named, (
+        f"queries.sql holds unused queries: {queries.names() - used - named}")
     for query in used:  # and each renders: nothing left unfilled at load
         assert "{{" not in (queries[query] if "{{" not in queries._sql[query] else "")
 

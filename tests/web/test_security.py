@@ -214,7 +214,7 @@ async def test_an_action_on_every_job_is_asked_for_by_name(queue: aqueue.Queue,
         every = await client.post("/api/jobs/cancel", json={"all": True})
         assert every.json() == {"action": "cancel", "count": 1, "filter": {}}
     with pytest.raises(ValueError, match="all_jobs=True"):
-        await queue.cancel_jobs(JobFilter())
+        await queue.jobs.cancel_matching(JobFilter())
     with pytest.raises(ValueError, match="all_jobs=True"):
-        await queue.retry_jobs(JobFilter())
-    assert await queue.retry_jobs(JobFilter(), all_jobs=True) == 1
+        await queue.jobs.retry_matching(JobFilter())
+    assert await queue.jobs.retry_matching(JobFilter(), all_jobs=True) == 1

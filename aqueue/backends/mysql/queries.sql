@@ -209,12 +209,6 @@ WHERE status = 'running' AND lease_expires_at < {{NOW}} - INTERVAL %s MICROSECON
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
--- name: count_pending
-SELECT count(*) FROM aqueue_jobs WHERE status = 'queued';
-
--- name: count_pending_in_queues
-SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND queue IN ({{queues}});
-
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
 WHERE finished_at < {{NOW}} - INTERVAL %s MICROSECOND AND status IN ({{statuses}});
@@ -432,3 +426,21 @@ DELETE FROM aqueue_sessions WHERE `key` = %s;
 -- that no notification reaches (aqueue/cancel_watch.py).
 SELECT id FROM aqueue_jobs
 WHERE id IN ({{ids}}) AND status = 'running' AND worker = %s AND cancel_requested;
+
+-- name: leader_row
+-- The duty's row, made if missing (expired at once: anyone may take it),
+-- then locked for the election that reads it.
+INSERT INTO aqueue_leaders (duty, holder, term, expires_at)
+VALUES (%s, '', 0, '1970-01-01')
+ON DUPLICATE KEY UPDATE duty = duty;
+
+-- name: lock_leader
+SELECT holder, term, expires_at <= {{NOW}} FROM aqueue_leaders WHERE duty = %s FOR UPDATE;
+
+-- name: set_leader
+UPDATE aqueue_leaders SET holder = %s, term = %s, expires_at = {{NOW}} + INTERVAL %s MICROSECOND
+WHERE duty = %s;
+
+-- name: resign
+-- Lapsed at once, not deleted: the next holder's term follows this one's.
+UPDATE aqueue_leaders SET expires_at = '1970-01-01' WHERE duty = %s AND holder = %s;

@@ -314,15 +314,6 @@ WHERE lease_expires_at < now() - make_interval(secs => $1);
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
--- name: count_pending
--- From the claim index and the limited jobs' index (see queue_counts).
-SELECT (SELECT count(*) FROM aqueue_jobs
-        WHERE status = 'queued' AND limit_key IS NULL
-          AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[])))
-     + (SELECT count(*) FROM aqueue_jobs
-        WHERE status = 'queued' AND limit_key IS NOT NULL
-          AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[])));
-
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
 WHERE finished_at < now() - make_interval(secs => $1) AND status = ANY($2::text[]);
@@ -552,3 +543,24 @@ withdrawn AS (
     WHERE worker = $1 AND (SELECT count(*) FROM claimed) >= $5
     RETURNING 1)
 SELECT * FROM claimed;
+
+-- name: elect
+-- Take the lead of a duty nobody holds (or whose holder let it lapse), or
+-- keep it; a new holder takes the next term. The holder and term after.
+WITH taken AS (
+    INSERT INTO aqueue_leaders AS l (duty, holder, term, expires_at)
+    VALUES ($1, $2, 1, now() + make_interval(secs => $3))
+    ON CONFLICT (duty) DO UPDATE
+    SET holder = EXCLUDED.holder,
+        term = CASE WHEN l.holder = EXCLUDED.holder THEN l.term ELSE l.term + 1 END,
+        expires_at = EXCLUDED.expires_at
+    WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now()
+    RETURNING holder, term)
+SELECT holder, term FROM taken
+UNION ALL
+SELECT holder, term FROM aqueue_leaders
+WHERE duty = $1 AND NOT EXISTS (SELECT 1 FROM taken);
+
+-- name: resign
+-- Lapsed at once, not deleted: the next holder's term follows this one's.
+UPDATE aqueue_leaders SET expires_at = '-infinity' WHERE duty = $1 AND holder = $2;

@@ -173,19 +173,6 @@ WHERE status = 'running' AND lease_expires_at < {{NOW}} - :grace;
 -- name: stats
 SELECT queue, status, count(*) FROM aqueue_jobs GROUP BY queue, status;
 
--- name: count_pending
--- From the claim index and the limited jobs' index (see queue_counts).
-SELECT (SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL)
-     + (SELECT count(*) FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL);
-
--- name: count_pending_in_queues
-SELECT (SELECT count(*) FROM aqueue_jobs
-        WHERE status = 'queued' AND limit_key IS NULL
-          AND queue IN (SELECT value FROM json_each(:queues)))
-     + (SELECT count(*) FROM aqueue_jobs
-        WHERE status = 'queued' AND limit_key IS NOT NULL
-          AND queue IN (SELECT value FROM json_each(:queues)));
-
 -- name: count_purgeable
 SELECT count(*) FROM aqueue_jobs
 WHERE finished_at IS NOT NULL AND finished_at < {{NOW}} - :age
@@ -399,3 +386,16 @@ DELETE FROM aqueue_sessions WHERE key = :key;
 SELECT id FROM aqueue_jobs
 WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'running' AND worker = :worker
   AND cancel_requested;
+
+-- name: read_leader
+SELECT holder, term, expires_at <= {{NOW}} FROM aqueue_leaders WHERE duty = :duty;
+
+-- name: set_leader
+INSERT INTO aqueue_leaders (duty, holder, term, expires_at)
+VALUES (:duty, :holder, :term, {{NOW}} + :ttl)
+ON CONFLICT (duty) DO UPDATE
+SET holder = excluded.holder, term = excluded.term, expires_at = excluded.expires_at;
+
+-- name: resign
+-- Lapsed at once, not deleted: the next holder's term follows this one's.
+UPDATE aqueue_leaders SET expires_at = 0 WHERE duty = :duty AND holder = :holder;

@@ -9,7 +9,7 @@ Results are read, and jobs run, through aqueue's own connections.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -21,21 +21,18 @@ from django.tasks.exceptions import InvalidTaskBackend, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from aqueue.backends.mysql.backend import dbapi_insert_job as mysql_insert
-from aqueue.backends.postgres.backend import dbapi_insert_job as postgres_insert
-from aqueue.backends.sqlite.backend import dbapi_insert_job as sqlite_insert
-from aqueue.backends.sqlite.backend import dbapi_wake
-from aqueue.contrib.django.dsn import dsn_from_django, vendor_of
+from aqueue.backends.base import CallerConnection
+from aqueue.contrib.django.dsn import dsn_from_django
 from aqueue.contrib.django.registry import ProjectTasks
 from aqueue.contrib.django.results import task_result
 from aqueue.contrib.django.runner import resolver
 from aqueue.errors import ConfigurationError
+from aqueue.job import Job
 from aqueue.queue import Queue
-from aqueue.task import DEFAULT_MAX_ATTEMPTS, JobRequest, new_jobs
+from aqueue.sync import Here
+from aqueue.task import DEFAULT_MAX_ATTEMPTS, JobRequest
 from aqueue.triggers import TriggerAuth
 
-_INSERTS: dict[str, Callable[[Any], tuple[str, Any]]] = {
-    "postgresql": postgres_insert, "mysql": mysql_insert, "sqlite": sqlite_insert}
 _OPTIONS = {"dsn", "database", "max_attempts", "timeout", "pool_size", "task_modules",
             "trigger_token", "trigger_allow_unauthenticated"}
 
@@ -123,18 +120,25 @@ class AqueueBackend(BaseTaskBackend):
         self.validate_task(task)
         request = self._request(task, tuple(args), dict(kwargs))
         if self.on_django_connection:
-            connection = connections[self.database]
-            # Encoded (and checked: a value JSON cannot carry raises TypeError
-            # naming it) before anything is written.
-            [row] = new_jobs([request], self.queue.max_payload_bytes)
-            sql, params = _INSERTS[vendor_of(connection.settings_dict["ENGINE"])](row)
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-            if connection.vendor == "sqlite":
-                # Workers on this host hear of it once Django's transaction commits.
-                database = str(connection.settings_dict["NAME"])
-                transaction.on_commit(lambda: dbapi_wake(database, [row]), using=self.database)
-            job_id = row.id
+            # Through the queue's own enqueue — its middleware (tracing) and
+            # checks included — on Django's connection, inside its transaction.
+            # The enqueue runs on the sync bridge's loop; the connection is used
+            # on this thread only (it is this thread's, and Django refuses it
+            # where an event loop runs). What waits for the commit is handed to
+            # Django once the enqueue is done.
+            after_commit: list[Callable[[], None]] = []
+
+            def enqueue(queue: Queue, here: Here) -> Awaitable[list[Job[Any]]]:
+                def with_cursor(fn: Callable[[Any], Any]) -> Awaitable[Any]:
+                    return here(lambda: self._with_cursor(fn))
+
+                door = CallerConnection(run=with_cursor, on_commit=after_commit.append)
+                return queue.enqueue_many([request], connection=door)
+
+            [job] = self.queue.sync_bridge().call_here(enqueue)
+            for fn in after_commit:
+                transaction.on_commit(fn, using=self.database)
+            job_id = job.id
         else:
             [job] = self.queue.sync_bridge().call(lambda q: q.enqueue_many([request]))
             job_id = job.id
@@ -144,6 +148,10 @@ class AqueueBackend(BaseTaskBackend):
             kwargs=dict(kwargs), backend=self.alias, errors=[], worker_ids=[])
         task_enqueued.send(type(self), task_result=result)
         return result
+
+    def _with_cursor(self, fn: Callable[[Any], Any]) -> Any:
+        with connections[self.database].cursor() as cursor:
+            return fn(cursor)
 
     def get_result(self, result_id: str) -> TaskResult:
         try:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.tasks import task_backends
 
-from aqueue.cli import add_worker_arguments, run_worker
+from aqueue.cli.worker import add_worker_arguments, run_worker
 from aqueue.contrib.django.backend import AqueueBackend
 
 

@@ -13,35 +13,46 @@ worker on another node is only ever judged by its leases.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+from aqueue._worker.lease_keeper import LeaseKeeper
 from aqueue.backends.base import Backend
-from aqueue.errors import DatabaseUnavailable
-from aqueue.lease_keeper import LeaseKeeper
 from aqueue.node import pid_gone
+from aqueue.service import Service
 
 log = logging.getLogger("aqueue.worker")
 
 
-class Rescuer:
-    """Sweeps expired leases every ``lease / 2`` seconds."""
+class Rescuer(Service):
+    """Sweeps expired leases every ``lease / 2`` seconds.
+
+    ``neighbours(node)`` lists the registered workers of a node (``(name,
+    pid)``); ``release()`` applies the ends of rescued jobs to their children
+    (see :mod:`aqueue.dependencies`).
+    """
+
+    duty = "rescue expired leases"
 
     def __init__(self, backend: Backend, keeper: LeaseKeeper,
-                 on_rescued: Callable[[int], None], *, node: str | None = None,
-                 name: str = "") -> None:
+                 on_rescued: Callable[[int], None], *,
+                 release: Callable[[], Awaitable[None]],
+                 neighbours: Callable[[str], Awaitable[Sequence[tuple[str, int]]]] | None = None,
+                 node: str | None = None, name: str = "") -> None:
+        super().__init__(max(0.5, keeper.lease / 2))
         self._backend = backend
         self._keeper = keeper
         self._on_rescued = on_rescued
+        self._release = release
+        self._neighbours = neighbours
         self._node = node
         self._name = name
 
     async def _gone_neighbours(self) -> list[str]:
-        if self._node is None:
+        if self._node is None or self._neighbours is None:
             return []
-        return [name for name, pid in await self._backend.workers_on_node(self._node)
+        return [name for name, pid in await self._neighbours(self._node)
                 if name != self._name and pid_gone(pid)]
 
     async def sweep(self) -> int:
@@ -57,17 +68,9 @@ class Rescuer:
                         rescued)
             # A rescued job that ended (out of attempts, or cancelled) ends its
             # waiting children too (aqueue.dependencies).
-            await self._backend.release_ended()
+            await self._release()
             self._on_rescued(rescued)
         return rescued
 
-    async def run(self) -> None:
-        every = max(0.5, self._keeper.lease / 2)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.sweep()
-            except DatabaseUnavailable as exc:
-                log.warning("cannot rescue expired leases: %s", exc)
-            except Exception:
-                log.exception("unexpected error rescuing expired leases")
+    async def step(self) -> None:
+        await self.sweep()

@@ -10,29 +10,27 @@ cancelled job stops within a second instead of at its next lease renewal.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Sequence
 
 from aqueue.backends.base import Backend
-from aqueue.errors import DatabaseUnavailable
-
-log = logging.getLogger("aqueue.worker")
+from aqueue.service import Service
 
 #: Seconds between reads while the worker holds jobs.
 EVERY = 0.5
 
 
-class CancelWatch:
+class CancelWatch(Service):
     """Reads cancel requests for the jobs ``held()`` names; tells ``on_cancel``."""
+
+    duty = "read cancel requests"
 
     def __init__(self, backend: Backend, worker: str, held: Callable[[], Sequence[str]],
                  on_cancel: Callable[[str], None], every: float = EVERY) -> None:
+        super().__init__(every)
         self._backend = backend
         self._worker = worker
         self._held = held
         self._on_cancel = on_cancel
-        self._every = every
 
     async def check(self) -> int:
         """Read once; how many cancel requests were found."""
@@ -44,13 +42,5 @@ class CancelWatch:
             self._on_cancel(job_id)
         return len(found)
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                await self.check()
-            except DatabaseUnavailable as exc:
-                # The lease keeper reports outages; a cancel waits for the next read.
-                log.debug("cannot read cancel requests: %s", exc)
-            except Exception:
-                log.exception("unexpected error reading cancel requests")
+    async def step(self) -> None:
+        await self.check()

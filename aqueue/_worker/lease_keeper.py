@@ -8,21 +8,20 @@ reports back what the renewal learned: attempts the worker no longer holds
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
 
 from aqueue.backends.base import Backend
-from aqueue.errors import DatabaseUnavailable
 from aqueue.records import LeaseState
-
-log = logging.getLogger("aqueue.worker")
+from aqueue.service import Service
 
 Key = tuple[str, int]
 
 
-class LeaseKeeper:
+class LeaseKeeper(Service):
     """Renews every ``lease / 3`` seconds; :meth:`renew` may also be called at any time."""
+
+    duty = "renew leases"
 
     def __init__(
         self,
@@ -32,6 +31,9 @@ class LeaseKeeper:
         held: Callable[[], list[Key]],
         on_renewed: Callable[[list[Key], dict[Key, LeaseState]], None],
     ) -> None:
+        # Never backs off past its interval: renewals are what keep the leases.
+        every = max(0.05, lease / 3)
+        super().__init__(every, max_backoff=every, first_after=0.0)
         self._backend = backend
         self._worker = worker
         self.lease = lease
@@ -59,13 +61,5 @@ class LeaseKeeper:
             self.renewed_at = sent
             self._on_renewed(keys, {(s.id, s.attempts): s for s in states})
 
-    async def run(self) -> None:
-        every = max(0.05, self.lease / 3)
-        while True:
-            try:
-                await self.renew()
-            except DatabaseUnavailable as exc:
-                log.warning("cannot renew leases: %s", exc)
-            except Exception:
-                log.exception("unexpected error renewing leases")
-            await asyncio.sleep(every)
+    async def step(self) -> None:
+        await self.renew()

@@ -1,0 +1,147 @@
+"""PostgreSQL: limits, dependencies and hand-over — the statements their
+features drive (:mod:`aqueue.backends.ports`), and the hand-over's offers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from aqueue.backends.common import claimed_jobs
+from aqueue.backends.ports import DependencySteps, KeyOps
+from aqueue.backends.postgres.core import SQL, PostgresCore, uuid_or_none
+from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
+
+
+class _PostgresKeys:
+    """A limited claim's statements on one connection (see :mod:`aqueue.limits`)."""
+
+    def __init__(self, conn: asyncpg.Connection, worker: str, lease: float,
+                 queues: list[str] | None) -> None:
+        self._conn, self._worker, self._lease, self._queues = conn, worker, lease, queues
+
+    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
+        if after is None:
+            row = await self._conn.fetchrow(SQL["limited_first_key"], self._queues)
+        else:
+            row = await self._conn.fetchrow(SQL["limited_next_key"], *after, self._queues)
+        return None if row is None else (row[0], row[1])
+
+    async def lock(self, task: str, key: str) -> bool:
+        if await self._conn.fetchval(SQL["limited_lock"], task, key) is not None:
+            return True
+        if await self._conn.fetchval(SQL["limited_exists"], task, key) is not None:
+            return False  # exists, so another worker holds it
+        return await self._conn.fetchval(SQL["limited_create"], task, key) is not None
+
+    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
+        row = await self._conn.fetchrow(SQL["limited_counts"], limit.task, key, limit.period)
+        return int(row[0]), int(row[1])
+
+    async def claim(self, task: str, key: str, n: int) -> list[ClaimedJob]:
+        return claimed_jobs(await self._conn.fetch(SQL["limited_claim"], task, key, n,
+                                                   self._worker, self._lease, self._queues))
+
+    async def record_starts(self, task: str, key: str, n: int) -> None:
+        await self._conn.execute(SQL["limited_record_starts"], task, key, n)
+
+
+class _PostgresDeps:
+    """Dependency statements on one connection (see :mod:`aqueue.dependencies`)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
+        valid = [u for u in (uuid_or_none(i) for i in ids) if u is not None]
+        rows = await self._conn.fetch(SQL["lock_parents"], valid)
+        return {r[0]: r[1] for r in rows}
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        await self._conn.execute(SQL["insert_edges"], [e.child for e in edges],
+                                 [e.parent for e in edges], [e.run_on_failure for e in edges])
+
+    async def set_waiting(self, counts: dict[str, int]) -> None:
+        await self._conn.execute(SQL["set_waiting"], list(counts), list(counts.values()))
+
+    async def release(self, parents: Sequence[str]) -> None:
+        await self._conn.execute(SQL["release"], list(parents))
+
+
+class PostgresFeatures(PostgresCore):
+    """:class:`~aqueue.backends.base.Limits`, :class:`~aqueue.backends.base.Dependencies`
+    and :class:`~aqueue.backends.base.Handover`."""
+
+    async def limited_due(self, queues: Sequence[str] | None) -> bool:
+        row = await self._fetch(SQL["limited_first_key"], list(queues) if queues else None)
+        return bool(row)
+
+    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
+                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+                            withdraw_offer_at: int | None = None) -> LimitedResult:
+        queue_list = list(queues) if queues else None
+
+        async def op(conn: asyncpg.Connection) -> LimitedResult:
+            async with conn.transaction():
+                result = await steps(_PostgresKeys(conn, worker, lease, queue_list))
+                if withdraw_offer_at is not None and len(result.jobs) >= withdraw_offer_at:
+                    # The claim fills the worker's slots: its offer goes with it.
+                    await conn.execute(SQL["withdraw_offer"], worker)
+                return result
+
+        return await self._run("claim", op)
+
+    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
+                                    steps: DependencySteps, connection: Any = None
+                                    ) -> list[str]:
+        async def write(conn: asyncpg.Connection) -> list[str]:
+            ids = await self.insert_jobs(jobs, connection=conn)
+            kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
+            await steps(_PostgresDeps(conn), [e for e in edges if e.child in kept])
+            return ids
+
+        async def op(conn: asyncpg.Connection) -> list[str]:
+            async with conn.transaction():
+                return await write(conn)
+
+        if connection is not None:
+            return await write(connection)
+        return await self._run("insert", op)
+
+    async def release_ended(self, parents: Sequence[str] | None = None) -> None:
+        if parents is None:
+            await self._execute(SQL["release_ended"])
+        else:
+            await self._execute(SQL["release"], [u for u in map(uuid_or_none, parents) if u])
+
+    async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
+        if uuid_or_none(job_id) is None:
+            return []
+        return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], job_id)]
+
+    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
+                    ttl: float, token: float) -> datetime:
+        value: datetime = await self._fetchval(SQL["offer"], worker,
+                                               list(queues) if queues else None, lease, ttl,
+                                               token)
+        return value
+
+    async def withdraw_offer(self, worker: str) -> bool:
+        return bool(await self._fetchval(SQL["withdraw_offer"], worker))
+
+    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
+                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+        rows = await self._fetch(SQL["claim_jobs_withdrawing"], worker, limit, lease,
+                                 list(queues) if queues else None, slots)
+        return claimed_jobs(rows)
+
+    async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
+        rows = await self._fetch(SQL["handed_over_job"], job_id, worker)
+        jobs = claimed_jobs(rows)
+        return jobs[0] if jobs else None
+
+    async def handed_over_since(self, worker: str, since: datetime,
+                                held: Sequence[str]) -> list[ClaimedJob]:
+        return claimed_jobs(await self._fetch(SQL["handed_over_since"], worker, since, list(held)))
