@@ -103,15 +103,26 @@ def load_migrations(package: str) -> list[Migration]:
         match = _MIGRATION.match(entry.name)
         if not match:
             continue
-        statements = [s for s in _split_statements(entry.read_text(encoding="utf-8"))
-                      if not all(line.strip().startswith("--") or not line.strip()
-                                 for line in s.splitlines())]
-        found.append(Migration(int(match.group(1)), match.group(2), tuple(statements)))
+        statements = _statements(entry.read_text(encoding="utf-8"))
+        found.append(Migration(int(match.group(1)), match.group(2), statements))
     return sorted(found, key=lambda m: m.version)
 
 
+def load_statements(package: str, filename: str) -> tuple[str, ...]:
+    """The statements of a ``.sql`` file of a backend (``functions.sql``)."""
+    return _statements((_folder(package) / filename).read_text(encoding="utf-8"))
+
+
+def _statements(text: str) -> tuple[str, ...]:
+    """A file's statements, leaving out those that are only comments."""
+    return tuple(s for s in _split_statements(text)
+                 if not all(line.strip().startswith("--") or not line.strip()
+                            for line in s.splitlines()))
+
+
 def _split_statements(text: str) -> list[str]:
-    """Statements end with ``;`` at a line's end, except inside a ``$$`` body."""
+    """Statements end with ``;`` at a line's end, except inside a ``$$`` body
+    or a comment."""
     statements: list[str] = []
     current: list[str] = []
     in_body = False
@@ -119,7 +130,8 @@ def _split_statements(text: str) -> list[str]:
         current.append(line)
         if line.count("$$") % 2:
             in_body = not in_body
-        if not in_body and line.rstrip().endswith(";"):
+        ends = line.rstrip().endswith(";") and not line.lstrip().startswith("--")
+        if not in_body and ends:
             statement = "\n".join(current).strip().removesuffix(";").strip()
             if statement:
                 statements.append(statement)

@@ -39,6 +39,7 @@ from aqueue.backends.sqlfile import (
     latest_version,
     load_migrations,
     load_queries,
+    load_statements,
 )
 from aqueue.dsn import DSN, command_timeout, postgres_options
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
@@ -325,11 +326,16 @@ class PostgresCore:
                     "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
                 )
                 done = {r[0] for r in await conn.fetch("SELECT version FROM aqueue_migrations")}
-                for migration in load_migrations(_PACKAGE):
-                    if migration.version in done:
-                        continue
+                pending = [m for m in load_migrations(_PACKAGE) if m.version not in done]
+                for migration in pending:
                     async with conn.transaction():
-                        for statement in migration.statements:
+                        statements = migration.statements
+                        if migration is pending[-1]:
+                            # The functions' one definition (functions.sql), with
+                            # the run's last step: a run that dies before it
+                            # leaves that step to do again, functions included.
+                            statements += load_statements(_PACKAGE, "functions.sql")
+                        for statement in statements:
                             await conn.execute(statement)
                         await conn.execute(
                             "INSERT INTO aqueue_migrations (version, name) VALUES ($1, $2)",

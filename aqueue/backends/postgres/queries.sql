@@ -136,11 +136,11 @@ WHERE (unique_key = ANY($1::text[]) AND status IN ('queued', 'running'))
    OR id = ANY($2::uuid[]);
 
 -- name: claim_jobs
--- The statement lives in aqueue_claim() (migrations 0002, 0006, 0009), which pins its plan.
+-- The statement lives in aqueue_claim() (functions.sql), which pins its plan.
 SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 
 -- name: complete_jobs
--- The statement lives in aqueue_complete() (migrations 0003, 0008, 0010), which pins its plan.
+-- The statement lives in aqueue_complete() (functions.sql), which pins its plan.
 SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::text[],
                               $5::text[], $6::float8[]);
 
@@ -244,7 +244,7 @@ WITH retried AS (
                        ELSE COALESCE(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
                            'attempt', attempts, 'started_at', started_at,
                            'ended_at', finished_at, 'outcome', 'retried by hand',
-                           -- jsonb refuses U+0000: its copy here gets U+FFFD (migration 0010).
+                           -- jsonb refuses U+0000: its copy here gets U+FFFD (as in aqueue_complete).
                            'error', replace(error::text, '\u0000', '\ufffd')::jsonb ->> 'type',
                            'message', left(replace(error::text, '\u0000', '\ufffd')::jsonb
                                            ->> 'message', 500))) END
