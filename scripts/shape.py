@@ -111,11 +111,18 @@ def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return parent
 
 
+def _task_like(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Decorated by something other than pytest (``@queue.task``, ``@app.task``):
+    a task, whose sleeps are its work."""
+    return any(not ast.unparse(d).startswith("pytest.") for d in function.decorator_list)
+
+
 def sleeps_as_waits() -> tuple[list[Finding], int]:
     """``asyncio.sleep``/``time.sleep`` of more than zero in a test's own code:
-    not in a task (a function defined inside a test, or a decorated one) that
-    takes its time, and not in a loop that polls for a condition (counted
-    apart). Returns the waits and the number of polls."""
+    not in a task (a function defined inside a test, a decorated one, or a
+    method of a helper class tasks call) that takes its time, and not in a
+    loop that polls for a condition (counted apart). Returns the waits and
+    the number of polls."""
     found = []
     polls = 0
     for path in sorted(TESTS.rglob("*.py")):
@@ -132,16 +139,18 @@ def sleeps_as_waits() -> tuple[list[Finding], int]:
             if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0:
                 continue  # a turn of the event loop, not a wait
             functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-            in_loop = False
+            in_loop = in_class = False
             at: ast.AST | None = node
             while at is not None:
                 if isinstance(at, ast.FunctionDef | ast.AsyncFunctionDef):
                     functions.append(at)
+                elif isinstance(at, ast.ClassDef) and not at.name.startswith("Test"):
+                    in_class = True
                 elif isinstance(at, ast.For | ast.AsyncFor | ast.While) and not functions:
                     in_loop = True
                 at = parent.get(id(at))
-            if len(functions) != 1 or functions[0].decorator_list:
-                continue  # a task taking its time: work, not a wait
+            if len(functions) != 1 or _task_like(functions[0]) or in_class:
+                continue  # a task (or a helper of tasks) taking its time: work, not a wait
             if in_loop:
                 polls += 1
                 continue
@@ -198,7 +207,7 @@ def main() -> int:
         print(f"  {name}: {count} lines (limit {limit})")
 
     waits, polls = sleeps_as_waits()
-    print(f"tests/ polling loops that sleep between looks: {polls}")
+    print(f"tests/ loops that sleep between looks (polls) or pace a load or fault: {polls}")
     for what, findings, limit in (("sleeps used as waits", waits, MAX_SLEEPS),
                                   ("private reads", private_reads(), MAX_PRIVATE_READS)):
         print(f"tests/ {what}: {len(findings)} (limit {limit})")

@@ -107,3 +107,36 @@ async def set_time(queue: aqueue.Queue, job_id: str, column: str, offset: float)
             await sql.execute(
                 f"UPDATE aqueue_jobs SET {column} = (julianday('now') - 2440587.5) * 86400.0 "
                 "+ :offset WHERE id = :id", {"offset": offset, "id": job_id})
+
+
+async def expire_leases(queue: aqueue.Queue, worker: str) -> int:
+    """End the leases ``worker`` holds a second ago, as if it had stopped
+    renewing them that long: what a rescue looks for, without waiting."""
+    async with raw(queue) as sql:
+        if sql.dialect == "postgresql":
+            return await sql.execute(
+                "UPDATE aqueue_jobs SET lease_expires_at = now() - interval '1 second' "
+                "WHERE worker = $1 AND status = 'running'", worker)
+        if sql.dialect == "mysql":
+            return await sql.execute(
+                "UPDATE aqueue_jobs SET lease_expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND "
+                "WHERE worker = %s AND status = 'running'", (worker,))
+        return await sql.execute(
+            "UPDATE aqueue_jobs SET lease_expires_at = (julianday('now') - 2440587.5) * 86400.0"
+            " - 1 WHERE worker = :worker AND status = 'running'", {"worker": worker})
+
+
+async def age_workers(queue: aqueue.Queue, seconds: float) -> None:
+    """Move every registered worker's times ``seconds`` into the past, as if
+    that long had gone by since each started, beat, or stopped."""
+    columns = ("started_at", "heartbeat_at", "expires_at", "stopped_at")
+    async with raw(queue) as sql:
+        if sql.dialect == "postgresql":
+            moved = ", ".join(f"{c} = {c} - make_interval(secs => $1)" for c in columns)
+            await sql.execute(f"UPDATE aqueue_workers SET {moved}", float(seconds))
+        elif sql.dialect == "mysql":
+            moved = ", ".join(f"{c} = {c} - INTERVAL %(us)s MICROSECOND" for c in columns)
+            await sql.execute(f"UPDATE aqueue_workers SET {moved}", {"us": int(seconds * 1e6)})
+        else:
+            moved = ", ".join(f"{c} = {c} - :s" for c in columns)
+            await sql.execute(f"UPDATE aqueue_workers SET {moved}", {"s": seconds})

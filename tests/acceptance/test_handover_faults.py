@@ -10,6 +10,7 @@ import pytest
 
 import aqueue
 from tests.acceptance.helpers import WorkerProcess, done_counts, records, run, wait_until
+from tests.raw import raw
 
 
 @pytest.fixture
@@ -18,9 +19,8 @@ def dsn(pg_dsn: str) -> str:
 
 
 async def _offering(dsn: str) -> list[str]:
-    queue = aqueue.Queue(dsn)
-    async with queue:
-        rows = await queue.backend._fetch(  # type: ignore[attr-defined]
+    async with raw(dsn) as sql:
+        rows = await sql.fetch(
             "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
     return [r[0] for r in rows]
 

@@ -24,6 +24,7 @@ from tests.acceptance.helpers import (
 from tests.counting import totals
 from tests.databases import TestDatabase
 from tests.faults.proxy import FaultProxy
+from tests.raw import raw
 
 SERVERS = pytest.mark.parametrize("database", ["postgresql", "mysql"], indirect=True)
 
@@ -132,9 +133,8 @@ def _wait_idle(db: TestDatabase, worker: WorkerProcess, handover: bool) -> None:
             if not workers:
                 return False
             if handover:
-                rows = await queue.backend._fetch(  # type: ignore[attr-defined]
-                    "SELECT count(*) FROM aqueue_offers")
-                return bool(rows[0][0])
+                async with raw(db.dsn) as sql:
+                    return bool(await sql.value("SELECT count(*) FROM aqueue_offers"))
             return True
 
     wait_until(lambda: run(ready()), 30, f"the worker to be idle:\n{worker.output()}")
@@ -180,9 +180,13 @@ def test_a_second_signal_exits_within_a_second_in_any_outage(
                "jobs to start")
     _wait_idle(db, worker, handover)
     proxy.cut(outage)  # type: ignore[arg-type]
+    # Fixed waits on purpose: what is under test is a worker stuck in a
+    # statement the dead server never answers, and nothing outside can see
+    # that moment; 0.6 s puts its next read in flight, 0.3 s lets the first
+    # SIGTERM start the (60 s) graceful stop.
     time.sleep(0.6)
     worker.signal(signal.SIGTERM)
-    time.sleep(0.3)
+    time.sleep(0.3)  # see above
     began = time.monotonic()
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0, worker.output()

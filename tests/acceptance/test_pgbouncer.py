@@ -16,6 +16,7 @@ import aqueue
 from tests.acceptance.helpers import WorkerProcess, done_counts, records, run, statuses
 from tests.databases import IN_CI, POSTGRES_DSN, fresh_database
 from tests.pgbouncer import PgBouncer, pgbouncer_binary
+from tests.raw import raw
 
 DATABASE = "aqueue_test_bouncer"
 
@@ -47,7 +48,8 @@ def pooled(bouncer: PgBouncer) -> str:
         queue = aqueue.Queue(dsn)
         async with queue:
             await queue.migrate()
-            await queue.backend._fetch("TRUNCATE aqueue_jobs")  # type: ignore[attr-defined]
+        async with raw(direct()) as sql:
+            await sql.execute("TRUNCATE aqueue_jobs")
 
     run(prepare())
     return dsn

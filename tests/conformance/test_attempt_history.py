@@ -3,10 +3,9 @@ a retry after an exception, a rescue after a lost lease, a retry by hand."""
 
 from __future__ import annotations
 
-import asyncio
-
 import aqueue
 from aqueue import JobStatus
+from tests.raw import expire_leases
 
 
 async def test_retries_keep_each_attempt(queue: aqueue.Queue) -> None:
@@ -52,8 +51,8 @@ async def test_rescue_and_retry_by_hand_are_kept(queue: aqueue.Queue) -> None:
         raise RuntimeError("x" * 2000)
 
     job = await lost.enqueue()
-    await queue.backend.claim_jobs("ghost", None, 1, 0.1)
-    await asyncio.sleep(0.3)
+    await queue.backend.claim_jobs("ghost", None, 1, 30)
+    await expire_leases(queue, "ghost")
     assert await queue.backend.rescue_expired_leases() == 1
     assert await queue.process(1) == 1  # attempt 2 raises: out of attempts
     info = await job.refresh()

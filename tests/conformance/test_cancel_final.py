@@ -11,6 +11,7 @@ import pytest
 import aqueue
 from aqueue import JobStatus
 from aqueue.records import Outcome
+from tests.raw import expire_leases
 
 
 async def _claimed(queue: aqueue.Queue, worker: str, lease: float) -> aqueue.Job[None]:
@@ -26,8 +27,8 @@ async def _claimed(queue: aqueue.Queue, worker: str, lease: float) -> aqueue.Job
 
 
 async def test_rescue_of_a_cancelled_job_ends_it(queue: aqueue.Queue) -> None:
-    job = await _claimed(queue, "dies", 0.2)
-    await asyncio.sleep(0.4)
+    job = await _claimed(queue, "dies", 30)
+    await expire_leases(queue, "dies")
     assert await queue.backend.rescue_expired_leases() == 1
     info = await job.refresh()
     assert info.status == JobStatus.CANCELLED and info.finished_at is not None
@@ -112,7 +113,6 @@ async def test_a_cancel_stops_a_running_job_within_a_second(queue: aqueue.Queue)
     running = asyncio.create_task(worker.run())
     try:
         await asyncio.wait_for(started.wait(), 10)
-        await asyncio.sleep(0.3)
         began = time.monotonic()
         assert await job.cancel() == JobStatus.RUNNING
         with pytest.raises(aqueue.JobCancelled):

@@ -3,12 +3,10 @@ problem it looks for found and named."""
 
 from __future__ import annotations
 
-import asyncio
-
 import aqueue
 from aqueue.records import WorkerRegistration
 from tests.databases import TestDatabase
-from tests.raw import set_time
+from tests.raw import expire_leases, set_time
 from tests.seam import registry
 
 
@@ -40,8 +38,8 @@ async def test_a_job_waiting_too_long_is_unhealthy_unless_its_queue_is_paused(
 
 async def test_leases_nobody_rescues_are_unhealthy(queue: aqueue.Queue) -> None:
     await queue.enqueue("mail.send", 1)
-    [claimed] = await queue.backend.claim_jobs("gone:1:abc", None, 1, 0.05)
-    await asyncio.sleep(0.2)
+    [claimed] = await queue.backend.claim_jobs("gone:1:abc", None, 1, 30)
+    await expire_leases(queue, "gone:1:abc")  # a second past, and nobody rescued it
     assert (await queue.health(lease_grace=60)).status == "healthy"
     health = await queue.health(lease_grace=0.1)
     assert health.status == "unhealthy" and health.expired_leases == 1

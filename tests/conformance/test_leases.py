@@ -8,6 +8,7 @@ from typing import Any
 import aqueue
 from aqueue import JobStatus
 from aqueue.records import Outcome
+from tests.raw import expire_leases
 
 
 async def _enqueue(queue: aqueue.Queue, max_attempts: int = 3) -> aqueue.Job[Any]:
@@ -29,9 +30,9 @@ async def test_claim_sets_lease_and_attempts(queue: aqueue.Queue) -> None:
 
 async def test_expired_lease_is_rescued_and_runs_again(queue: aqueue.Queue) -> None:
     job = await _enqueue(queue)
-    await queue.backend.claim_jobs("ghost", None, 1, 0.2)
+    await queue.backend.claim_jobs("ghost", None, 1, 30)
     assert await queue.backend.rescue_expired_leases() == 0
-    await asyncio.sleep(0.4)
+    assert await expire_leases(queue, "ghost") == 1  # as if 30 s went by unrenewed
     assert await queue.backend.rescue_expired_leases() == 1
     info = await job.refresh()
     assert info.status == JobStatus.QUEUED and info.attempts == 1
@@ -44,18 +45,18 @@ async def test_expired_lease_is_rescued_and_runs_again(queue: aqueue.Queue) -> N
 
 async def test_renewal_keeps_the_lease(queue: aqueue.Queue) -> None:
     job = await _enqueue(queue)
-    await queue.backend.claim_jobs("w1", None, 1, 0.3)
+    await queue.backend.claim_jobs("w1", None, 1, 30)
+    await expire_leases(queue, "w1")  # its lease ran out, and no sweep came yet
     states = await queue.backend.renew_leases("w1", [job.id], 30)
     assert [(s.id, s.attempts, s.cancel_requested) for s in states] == [(job.id, 1, False)]
     assert await queue.backend.renew_leases("someone-else", [job.id], 30) == []
-    await asyncio.sleep(0.5)
     assert await queue.backend.rescue_expired_leases() == 0
 
 
 async def test_rescue_on_the_last_attempt_fails_the_job(queue: aqueue.Queue) -> None:
     job = await _enqueue(queue, max_attempts=1)
-    await queue.backend.claim_jobs("ghost", None, 1, 0.1)
-    await asyncio.sleep(0.3)
+    await queue.backend.claim_jobs("ghost", None, 1, 30)
+    await expire_leases(queue, "ghost")
     assert await queue.backend.rescue_expired_leases() == 1
     info = await job.refresh()
     assert info.status == JobStatus.FAILED and info.finished_at is not None
@@ -64,8 +65,8 @@ async def test_rescue_on_the_last_attempt_fails_the_job(queue: aqueue.Queue) -> 
 async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queue) -> None:
     job = await _enqueue(queue)
     backend = queue.backend
-    await backend.claim_jobs("old", None, 1, 0.1)
-    await asyncio.sleep(0.3)
+    await backend.claim_jobs("old", None, 1, 30)
+    await expire_leases(queue, "old")
     await backend.rescue_expired_leases()
     [again] = await backend.claim_jobs("new", None, 1, 30)
     assert again.attempts == 2
@@ -113,9 +114,8 @@ async def test_worker_drops_a_job_whose_lease_was_taken(queue: aqueue.Queue) -> 
     # A renewal (every lease/3 s) shows the worker it lost the job: it stops it.
     await worker.signals.lease_lost.wait(timeout=10)
     release.set()
-    await asyncio.sleep(0.2)
     worker.stop()
-    await asyncio.wait_for(running, 10)
+    await asyncio.wait_for(running, 10)  # every attempt it ran has ended
     info = await job.refresh()
     assert (info.status, info.worker) == (JobStatus.RUNNING, "other")
     assert job.id not in worker.processed
@@ -125,11 +125,11 @@ async def test_a_claim_the_worker_never_heard_of_is_not_renewed(queue: aqueue.Qu
     """A claim whose reply was lost must expire even while its worker lives."""
     known = await _enqueue(queue)
     orphan = await queue.enqueue("leased")
-    claimed = await queue.backend.claim_jobs("w1", None, 2, 0.3)
+    claimed = await queue.backend.claim_jobs("w1", None, 2, 30)
     assert {c.id for c in claimed} == {known.id, orphan.id}
+    await expire_leases(queue, "w1")  # both ran out; the worker renews the one it knows
     states = await queue.backend.renew_leases("w1", [known.id], 30)
     assert [s.id for s in states] == [known.id]
-    await asyncio.sleep(0.5)
     assert await queue.backend.rescue_expired_leases() == 1
     assert (await orphan.refresh()).status == JobStatus.QUEUED
     assert (await known.refresh()).status == JobStatus.RUNNING
@@ -146,8 +146,8 @@ async def test_a_rescue_that_ends_hundreds_of_jobs_at_once(queue: aqueue.Queue) 
         return None
 
     jobs = await queue.enqueue_many([once.prepare() for _ in range(300)])
-    assert len(await queue.backend.claim_jobs("ghost", None, 300, 0.1)) == 300
-    await asyncio.sleep(0.3)
+    assert len(await queue.backend.claim_jobs("ghost", None, 300, 30)) == 300
+    assert await expire_leases(queue, "ghost") == 300
     assert await queue.backend.rescue_expired_leases() == 300
     for job in (jobs[0], jobs[-1]):
         info = await job.refresh()

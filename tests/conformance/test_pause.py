@@ -50,7 +50,8 @@ async def test_running_jobs_of_a_paused_queue_finish(queue: aqueue.Queue) -> Non
     second = await slow.enqueue()
     release.set()
     assert await first.result(timeout=10) == "done"
-    await asyncio.sleep(0.3)  # a few polls: nothing more is claimed
+    # A few polls: nothing more is claimed.
+    await worker.signals.idle.wait(worker.signals.idle.count + 3)
     assert (await second.refresh()).status == JobStatus.QUEUED
     await queue.resume("mail")  # wakes the worker in this process at once
     assert await second.result(timeout=10) == "done"
@@ -81,7 +82,7 @@ async def test_resume_wakes_an_idle_worker_elsewhere_at_once(database: TestDatab
         job = await producer.task_named("quick").using(queue="q").enqueue()
         worker = aqueue.Worker(worker_queue, concurrency=1, poll_interval=30)
         running = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.5)
+        await worker.signals.idle.wait(1)  # listening, and found nothing to claim
         assert (await job.refresh()).status == JobStatus.QUEUED
         began = time.monotonic()
         await producer.resume("q")

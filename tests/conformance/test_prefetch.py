@@ -38,7 +38,7 @@ async def test_jobs_held_ahead_go_back_to_the_queue_at_shutdown(queue: aqueue.Qu
     # One job runs and three more are claimed ahead: all four are leased.
     assert (await _statuses(queue)).get("running") == 4
     worker.stop()
-    await asyncio.sleep(0.3)
+    await worker.signals.handed_back.wait(3)
     # The held ones are back at once, before the running job has finished...
     assert (await _statuses(queue)).get("queued") == 4
     release.set()

@@ -11,6 +11,7 @@ import pytest
 
 import aqueue
 from aqueue import JobStatus
+from aqueue.backends.clock import clock_for
 from aqueue.records import ClaimedJob
 from tests.counting import pending
 
@@ -151,9 +152,12 @@ async def test_delayed_job_never_starts_early(queue: aqueue.Queue) -> None:
     async def due() -> None:
         started.append(datetime.now(UTC))
 
-    job = await due.using(delay=0.6).enqueue()
+    job = await due.using(delay=60).enqueue()
     assert await queue.process(5) == 0
-    await asyncio.sleep(0.7)
+    clock = clock_for(queue.backend)
+    await clock.shift(59)  # a second early: still not due
+    assert await queue.process(5) == 0
+    await clock.shift(1.5)
     assert await queue.process(5) == 1
     info = await job.refresh()
     assert info.started_at is not None and info.started_at >= info.scheduled_at
@@ -228,7 +232,7 @@ async def test_in_process_worker_wakes_on_enqueue(queue: aqueue.Queue) -> None:
 
     worker = aqueue.Worker(queue, concurrency=2, poll_interval=30)
     running = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.3)
+    await worker.signals.idle.wait()  # into its 30 s wait
     job = await quick.enqueue()
     assert await job.result(timeout=5) == 1
     worker.stop()

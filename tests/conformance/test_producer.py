@@ -207,11 +207,14 @@ async def test_a_unique_job_that_finishes_before_the_look_up_is_not_inserted_twi
     rows = new_jobs([quick.using(unique_key="k").prepare()], queue.max_payload_bytes)
 
     async def insert_then_a_quick_worker(batch: Any) -> None:
+        # The race needs a worker between the insert and the holders' read:
+        # the backend's own two steps, which no public API separates.
         await backend._insert(batch)
         claimed = await backend.claim_jobs("quick", None, 10, 30)
         await backend.complete_jobs("quick", [
             Outcome(c.id, c.attempts, JobStatus.SUCCEEDED, result="null") for c in claimed])
 
+    # (The holders' read, as the backend's insert calls it.)
     ids = await insert_resolving_unique_keys(rows, insert_then_a_quick_worker, backend._holders)
     assert ids == [rows[0].id]
     assert await totals(queue) == {"default": {"succeeded": 1}}

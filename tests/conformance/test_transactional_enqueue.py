@@ -90,7 +90,7 @@ async def test_a_deadlock_on_the_callers_connection_is_not_retried(queue: aqueue
             await other.commit()
 
         waiting = asyncio.create_task(other_takes_row_one())
-        await asyncio.sleep(0.3)
+        await _until_running(setup, other)  # it now waits for row one
         with pytest.raises(pymysql.err.OperationalError) as excinfo:
             await asyncio.wait_for(tx.using(connection=caller, unique_key="k").enqueue(1), 20)
         assert excinfo.value.args[0] == 1213
@@ -137,3 +137,17 @@ async def test_enqueue_many_honours_a_jobs_connection(queue: aqueue.Queue) -> No
     with pytest.raises(ValueError, match="different connections"):
         await queue.enqueue_many([tx.using(connection=object()).prepare(1),
                                   tx.using(connection=object()).prepare(2)])
+
+
+async def _until_running(conn: aiomysql.Connection, other: aiomysql.Connection) -> None:
+    """Until the server is executing a statement of ``other`` (here: one that
+    waits for a row lock, as it cannot finish while the row is held)."""
+    for _ in range(500):
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT COUNT(*) FROM information_schema.processlist "
+                              "WHERE id = %s AND info IS NOT NULL", (other.thread_id(),))
+            (running,) = await cur.fetchone()
+        if running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the other connection never ran its statement")

@@ -48,10 +48,11 @@ async def test_an_idle_worker_without_notifications_probes(queue: aqueue.Queue) 
         started.set()
 
     worker = Worker(queue, poll_interval=30, probe_interval=0.05, register=False)
-    worker._listen = _no_listener  # type: ignore[method-assign]  # as without LISTEN
+    # As on a database that cannot notify: no public switch turns LISTEN off.
+    worker._listen = _no_listener  # type: ignore[method-assign]
     running = asyncio.create_task(worker.run())
     try:
-        await asyncio.sleep(0.3)  # idle, into its 30 s wait
+        await worker.signals.idle.wait()  # into its 30 s wait
         other = aqueue.Queue(queue.dsn)
         async with other:
             # From another queue object: no in-process hook wakes the worker.

@@ -92,6 +92,7 @@ async def test_one_timer_for_many_delayed_notifications() -> None:
         wakeups.notified(f"default {5 + n % 100}")
     wakeups.notified("default 3")
     wakeups.notified("elsewhere 1")  # not a queue of this worker
+    # (asyncio's list of timers again.)
     assert len(loop._scheduled) - before <= 2  # type: ignore[attr-defined]
     due = wakeups.timer_due()
     assert due is not None and abs(due - (loop.time() + 3)) < 0.5

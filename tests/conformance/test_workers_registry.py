@@ -11,6 +11,7 @@ import aqueue
 from aqueue._worker.rescuer import Rescuer
 from aqueue.backends.base import Registry
 from aqueue.records import WorkerRegistration
+from tests.raw import age_workers
 
 
 async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> None:
@@ -33,7 +34,8 @@ async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> 
     assert me.queues == ["default", "mail"] and me.version == aqueue.__version__
     assert me.running_jobs == [job.id]
     beat = me.heartbeat_at
-    await asyncio.sleep(0.5)  # a heartbeat every lease / 3
+    assert worker.heartbeat is not None
+    await worker.heartbeat.stepped.wait(worker.heartbeat.stepped.count + 1)
     [me] = [w for w in await queue.workers() if w.name == worker.name]
     assert me.heartbeat_at > beat and me.expires_at > me.heartbeat_at
     release.set()
@@ -50,7 +52,7 @@ async def test_silent_workers_are_marked_dead_then_pruned(queue: aqueue.Queue) -
     await backend.register_worker(ghost, ttl=0.2)
     [listed] = [w for w in await queue.workers() if w.name == ghost.name]
     assert listed.status == "running" and listed.queues is None
-    await asyncio.sleep(0.4)
+    await age_workers(queue, 1)  # silent for a second: past its 0.2 s
     marked, pruned = await backend.sweep_workers(retention=3600)
     assert marked >= 1 and pruned == 0
     [listed] = [w for w in await queue.workers() if w.name == ghost.name]
@@ -59,9 +61,9 @@ async def test_silent_workers_are_marked_dead_then_pruned(queue: aqueue.Queue) -
     assert await backend.heartbeat_worker(ghost.name, ttl=0.2)
     [listed] = [w for w in await queue.workers() if w.name == ghost.name]
     assert listed.status == "running"
-    await asyncio.sleep(0.4)
+    await age_workers(queue, 1)
     await backend.sweep_workers(retention=3600)
-    await asyncio.sleep(0.1)
+    await age_workers(queue, 1)  # dead for a second
     _, pruned = await backend.sweep_workers(retention=0.05)
     assert pruned >= 1
     assert ghost.name not in {w.name for w in await queue.workers()}
@@ -136,6 +138,6 @@ async def test_the_view_drops_workers_gone_for_longer_than_the_window(
     await backend.deregister_worker(stopped.name)
     listed = {w.name: w.status for w in await backend.list_workers(3600)}
     assert listed[stopped.name] == "stopped"
-    await asyncio.sleep(0.3)  # both went over 0.2 s ago; no sweep has run
+    await age_workers(queue, 1)  # both went a second ago; no sweep has run
     assert {w.name for w in await backend.list_workers(0.2)} & {gone.name, stopped.name} == set()
     assert {gone.name, stopped.name} <= {w.name for w in await backend.list_workers(3600)}
