@@ -19,9 +19,17 @@ log = logging.getLogger("aqueue.audit")
 def record(action: str, target: str, who: str, count: int | None = None) -> None:
     """Write one audit record: ``who`` did ``action`` to ``target`` (``count`` jobs)."""
     what = f"{action} {target}" if count is None else f"{action} {target}: {count} jobs"
-    log.info("%s by %s", what, who,
-             extra={"audit_action": action, "audit_target": target, "audit_who": who,
-                    "audit_count": count})
+    log.info(
+        "%s by %s",
+        what,
+        who,
+        extra={
+            "audit_action": action,
+            "audit_target": target,
+            "audit_who": who,
+            "audit_count": count,
+        },
+    )
 
 
 def command_user() -> str:

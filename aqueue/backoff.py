@@ -21,8 +21,13 @@ class Backoff:
 
     def __post_init__(self) -> None:
         values = (self.base, self.factor, self.max_delay, self.jitter)
-        if (not all(math.isfinite(v) for v in values) or self.base < 0 or self.factor < 1
-                or not 0 <= self.max_delay <= MAX_DELAY_SECONDS or not 0 <= self.jitter <= 1):
+        if (
+            not all(math.isfinite(v) for v in values)
+            or self.base < 0
+            or self.factor < 1
+            or not 0 <= self.max_delay <= MAX_DELAY_SECONDS
+            or not 0 <= self.jitter <= 1
+        ):
             raise ValueError(
                 "Backoff needs finite base >= 0, factor >= 1, 0 <= max_delay <= ten years "
                 "and 0 <= jitter <= 1"

@@ -29,7 +29,8 @@ async def backup(queue: Queue, target: str) -> int:
     if source is None:
         raise ConfigurationError(
             "aqueue backup copies SQLite databases; for PostgreSQL use pg_dump, for "
-            "MySQL/MariaDB mariadb-dump (or mysqldump)")
+            "MySQL/MariaDB mariadb-dump (or mysqldump)"
+        )
     return await asyncio.to_thread(_copy, source, target)
 
 

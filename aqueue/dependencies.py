@@ -69,8 +69,10 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
     statuses = await ops.lock_parents(parents)
     missing = [p for p in parents if p not in statuses]
     if missing:
-        raise ValueError(f"after= names job {missing[0]}, which does not exist "
-                         f"(never enqueued, or already purged)")
+        raise ValueError(
+            f"after= names job {missing[0]}, which does not exist "
+            f"(never enqueued, or already purged)"
+        )
     await ops.insert_edges(edges)
     counts: dict[str, int] = {}
     for e in edges:

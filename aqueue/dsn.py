@@ -17,7 +17,9 @@ from aqueue.errors import ConfigurationError
 Dialect = Literal["postgresql", "mysql", "sqlite"]
 
 DEFAULT_DSN = "sqlite:///aqueue.db"
-ACCEPTED = "postgresql://, postgres://, mysql://, mariadb://, sqlite:///relative.db, sqlite:////abs.db"
+ACCEPTED = (
+    "postgresql://, postgres://, mysql://, mariadb://, sqlite:///relative.db, sqlite:////abs.db"
+)
 _SCHEMES: dict[str, Dialect] = {
     "postgresql": "postgresql",
     "postgres": "postgresql",
@@ -27,10 +29,26 @@ _SCHEMES: dict[str, Dialect] = {
 }
 #: The query options each dialect understands (see docs/backends.md).
 OPTIONS: dict[Dialect, tuple[str, ...]] = {
-    "postgresql": ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout",
-                   "command_timeout", "application_name", "pgbouncer"),
-    "mysql": ("ssl", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "connect_timeout",
-              "command_timeout", "application_name"),
+    "postgresql": (
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "connect_timeout",
+        "command_timeout",
+        "application_name",
+        "pgbouncer",
+    ),
+    "mysql": (
+        "ssl",
+        "ssl_mode",
+        "ssl_ca",
+        "ssl_cert",
+        "ssl_key",
+        "connect_timeout",
+        "command_timeout",
+        "application_name",
+    ),
     "sqlite": ("synchronous", "wakeup"),
 }
 _PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -80,8 +98,10 @@ class DSN:
 def _shown_query(options: dict[str, str]) -> str:
     if not options:
         return ""
-    shown = [f"{quote(k, safe='')}={HIDDEN if _SECRET_KEY.search(k) else quote(v, safe='')}"
-             for k, v in options.items()]
+    shown = [
+        f"{quote(k, safe='')}={HIDDEN if _SECRET_KEY.search(k) else quote(v, safe='')}"
+        for k, v in options.items()
+    ]
     return "?" + "&".join(shown)
 
 
@@ -90,8 +110,12 @@ def redact(text: str) -> str:
     values, replaced by ``***`` (for messages that may quote a DSN)."""
     # user:password@ -- the password runs to the last @ before the host.
     text = re.sub(r"(\w+://[^:/@\s]*):[^\s]*@", rf"\1:{HIDDEN}@", text)
-    return re.sub(r"([?&][^=&\s]*(?:pass|pwd|secret|token|key)[^=&\s]*=)[^&\s]*",
-                  rf"\1{HIDDEN}", text, flags=re.IGNORECASE)
+    return re.sub(
+        r"([?&][^=&\s]*(?:pass|pwd|secret|token|key)[^=&\s]*=)[^&\s]*",
+        rf"\1{HIDDEN}",
+        text,
+        flags=re.IGNORECASE,
+    )
 
 
 def resolve(dsn: str | None) -> str:
@@ -122,13 +146,25 @@ def parse(dsn: str) -> DSN:
     if dialect == "sqlite":
         path, _, query = rest.partition("?")
         if not path.startswith("/"):
-            raise _fail("a SQLite DSN is sqlite:///relative.db or sqlite:////absolute/path.db "
-                        "(three or four slashes), not a host", dsn)
+            raise _fail(
+                "a SQLite DSN is sqlite:///relative.db or sqlite:////absolute/path.db "
+                "(three or four slashes), not a host",
+                dsn,
+            )
         database = unquote(path[1:])
         if not database:
             raise _fail("no SQLite file name", dsn)
-        return DSN(dsn, dialect, None, None, None, None, database,
-                   _options(dialect, query, dsn), scheme.lower())
+        return DSN(
+            dsn,
+            dialect,
+            None,
+            None,
+            None,
+            None,
+            database,
+            _options(dialect, query, dsn),
+            scheme.lower(),
+        )
     user = password = None
     at = rest.rfind("@")
     if at >= 0:
@@ -175,8 +211,11 @@ def _options(dialect: Dialect, query: str, dsn: str) -> dict[str, str]:
     if "ssl_mode" in options:
         mode = options["ssl_mode"].lower()
         if mode == "preferred":
-            raise _fail("ssl_mode=preferred cannot be honoured (aiomysql has no fallback to "
-                        "plain text): use ssl_mode=required or ssl_mode=disabled", dsn)
+            raise _fail(
+                "ssl_mode=preferred cannot be honoured (aiomysql has no fallback to "
+                "plain text): use ssl_mode=required or ssl_mode=disabled",
+                dsn,
+            )
         options["ssl_mode"] = mode
         _check_choice(options, "ssl_mode", _MYSQL_SSL_MODES, dsn)
     if "ssl" in options:
@@ -217,8 +256,9 @@ def _check_choice(options: dict[str, str], key: str, choices: tuple[str, ...], d
         raise _fail(f"{key} must be one of {', '.join(choices)}, not {options[key]!r}", dsn)
 
 
-def _ssl_context(cafile: str | None, verify: bool, check_hostname: bool,
-                 cert: str | None, key: str | None) -> Any:
+def _ssl_context(
+    cafile: str | None, verify: bool, check_hostname: bool, cert: str | None, key: str | None
+) -> Any:
     import ssl
 
     context = ssl.create_default_context(cafile=cafile)
@@ -240,9 +280,13 @@ def postgres_options(dsn: DSN) -> dict[str, Any]:
             if mode in ("disable", "allow", "prefer"):
                 args["ssl"] = mode
             else:
-                args["ssl"] = _ssl_context(o.get("sslrootcert"), mode != "require",
-                                           mode == "verify-full", o.get("sslcert"),
-                                           o.get("sslkey"))
+                args["ssl"] = _ssl_context(
+                    o.get("sslrootcert"),
+                    mode != "require",
+                    mode == "verify-full",
+                    o.get("sslcert"),
+                    o.get("sslkey"),
+                )
         else:
             args["ssl"] = mode
     if "connect_timeout" in o:
@@ -260,8 +304,13 @@ def mysql_options(dsn: DSN) -> dict[str, Any]:
     if mode is None and o.get("ssl") == "true":
         mode = "verify_ca" if o.get("ssl_ca") else "required"
     if mode is not None and mode != "disabled":
-        args["ssl"] = _ssl_context(o.get("ssl_ca"), mode != "required",
-                                   mode == "verify_identity", o.get("ssl_cert"), o.get("ssl_key"))
+        args["ssl"] = _ssl_context(
+            o.get("ssl_ca"),
+            mode != "required",
+            mode == "verify_identity",
+            o.get("ssl_cert"),
+            o.get("ssl_key"),
+        )
     if "connect_timeout" in o:
         args["connect_timeout"] = float(o["connect_timeout"])
     if "application_name" in o:

@@ -27,8 +27,10 @@ def seconds(value: str | float | timedelta, what: str) -> float:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         result = float(value)
     else:
-        raise TypeError(f"{what} must be a duration like '7d', seconds or a timedelta, "
-                        f"not {type(value).__name__}")
+        raise TypeError(
+            f"{what} must be a duration like '7d', seconds or a timedelta, "
+            f"not {type(value).__name__}"
+        )
     if not math.isfinite(result) or result <= 0:
         raise ValueError(f"{what} must be a positive duration, not {value!r}")
     return result

@@ -20,8 +20,9 @@ def printable(text: str, *, multiline: bool = False) -> str:
     ``multiline`` keeps newlines and tabs (a traceback)."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() or (multiline and ch in "\n\t")
-                   else repr(ch)[1:-1] for ch in text)
+    return "".join(
+        ch if ch.isprintable() or (multiline and ch in "\n\t") else repr(ch)[1:-1] for ch in text
+    )
 
 
 def json_line(value: object, default: Callable[[Any], Any] | None = None) -> str:

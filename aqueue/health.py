@@ -61,8 +61,14 @@ class Health:
         return data
 
 
-async def check(queue: Queue, *, max_queued_age: float = 300.0, min_workers: int = 0,
-                lease_grace: float = 60.0, timeout: float = 10.0) -> Health:
+async def check(
+    queue: Queue,
+    *,
+    max_queued_age: float = 300.0,
+    min_workers: int = 0,
+    lease_grace: float = 60.0,
+    timeout: float = 10.0,
+) -> Health:
     """Run the checks on ``queue``'s database; see the module's docstring."""
     database = queue.dsn
     now = datetime.now(UTC)
@@ -73,19 +79,25 @@ async def check(queue: Queue, *, max_queued_age: float = 300.0, min_workers: int
         return Health(UNHEALTHY, [f"the database file {path} does not exist"], database, now)
     try:
         return await asyncio.wait_for(
-            _checks(queue, max_queued_age, min_workers, lease_grace, now), timeout)
+            _checks(queue, max_queued_age, min_workers, lease_grace, now), timeout
+        )
     except TimeoutError:
-        return Health(UNKNOWN, [f"the database did not answer within {timeout:g}s"],
-                      database, now)
+        return Health(UNKNOWN, [f"the database did not answer within {timeout:g}s"], database, now)
     except (AqueueError, OSError) as exc:
         return Health(UNKNOWN, [f"the database cannot be reached: {exc}"], database, now)
 
 
-async def _checks(queue: Queue, max_queued_age: float, min_workers: int, lease_grace: float,
-                  now: datetime) -> Health:
+async def _checks(
+    queue: Queue, max_queued_age: float, min_workers: int, lease_grace: float, now: datetime
+) -> Health:
     found, wanted = await queue.schema_versions()
-    base: dict[str, Any] = {"database": queue.dsn, "checked_at": now, "reachable": True,
-                            "schema_version": found, "schema_wanted": wanted}
+    base: dict[str, Any] = {
+        "database": queue.dsn,
+        "checked_at": now,
+        "reachable": True,
+        "schema_version": found,
+        "schema_wanted": wanted,
+    }
     if found is None or found < wanted:
         what = "missing" if found is None else f"at version {found}, this aqueue needs {wanted}"
         return Health(UNHEALTHY, [f"aqueue's schema is {what}: run `aqueue migrate`"], **base)
@@ -93,22 +105,35 @@ async def _checks(queue: Queue, max_queued_age: float, min_workers: int, lease_g
     workers = await queue.workers()
     expired = await queue.jobs.expired_leases(lease_grace)
     problems: list[str] = []
-    waiting = [(s.oldest_due_age, s.name) for s in summaries
-               if not s.paused and s.oldest_due_age is not None]
+    waiting = [
+        (s.oldest_due_age, s.name)
+        for s in summaries
+        if not s.paused and s.oldest_due_age is not None
+    ]
     oldest_age, oldest_queue = max(waiting) if waiting else (None, None)
     if oldest_age is not None and oldest_age > max_queued_age:
-        problems.append(f"a due job of queue {oldest_queue!r} has waited {oldest_age:.0f}s "
-                        f"(more than {max_queued_age:g}s)")
+        problems.append(
+            f"a due job of queue {oldest_queue!r} has waited {oldest_age:.0f}s "
+            f"(more than {max_queued_age:g}s)"
+        )
     if expired:
-        problems.append(f"{expired} running jobs' leases ran out over {lease_grace:g}s ago: "
-                        "no worker is alive to rescue them")
+        problems.append(
+            f"{expired} running jobs' leases ran out over {lease_grace:g}s ago: "
+            "no worker is alive to rescue them"
+        )
     alive = sum(w.status == "running" for w in workers)
     if alive < min_workers:
         problems.append(f"{alive} workers alive, fewer than {min_workers}")
     return Health(
-        UNHEALTHY if problems else HEALTHY, problems, **base,
-        oldest_due_age=oldest_age, oldest_due_queue=oldest_queue,
+        UNHEALTHY if problems else HEALTHY,
+        problems,
+        **base,
+        oldest_due_age=oldest_age,
+        oldest_due_queue=oldest_queue,
         due=sum(s.due for s in summaries if not s.paused),
-        running=sum(s.running for s in summaries), expired_leases=expired,
-        workers_alive=alive, workers_dead=sum(w.status == "dead" for w in workers),
-        paused_queues=[s.name for s in summaries if s.paused])
+        running=sum(s.running for s in summaries),
+        expired_leases=expired,
+        workers_alive=alive,
+        workers_dead=sum(w.status == "dead" for w in workers),
+        paused_queues=[s.name for s in summaries if s.paused],
+    )

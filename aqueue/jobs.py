@@ -59,8 +59,9 @@ class Jobs:
         admin = await self._admin()
         return await admin.list_jobs(validation.check_job_filter(job_filter or JobFilter()))
 
-    async def counts(self, queues: Sequence[str] | None = None, *,
-                     totals: bool = False) -> builtins.list[QueueCounts]:
+    async def counts(
+        self, queues: Sequence[str] | None = None, *, totals: bool = False
+    ) -> builtins.list[QueueCounts]:
         """Every queue with active or failed jobs, recent finishes, or a pause
         state (or those of ``queues``), in name order: due, scheduled, running
         and failed jobs, the oldest due job's age and the throughput of the
@@ -69,8 +70,11 @@ class Jobs:
         status (a scan of the whole table).
         """
         admin = await self._admin()
-        reads: builtins.list[Awaitable[Any]] = [admin.queue_states(), admin.queue_counts(),
-                                       admin.recent_finished(LONG_WINDOW, SHORT_WINDOW)]
+        reads: builtins.list[Awaitable[Any]] = [
+            admin.queue_states(),
+            admin.queue_counts(),
+            admin.recent_finished(LONG_WINDOW, SHORT_WINDOW),
+        ]
         if totals:
             reads.append(admin.totals())
         found = await asyncio.gather(*reads)
@@ -122,24 +126,32 @@ class Jobs:
         """Cancel every queued job matching ``job_filter`` and ask the workers
         running the matching running ones to stop; returns how many. An empty
         filter is refused unless ``all_jobs=True`` says every job is meant."""
+
         async def cancel(job_id: str) -> bool:
             return await self.cancel(job_id) in (JobStatus.CANCELLED, JobStatus.RUNNING)
 
         return await self._for_each(job_filter, ("queued", "running"), cancel, all_jobs)
 
-    async def _for_each(self, job_filter: JobFilter, statuses: tuple[str, ...],
-                        act: Callable[[str], Awaitable[bool]], all_jobs: bool) -> int:
+    async def _for_each(
+        self,
+        job_filter: JobFilter,
+        statuses: tuple[str, ...],
+        act: Callable[[str], Awaitable[bool]],
+        all_jobs: bool,
+    ) -> int:
         f = validation.check_job_filter(job_filter)
         if not (f.statuses or f.queues or f.tasks or f.id_prefix) and not all_jobs:
-            raise ValueError("an empty filter matches every job: pass all_jobs=True to act "
-                             "on every job")
+            raise ValueError(
+                "an empty filter matches every job: pass all_jobs=True to act on every job"
+            )
         wanted = tuple(s for s in (f.statuses or statuses) if s in statuses)
         if not wanted:
             return 0
         # Walk the matching ids newest first by keyset; acted-on jobs change
         # status, so the cursor, not an offset, keeps the walk exact.
-        page = JobFilter(statuses=wanted, queues=f.queues, tasks=f.tasks,
-                         id_prefix=f.id_prefix, limit=500)
+        page = JobFilter(
+            statuses=wanted, queues=f.queues, tasks=f.tasks, id_prefix=f.id_prefix, limit=500
+        )
         done = 0
         while True:
             jobs = await self.list(page)
@@ -149,8 +161,14 @@ class Jobs:
                 return done
             page = replace(page, before=jobs[-1].id)
 
-    async def purge(self, older_than: float, statuses: Sequence[str] = FINAL_STATUS_NAMES, *,
-                    dry_run: bool = False, batch_size: int = 1000) -> int:
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[str] = FINAL_STATUS_NAMES,
+        *,
+        dry_run: bool = False,
+        batch_size: int = 1000,
+    ) -> int:
         """Delete jobs that finished over ``older_than`` seconds ago, in batches."""
         bad = [s for s in statuses if s not in FINAL_STATUS_NAMES]
         if bad:
@@ -175,9 +193,12 @@ class Jobs:
         return await (await self._admin()).count_expired_leases(grace)
 
 
-def _summarize(states: dict[str, bool], counts: Sequence[Sequence[Any]],
-               recent: Sequence[Sequence[Any]],
-               totals: Sequence[Sequence[Any]] | None) -> list[QueueCounts]:
+def _summarize(
+    states: dict[str, bool],
+    counts: Sequence[Sequence[Any]],
+    recent: Sequence[Sequence[Any]],
+    totals: Sequence[Sequence[Any]] | None,
+) -> list[QueueCounts]:
     """The counts of each queue from the backend's rows: ``counts`` is
     ``(queue, status, jobs, due, oldest_scheduled_at, now)`` for queued, running
     and failed jobs; ``recent`` ``(queue, status, in the long window, in the
@@ -185,12 +206,21 @@ def _summarize(states: dict[str, bool], counts: Sequence[Sequence[Any]],
     fields: dict[str, dict[str, Any]] = {}
 
     def queue(name: str) -> dict[str, Any]:
-        return fields.setdefault(name, {
-            "name": name, "paused": states.get(name, False), "due": 0, "scheduled": 0,
-            "running": 0, "failed": 0, "oldest_due_age": None,
-            "finished_5m": {s: 0 for s in FINAL_STATUS_NAMES},
-            "finished_60m": {s: 0 for s in FINAL_STATUS_NAMES},
-            "totals": {} if totals is not None else None})
+        return fields.setdefault(
+            name,
+            {
+                "name": name,
+                "paused": states.get(name, False),
+                "due": 0,
+                "scheduled": 0,
+                "running": 0,
+                "failed": 0,
+                "oldest_due_age": None,
+                "finished_5m": {s: 0 for s in FINAL_STATUS_NAMES},
+                "finished_60m": {s: 0 for s in FINAL_STATUS_NAMES},
+                "totals": {} if totals is not None else None,
+            },
+        )
 
     for name in states:
         queue(name)

@@ -101,8 +101,14 @@ class LimitedClaimer:
     worker does not know (it runs them unlimited rather than never).
     """
 
-    def __init__(self, backend: Limits, worker: str, queues: list[str] | None, lease: float,
-                 limits: Mapping[str, TaskLimit]) -> None:
+    def __init__(
+        self,
+        backend: Limits,
+        worker: str,
+        queues: list[str] | None,
+        lease: float,
+        limits: Mapping[str, TaskLimit],
+    ) -> None:
         self._backend = backend
         self._worker = worker
         self._queues = queues
@@ -134,8 +140,9 @@ class LimitedClaimer:
             return self._held
         return False
 
-    async def claim(self, room: int, withdraw_offer_at: int | None = None
-                    ) -> tuple[list[ClaimedJob], Waiting]:
+    async def claim(
+        self, room: int, withdraw_offer_at: int | None = None
+    ) -> tuple[list[ClaimedJob], Waiting]:
         """Claim up to ``room`` limited jobs; and what to wait for when that
         comes up short (see :data:`Waiting`)."""
         now = time.monotonic()
@@ -152,8 +159,12 @@ class LimitedClaimer:
             result = LimitedResult([], self._cursor)
         else:
             result = await self._backend.claim_limited(
-                self._worker, self._queues, self._lease,
-                lambda ops: claim_steps(ops, request, room), withdraw_offer_at)
+                self._worker,
+                self._queues,
+                self._lease,
+                lambda ops: claim_steps(ops, request, room),
+                withdraw_offer_at,
+            )
         self._cursor = result.cursor
         self._held = result.held_back
         self._pending = result.held_back or len(result.jobs) == room

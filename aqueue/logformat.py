@@ -16,8 +16,20 @@ from typing import Any
 from aqueue.escape import json_line, printable
 
 #: The ``extra`` fields aqueue's log records may carry.
-FIELDS = ("job_id", "task", "queue", "attempt", "duration", "status", "worker", "error_type",
-          "audit_action", "audit_target", "audit_who", "audit_count")
+FIELDS = (
+    "job_id",
+    "task",
+    "queue",
+    "attempt",
+    "duration",
+    "status",
+    "worker",
+    "error_type",
+    "audit_action",
+    "audit_target",
+    "audit_who",
+    "audit_count",
+)
 
 
 class TextFormatter(logging.Formatter):

@@ -62,10 +62,42 @@ MAX_QUEUES = 100
 #: The duty (aqueue/leader.py) whose holder samples queue depths among workers.
 DUTY = "metrics"
 
-SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-           30.0, 60.0, 300.0, 900.0, 3600.0)
-FAST_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                5.0, 10.0)
+SECONDS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+)
+FAST_SECONDS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 SIZES = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 
 
@@ -150,28 +182,44 @@ class WorkerMetrics(Collector):
         self._labels = _Labels()
         self._stats: dict[tuple[str, str], _TaskStats] = {}
         r.register(self)
-        self.claim_size = Histogram("aqueue_claim_size", "Jobs returned by one claim",
-                                    buckets=SIZES, registry=r)
-        self.claim_seconds = Histogram("aqueue_claim_seconds", "Time one claim took",
-                                       buckets=FAST_SECONDS, registry=r)
-        self.write_seconds = Histogram("aqueue_outcome_write_seconds",
-                                       "Time one write of a batch of outcomes took",
-                                       buckets=FAST_SECONDS, registry=r)
+        self.claim_size = Histogram(
+            "aqueue_claim_size", "Jobs returned by one claim", buckets=SIZES, registry=r
+        )
+        self.claim_seconds = Histogram(
+            "aqueue_claim_seconds", "Time one claim took", buckets=FAST_SECONDS, registry=r
+        )
+        self.write_seconds = Histogram(
+            "aqueue_outcome_write_seconds",
+            "Time one write of a batch of outcomes took",
+            buckets=FAST_SECONDS,
+            registry=r,
+        )
         self.renewals = Counter("aqueue_lease_renewals", "Lease renewals sent", registry=r)
         self.leases_lost = Counter(
-            "aqueue_leases_lost", "Attempts this worker lost (rescued elsewhere after a stall)",
-            registry=r)
+            "aqueue_leases_lost",
+            "Attempts this worker lost (rescued elsewhere after a stall)",
+            registry=r,
+        )
         self.rescued = Counter(
-            "aqueue_jobs_rescued", "Jobs this worker's rescuer put back (dead workers' jobs)",
-            registry=r)
-        self.handed_back = Counter("aqueue_jobs_handed_back",
-                                   "Jobs handed back unfinished at shutdown", registry=r)
+            "aqueue_jobs_rescued",
+            "Jobs this worker's rescuer put back (dead workers' jobs)",
+            registry=r,
+        )
+        self.handed_back = Counter(
+            "aqueue_jobs_handed_back", "Jobs handed back unfinished at shutdown", registry=r
+        )
         self.loop_lag = Histogram(
             "aqueue_event_loop_lag_seconds",
             "How late the event loop woke for a 0.25 s sleep (blocking calls show here)",
-            buckets=FAST_SECONDS, registry=r)
-        self._events = {"renewed": self.renewals, "lease_lost": self.leases_lost,
-                        "rescued": self.rescued, "handed_back": self.handed_back}
+            buckets=FAST_SECONDS,
+            registry=r,
+        )
+        self._events = {
+            "renewed": self.renewals,
+            "lease_lost": self.leases_lost,
+            "rescued": self.rescued,
+            "handed_back": self.handed_back,
+        }
 
     def attach(self, worker: Worker) -> None:
         """Report ``worker``'s state too (running jobs, backlog, loop lag), and
@@ -179,11 +227,16 @@ class WorkerMetrics(Collector):
         self._labels.tasks = frozenset(worker.queue.tasks)
         r = self.registry
         Gauge("aqueue_jobs_running", "Attempts running now", registry=r).set_function(
-            lambda: worker.running_count)
-        Gauge("aqueue_jobs_held_ahead", "Jobs claimed ahead of a free slot",
-              registry=r).set_function(lambda: worker.held_ahead)
-        Gauge("aqueue_outcome_backlog", "Finished attempts whose outcome is not written yet",
-              registry=r).set_function(lambda: worker.outcome_backlog)
+            lambda: worker.running_count
+        )
+        Gauge(
+            "aqueue_jobs_held_ahead", "Jobs claimed ahead of a free slot", registry=r
+        ).set_function(lambda: worker.held_ahead)
+        Gauge(
+            "aqueue_outcome_backlog",
+            "Finished attempts whose outcome is not written yet",
+            registry=r,
+        ).set_function(lambda: worker.outcome_backlog)
         worker.observe(self)
         worker.loop_monitor.on_lag = self.loop_lag.observe
 
@@ -193,8 +246,9 @@ class WorkerMetrics(Collector):
         key = (job.task, job.queue)
         stats = self._stats.get(key)
         if stats is None:
-            stats = self._stats[key] = _TaskStats(self._labels.task(job.task),
-                                                  self._labels.queue(job.queue))
+            stats = self._stats[key] = _TaskStats(
+                self._labels.task(job.task), self._labels.queue(job.queue)
+            )
         return stats
 
     def job_started(self, job: ClaimedJob) -> None:
@@ -224,12 +278,15 @@ class WorkerMetrics(Collector):
     # -- Collector: the per-job numbers, when Prometheus scrapes ---------------------
 
     def collect(self) -> Iterator[Metric]:
-        started = CounterMetricFamily("aqueue_jobs_started", "Job attempts started",
-                                      labels=["task", "queue"])
+        started = CounterMetricFamily(
+            "aqueue_jobs_started", "Job attempts started", labels=["task", "queue"]
+        )
         finished = CounterMetricFamily(
-            "aqueue_jobs_finished", "Job attempts finished, by outcome: succeeded, failed "
+            "aqueue_jobs_finished",
+            "Job attempts finished, by outcome: succeeded, failed "
             "(for good), retried (failed, will run again) or cancelled",
-            labels=["task", "queue", "outcome"])
+            labels=["task", "queue", "outcome"],
+        )
         by_pair: dict[tuple[str, str], list[_TaskStats]] = {}
         durations: dict[str, _Buckets] = {}
         latencies: dict[str, _Buckets] = {}
@@ -248,10 +305,13 @@ class WorkerMetrics(Collector):
         yield started
         yield finished
         for name, doc, table in (
-                ("aqueue_job_duration_seconds", "How long attempts ran", durations),
-                ("aqueue_job_start_latency_seconds",
-                 "From when a job was due (enqueued, or its delay ran out) to its start",
-                 latencies)):
+            ("aqueue_job_duration_seconds", "How long attempts ran", durations),
+            (
+                "aqueue_job_start_latency_seconds",
+                "From when a job was due (enqueued, or its delay ran out) to its start",
+                latencies,
+            ),
+        ):
             family = HistogramMetricFamily(name, doc, labels=["task"])
             for task, buckets in sorted(table.items()):
                 family.add_metric([task], buckets.cumulative(), buckets.total)
@@ -264,15 +324,20 @@ class WorkerMetrics(Collector):
 def depth_families(summaries: Iterable[QueueCounts]) -> list[Metric]:
     """The queue-depth gauges of an overview (one implementation for the worker,
     ``aqueue metrics`` and the dashboard)."""
-    jobs = GaugeMetricFamily("aqueue_queue_jobs",
-                             "Jobs in the database by queue and state: due (waiting to "
-                             "start), scheduled (not due yet), running, failed",
-                             labels=["queue", "state"])
-    oldest = GaugeMetricFamily("aqueue_queue_oldest_due_age_seconds",
-                               "How long the oldest due job has been waiting (0: none)",
-                               labels=["queue"])
-    paused = GaugeMetricFamily("aqueue_queue_paused", "1 while the queue is paused",
-                               labels=["queue"])
+    jobs = GaugeMetricFamily(
+        "aqueue_queue_jobs",
+        "Jobs in the database by queue and state: due (waiting to "
+        "start), scheduled (not due yet), running, failed",
+        labels=["queue", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "aqueue_queue_oldest_due_age_seconds",
+        "How long the oldest due job has been waiting (0: none)",
+        labels=["queue"],
+    )
+    paused = GaugeMetricFamily(
+        "aqueue_queue_paused", "1 while the queue is paused", labels=["queue"]
+    )
     for s in _bounded(summaries):
         for state in ("due", "scheduled", "running", "failed"):
             jobs.add_metric([s.name, state], getattr(s, state))
@@ -289,10 +354,16 @@ def _bounded(summaries: Iterable[QueueCounts]) -> list[QueueCounts]:
     kept, rest = ordered[:MAX_QUEUES], ordered[MAX_QUEUES:]
     ages = [s.oldest_due_age for s in rest if s.oldest_due_age is not None]
     other = QueueCounts(
-        name="other", paused=False, due=sum(s.due for s in rest),
-        scheduled=sum(s.scheduled for s in rest), running=sum(s.running for s in rest),
-        failed=sum(s.failed for s in rest), oldest_due_age=max(ages) if ages else None,
-        finished_5m={}, finished_60m={})
+        name="other",
+        paused=False,
+        due=sum(s.due for s in rest),
+        scheduled=sum(s.scheduled for s in rest),
+        running=sum(s.running for s in rest),
+        failed=sum(s.failed for s in rest),
+        oldest_due_age=max(ages) if ages else None,
+        finished_5m={},
+        finished_60m={},
+    )
     return [*kept, other]
 
 
@@ -308,8 +379,13 @@ class DepthSampler(LedService):
 
     duty = "read queue depths"
 
-    def __init__(self, read: Callable[[], Awaitable[list[QueueCounts]]], interval: float = 15.0,
-                 *, leadership: Leadership | None = None) -> None:
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[list[QueueCounts]]],
+        interval: float = 15.0,
+        *,
+        leadership: Leadership | None = None,
+    ) -> None:
         super().__init__(interval, first_after=0.0)
         self._read = read
         self.leadership = leadership
@@ -317,8 +393,7 @@ class DepthSampler(LedService):
         self.snapshot: list[QueueCounts] | None = None
 
     @classmethod
-    def of(cls, queue: Queue, interval: float = 15.0, *, worker: str | None = None
-           ) -> DepthSampler:
+    def of(cls, queue: Queue, interval: float = 15.0, *, worker: str | None = None) -> DepthSampler:
         """The depths of ``queue``'s database: read by this process alone, or
         — given the ``worker``'s name — by the worker that leads the duty."""
         leadership = None
@@ -361,8 +436,9 @@ def serve(registry: CollectorRegistry, port: int, host: str = "127.0.0.1") -> WS
     return server
 
 
-def instrument_worker(worker: Worker, port: int, host: str = "127.0.0.1",
-                      depth_interval: float = 15.0) -> WSGIServer:
+def instrument_worker(
+    worker: Worker, port: int, host: str = "127.0.0.1", depth_interval: float = 15.0
+) -> WSGIServer:
     """Give ``worker`` metrics and a depth sampler, and serve them (the
     ``--metrics-port`` of ``aqueue-worker``). Raises ``OSError`` if the port is taken."""
     metrics = WorkerMetrics()

@@ -109,7 +109,8 @@ def _job_layer(mw: JobMiddleware, ctx: JobContext, inner: CallNext) -> CallNext:
             if exc in passed or isinstance(exc, Retry):
                 raise
             raise MiddlewareError(
-                f"middleware {_name(mw)} raised {type(exc).__name__}: {exc}") from exc
+                f"middleware {_name(mw)} raised {type(exc).__name__}: {exc}"
+            ) from exc
 
     return layer
 

@@ -60,8 +60,12 @@ def read_handover(payload: str, worker: str) -> tuple[float, tuple[Any, ...] | s
         values = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(values, list) or len(values) not in (3, 13) or values[0] != worker \
-            or not isinstance(values[1], int | float):
+    if (
+        not isinstance(values, list)
+        or len(values) not in (3, 13)
+        or values[0] != worker
+        or not isinstance(values[1], int | float)
+    ):
         return None
     token = float(values[1])
     if len(values) == 3:
@@ -75,12 +79,19 @@ class Offers:
     notifications into jobs to start (or, with no slot free, to hand back),
     and reads back jobs handed over whose notification it may have missed."""
 
-    def __init__(self, backend: Handover, claims: Backend, worker: str,
-                 queues: Sequence[str] | None, lease: float, *,
-                 start: Callable[[ClaimedJob, bool], None],
-                 give_back: Callable[[ClaimedJob], None],
-                 open_slots: Callable[[], int],
-                 held: Callable[[], Sequence[tuple[str, int]]]) -> None:
+    def __init__(
+        self,
+        backend: Handover,
+        claims: Backend,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        *,
+        start: Callable[[ClaimedJob, bool], None],
+        give_back: Callable[[ClaimedJob], None],
+        open_slots: Callable[[], int],
+        held: Callable[[], Sequence[tuple[str, int]]],
+    ) -> None:
         self._backend = backend
         self._claims = claims
         self._worker = worker
@@ -116,8 +127,7 @@ class Offers:
         now = time.monotonic()
         if self._offered_at is not None and now - self._offered_at < self._ttl / 2:
             return
-        since = await self._backend.offer(self._worker, self._queues, self._lease, self._ttl,
-                                          now)
+        since = await self._backend.offer(self._worker, self._queues, self._lease, self._ttl, now)
         if self._since is None:
             self._since = since
         self._offered_at = now
@@ -130,8 +140,9 @@ class Offers:
         same statement, so that no producer hands it a job it cannot start."""
         if not self.standing:
             return await self._claims.claim_jobs(self._worker, self._queues, limit, lease)
-        jobs = await self._backend.claim_jobs_withdrawing(self._worker, self._queues, limit,
-                                                          lease, slots)
+        jobs = await self._backend.claim_jobs_withdrawing(
+            self._worker, self._queues, limit, lease, slots
+        )
         if len(jobs) >= slots:
             self._offered_at = None  # withdrawn: offer again when idle
         return jobs
@@ -249,6 +260,9 @@ class Offers:
         try:
             return await self.withdraw()
         except DatabaseUnavailable as exc:
-            log.warning("cannot withdraw this worker's offer (%s): a job handed over "
-                        "just now comes back when its lease ends", exc)
+            log.warning(
+                "cannot withdraw this worker's offer (%s): a job handed over "
+                "just now comes back when its lease ends",
+                exc,
+            )
             return []

@@ -79,16 +79,20 @@ class Schedule:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ConfigurationError(f"unknown timezone {self.timezone!r} for {self.task!r}"
-                                     ) from None
+            raise ConfigurationError(
+                f"unknown timezone {self.timezone!r} for {self.task!r}"
+            ) from None
         if self.catch_up not in ("latest", "all", "skip"):
-            raise ConfigurationError(f"catch_up must be 'latest', 'all' or 'skip', not "
-                                     f"{self.catch_up!r}")
+            raise ConfigurationError(
+                f"catch_up must be 'latest', 'all' or 'skip', not {self.catch_up!r}"
+            )
         if not self.name:
             object.__setattr__(self, "name", f"{self.task} {self.cron} {self.timezone}")
         if len(self.name) > 255:
-            raise ConfigurationError(f"schedule name longer than 255 characters: give it "
-                                     f"a shorter name=: {self.name[:60]!r}...")
+            raise ConfigurationError(
+                f"schedule name longer than 255 characters: give it "
+                f"a shorter name=: {self.name[:60]!r}..."
+            )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -137,8 +141,7 @@ class Schedule:
 
     def meta(self, tick: datetime) -> str:
         """The job's ``meta``: which schedule and tick enqueued it."""
-        return serialization.encode({"periodic": {"schedule": self.name,
-                                                  "tick": tick.isoformat()}})
+        return serialization.encode({"periodic": {"schedule": self.name, "tick": tick.isoformat()}})
 
 
 #: Makes the rows of a schedule's ticks: ``rows(schedule, ticks)``.
@@ -150,8 +153,13 @@ class Scheduler(Service):
 
     duty = "enqueue periodic jobs"
 
-    def __init__(self, backend: Schedules, schedules: Sequence[Schedule], rows: RowMaker,
-                 enqueued: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        backend: Schedules,
+        schedules: Sequence[Schedule],
+        rows: RowMaker,
+        enqueued: Callable[[str], None],
+    ) -> None:
         # Wakes at each tick; a little spread, so that workers started together
         # do not all hit the row in the same millisecond (the losers re-read).
         super().__init__(MAX_SLEEP, jitter=0.0, first_after=0.0)
@@ -172,8 +180,10 @@ class Scheduler(Service):
 
         def rows(schedule: Schedule, ticks: Sequence[datetime]) -> list[NewJob]:
             task = queue.task_named(schedule.task)
-            return new_jobs([task.using(run_after=t).prepare(*schedule.args, **schedule.kwargs)
-                             for t in ticks], queue.max_payload_bytes)
+            return new_jobs(
+                [task.using(run_after=t).prepare(*schedule.args, **schedule.kwargs) for t in ticks],
+                queue.max_payload_bytes,
+            )
 
         def enqueued(task: str) -> None:
             queue_name = queue.task_named(task).options.queue
@@ -214,8 +224,9 @@ class Scheduler(Service):
             seen[schedule.name] = target
             written += len(ids)
             for t, job_id in zip(due, ids, strict=True):
-                log.info("periodic %s: tick %s enqueued as job %s", schedule.name,
-                         t.isoformat(), job_id)
+                log.info(
+                    "periodic %s: tick %s enqueued as job %s", schedule.name, t.isoformat(), job_id
+                )
             if ids:
                 self._enqueued(schedule.task)
         if lost:
@@ -234,9 +245,9 @@ class Scheduler(Service):
         seen = self._seen
         nearest = min(
             (s.next_after(max(now, seen.get(s.name) or now)) for s in self._schedules),
-            default=now + timedelta(seconds=MAX_SLEEP))
-        return min(max((nearest - now).total_seconds(), 0.0), MAX_SLEEP) \
-            + random.uniform(0, 0.02)
+            default=now + timedelta(seconds=MAX_SLEEP),
+        )
+        return min(max((nearest - now).total_seconds(), 0.0), MAX_SLEEP) + random.uniform(0, 0.02)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,5 +270,9 @@ async def schedule_states(queue: Queue, now: datetime | None = None) -> list[Sch
     backend = queue.backend
     last = await backend.last_ticks() if isinstance(backend, Schedules) else {}
     now = now or datetime.now(UTC)
-    return [ScheduleState(s.name, s.task, s.cron, s.timezone, s.catch_up, last.get(s.name),
-                          s.next_after(now)) for s in queue.schedules]
+    return [
+        ScheduleState(
+            s.name, s.task, s.cron, s.timezone, s.catch_up, last.get(s.name), s.next_after(now)
+        )
+        for s in queue.schedules
+    ]

@@ -25,17 +25,37 @@ def _time(value: datetime | None) -> str | None:
 def job_to_dict(job: JobInfo) -> dict[str, Any]:
     """``job`` as a JSON-ready dict."""
     return {
-        "id": job.id, "task": job.task, "queue": job.queue, "status": job.status.value,
-        "priority": job.priority, "attempts": job.attempts, "max_attempts": job.max_attempts,
-        "timeout": job.timeout, "args": job.args, "kwargs": job.kwargs, "result": job.result,
-        "error": job.error, "progress": job.progress,
-        "created_at": _time(job.created_at), "scheduled_at": _time(job.scheduled_at),
-        "started_at": _time(job.started_at), "finished_at": _time(job.finished_at),
-        "worker": job.worker, "unique_key": job.unique_key,
+        "id": job.id,
+        "task": job.task,
+        "queue": job.queue,
+        "status": job.status.value,
+        "priority": job.priority,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "timeout": job.timeout,
+        "args": job.args,
+        "kwargs": job.kwargs,
+        "result": job.result,
+        "error": job.error,
+        "progress": job.progress,
+        "created_at": _time(job.created_at),
+        "scheduled_at": _time(job.scheduled_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "worker": job.worker,
+        "unique_key": job.unique_key,
         "cancel_requested": job.cancel_requested,
-        "history": [{"attempt": a.attempt, "started_at": _time(a.started_at),
-                     "ended_at": _time(a.ended_at), "outcome": a.outcome, "error": a.error,
-                     "message": a.message} for a in job.history],
+        "history": [
+            {
+                "attempt": a.attempt,
+                "started_at": _time(a.started_at),
+                "ended_at": _time(a.ended_at),
+                "outcome": a.outcome,
+                "error": a.error,
+                "message": a.message,
+            }
+            for a in job.history
+        ],
         "meta": job.meta,
         **({"decode_error": job.decode_error} if job.decode_error else {}),
     }
@@ -45,25 +65,35 @@ class BadJob(ValueError):
     """A job object that cannot be imported; the message names the field."""
 
 
-def _field(data: Mapping[str, Any], name: str, kinds: type | tuple[type, ...],
-           required: bool = True) -> Any:
+def _field(
+    data: Mapping[str, Any], name: str, kinds: type | tuple[type, ...], required: bool = True
+) -> Any:
     value = data.get(name)
     if value is None:
         if required:
             raise BadJob(f"{name} is missing")
         return None
     # bool is an int in Python, never the other way round here.
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in (
-            kinds if isinstance(kinds, tuple) else (kinds,))):
+    if not isinstance(value, kinds) or (
+        isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,))
+    ):
         raise BadJob(f"{name} must be {_kind_name(kinds)}, not {type(value).__name__}")
     return value
 
 
 def _kind_name(kinds: type | tuple[type, ...]) -> str:
     names = [k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,))]
-    return " or ".join({"str": "a string", "int": "an integer", "float": "a number",
-                        "list": "a list", "dict": "an object", "bool": "true or false"}.get(n, n)
-                       for n in names)
+    return " or ".join(
+        {
+            "str": "a string",
+            "int": "an integer",
+            "float": "a number",
+            "list": "a list",
+            "dict": "an object",
+            "bool": "true or false",
+        }.get(n, n)
+        for n in names
+    )
 
 
 def _parse_time(data: Mapping[str, Any], name: str, required: bool = False) -> datetime | None:
@@ -164,11 +194,16 @@ def _history(entries: list[Any] | None) -> list[dict[str, Any]] | None:
         if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
             raise BadJob("history attempt must be an integer >= 0")
         started, ended = _parse_time(entry, "started_at"), _parse_time(entry, "ended_at")
-        checked.append({
-            "attempt": attempt, "started_at": _time(started), "ended_at": _time(ended),
-            "outcome": _history_text(entry, "outcome") or "",
-            "error": _history_text(entry, "error", MAX_HISTORY_MESSAGE),
-            "message": _history_text(entry, "message", MAX_HISTORY_MESSAGE)})
+        checked.append(
+            {
+                "attempt": attempt,
+                "started_at": _time(started),
+                "ended_at": _time(ended),
+                "outcome": _history_text(entry, "outcome") or "",
+                "error": _history_text(entry, "error", MAX_HISTORY_MESSAGE),
+                "message": _history_text(entry, "message", MAX_HISTORY_MESSAGE),
+            }
+        )
     return checked
 
 

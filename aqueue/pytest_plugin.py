@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("aqueue_app", "The app's aqueue.Queue, as 'package.module:attribute', "
-                  "for the aqueue_queue fixture", default="")
+    parser.addini(
+        "aqueue_app",
+        "The app's aqueue.Queue, as 'package.module:attribute', for the aqueue_queue fixture",
+        default="",
+    )
 
 
 @pytest.fixture
@@ -34,15 +37,17 @@ def aqueue_app(pytestconfig: pytest.Config) -> Queue:
     where = str(pytestconfig.getini("aqueue_app"))
     if not where:
         raise pytest.UsageError(
-            "aqueue_queue needs the app's queue: set `aqueue_app = \"package.module:queue\"` "
-            "in the pytest configuration, or define an `aqueue_app` fixture returning it")
+            'aqueue_queue needs the app\'s queue: set `aqueue_app = "package.module:queue"` '
+            "in the pytest configuration, or define an `aqueue_app` fixture returning it"
+        )
     module_name, _, attribute = where.partition(":")
     found: Any = importlib.import_module(module_name)
     for part in (attribute or "queue").split("."):
         found = getattr(found, part)
     if not isinstance(found, Queue):
-        raise pytest.UsageError(f"aqueue_app {where!r} is a {type(found).__name__}, "
-                                f"not an aqueue.Queue")
+        raise pytest.UsageError(
+            f"aqueue_app {where!r} is a {type(found).__name__}, not an aqueue.Queue"
+        )
     return found
 
 
@@ -61,9 +66,9 @@ try:
 except ImportError:  # the fixtures need it; without it they are not defined
     pass
 else:
+
     @pytest_asyncio.fixture
-    async def aqueue_queue(aqueue_app: Queue, aqueue_dsn: str
-                           ) -> AsyncIterator[QueueUnderTest]:
+    async def aqueue_queue(aqueue_app: Queue, aqueue_dsn: str) -> AsyncIterator[QueueUnderTest]:
         """The app's queue on a private database (``aqueue_dsn``), for one test."""
         from aqueue.testing import queue_under_test
 
@@ -71,8 +76,7 @@ else:
             yield queue
 
     @pytest_asyncio.fixture
-    async def aqueue_eager(aqueue_app: Queue, aqueue_dsn: str
-                           ) -> AsyncIterator[QueueUnderTest]:
+    async def aqueue_eager(aqueue_app: Queue, aqueue_dsn: str) -> AsyncIterator[QueueUnderTest]:
         """:func:`aqueue_queue` where enqueue runs the jobs at once."""
         from aqueue.testing import queue_under_test
 

@@ -131,8 +131,9 @@ class Queue(TaskRegistry):
     def backend(self) -> Backend:
         """The database behind this queue (see :mod:`aqueue.backends.base`)."""
         if self._backend is None:
-            self._backend = create_backend(self._dsn, release=release, pool_size=self.pool_size,
-                                           listen_dsn=self._listen_dsn)
+            self._backend = create_backend(
+                self._dsn, release=release, pool_size=self.pool_size, listen_dsn=self._listen_dsn
+            )
         return self._backend
 
     # -- connections -----------------------------------------------------------
@@ -217,6 +218,7 @@ class Queue(TaskRegistry):
         if not requests:
             return []
         if self.middleware.enqueues:
+
             async def write(changed: list[JobRequest]) -> list[Job[Any]]:
                 return await self._write(list(changed), connection)
 
@@ -238,8 +240,9 @@ class Queue(TaskRegistry):
             rows = new_jobs(requests, self.max_payload_bytes, ids)
             edges = dependency_edges(requests, ids)
             queues = {row.kind.queue for row in rows}
-            ids = await backend.insert_dependent_jobs(rows, edges, add_dependencies,
-                                                      connection=connection)
+            ids = await backend.insert_dependent_jobs(
+                rows, edges, add_dependencies, connection=connection
+            )
         elif connection is None and len(requests) > _ENCODE_BATCH:
             # Encode in parts inside one transaction, so that the database
             # inserts one part while Python encodes the next. (Ids only ever
@@ -273,15 +276,21 @@ class Queue(TaskRegistry):
         """The private loop sync calls run on (see :mod:`aqueue.sync`)."""
         if self._dsn.dialect == "sqlite" and self._dsn.database == ":memory:":
             # The twin would get a database of its own: jobs would vanish.
-            raise ConfigurationError("sync calls cannot use an in-memory SQLite database (it "
-                                     "is private to one connection, and sync calls use "
-                                     "their own): use a file, sqlite:///path")
+            raise ConfigurationError(
+                "sync calls cannot use an in-memory SQLite database (it "
+                "is private to one connection, and sync calls use "
+                "their own): use a file, sqlite:///path"
+            )
         if self._sync_bridge is None:
+
             def twin() -> Queue:
-                copy = Queue(self._dsn.raw, max_payload_bytes=self.max_payload_bytes,
-                             pool_size=self.pool_size,
-                             default_queue=self.default_options.queue,
-                             listen_dsn=self._listen_dsn.raw if self._listen_dsn else None)
+                copy = Queue(
+                    self._dsn.raw,
+                    max_payload_bytes=self.max_payload_bytes,
+                    pool_size=self.pool_size,
+                    default_queue=self.default_options.queue,
+                    listen_dsn=self._listen_dsn.raw if self._listen_dsn else None,
+                )
                 copy.tasks = self.tasks
                 copy.middleware = self.middleware
                 copy.task_resolver = self.task_resolver
@@ -318,8 +327,10 @@ class Queue(TaskRegistry):
         if info is not None and info.waiting is not None and isinstance(backend, Dependencies):
             parents = await backend.job_parents(info.id)
             info = replace(
-                info, depends_on=tuple(p for p, _ in parents),
-                waiting_for=tuple(p for p, ended in parents if not ended))
+                info,
+                depends_on=tuple(p for p, _ in parents),
+                waiting_for=tuple(p for p, ended in parents if not ended),
+            )
         return info
 
     async def pause(self, queue: str) -> None:
@@ -350,14 +361,25 @@ class Queue(TaskRegistry):
             return []
         return await backend.list_workers(RETENTION_SECONDS)
 
-    async def health(self, *, max_queued_age: float = 300.0, min_workers: int = 0,
-                     lease_grace: float = 60.0, timeout: float = 10.0) -> Health:
+    async def health(
+        self,
+        *,
+        max_queued_age: float = 300.0,
+        min_workers: int = 0,
+        lease_grace: float = 60.0,
+        timeout: float = 10.0,
+    ) -> Health:
         """Check the database, schema, waiting jobs, leases and workers (see
         :mod:`aqueue.health`); never raises for an unreachable database."""
         from aqueue.health import check
 
-        return await check(self, max_queued_age=max_queued_age, min_workers=min_workers,
-                           lease_grace=lease_grace, timeout=timeout)
+        return await check(
+            self,
+            max_queued_age=max_queued_age,
+            min_workers=min_workers,
+            lease_grace=lease_grace,
+            timeout=timeout,
+        )
 
     # -- processing without a worker process ---------------------------------------
 
@@ -365,20 +387,28 @@ class Queue(TaskRegistry):
         """Run up to ``limit`` due jobs in this process; return how many ran."""
         from aqueue.worker import Worker
 
-        worker = Worker(self, concurrency=min(max(limit, 1), 10), queues=queues, burst=True,
-                        max_jobs=limit, register=False)
+        worker = Worker(
+            self,
+            concurrency=min(max(limit, 1), 10),
+            queues=queues,
+            burst=True,
+            max_jobs=limit,
+            register=False,
+        )
         await worker.run()
         return worker.processed_count
 
-    async def drain(self, *, queues: Sequence[str] | None = None,
-                    max_jobs: int | None = None) -> int:
+    async def drain(
+        self, *, queues: Sequence[str] | None = None, max_jobs: int | None = None
+    ) -> int:
         """Run due jobs here until none is due, including those that become
         due meanwhile (jobs they enqueue, retries without a back-off); return
         how many attempts ran (at most ``max_jobs``)."""
         ran = 0
         while max_jobs is None or ran < max_jobs:
-            done = await self.process(1000 if max_jobs is None else min(1000, max_jobs - ran),
-                                      queues=queues)
+            done = await self.process(
+                1000 if max_jobs is None else min(1000, max_jobs - ran), queues=queues
+            )
             ran += done
             if done == 0:
                 break
@@ -388,7 +418,6 @@ class Queue(TaskRegistry):
         """Run the next due job, if any, and return it as it ended."""
         from aqueue.worker import Worker
 
-        worker = Worker(self, concurrency=1, queues=queues, burst=True, max_jobs=1,
-                        register=False)
+        worker = Worker(self, concurrency=1, queues=queues, burst=True, max_jobs=1, register=False)
         await worker.run()
         return await self.get_job(worker.processed[0]) if worker.processed else None

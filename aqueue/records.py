@@ -191,8 +191,12 @@ class NewJob:
         """Whether it may go straight to an idle worker (aqueue/offers.py): due
         now, and nothing a claim would have to check (a unique or limit key)."""
         kind = self.kind
-        return (self.unique_key is None and kind.limit_key is None and kind.run_at is None
-                and kind.delay <= 0)
+        return (
+            self.unique_key is None
+            and kind.limit_key is None
+            and kind.run_at is None
+            and kind.delay <= 0
+        )
 
 
 @dataclass(frozen=True, slots=True)

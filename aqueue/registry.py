@@ -71,25 +71,52 @@ class TaskRegistry:
     def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
 
     @overload
-    def task(self, *, name: str | None = None, queue: str | None = None, priority: int = 0,
-             max_attempts: int = DEFAULT_MAX_ATTEMPTS, timeout: float | None = None,
-             backoff: Backoff | None = None, takes_context: Literal[False] = False,
-             result_ttl: str | float | timedelta | None = None, concurrency: int | None = None,
-             rate_limit: str | None = None) -> TaskDecorator: ...
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: Literal[False] = False,
+        result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
+    ) -> TaskDecorator: ...
 
     @overload
-    def task(self, *, name: str | None = None, queue: str | None = None, priority: int = 0,
-             max_attempts: int = DEFAULT_MAX_ATTEMPTS, timeout: float | None = None,
-             backoff: Backoff | None = None, takes_context: Literal[True],
-             result_ttl: str | float | timedelta | None = None, concurrency: int | None = None,
-             rate_limit: str | None = None) -> ContextTaskDecorator: ...
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: Literal[True],
+        result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
+    ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
-        self, func: Callable[..., Any] | None = None, /, *, name: str | None = None,
-        queue: str | None = None, priority: int = 0, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        timeout: float | None = None, backoff: Backoff | None = None,
-        takes_context: bool = False, result_ttl: str | float | timedelta | None = None,
-        concurrency: int | None = None, rate_limit: str | None = None,
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+        takes_context: bool = False,
+        result_ttl: str | float | timedelta | None = None,
+        concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> Any:
         """Register a function (async, or sync to run in a thread) as a task.
 
@@ -111,11 +138,19 @@ class TaskRegistry:
             options = _checked(
                 self.default_options,
                 queue=queue if queue is not None else self.default_options.queue,
-                priority=priority, max_attempts=max_attempts, timeout=timeout,
+                priority=priority,
+                max_attempts=max_attempts,
+                timeout=timeout,
                 limit_key="" if limit is not None else None,
             )
             task: Task[Any, Any] = Task(
-                self._as_queue(), task_name, fn, options, backoff or Backoff(), takes_context, ttl,
+                self._as_queue(),
+                task_name,
+                fn,
+                options,
+                backoff or Backoff(),
+                takes_context,
+                ttl,
                 None if limit is None else replace(limit, task=task_name),
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
@@ -125,9 +160,16 @@ class TaskRegistry:
 
         return register(func) if func is not None else register
 
-    def periodic(self, cron: str, *, timezone: str = "UTC", args: Sequence[Any] = (),
-                 kwargs: Mapping[str, Any] | None = None, catch_up: CatchUp = "latest",
-                 name: str | None = None) -> Callable[[Any], Any]:
+    def periodic(
+        self,
+        cron: str,
+        *,
+        timezone: str = "UTC",
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        catch_up: CatchUp = "latest",
+        name: str | None = None,
+    ) -> Callable[[Any], Any]:
         """Enqueue the task (or function, registered as a task) on a cron schedule.
 
         Stack it on ``@queue.task(...)`` or put it on a plain function. Every
@@ -137,12 +179,14 @@ class TaskRegistry:
         (at most 100), or none (``"skip"``). ``name`` keys the schedule in the
         database (default: task, cron and timezone).
         """
+
         def register(target: Any) -> Any:
             task = target if isinstance(target, Task) else self.task(target)
             if task.queue is not self or task.func is None:
                 raise ConfigurationError(f"{task.name!r} is not a task of this queue")
-            schedule = Schedule(task.name, cron, timezone, tuple(args), dict(kwargs or {}),
-                                catch_up, name or "")
+            schedule = Schedule(
+                task.name, cron, timezone, tuple(args), dict(kwargs or {}), catch_up, name or ""
+            )
             if any(s.name == schedule.name for s in self.schedules):
                 raise ConfigurationError(f"two schedules are named {schedule.name!r}")
             # Bad arguments fail here, at import, not at the first tick.
@@ -163,8 +207,9 @@ class TaskRegistry:
             try:
                 found = self.task_resolver(name)
             except (Exception, SystemExit, KeyboardInterrupt) as exc:
-                raise UnknownTask(f"finding task {name!r} failed: {type(exc).__name__}: "
-                                  f"{exc}") from exc
+                raise UnknownTask(
+                    f"finding task {name!r} failed: {type(exc).__name__}: {exc}"
+                ) from exc
         return found
 
     def task_named(self, name: str) -> Task[..., Any]:
@@ -173,4 +218,3 @@ class TaskRegistry:
         if name in self.tasks:
             return self.tasks[name]
         return Task(self._as_queue(), name, None, self.default_options, Backoff())
-

@@ -38,8 +38,9 @@ def retention_policy(given: Mapping[str, str | float | timedelta]) -> dict[str, 
     policy: dict[str, float] = {}
     for status, age in given.items():
         if status not in FINAL_STATUS_NAMES:
-            raise ValueError(f"retention is for finished jobs ({', '.join(FINAL_STATUS_NAMES)})"
-                             f", not {status!r}")
+            raise ValueError(
+                f"retention is for finished jobs ({', '.join(FINAL_STATUS_NAMES)}), not {status!r}"
+            )
         policy[status] = durations.seconds(age, f"retention of {status} jobs")
     return policy
 
@@ -50,8 +51,14 @@ class Retention(LedService):
 
     duty = "delete old finished jobs"
 
-    def __init__(self, admin: Admin, leadership: Leadership, policy: Mapping[str, float],
-                 task_ttls: Mapping[str, float], interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        admin: Admin,
+        leadership: Leadership,
+        policy: Mapping[str, float],
+        task_ttls: Mapping[str, float],
+        interval: float = 60.0,
+    ) -> None:
         # The first look comes within a few seconds: workers started together
         # spread out, and the lead is taken early.
         super().__init__(interval, jitter=0.2, first_after=min(interval, 5.0) / 2)
@@ -61,16 +68,24 @@ class Retention(LedService):
         self.task_ttls = dict(task_ttls)
 
     @classmethod
-    def of(cls, queue: Queue, worker: str, policy: Mapping[str, float] | None = None,
-           interval: float = 60.0) -> Retention | None:
+    def of(
+        cls,
+        queue: Queue,
+        worker: str,
+        policy: Mapping[str, float] | None = None,
+        interval: float = 60.0,
+    ) -> Retention | None:
         """The retention of ``queue``'s worker ``worker`` (``policy`` overrides
         the queue's); None when nothing is deleted by age, or the database
         cannot elect a leader."""
         backend = queue.backend
         chosen = dict(queue.retention if policy is None else policy)
         ttls = {t.name: t.result_ttl for t in queue.tasks.values() if t.result_ttl is not None}
-        if not (chosen or ttls) or not isinstance(backend, Admin) \
-                or not isinstance(backend, Schedules):
+        if (
+            not (chosen or ttls)
+            or not isinstance(backend, Admin)
+            or not isinstance(backend, Schedules)
+        ):
             return None
         # Held a little over two rounds: a dead leader's duty passes on soon.
         leadership = Leadership(backend, DUTY, worker, 2.5 * interval)

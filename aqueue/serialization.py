@@ -22,8 +22,13 @@ def _not_json(value: Any) -> Any:
 def _build_c_encoder() -> Any:
     make = getattr(json.encoder, "c_make_encoder", None)
     try:
-        return make(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False,
-                    False, False) if make is not None else None
+        return (
+            make(
+                None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False
+            )
+            if make is not None
+            else None
+        )
     except TypeError:  # another Python's signature: the plain encoder will do
         return None
 
@@ -150,7 +155,7 @@ def bounded(text: str, limit: int, *, keep_end: bool = False) -> str:
     if not keep_end:
         kept = text[:limit]
         return f"{kept}… [{len(text) - len(kept)} more characters cut]"
-    head, tail = text[: limit // 4], text[len(text) - (limit - limit // 4):]
+    head, tail = text[: limit // 4], text[len(text) - (limit - limit // 4) :]
     return f"{head}\n… [{len(text) - len(head) - len(tail)} characters cut] …\n{tail}"
 
 
@@ -160,8 +165,9 @@ def error_fields(kind: str, message: str, traceback: str | None) -> dict[str, st
     return {
         "type": bounded(storable_text(kind), MAX_ERROR_TYPE),
         "message": bounded(storable_text(message), MAX_ERROR_MESSAGE),
-        "traceback": None if traceback is None else bounded(
-            storable_text(traceback), MAX_TRACEBACK, keep_end=True),
+        "traceback": None
+        if traceback is None
+        else bounded(storable_text(traceback), MAX_TRACEBACK, keep_end=True),
     }
 
 
@@ -172,9 +178,14 @@ def bounded_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     if error is None:
         return None
     message, tb = error.get("message"), error.get("traceback")
-    return {**error, **error_fields(str(error.get("type", "Error")),
-                                    "" if message is None else str(message),
-                                    None if tb is None else str(tb))}
+    return {
+        **error,
+        **error_fields(
+            str(error.get("type", "Error")),
+            "" if message is None else str(message),
+            None if tb is None else str(tb),
+        ),
+    }
 
 
 def decode(text: str | bytes | None) -> Any:

@@ -31,8 +31,14 @@ class Service:
     #: What the service does, for its log lines ("cannot <duty>: ...").
     duty = "run"
 
-    def __init__(self, interval: float, *, jitter: float = 0.1, max_backoff: float = 30.0,
-                 first_after: float | None = None) -> None:
+    def __init__(
+        self,
+        interval: float,
+        *,
+        jitter: float = 0.1,
+        max_backoff: float = 30.0,
+        first_after: float | None = None,
+    ) -> None:
         self.interval = interval
         self.jitter = jitter
         self.max_backoff = max(max_backoff, interval)
@@ -53,7 +59,7 @@ class Service:
         """Seconds until the next step: the interval, or longer after failures."""
         seconds = self.interval
         if self.failures:
-            seconds = min(self.max_backoff, self.interval * 2 ** self.failures)
+            seconds = min(self.max_backoff, self.interval * 2**self.failures)
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def run(self) -> None:

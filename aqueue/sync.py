@@ -42,8 +42,10 @@ def require_no_running_loop(what: str, instead: str) -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    raise RuntimeError(f"{what} was called from inside a running event loop, where it would "
-                       f"block it: use {instead} instead")
+    raise RuntimeError(
+        f"{what} was called from inside a running event loop, where it would "
+        f"block it: use {instead} instead"
+    )
 
 
 class SyncBridge:
@@ -61,15 +63,15 @@ class SyncBridge:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="aqueue-sync-loop",
-                                          daemon=True)
+                thread = threading.Thread(
+                    target=loop.run_forever, name="aqueue-sync-loop", daemon=True
+                )
                 thread.start()
                 self._loop, self._pid, self._queue = loop, os.getpid(), self._make_queue()
             assert self._queue is not None
             return self._loop, self._queue
 
-    def call(self, operation: Callable[[Queue], Awaitable[T]], timeout: float | None = None
-             ) -> T:
+    def call(self, operation: Callable[[Queue], Awaitable[T]], timeout: float | None = None) -> T:
         """Run ``operation(queue)`` on the private loop and wait for its result."""
         loop, queue = self._start()
 
@@ -128,5 +130,3 @@ class SyncBridge:
         except Exception:
             pass
         loop.call_soon_threadsafe(loop.stop)
-
-

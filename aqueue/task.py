@@ -45,8 +45,9 @@ class ContextTaskDecorator(Protocol):
     :class:`JobContext`, which callers of ``enqueue`` do not pass."""
 
     @overload
-    def __call__(self, func: Callable[Concatenate[JobContext, P], Awaitable[R]], /
-                 ) -> Task[P, R]: ...
+    def __call__(
+        self, func: Callable[Concatenate[JobContext, P], Awaitable[R]], /
+    ) -> Task[P, R]: ...
 
     @overload
     def __call__(self, func: Callable[Concatenate[JobContext, P], R], /) -> Task[P, R]: ...
@@ -129,8 +130,10 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         raise ValueError("give either delay or run_after, not both")
     options = dataclasses.replace(options, **clean)
     if options.after and (options.delay or options.run_after is not None):
-        raise ValueError("a job with after= becomes due when its parents end: "
-                         "delay and run_after do not apply to it")
+        raise ValueError(
+            "a job with after= becomes due when its parents end: "
+            "delay and run_after do not apply to it"
+        )
     return options
 
 
@@ -157,9 +160,17 @@ class JobRequest:
         o = self.options
         # A job with parents waits, not due, until they end (aqueue.dependencies).
         run_at = WAITING_UNTIL if o.after else o.run_after
-        return JobKind(task=self.task, queue=o.queue, priority=o.priority,
-                       max_attempts=o.max_attempts, timeout=o.timeout, delay=o.delay,
-                       run_at=run_at, meta=o.meta, limit_key=o.limit_key)
+        return JobKind(
+            task=self.task,
+            queue=o.queue,
+            priority=o.priority,
+            max_attempts=o.max_attempts,
+            timeout=o.timeout,
+            delay=o.delay,
+            run_at=run_at,
+            meta=o.meta,
+            limit_key=o.limit_key,
+        )
 
 
 def new_jobs(
@@ -258,19 +269,37 @@ class Task(Generic[P, R]):
         it is cancelled too, or runs anyway with ``on_parent_failure="run"``.
         """
         if limit_key is not _UNSET and self.limit is None:
-            raise ValueError(f"task {self.name!r} has no concurrency or rate limit for "
-                             f"limit_key to apply to: give @queue.task(concurrency=...) "
-                             f"or rate_limit=...")
+            raise ValueError(
+                f"task {self.name!r} has no concurrency or rate limit for "
+                f"limit_key to apply to: give @queue.task(concurrency=...) "
+                f"or rate_limit=..."
+            )
         if limit_key is None:
             limit_key = ""
         options = _checked(
-            self.options, queue=queue, priority=priority, delay=delay, run_after=run_after,
-            unique_key=unique_key, max_attempts=max_attempts, timeout=timeout,
-            connection=connection, limit_key=limit_key, after=after,
+            self.options,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            run_after=run_after,
+            unique_key=unique_key,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            connection=connection,
+            limit_key=limit_key,
+            after=after,
             on_parent_failure=on_parent_failure,
         )
-        return Task(self.queue, self.name, self.func, options, self.backoff, self.takes_context,
-                    self.result_ttl, self.limit)
+        return Task(
+            self.queue,
+            self.name,
+            self.func,
+            options,
+            self.backoff,
+            self.takes_context,
+            self.result_ttl,
+            self.limit,
+        )
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
         """Describe a job without enqueueing it, for :meth:`Queue.enqueue_many`."""
@@ -289,8 +318,10 @@ class Task(Generic[P, R]):
 
         require_no_running_loop("enqueue_sync()", "await task.enqueue()")
         if self.options.connection is not None:
-            raise ValueError("enqueue_sync() cannot write on a caller's connection: use "
-                             "await task.using(connection=...).enqueue() from async code")
+            raise ValueError(
+                "enqueue_sync() cannot write on a caller's connection: use "
+                "await task.using(connection=...).enqueue() from async code"
+            )
         request = JobRequest(self.name, args, kwargs, self.options)
         jobs = self.queue.sync_bridge().call(lambda q: q.enqueue_many([request]))
         return Job(self.queue, jobs[0].id)
@@ -313,9 +344,13 @@ def batch_connection(requests: Sequence[JobRequest], connection: Any) -> Any:
     if connection is not None:
         named.setdefault(id(connection), connection)
     if len(named) > 1:
-        raise ValueError("enqueue_many: the jobs name different connections (using(connection="
-                         "...)); a batch is written in one transaction, on one connection")
+        raise ValueError(
+            "enqueue_many: the jobs name different connections (using(connection="
+            "...)); a batch is written in one transaction, on one connection"
+        )
     if named and any(r.options.connection is None for r in requests) and connection is None:
-        raise ValueError("enqueue_many: some jobs name a connection (using(connection=...)) "
-                         "and some do not; pass connection= to write them all on it")
+        raise ValueError(
+            "enqueue_many: some jobs name a connection (using(connection=...)) "
+            "and some do not; pass connection= to write them all on it"
+        )
     return next(iter(named.values()), None)

@@ -38,7 +38,8 @@ MEMORY_DSN = "sqlite:///:memory:"
 # Set while an eager enqueue runs its jobs: jobs those enqueue run in the
 # same drain, after them, not inside them.
 _running_eagerly: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "aqueue_running_eagerly", default=False)
+    "aqueue_running_eagerly", default=False
+)
 
 
 def _plain(value: Any) -> Any:
@@ -87,9 +88,14 @@ class QueueUnderTest:
 
     # -- what was enqueued ---------------------------------------------------------
 
-    def enqueued(self, task: Task[..., Any] | str | None = None, *,
-                 args: Sequence[Any] | None = None, kwargs: dict[str, Any] | None = None,
-                 queue: str | None = None) -> list[EnqueuedJob]:
+    def enqueued(
+        self,
+        task: Task[..., Any] | str | None = None,
+        *,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        queue: str | None = None,
+    ) -> list[EnqueuedJob]:
         """The jobs enqueued so far that match every filter given.
 
         ``task`` is a task or its name; ``args`` and ``kwargs`` must equal the
@@ -98,11 +104,14 @@ class QueueUnderTest:
         name = task.name if isinstance(task, Task) else task
         want_args = None if args is None else _plain(list(args))
         want_kwargs = None if kwargs is None else _plain(kwargs)
-        return [j for j in self.recorded
-                if (name is None or j.task == name)
-                and (want_args is None or j.args == want_args)
-                and (want_kwargs is None or j.kwargs == want_kwargs)
-                and (queue is None or j.queue == queue)]
+        return [
+            j
+            for j in self.recorded
+            if (name is None or j.task == name)
+            and (want_args is None or j.args == want_args)
+            and (want_kwargs is None or j.kwargs == want_kwargs)
+            and (queue is None or j.queue == queue)
+        ]
 
     def clear(self) -> None:
         """Forget the jobs recorded so far (the database keeps them)."""
@@ -116,17 +125,25 @@ class QueueUnderTest:
                 continue
             seen.add(job.id)
             o = request.options
-            self.recorded.append(EnqueuedJob(
-                id=job.id, task=request.task, args=_plain(list(request.args)),
-                kwargs=_plain(request.kwargs), queue=o.queue, priority=o.priority,
-                delay=o.delay, unique_key=o.unique_key, request=request))
+            self.recorded.append(
+                EnqueuedJob(
+                    id=job.id,
+                    task=request.task,
+                    args=_plain(list(request.args)),
+                    kwargs=_plain(request.kwargs),
+                    queue=o.queue,
+                    priority=o.priority,
+                    delay=o.delay,
+                    unique_key=o.unique_key,
+                    request=request,
+                )
+            )
         if self.eager and jobs and not _running_eagerly.get():
             token = _running_eagerly.set(True)
             try:
                 # The queue that wrote them: the app's, or its twin on the
                 # private loop of sync calls (enqueue_sync).
-                _, moved = await _drain(jobs[0].queue, advance=True, queues=None,
-                                        max_jobs=10_000)
+                _, moved = await _drain(jobs[0].queue, advance=True, queues=None, max_jobs=10_000)
                 self.advanced += moved
             finally:
                 _running_eagerly.reset(token)
@@ -144,8 +161,9 @@ class QueueUnderTest:
         self.advanced += seconds
         return await _advance(self.queue, seconds)
 
-    async def drain(self, *, advance: bool = True, queues: Sequence[str] | None = None,
-                    max_jobs: int = 10_000) -> int:
+    async def drain(
+        self, *, advance: bool = True, queues: Sequence[str] | None = None, max_jobs: int = 10_000
+    ) -> int:
         """Run the jobs that are due, and those that become due meanwhile,
         until none is; with ``advance`` (the default), move the clock on to
         each next due time too, so delayed jobs and retries after a back-off
@@ -162,15 +180,17 @@ async def _advance(queue: Queue, seconds: float) -> int:
     return await clock_for(queue.backend).shift(seconds)
 
 
-async def _drain(queue: Queue, *, advance: bool, queues: Sequence[str] | None,
-                 max_jobs: int) -> tuple[int, float]:
+async def _drain(
+    queue: Queue, *, advance: bool, queues: Sequence[str] | None, max_jobs: int
+) -> tuple[int, float]:
     """Attempts run, and seconds the clock moved."""
     ran, moved = 0, 0.0
     while True:
         ran += await queue.drain(queues=queues, max_jobs=max_jobs - ran)
         if ran >= max_jobs:
-            raise RuntimeError(f"drain stopped after {max_jobs} attempts: do jobs keep "
-                               f"enqueueing jobs?")
+            raise RuntimeError(
+                f"drain stopped after {max_jobs} attempts: do jobs keep enqueueing jobs?"
+            )
         if not advance:
             return ran, moved
         await queue.open()
@@ -184,8 +204,9 @@ async def _drain(queue: Queue, *, advance: bool, queues: Sequence[str] | None,
 
 
 @contextlib.asynccontextmanager
-async def queue_under_test(queue: Queue, dsn: str = MEMORY_DSN, *, eager: bool = False
-                           ) -> AsyncIterator[QueueUnderTest]:
+async def queue_under_test(
+    queue: Queue, dsn: str = MEMORY_DSN, *, eager: bool = False
+) -> AsyncIterator[QueueUnderTest]:
     """``queue`` pointed at ``dsn`` (in-memory SQLite by default) for the
     block, recording what is enqueued; put back as it was afterwards.
 

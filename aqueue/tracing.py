@@ -70,20 +70,21 @@ class _EnqueueSpans:
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
 
-    async def __call__(self, requests: list[JobRequest], call_next: EnqueueNext
-                       ) -> list[Job[Any]]:
+    async def __call__(self, requests: list[JobRequest], call_next: EnqueueNext) -> list[Job[Any]]:
 
         tasks = sorted({r.task for r in requests})
         queues = sorted({r.options.queue for r in requests})
         attributes: dict[str, Any] = {
-            "messaging.system": "aqueue", "messaging.operation.type": "send",
+            "messaging.system": "aqueue",
+            "messaging.operation.type": "send",
             "messaging.batch.message_count": len(requests),
             "aqueue.task": tasks[0] if len(tasks) == 1 else tasks,
             "messaging.destination.name": queues[0] if len(queues) == 1 else queues,
         }
         name = f"enqueue {tasks[0]}" if len(tasks) == 1 else "enqueue"
-        with self._tracer.start_as_current_span(name, kind=SpanKind.PRODUCER,
-                                                attributes=attributes) as span:
+        with self._tracer.start_as_current_span(
+            name, kind=SpanKind.PRODUCER, attributes=attributes
+        ) as span:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             if carrier:
@@ -111,16 +112,24 @@ class _JobSpans:
         carrier = (ctx.meta or {}).get(META_KEY)
         parent = propagate.extract(carrier) if isinstance(carrier, dict) else None
         attributes: dict[str, Any] = {
-            "messaging.system": "aqueue", "messaging.operation.type": "process",
-            "messaging.destination.name": ctx.queue, "messaging.message.id": ctx.job_id,
-            "aqueue.task": ctx.task, "aqueue.job.id": ctx.job_id,
-            "aqueue.job.attempt": ctx.attempt, "aqueue.job.max_attempts": ctx.max_attempts,
+            "messaging.system": "aqueue",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": ctx.queue,
+            "messaging.message.id": ctx.job_id,
+            "aqueue.task": ctx.task,
+            "aqueue.job.id": ctx.job_id,
+            "aqueue.job.attempt": ctx.attempt,
+            "aqueue.job.max_attempts": ctx.max_attempts,
             "aqueue.worker": ctx.worker,
         }
         with self._tracer.start_as_current_span(
-                f"run {ctx.task}", context=parent, kind=SpanKind.CONSUMER,
-                attributes=attributes, record_exception=False,
-                set_status_on_exception=False) as span:
+            f"run {ctx.task}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             try:
                 value = await call_next()
             except asyncio.CancelledError:

@@ -63,21 +63,24 @@ async def selected_count(queue: Queue, statuses: Sequence[str]) -> tuple[int, in
     counted = await queue.jobs.counts(totals=True)
     stats = [c.totals or {} for c in counted]
     total = sum(n for by_status in stats for s, n in by_status.items() if s in wanted)
-    running = sum(by_status.get("running", 0) for by_status in stats) \
-        if "running" in wanted else 0
+    running = sum(by_status.get("running", 0) for by_status in stats) if "running" in wanted else 0
     return total, running
 
 
-async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: int = 1000,
-                    running_as_queued: bool = False, tally: Tally | None = None
-                    ) -> AsyncIterator[list[dict[str, Any]]]:
+async def read_jobs(
+    queue: Queue,
+    statuses: Sequence[str] = (),
+    *,
+    batch_size: int = 1000,
+    running_as_queued: bool = False,
+    tally: Tally | None = None,
+) -> AsyncIterator[list[dict[str, Any]]]:
     """The selected jobs as portable dicts, a batch at a time, newest first."""
     chosen = _check_statuses(statuses)
     tally = tally if tally is not None else Tally()
     cursor: str | None = None
     while True:
-        page = await queue.jobs.list(JobFilter(statuses=chosen, limit=batch_size,
-                                               before=cursor))
+        page = await queue.jobs.list(JobFilter(statuses=chosen, limit=batch_size, before=cursor))
         if not page:
             return
         cursor = page[-1].id
@@ -88,13 +91,17 @@ async def read_jobs(queue: Queue, statuses: Sequence[str] = (), *, batch_size: i
                 tally.unreadable.append(job.id)
                 continue
             if job.status == JobStatus.QUEUED and job.waiting:
-                raise WaitingJobs(f"job {job.id} waits for other jobs (after=): dependencies "
-                                  "are not moved; let them finish, or cancel it, first")
+                raise WaitingJobs(
+                    f"job {job.id} waits for other jobs (after=): dependencies "
+                    "are not moved; let them finish, or cancel it, first"
+                )
             data = job_to_dict(job)
             if job.status == JobStatus.RUNNING:
                 if not running_as_queued:
-                    raise RunningJobs(f"job {job.id} is running: stop the workers first, or "
-                                      "copy running jobs as queued (--running-as-queued)")
+                    raise RunningJobs(
+                        f"job {job.id} is running: stop the workers first, or "
+                        "copy running jobs as queued (--running-as-queued)"
+                    )
                 data.update(status="queued", worker=None)
             batch.append(data)
         yield batch
@@ -107,13 +114,20 @@ async def _write(target: Queue, jobs: list[ImportedJob], tally: Tally) -> None:
         tally.existing += len(jobs) - inserted
 
 
-async def copy(source: Queue, target: Queue, statuses: Sequence[str] = (), *,
-               batch_size: int = 1000, running_as_queued: bool = False,
-               progress: Callable[[Tally], None] | None = None) -> Tally:
+async def copy(
+    source: Queue,
+    target: Queue,
+    statuses: Sequence[str] = (),
+    *,
+    batch_size: int = 1000,
+    running_as_queued: bool = False,
+    progress: Callable[[Tally], None] | None = None,
+) -> Tally:
     """Copy the selected jobs from ``source`` to ``target`` (see the module's docstring)."""
     tally = Tally()
-    async for batch in read_jobs(source, statuses, batch_size=batch_size,
-                                 running_as_queued=running_as_queued, tally=tally):
+    async for batch in read_jobs(
+        source, statuses, batch_size=batch_size, running_as_queued=running_as_queued, tally=tally
+    ):
         await _write(target, [job_from_dict(data) for data in batch], tally)
         if progress is not None:
             progress(tally)
@@ -136,8 +150,7 @@ def _parse_line(number: int, line: bytes | str) -> ImportedJob | str | None:
         return f"line {number}: {exc}"
 
 
-async def _write_lines(target: Queue, batch: list[tuple[int, ImportedJob]],
-                       tally: Tally) -> None:
+async def _write_lines(target: Queue, batch: list[tuple[int, ImportedJob]], tally: Tally) -> None:
     """Write ``batch``; a batch the database refuses is split in halves down to
     the line it refuses, which is reported (the rest go in)."""
     try:
@@ -150,13 +163,19 @@ async def _write_lines(target: Queue, batch: list[tuple[int, ImportedJob]],
             await _write_lines(target, batch[:middle], tally)
             await _write_lines(target, batch[middle:], tally)
             return
-        tally.bad_lines.append(f"line {batch[0][0]}: the database refused it: "
-                               f"{type(exc).__name__}: {exc}")
+        tally.bad_lines.append(
+            f"line {batch[0][0]}: the database refused it: {type(exc).__name__}: {exc}"
+        )
 
 
-async def import_lines(target: Queue, lines: Iterable[bytes | str], *, batch_size: int = 1000,
-                       strict: bool = False,
-                       progress: Callable[[Tally], None] | None = None) -> Tally:
+async def import_lines(
+    target: Queue,
+    lines: Iterable[bytes | str],
+    *,
+    batch_size: int = 1000,
+    strict: bool = False,
+    progress: Callable[[Tally], None] | None = None,
+) -> Tally:
     """Import JSON lines (one job object each). Every line is checked before it
     is written; a refused line is reported in ``Tally.bad_lines`` with its
     number and the others go in — or, ``strict``, nothing goes in unless every
@@ -185,6 +204,7 @@ async def import_lines(target: Queue, lines: Iterable[bytes | str], *, batch_siz
         except (DatabaseUnavailable, SchemaError):
             raise
         except Exception as exc:
-            tally.bad_lines.append(f"the database refused the import, so nothing went in: "
-                                   f"{type(exc).__name__}: {exc}")
+            tally.bad_lines.append(
+                f"the database refused the import, so nothing went in: {type(exc).__name__}: {exc}"
+            )
     return tally

@@ -81,22 +81,32 @@ def _queue_name(value: Any) -> str | None:
 def parse_run(raw: bytes, *, one: bool = False) -> RunRequest:
     """The body of ``POST /tasks/run/`` (``one``: of ``/tasks/run-one/``)."""
     data = _body(raw)
-    allowed = {"queue_name", "time_budget_s"} if one else \
-        {"max_tasks", "queue_name", "time_budget_s"}
+    allowed = (
+        {"queue_name", "time_budget_s"} if one else {"max_tasks", "queue_name", "time_budget_s"}
+    )
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise BadTriggerRequest(f"unknown field(s): {', '.join(unknown)}; "
-                                f"allowed: {', '.join(sorted(allowed))}")
+        raise BadTriggerRequest(
+            f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
     max_tasks = data.get("max_tasks", 1 if one else DEFAULT_MAX_TASKS)
     # bool is an int in Python; true is not a count.
-    if not isinstance(max_tasks, int) or isinstance(max_tasks, bool) \
-            or not 1 <= max_tasks <= MAX_TASKS:
+    if (
+        not isinstance(max_tasks, int)
+        or isinstance(max_tasks, bool)
+        or not 1 <= max_tasks <= MAX_TASKS
+    ):
         raise BadTriggerRequest(f"max_tasks must be a whole number from 1 to {MAX_TASKS}")
     budget = data.get("time_budget_s", DEFAULT_TIME_BUDGET)
-    if not isinstance(budget, int | float) or isinstance(budget, bool) \
-            or not math.isfinite(budget) or not 0 < budget <= MAX_TIME_BUDGET:
+    if (
+        not isinstance(budget, int | float)
+        or isinstance(budget, bool)
+        or not math.isfinite(budget)
+        or not 0 < budget <= MAX_TIME_BUDGET
+    ):
         raise BadTriggerRequest(
-            f"time_budget_s must be a number of seconds above 0 and at most {MAX_TIME_BUDGET:g}")
+            f"time_budget_s must be a number of seconds above 0 and at most {MAX_TIME_BUDGET:g}"
+        )
     return RunRequest(max_tasks, _queue_name(data.get("queue_name")), float(budget))
 
 
@@ -126,19 +136,27 @@ class TriggerAuth:
         if self._token is None:
             if self.open or not mutating:
                 return None
-            return 403, ("the run endpoints are closed: configure a token "
-                         "(or open them with allow_unauthenticated)")
+            return 403, (
+                "the run endpoints are closed: configure a token "
+                "(or open them with allow_unauthenticated)"
+            )
         scheme, _, offered = (authorization or "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(),
-                                                              self._token):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            offered.strip().encode(), self._token
+        ):
             return None
         return 401, "a valid bearer token is required"
 
 
 def result_item(job: JobInfo) -> dict[str, Any]:
     """One job as the endpoints show it."""
-    return {"id": job.id, "status": DJANGO_STATUS[job.status], "task_path": job.task,
-            "aqueue_status": str(job.status), "attempts": job.attempts}
+    return {
+        "id": job.id,
+        "status": DJANGO_STATUS[job.status],
+        "task_path": job.task,
+        "aqueue_status": str(job.status),
+        "attempts": job.attempts,
+    }
 
 
 async def run_due(queue: Queue, request: RunRequest) -> list[JobInfo]:
@@ -151,9 +169,17 @@ async def run_due(queue: Queue, request: RunRequest) -> list[JobInfo]:
     from aqueue.worker import Worker
 
     queues = [request.queue_name] if request.queue_name else None
-    worker = Worker(queue, concurrency=min(request.max_tasks, 10), queues=queues, burst=True,
-                    max_jobs=request.max_tasks, register=False, periodic=False,
-                    prefetch=0, summary_interval=0)
+    worker = Worker(
+        queue,
+        concurrency=min(request.max_tasks, 10),
+        queues=queues,
+        burst=True,
+        max_jobs=request.max_tasks,
+        register=False,
+        periodic=False,
+        prefetch=0,
+        summary_interval=0,
+    )
     deadline = asyncio.get_running_loop().call_later(request.time_budget_s, worker.stop)
     try:
         await worker.run()

@@ -114,8 +114,9 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
     f = job_filter
     for status in f.statuses:
         if status not in JobStatus.__members__.values():
-            raise ValueError(f"unknown status {status!r}: one of "
-                             f"{', '.join(s.value for s in JobStatus)}")
+            raise ValueError(
+                f"unknown status {status!r}: one of {', '.join(s.value for s in JobStatus)}"
+            )
     for queue in f.queues:
         check_name("queue", queue)
     for task in f.tasks:
@@ -131,9 +132,11 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
         if not digits or len(digits) > 32 or not set(digits) <= _HEX:
             raise ValueError(f"an id prefix is 1 to 32 hex digits: {prefix[:80]!r}")
     return replace(
-        f, id_prefix=prefix,
+        f,
+        id_prefix=prefix,
         before=None if f.before is None else check_job_id(f.before, "the 'before' cursor"),
-        after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"))
+        after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"),
+    )
 
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")

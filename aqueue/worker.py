@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aqueue.worker")
 
+
 def worker_name() -> str:
     """``host:pid:random`` — unique per process, so a restarted worker reusing
     a host and pid never inherits another's jobs."""
@@ -135,42 +136,97 @@ class Worker:
         self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
         self.completer = Completer(backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(backend, self.name, lease, self._held, self._on_renewed)
-        self.attempts = Attempts(self.name, self._run_attempt, self.keeper, self._ended,
-                                 self._freed, self.signals.lease_lost, log_jobs=log_jobs)
-        self.slots = Slots(concurrency, self.attempts, self._sync, lambda: len(self.completer),
-                           claim_batch=claim_batch, prefetch=prefetch, max_jobs=max_jobs)
+        self.attempts = Attempts(
+            self.name,
+            self._run_attempt,
+            self.keeper,
+            self._ended,
+            self._freed,
+            self.signals.lease_lost,
+            log_jobs=log_jobs,
+        )
+        self.slots = Slots(
+            concurrency,
+            self.attempts,
+            self._sync,
+            lambda: len(self.completer),
+            claim_batch=claim_batch,
+            prefetch=prefetch,
+            max_jobs=max_jobs,
+        )
         limits = {name: t.limit for name, t in queue.tasks.items() if t.limit is not None}
-        self.limited = LimitedClaimer(backend, self.name, self.queues, lease, limits) \
-            if isinstance(backend, Limits) else None
+        self.limited = (
+            LimitedClaimer(backend, self.name, self.queues, lease, limits)
+            if isinstance(backend, Limits)
+            else None
+        )
         #: This worker's offer to take jobs straight from producers while idle
         #: (aqueue/offers.py: PostgreSQL, with LISTEN, not in burst runs).
-        self.offers = Offers(backend, backend, self.name, self.queues, lease,
-                             start=self._handed_over, give_back=self._give_back,
-                             open_slots=self.slots.open, held=self._held) \
-            if isinstance(backend, Handover) else None
+        self.offers = (
+            Offers(
+                backend,
+                backend,
+                self.name,
+                self.queues,
+                lease,
+                start=self._handed_over,
+                give_back=self._give_back,
+                open_slots=self.slots.open,
+                held=self._held,
+            )
+            if isinstance(backend, Handover)
+            else None
+        )
         node = node_id() if register else None
         registry = backend if isinstance(backend, Registry) else None
         release = backend.release_ended if isinstance(backend, Dependencies) else None
         self.rescuer = Rescuer(
-            backend, self.keeper, self._on_rescued, release=release or _nothing,
+            backend,
+            self.keeper,
+            self._on_rescued,
+            release=release or _nothing,
             neighbours=registry.workers_on_node if registry is not None else None,
-            node=node, name=self.name)
+            node=node,
+            name=self.name,
+        )
         self.loop_monitor = LoopMonitor()
         self.heartbeat: Heartbeat | None = None
         if register and registry is not None:
-            self.heartbeat = Heartbeat(registry, WorkerRegistration(
-                name=self.name, host=socket.gethostname(), pid=os.getpid(), queues=self.queues,
-                concurrency=concurrency, version=__version__, node=node), ttl=lease)
+            self.heartbeat = Heartbeat(
+                registry,
+                WorkerRegistration(
+                    name=self.name,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    queues=self.queues,
+                    concurrency=concurrency,
+                    version=__version__,
+                    node=node,
+                ),
+                ttl=lease,
+            )
         #: Deletes finished jobs past their age (burst runs never do); ``retention``
         #: overrides the queue's policy.
         self.retention = Retention.of(queue, self.name, retention, retention_interval)
         probe = backend.idle_probe_interval if probe_interval is None else probe_interval
         self.claim_loop = ClaimLoop(
-            backend, self.name, self.queues, slots=self.slots, wakeups=self.wakeups,
-            stopping=self._stopping, slot_freed=self._slot_freed, completer=self.completer,
-            signals=self.signals, limited=self.limited, offers=self.offers,
-            observer=lambda: self.observer, lease=lease, poll_interval=poll_interval,
-            probe_interval=probe, burst=burst)
+            backend,
+            self.name,
+            self.queues,
+            slots=self.slots,
+            wakeups=self.wakeups,
+            stopping=self._stopping,
+            slot_freed=self._slot_freed,
+            completer=self.completer,
+            signals=self.signals,
+            limited=self.limited,
+            offers=self.offers,
+            observer=lambda: self.observer,
+            lease=lease,
+            poll_interval=poll_interval,
+            probe_interval=probe,
+            burst=burst,
+        )
         if observer is not None:
             self.observe(observer)
 
@@ -249,8 +305,13 @@ class Worker:
         self.claim_loop.notified = listener is not None
         if self.heartbeat is not None:
             await self.heartbeat.register()
-        log.info("worker %s started on %s (concurrency %d, queues %s)", self.name,
-                 self.queue.dsn, self.concurrency, ",".join(self.queues or ["*"]))
+        log.info(
+            "worker %s started on %s (concurrency %d, queues %s)",
+            self.name,
+            self.queue.dsn,
+            self.concurrency,
+            ",".join(self.queues or ["*"]),
+        )
         services = self._services(listener is None)
         completing = asyncio.create_task(self.completer.run(), name="aqueue-completer")
         for service in services:
@@ -270,8 +331,12 @@ class Worker:
             self._sync.close()
             self.queue.enqueue_hooks.remove(self.wakeups.on_enqueue)
             totals = self.attempts.totals + self.attempts.tally
-            log.info("worker %s stopped after %d job attempts%s", self.name, self.processed_count,
-                     f" ({counts(totals)})" if totals else "")
+            log.info(
+                "worker %s stopped after %d job attempts%s",
+                self.name,
+                self.processed_count,
+                f" ({counts(totals)})" if totals else "",
+            )
 
     def _services(self, unnotified: bool) -> list[Service]:
         services: list[Service] = [self.keeper, self.rescuer, self.loop_monitor]
@@ -284,8 +349,9 @@ class Worker:
         if self.periodic and self.queue.schedules and not self.burst:
             services.append(Scheduler.of(self.queue))
         if unnotified:  # nothing tells this worker of cancel requests: it asks
-            services.append(CancelWatch(self.queue.backend, self.name, self._held_ids,
-                                        self._on_cancel))
+            services.append(
+                CancelWatch(self.queue.backend, self.name, self._held_ids, self._on_cancel)
+            )
         return [*services, *self.services]
 
     async def _listen(self) -> Listener | None:
@@ -293,12 +359,16 @@ class Worker:
         if not isinstance(backend, Notifications):
             return None
         # A worker that stops when idle (--burst) or after --max-jobs never offers.
-        offers = self.offers if (self.handover and not self.burst
-                                 and self.max_jobs is None) else None
+        offers = (
+            self.offers if (self.handover and not self.burst and self.max_jobs is None) else None
+        )
         try:
-            listener = await backend.listen(self._on_notify, self.queue.results.notify_done,
-                                            self._on_cancel,
-                                            offers.heard if offers is not None else None)
+            listener = await backend.listen(
+                self._on_notify,
+                self.queue.results.notify_done,
+                self._on_cancel,
+                offers.heard if offers is not None else None,
+            )
         except DatabaseUnavailable as exc:
             log.warning("LISTEN failed, relying on polling: %s", exc)
             return None
@@ -316,8 +386,9 @@ class Worker:
         self.wakeups.now()  # claim again, and offer again when idle
 
     def _give_back(self, job: ClaimedJob) -> None:
-        giving_back = asyncio.ensure_future(hand_back(self.queue.backend, self.name,
-                                                      [job.key], self.signals.handed_back))
+        giving_back = asyncio.ensure_future(
+            hand_back(self.queue.backend, self.name, [job.key], self.signals.handed_back)
+        )
         self._giving_back.add(giving_back)
         giving_back.add_done_callback(self._giving_back.discard)
 
@@ -328,8 +399,15 @@ class Worker:
             task = self.queue.find_task(job.task)
         except UnknownTask as exc:  # the resolver failed on this job's name alone
             return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
-        return await run_job(task, job, self.name, self.queue.backend, self._sync.run,
-                             self.queue.max_payload_bytes, self.queue.middleware)
+        return await run_job(
+            task,
+            job,
+            self.name,
+            self.queue.backend,
+            self._sync.run,
+            self.queue.max_payload_bytes,
+            self.queue.middleware,
+        )
 
     def _ended(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         self.completer.add(outcome)
@@ -376,10 +454,17 @@ class Worker:
     async def _shut_down(self) -> None:
         """Finish within ``shutdown_timeout``, even while the database is away."""
         backend, name, signal = self.queue.backend, self.name, self.signals.handed_back
-        await shut_down(self._stopping, offers=self.offers, slots=self.slots,
-                        attempts=self.attempts, completer=self.completer, sync=self._sync,
-                        heartbeat=self.heartbeat, giving_back=self._giving_back,
-                        hand_back=lambda keys: hand_back(backend, name, keys, signal))
+        await shut_down(
+            self._stopping,
+            offers=self.offers,
+            slots=self.slots,
+            attempts=self.attempts,
+            completer=self.completer,
+            sync=self._sync,
+            heartbeat=self.heartbeat,
+            giving_back=self._giving_back,
+            hand_back=lambda keys: hand_back(backend, name, keys, signal),
+        )
 
 
 async def _nothing() -> None:

@@ -122,10 +122,12 @@ FROM (SELECT i, t, printf('%012x7%03x8%015x', CAST(t * 1000 AS INTEGER),
 ANALYZE
 """
 
-BUSY = {"postgresql": "(ARRAY['default', 'emails', 'reports', 'webhooks'])[1 + i % 4]",
-        "mysql": "ELT(1 + i % 4, 'default', 'emails', 'reports', 'webhooks')",
-        "sqlite": "CASE i % 4 WHEN 0 THEN 'default' WHEN 1 THEN 'emails' "
-                  "WHEN 2 THEN 'reports' ELSE 'webhooks' END"}
+BUSY = {
+    "postgresql": "(ARRAY['default', 'emails', 'reports', 'webhooks'])[1 + i % 4]",
+    "mysql": "ELT(1 + i % 4, 'default', 'emails', 'reports', 'webhooks')",
+    "sqlite": "CASE i % 4 WHEN 0 THEN 'default' WHEN 1 THEN 'emails' "
+    "WHEN 2 THEN 'reports' ELSE 'webhooks' END",
+}
 SCRIPTS = {"postgresql": POSTGRES, "mysql": MYSQL, "sqlite": SQLITE}
 
 
@@ -149,20 +151,36 @@ async def pages(queue: aqueue.Queue) -> list[str]:
     from aqueue.records import JobFilter
 
     failed = await queue.jobs.list(JobFilter(statuses=("failed",), limit=1))
-    middle = await queue.jobs.list(JobFilter(limit=1, before=(await queue.jobs.list(
-        JobFilter(queues=("old",), limit=1)))[0].id))
+    middle = await queue.jobs.list(
+        JobFilter(
+            limit=1, before=(await queue.jobs.list(JobFilter(queues=("old",), limit=1)))[0].id
+        )
+    )
     return [
-        "/", "/api/overview", "/jobs", "/jobs?status=failed", "/jobs?status=queued",
-        "/jobs?status=succeeded", "/jobs?status=cancelled&queue=rare", "/jobs?queue=rare",
-        "/jobs?queue=old", "/jobs?queue=emails&status=queued", "/jobs?task=app.tasks.task_3",
-        "/jobs?task=app.tasks.task_3&status=failed", f"/jobs?id={failed[0].id[:9]}",
-        f"/jobs?before={middle[0].id}", f"/jobs?status=failed&before={failed[0].id}",
-        f"/jobs/{failed[0].id}", "/workers", "/api/jobs?limit=500",
+        "/",
+        "/api/overview",
+        "/jobs",
+        "/jobs?status=failed",
+        "/jobs?status=queued",
+        "/jobs?status=succeeded",
+        "/jobs?status=cancelled&queue=rare",
+        "/jobs?queue=rare",
+        "/jobs?queue=old",
+        "/jobs?queue=emails&status=queued",
+        "/jobs?task=app.tasks.task_3",
+        "/jobs?task=app.tasks.task_3&status=failed",
+        f"/jobs?id={failed[0].id[:9]}",
+        f"/jobs?before={middle[0].id}",
+        f"/jobs?status=failed&before={failed[0].id}",
+        f"/jobs/{failed[0].id}",
+        "/workers",
+        "/api/jobs?limit=500",
     ]
 
 
-async def measure(backend: str, finished: int, queued: int, repeat: int,
-                  scratch: Path) -> list[tuple[str, float, float]]:
+async def measure(
+    backend: str, finished: int, queued: int, repeat: int, scratch: Path
+) -> list[tuple[str, float, float]]:
     from aqueue.web import create_app
 
     dsn = await fresh(backend, scratch)
@@ -170,14 +188,19 @@ async def measure(backend: str, finished: int, queued: int, repeat: int,
     async with queue:
         started = time.perf_counter()
         await fill(queue, finished, queued)
-        print(f"{backend}: filled {finished:,} finished + {queued:,} queued jobs in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"{backend}: filled {finished:,} finished + {queued:,} queued jobs in "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         token = "benchmark-token-0123456789"
         app = create_app(queue, token=token, read_only=True)
         results = []
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://localhost",
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://localhost",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
             for path in await pages(queue):
                 times = []
                 for n in range(repeat + 1):
@@ -200,14 +223,19 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         for backend in args.backends.split(","):
-            results = asyncio.run(measure(backend, args.finished, args.queued, args.repeat,
-                                          Path(scratch)))
-            print(f"\n| page ({backend}, {args.finished:,} finished, {args.queued:,} queued)"
-                  " | median ms | slowest ms | under 100 ms |")
+            results = asyncio.run(
+                measure(backend, args.finished, args.queued, args.repeat, Path(scratch))
+            )
+            print(
+                f"\n| page ({backend}, {args.finished:,} finished, {args.queued:,} queued)"
+                " | median ms | slowest ms | under 100 ms |"
+            )
             print("|---|---|---|---|")
             for path, median, slowest in results:
-                print(f"| `{path if len(path) < 60 else path[:57] + '...'}` | {median:.1f} | "
-                      f"{slowest:.1f} | {'yes' if slowest < 100 else 'NO'} |")
+                print(
+                    f"| `{path if len(path) < 60 else path[:57] + '...'}` | {median:.1f} | "
+                    f"{slowest:.1f} | {'yes' if slowest < 100 else 'NO'} |"
+                )
             print(flush=True)
 
 

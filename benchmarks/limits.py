@@ -65,12 +65,10 @@ async def _case(dsn: str, case: str, jobs: int) -> float:
             await stuck.using(priority=10).enqueue(-1)
             backend = queue.backend
             assert isinstance(backend, Limits)
-            holder = LimitedClaimer(backend, "holder", None, 3600,
-                                    {"stuck": TaskLimit("stuck", 1)})
+            holder = LimitedClaimer(backend, "holder", None, 3600, {"stuck": TaskLimit("stuck", 1)})
             held, _ = await holder.claim(1)
             assert len(held) == 1
-            await queue.enqueue_many([stuck.using(priority=10).prepare(n)
-                                      for n in range(BACKLOG)])
+            await queue.enqueue_many([stuck.using(priority=10).prepare(n) for n in range(BACKLOG)])
         await queue.enqueue_many([target.prepare(n) for n in range(jobs)])
         worker = Worker(queue, concurrency=10, max_jobs=jobs, register=False)
         began = time.perf_counter()

@@ -76,8 +76,19 @@ def _drain(dsn: str, name: str, log: Path) -> tuple[float, float]:
         saved = os.dup(2)
         os.dup2(sink.fileno(), 2)
         try:
-            elapsed, rss = peak_rss_of([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--burst",
-                                        "--concurrency", "10", *flags], env=env)
+            elapsed, rss = peak_rss_of(
+                [
+                    WORKER,
+                    "benchmarks.app:queue",
+                    "--dsn",
+                    dsn,
+                    "--burst",
+                    "--concurrency",
+                    "10",
+                    *flags,
+                ],
+                env=env,
+            )
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -106,29 +117,37 @@ async def bench_backend(backend: str, runs: int, workdir: Path) -> None:
             drains[name].append(rate)
             steady[name].append(await _steady_rate(dsn))
             rss[name].append(peak)
-            print(f"  {backend} run {run + 1} {name}: {rate:,.0f} jobs/s, steady "
-                  f"{steady[name][-1]:,.0f}", file=sys.stderr)
+            print(
+                f"  {backend} run {run + 1} {name}: {rate:,.0f} jobs/s, steady "
+                f"{steady[name][-1]:,.0f}",
+                file=sys.stderr,
+            )
     base = statistics.median(drains["quiet"])
     steady_base = statistics.median(steady["quiet"])
     print(f"\n{backend}: drain of {JOBS:,} jobs, concurrency 10, median of {runs}")
-    print("| configuration | jobs/s with start-up | vs quiet | jobs/s steady | vs quiet "
-          "| peak RSS MB |\n|---|---|---|---|---|---|")
+    print(
+        "| configuration | jobs/s with start-up | vs quiet | jobs/s steady | vs quiet "
+        "| peak RSS MB |\n|---|---|---|---|---|---|"
+    )
     for name in CONFIGS:
         rate = statistics.median(drains[name])
         flat = statistics.median(steady[name])
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {flat:,.0f} | "
-              f"{flat / steady_base:.2f}x | {max(rss[name]):.1f} |")
+        print(
+            f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {flat:,.0f} | "
+            f"{flat / steady_base:.2f}x | {max(rss[name]):.1f} |"
+        )
     singles: dict[str, list[float]] = {"untraced": [], "traced": []}
     for _ in range(runs):
         for name in singles:
             dsn = await fresh(backend, workdir)
-            singles[name].append(await _enqueue(dsn, min(2000, JOBS - 1),
-                                                traced=name == "traced"))
+            singles[name].append(await _enqueue(dsn, min(2000, JOBS - 1), traced=name == "traced"))
     untraced = statistics.median(singles["untraced"])
     traced = statistics.median(singles["traced"])
-    print(f"\n{backend}: {min(2000, JOBS - 1):,} single enqueues: {untraced:,.0f}/s untraced, "
-          f"{traced:,.0f}/s "
-          f"traced ({traced / untraced:.2f}x)")
+    print(
+        f"\n{backend}: {min(2000, JOBS - 1):,} single enqueues: {untraced:,.0f}/s untraced, "
+        f"{traced:,.0f}/s "
+        f"traced ({traced / untraced:.2f}x)"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -23,11 +23,15 @@ CREATE TABLE raw_jobs (id uuid PRIMARY KEY, queue text NOT NULL, status text NOT
     priority smallint NOT NULL, scheduled_at timestamptz NOT NULL DEFAULT now(),
     args jsonb NOT NULL, attempts int NOT NULL DEFAULT 0)
 """
-INSERT_ONE = ("INSERT INTO raw_jobs (id, queue, status, priority, args) "
-              "VALUES ($1, 'default', 'queued', 0, $2::jsonb)")
-INSERT_MANY = ("INSERT INTO raw_jobs (id, queue, status, priority, args) "
-               "SELECT id, 'default', 'queued', 0, a::jsonb "
-               "FROM unnest($1::uuid[], $2::text[]) AS t(id, a)")
+INSERT_ONE = (
+    "INSERT INTO raw_jobs (id, queue, status, priority, args) "
+    "VALUES ($1, 'default', 'queued', 0, $2::jsonb)"
+)
+INSERT_MANY = (
+    "INSERT INTO raw_jobs (id, queue, status, priority, args) "
+    "SELECT id, 'default', 'queued', 0, a::jsonb "
+    "FROM unnest($1::uuid[], $2::text[]) AS t(id, a)"
+)
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:

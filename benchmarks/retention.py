@@ -32,13 +32,16 @@ async def main(args: argparse.Namespace) -> None:
 
     async with queue:
         await queue.migrate()
-        workers = [aqueue.Worker(queue, concurrency=20, retention_interval=args.interval)
-                   for _ in range(2)]
+        workers = [
+            aqueue.Worker(queue, concurrency=20, retention_interval=args.interval) for _ in range(2)
+        ]
         running = [asyncio.create_task(w.run()) for w in workers]
         started = time.monotonic()
         enqueued = 0
-        print(f"{args.backend}: {args.rate} jobs/s, keep succeeded {args.keep}s, "
-              f"sweep every {args.interval}s")
+        print(
+            f"{args.backend}: {args.rate} jobs/s, keep succeeded {args.keep}s, "
+            f"sweep every {args.interval}s"
+        )
         print("| seconds | enqueued | rows in aqueue_jobs |\n|---|---|---|")
         next_report = 0.0
         while (elapsed := time.monotonic() - started) < args.seconds:
@@ -58,8 +61,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["postgresql", "mysql", "sqlite"],
-                        default="sqlite")
+    parser.add_argument("--backend", choices=["postgresql", "mysql", "sqlite"], default="sqlite")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--keep", type=float, default=10.0, help="seconds succeeded jobs stay")

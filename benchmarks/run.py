@@ -42,8 +42,9 @@ from benchmarks.app import noop
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
 SERVERS = {
-    "postgresql": os.environ.get("AQUEUE_BENCH_POSTGRES_DSN",
-                                 "postgresql://postgres@127.0.0.1:5432/aqueue_bench"),
+    "postgresql": os.environ.get(
+        "AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench"
+    ),
     "mysql": os.environ.get("AQUEUE_BENCH_MYSQL_DSN", "mysql://root@127.0.0.1:3306/aqueue_bench"),
 }
 
@@ -62,8 +63,18 @@ class Sizes:
     runs: int = 3
 
 
-SMOKE = Sizes(single=50, batch=200, drain=200, latency=5, scale_finished=2000,
-              scale_queued=200, producers=3, per_producer=20, idle_seconds=1.0, runs=1)
+SMOKE = Sizes(
+    single=50,
+    batch=200,
+    drain=200,
+    latency=5,
+    scale_finished=2000,
+    scale_queued=200,
+    producers=3,
+    per_producer=20,
+    idle_seconds=1.0,
+    runs=1,
+)
 
 
 @dataclass
@@ -89,16 +100,22 @@ async def fresh_server_database(backend: str) -> str:
     dsn = SERVERS[backend]
     p = parse(dsn)
     if backend == "postgresql":
-        conn = await asyncpg.connect(host=p.host, port=p.port, user=p.user,
-                                     password=p.password, database="postgres")
+        conn = await asyncpg.connect(
+            host=p.host, port=p.port, user=p.user, password=p.password, database="postgres"
+        )
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{p.database}" WITH (FORCE)')
             await conn.execute(f'CREATE DATABASE "{p.database}"')
         finally:
             await conn.close()
     else:
-        my = await aiomysql.connect(host=p.host, port=p.port or 3306, user=p.user,
-                                    password=p.password or "", autocommit=True)
+        my = await aiomysql.connect(
+            host=p.host,
+            port=p.port or 3306,
+            user=p.user,
+            password=p.password or "",
+            autocommit=True,
+        )
         try:
             async with my.cursor() as cur:
                 await cur.execute(f"DROP DATABASE IF EXISTS `{p.database}`")
@@ -173,8 +190,9 @@ async def w2_batches_of(dsn: str, s: Sizes, per_call: int = 1000) -> float:
         await queue.enqueue_many([noop.prepare(0), noop.prepare(1)])
         began = time.perf_counter()
         for first in range(0, s.batch, per_call):
-            await queue.enqueue_many([noop.prepare(n)
-                                      for n in range(first, min(s.batch, first + per_call))])
+            await queue.enqueue_many(
+                [noop.prepare(n) for n in range(first, min(s.batch, first + per_call))]
+            )
         return s.batch / (time.perf_counter() - began)
 
 
@@ -199,13 +217,13 @@ def _run_worker(dsn: str, *args: str, quiet: bool = True) -> tuple[float, float]
     return peak_rss_of([WORKER, "benchmarks.app:queue", "--dsn", dsn, *level, *args])
 
 
-async def w3_drain(dsn: str, s: Sizes, concurrency: int,
-                   quiet: bool = True) -> tuple[float, float]:
+async def w3_drain(dsn: str, s: Sizes, concurrency: int, quiet: bool = True) -> tuple[float, float]:
     queue = aqueue.Queue(dsn)
     async with queue:
         await queue.enqueue_many([noop.prepare(n) for n in range(s.drain)])
     elapsed, rss = await asyncio.to_thread(
-        _run_worker, dsn, "--burst", "--concurrency", str(concurrency), quiet=quiet)
+        _run_worker, dsn, "--burst", "--concurrency", str(concurrency), quiet=quiet
+    )
     queue = aqueue.Queue(dsn)
     async with queue:
         stats = {c.name: c.totals or {} for c in await queue.jobs.counts(totals=True)}
@@ -221,16 +239,22 @@ async def server_connection(dsn: str) -> AsyncIterator[Any]:
     """A plain driver connection to ``dsn``'s database (None for SQLite)."""
     p = parse(dsn)
     if p.dialect == "postgresql":
-        pg = await asyncpg.connect(host=p.host, port=p.port, user=p.user, password=p.password,
-                                   database=p.database)
+        pg = await asyncpg.connect(
+            host=p.host, port=p.port, user=p.user, password=p.password, database=p.database
+        )
         try:
             yield pg
         finally:
             await pg.close()
     elif p.dialect == "mysql":
-        my = await aiomysql.connect(host=p.host or "127.0.0.1", port=p.port or 3306,
-                                    user=p.user or "root", password=p.password or "",
-                                    db=p.database, autocommit=True)
+        my = await aiomysql.connect(
+            host=p.host or "127.0.0.1",
+            port=p.port or 3306,
+            user=p.user or "root",
+            password=p.password or "",
+            db=p.database,
+            autocommit=True,
+        )
         try:
             yield my
         finally:
@@ -257,8 +281,10 @@ async def idle_load(dsn: str, seconds: float) -> float | None:
             before = int((await mysql_row(conn, query))[1])
             await asyncio.sleep(seconds)
             return (int((await mysql_row(conn, query))[1]) - before - 1) / seconds
-        sql = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-               "WHERE datname = current_database()")
+        sql = (
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        )
         await conn.execute("SELECT pg_stat_clear_snapshot()")
         before = int(await conn.fetchval(sql))
         await asyncio.sleep(seconds)
@@ -268,8 +294,19 @@ async def idle_load(dsn: str, seconds: float) -> float | None:
 
 
 async def w4_latency(dsn: str, s: Sizes) -> tuple[float, float, float, float | None]:
-    proc = subprocess.Popen([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level",
-                             "WARNING", "--concurrency", "10"], cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            WORKER,
+            "benchmarks.app:queue",
+            "--dsn",
+            dsn,
+            "--log-level",
+            "WARNING",
+            "--concurrency",
+            "10",
+        ],
+        cwd=ROOT,
+    )
     try:
         await asyncio.sleep(2.0)  # started and idle
         load = await idle_load(dsn, s.idle_seconds)
@@ -298,13 +335,15 @@ async def w4_latency(dsn: str, s: Sizes) -> tuple[float, float, float, float | N
 
 
 async def w5_idle_rss(dsn: str, s: Sizes) -> float:
-    proc = subprocess.Popen([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level",
-                             "WARNING"], cwd=ROOT)
+    proc = subprocess.Popen(
+        [WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level", "WARNING"], cwd=ROOT
+    )
     try:
         await asyncio.sleep(2.0)
         status = Path(f"/proc/{proc.pid}/status").read_text()
-        rss_kb = next(int(line.split()[1]) for line in status.splitlines()
-                      if line.startswith("VmRSS:"))
+        rss_kb = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
     finally:
         proc.terminate()
         proc.wait(30)
@@ -329,12 +368,16 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                 "INSERT INTO aqueue_jobs (id, task, queue, status, args, kwargs, max_attempts, "
                 "attempts, scheduled_at, finished_at) SELECT gen_random_uuid(), 'bench.noop', "
                 "'default', 'succeeded', '[]', '{}', 3, 1, now() - interval '1 day', now() "
-                "FROM generate_series(1, $1)", finished)
+                "FROM generate_series(1, $1)",
+                finished,
+            )
             await backend._fetch(
                 "INSERT INTO aqueue_jobs (id, task, queue, status, priority, args, kwargs, "
                 "max_attempts, scheduled_at) SELECT gen_random_uuid(), 'bench.noop', 'default', "
                 "'queued', 0, '[]', '{}', 3, now() - ($1 - i) * interval '1 millisecond' "
-                "FROM generate_series(1, $1) AS i", queued)
+                "FROM generate_series(1, $1) AS i",
+                queued,
+            )
         elif queue.dialect == "mysql":
             for status, count in (("succeeded", finished), ("queued", queued)):
                 done = 0
@@ -346,7 +389,9 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                         "SELECT UUID(), 'bench.noop', 'default', %s, 0, '[]', '{}', 3, 0, "
                         "UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) - INTERVAL (%s - seq) * 1000 "
                         "MICROSECOND, IF(%s = 'succeeded', UTC_TIMESTAMP(6), NULL) "
-                        f"FROM seq_1_to_{step}", (status, count - done, status))
+                        f"FROM seq_1_to_{step}",
+                        (status, count - done, status),
+                    )
                     done += step
         else:
             now = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -358,7 +403,9 @@ async def _fill(dsn: str, finished: int, queued: int) -> None:
                     "priority, args, kwargs, max_attempts, created_at, scheduled_at, "
                     f"finished_at) SELECT lower(hex(randomblob(16))), 'bench.noop', 'default', "
                     f":status, 0, '[]', '{{}}', 3, {now}, {now} - (:count - i) * 0.001, "
-                    f"{finished_at} FROM n", {"count": count, "status": status})
+                    f"{finished_at} FROM n",
+                    {"count": count, "status": status},
+                )
 
 
 async def _claim_cost(dsn: str, rounds: int = 50, batch: int = 10) -> float:
@@ -394,10 +441,12 @@ async def _plan(dsn: str) -> str:
                     notes.append(message.message)
 
                 conn.add_log_listener(note)
-                await conn.execute("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; "
-                                   "SET auto_explain.log_nested_statements = on; "
-                                   "SET auto_explain.log_format = 'text'; "
-                                   "SET client_min_messages = log")
+                await conn.execute(
+                    "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; "
+                    "SET auto_explain.log_nested_statements = on; "
+                    "SET auto_explain.log_format = 'text'; "
+                    "SET client_min_messages = log"
+                )
                 claim = conn.transaction()  # rolled back: the jobs stay queued
                 await claim.start()
                 try:
@@ -412,12 +461,15 @@ async def _plan(dsn: str) -> str:
             rows = await backend._fetch(
                 "EXPLAIN SELECT id FROM aqueue_jobs WHERE status = 'queued' AND scheduled_at <= "
                 "UTC_TIMESTAMP(6) ORDER BY neg_priority, scheduled_at, id LIMIT 10 "
-                "FOR UPDATE SKIP LOCKED")
+                "FOR UPDATE SKIP LOCKED"
+            )
             r = rows[0]
             return f"type={r[3]} key={r[5]} extra={r[9]}"
         rows = await backend._fetchall(
             "EXPLAIN QUERY PLAN SELECT id FROM aqueue_jobs WHERE status = 'queued' AND "
-            "scheduled_at <= 1e12 ORDER BY priority DESC, scheduled_at, id LIMIT 10", {})
+            "scheduled_at <= 1e12 ORDER BY priority DESC, scheduled_at, id LIMIT 10",
+            {},
+        )
         return " / ".join(str(r[-1]) for r in rows)
 
 
@@ -463,18 +515,27 @@ class Recorder:
     def __init__(self) -> None:
         self.figures: list[Figure] = []
 
-    def add(self, workload: str, backend: str, system: str, name: str, unit: str,
-            values: list[float], note: str = "") -> None:
+    def add(
+        self,
+        workload: str,
+        backend: str,
+        system: str,
+        name: str,
+        unit: str,
+        values: list[float],
+        note: str = "",
+    ) -> None:
         figure = Figure(workload, backend, name, unit, list(values), note, system)
         self.figures.append(figure)
-        print(f"  {system} {workload} {name}: {', '.join(f'{v:,.1f}' for v in values)}",
-              flush=True)
+        print(f"  {system} {workload} {name}: {', '.join(f'{v:,.1f}' for v in values)}", flush=True)
 
 
-async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Sizes,
-                         scratch: Path) -> None:
+async def measure_aqueue(
+    rec: Recorder, backend: str, workloads: set[str], s: Sizes, scratch: Path
+) -> None:
     if backend == "pgbouncer":
         workloads = workloads & {"W1", "W3"}  # what changes behind the proxy
+
     async def repeat(make: Callable[[str], Awaitable[Any]]) -> list[Any]:
         return [await make(await fresh(backend, scratch)) for _ in range(s.runs)]
 
@@ -515,10 +576,22 @@ async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Si
         add("W2", metric("W2", s), "jobs/s", ours)
         add("W2", metric("W2k", s), "jobs/s", await repeat(lambda d: w2_batches_of(d, s)))
         if paired:
-            rec.add("W2", backend, "raw", f"INSERT ... unnest of {s.batch:,}, from Python "
-                    "values", "jobs/s", base)
-            rec.add("W2", backend, "raw", f"INSERT ... unnest of {s.batch:,}, statement only",
-                    "jobs/s", bare)
+            rec.add(
+                "W2",
+                backend,
+                "raw",
+                f"INSERT ... unnest of {s.batch:,}, from Python values",
+                "jobs/s",
+                base,
+            )
+            rec.add(
+                "W2",
+                backend,
+                "raw",
+                f"INSERT ... unnest of {s.batch:,}, statement only",
+                "jobs/s",
+                bare,
+            )
     if "W3" in workloads:
         for c in W3_LEVELS:
             results = await repeat(lambda d, c=c: w3_drain(d, s, c))
@@ -535,8 +608,10 @@ async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Si
             unit = "queries/s" if backend == "mysql" else "transactions/s"
             add("W4", metric("W4load", s), unit, loads)
         if paired:
-            floors = [await raw.latency_floor(await fresh_server_database("postgresql"))
-                      for _ in range(s.runs)]
+            floors = [
+                await raw.latency_floor(await fresh_server_database("postgresql"))
+                for _ in range(s.runs)
+            ]
             rec.add("W4", backend, "raw", metric("W4floor", s), "ms", floors)
     if "W5" in workloads:
         add("W5", metric("W5", s), "MB", await repeat(lambda d: w5_idle_rss(d, s)))
@@ -546,11 +621,19 @@ async def measure_aqueue(rec: Recorder, backend: str, workloads: set[str], s: Si
         empty = await fresh(backend, scratch)
         full = await fresh(backend, scratch)
         await _fill(full, s.scale_finished, s.scale_queued)
-        add("W6", "claim cost per job, empty table", "us",
-            [await _claim_cost(empty) for _ in range(s.runs)])
-        add("W6", f"claim cost per job, {s.scale_finished:,} finished + "
-            f"{s.scale_queued:,} queued", "us",
-            [await _claim_cost(full) for _ in range(s.runs)], note=await _plan(full))
+        add(
+            "W6",
+            "claim cost per job, empty table",
+            "us",
+            [await _claim_cost(empty) for _ in range(s.runs)],
+        )
+        add(
+            "W6",
+            f"claim cost per job, {s.scale_finished:,} finished + {s.scale_queued:,} queued",
+            "us",
+            [await _claim_cost(full) for _ in range(s.runs)],
+            note=await _plan(full),
+        )
     if "W7" in workloads:
         add("W7", metric("W7", s), "jobs/s", await repeat(lambda d: w7_producers(d, s)))
 
@@ -567,8 +650,9 @@ async def measure_peer(rec: Recorder, name: str, workloads: set[str], s: Sizes) 
         # ~100 s for 20,000 jobs.
         runs = 1 if broker == "redis" and workload == "W3" else s.runs
         for _ in range(runs):
-            where = await (fresh_redis() if broker == "redis"
-                           else fresh_server_database("postgresql"))
+            where = await (
+                fresh_redis() if broker == "redis" else fresh_server_database("postgresql")
+            )
             peer = PEERS[name](where)
             results.append(await getattr(peer, workload.lower())(s, *args))
         return results
@@ -598,8 +682,9 @@ async def measure_peer(rec: Recorder, name: str, workloads: set[str], s: Sizes) 
         add("W7", metric("W7", s), "jobs/s", await repeat("W7"))
 
 
-async def measure(backends: list[str], peers: list[str], workloads: set[str], s: Sizes,
-                  scratch: Path) -> list[Figure]:
+async def measure(
+    backends: list[str], peers: list[str], workloads: set[str], s: Sizes, scratch: Path
+) -> list[Figure]:
     from benchmarks.peers.redis_brokers import URL, redis_answers
     from benchmarks.peers.registry import PEERS
 
@@ -610,8 +695,10 @@ async def measure(backends: list[str], peers: list[str], workloads: set[str], s:
     # PostgreSQL first, the peers right after it: figures compared as ratios
     # are taken close together in time.
     for backend in sorted(backends, key=lambda b: b != "postgresql"):
-        print(f"== aqueue on {backend}" + (" (and raw asyncpg)" if backend == "postgresql"
-                                           else ""), flush=True)
+        print(
+            f"== aqueue on {backend}" + (" (and raw asyncpg)" if backend == "postgresql" else ""),
+            flush=True,
+        )
         await measure_aqueue(rec, backend, workloads, s, scratch)
         if backend == "postgresql":
             for name in peers:
@@ -628,11 +715,15 @@ def _fmt(value: float) -> str:
 
 
 def render(figures: list[Figure]) -> str:
-    lines = ["| workload | database | system | figure | median | min-max |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | database | system | figure | median | min-max |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in figures:
-        lines.append(f"| {f.workload} | {f.backend} | {f.system} | {f.metric} | "
-                     f"{_fmt(f.median)} {f.unit} | {_fmt(min(f.values))}-{_fmt(max(f.values))} |")
+        lines.append(
+            f"| {f.workload} | {f.backend} | {f.system} | {f.metric} | "
+            f"{_fmt(f.median)} {f.unit} | {_fmt(min(f.values))}-{_fmt(max(f.values))} |"
+        )
     for f in figures:
         if f.note:
             lines.append(f"\nW6 plan on {f.backend}: `{f.note}`")
@@ -656,17 +747,32 @@ def ratios(figures: list[Figure]) -> list[dict[str, Any]]:
         mine = ours[f.metric]
         # A peer on another broker (Redis) is named with it: not like for like.
         peer = f.system if f.backend == "postgresql" else f"{f.system} ({f.backend})"
-        rows.append({"workload": f.workload, "metric": f.metric, "peer": peer,
-                     "aqueue": mine.median, "peer_value": f.median, "unit": f.unit,
-                     "times_better": _better(mine.median, f.median, f.unit)})
+        rows.append(
+            {
+                "workload": f.workload,
+                "metric": f.metric,
+                "peer": peer,
+                "aqueue": mine.median,
+                "peer_value": f.median,
+                "unit": f.unit,
+                "times_better": _better(mine.median, f.median, f.unit),
+            }
+        )
     return rows
 
 
 def targets(figures: list[Figure]) -> list[dict[str, Any]]:
     """The performance issue's targets, checked against this run's figures."""
+
     def find(system: str, backend: str, starts: str) -> Figure | None:
-        return next((f for f in figures if f.system == system and f.backend == backend
-                     and f.metric.startswith(starts)), None)
+        return next(
+            (
+                f
+                for f in figures
+                if f.system == system and f.backend == backend and f.metric.startswith(starts)
+            ),
+            None,
+        )
 
     checks: list[dict[str, Any]] = []
 
@@ -674,8 +780,16 @@ def targets(figures: list[Figure]) -> list[dict[str, Any]]:
         if value is None:
             return
         met = value >= goal if higher else value <= goal
-        checks.append({"target": what, "value": value, "goal": goal, "unit": unit,
-                       "higher": higher, "met": met})
+        checks.append(
+            {
+                "target": what,
+                "value": value,
+                "goal": goal,
+                "unit": unit,
+                "higher": higher,
+                "met": met,
+            }
+        )
 
     def ratio(a: Figure | None, b: Figure | None) -> float | None:
         return None if a is None or b is None else _better(a.median, b.median, a.unit)
@@ -685,64 +799,111 @@ def targets(figures: list[Figure]) -> list[dict[str, Any]]:
     def best_peer(metric_name: str) -> Figure | None:
         """The best peer's figure of that name on PostgreSQL (higher is better
         in jobs/s, lower in ms)."""
-        found = [f for f in figures if f.system not in ("aqueue", "raw") and f.backend == pg
-                 and f.metric == metric_name]
+        found = [
+            f
+            for f in figures
+            if f.system not in ("aqueue", "raw") and f.backend == pg and f.metric == metric_name
+        ]
         if not found:
             return None
         return (max if found[0].unit == "jobs/s" else min)(found, key=lambda f: f.median)
 
     def versus_best(label: str, metric_name: str, goal: float) -> None:
         best = best_peer(metric_name)
-        ours = next((f for f in figures if f.system == "aqueue" and f.backend == pg
-                     and f.metric == metric_name), None)
-        check(f"{label} vs best peer ({best.system if best else '-'})", ratio(ours, best),
-              goal, True, "x")
+        ours = next(
+            (
+                f
+                for f in figures
+                if f.system == "aqueue" and f.backend == pg and f.metric == metric_name
+            ),
+            None,
+        )
+        check(
+            f"{label} vs best peer ({best.system if best else '-'})",
+            ratio(ours, best),
+            goal,
+            True,
+            "x",
+        )
 
     # The speed issue's table (round two): against the best peer on each figure.
     versus_best("W1 enqueue, one per await", "enqueue, one per await", 1.25)
-    check("W1 single vs raw INSERT per commit",
-          ratio(find("aqueue", pg, "enqueue, one"), find("raw", pg, "INSERT, one")), 0.80, True,
-          "x")
+    check(
+        "W1 single vs raw INSERT per commit",
+        ratio(find("aqueue", pg, "enqueue, one"), find("raw", pg, "INSERT, one")),
+        0.80,
+        True,
+        "x",
+    )
     w2k = next((f.metric for f in figures if f.metric.endswith("1,000 per call")), "")
     versus_best("W2 batch enqueue, 1,000 per call", w2k, 3.0)
     for label in ("from Python values", "statement only"):
-        raw_w2 = next((f for f in figures if f.system == "raw" and f.workload == "W2"
-                       and label in f.metric), None)
-        check(f"W2 batch vs raw unnest ({label})", ratio(find("aqueue", pg, "batch enqueue of"),
-                                                        raw_w2), 0.70, True, "x")
+        raw_w2 = next(
+            (f for f in figures if f.system == "raw" and f.workload == "W2" and label in f.metric),
+            None,
+        )
+        check(
+            f"W2 batch vs raw unnest ({label})",
+            ratio(find("aqueue", pg, "batch enqueue of"), raw_w2),
+            0.70,
+            True,
+            "x",
+        )
     for f in figures:
         # The issue's W3 target is at concurrency 10 (quiet and default logging).
-        if f.system == "aqueue" and f.backend == pg and f.metric.startswith("drain") \
-                and ("concurrency 10," in f.metric or f.metric.endswith("concurrency 10")) \
-                and f.unit == "jobs/s":
+        if (
+            f.system == "aqueue"
+            and f.backend == pg
+            and f.metric.startswith("drain")
+            and ("concurrency 10," in f.metric or f.metric.endswith("concurrency 10"))
+            and f.unit == "jobs/s"
+        ):
             versus_best(f"W3 {f.metric}", f.metric, 5.0)
     floor = next((f for f in figures if f.system == "raw" and f.metric.startswith("floor")), None)
     p50 = find("aqueue", pg, "enqueue->start latency p50")
     if floor is not None and p50 is not None:
         check("W4 p50 on postgresql / floor", p50.median / floor.median, 1.3, False, "x")
-    for backend, goals in (("sqlite", (("p50", 10.0), ("p99", 50.0))),
-                           ("mysql", (("p50", 50.0), ("p99", 150.0)))):
+    for backend, goals in (
+        ("sqlite", (("p50", 10.0), ("p99", 50.0))),
+        ("mysql", (("p50", 50.0), ("p99", 150.0))),
+    ):
         for name, goal in goals:
             latency = find("aqueue", backend, f"enqueue->start latency {name}")
-            check(f"W4 {name} on {backend}", latency.median if latency else None, goal, False,
-                  "ms")
+            check(f"W4 {name} on {backend}", latency.median if latency else None, goal, False, "ms")
     load = find("aqueue", "mysql", "idle worker's load")
-    check("W4 idle worker's load on mysql", load.median if load else None, 20.0, False,
-          "queries/s")
+    check("W4 idle worker's load on mysql", load.median if load else None, 20.0, False, "queries/s")
     for backend in ("postgresql", "mysql", "sqlite"):
-        check(f"W1 enqueue_sync vs async enqueue on {backend}",
-              ratio(find("aqueue", backend, "enqueue_sync"),
-                    find("aqueue", backend, "enqueue, one")), 0.80, True, "x")
+        check(
+            f"W1 enqueue_sync vs async enqueue on {backend}",
+            ratio(find("aqueue", backend, "enqueue_sync"), find("aqueue", backend, "enqueue, one")),
+            0.80,
+            True,
+            "x",
+        )
     for f in figures:
         if f.system == "aqueue" and f.unit == "MB":
             check(f"{f.workload} {f.metric} on {f.backend}", f.median, 30.0, False, "MB")
     for backend in ("postgresql", "mysql", "sqlite"):
         empty = find("aqueue", backend, "claim cost per job, empty")
-        full = next((f for f in figures if f.system == "aqueue" and f.backend == backend
-                     and f.workload == "W6" and "finished" in f.metric), None)
+        full = next(
+            (
+                f
+                for f in figures
+                if f.system == "aqueue"
+                and f.backend == backend
+                and f.workload == "W6"
+                and "finished" in f.metric
+            ),
+            None,
+        )
         if empty and full:
-            check(f"W6 full/empty claim cost on {backend}", full.median / empty.median, 2.0,
-                  False, "x")
+            check(
+                f"W6 full/empty claim cost on {backend}",
+                full.median / empty.median,
+                2.0,
+                False,
+                "x",
+            )
     for backend in ("mysql", "sqlite"):
         for f in figures:
             if f.system == "aqueue" and f.backend == backend and f.metric.startswith("drain 2"):
@@ -754,19 +915,25 @@ def render_comparison(figures: list[Figure]) -> str:
     lines = []
     rows = ratios(figures)
     if rows:
-        lines += ["\n| figure | aqueue | peer | peer's | aqueue better by |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "\n| figure | aqueue | peer | peer's | aqueue better by |",
+            "|---|---|---|---|---|",
+        ]
         for r in rows:
-            lines.append(f"| {r['workload']} {r['metric']} | {_fmt(r['aqueue'])} {r['unit']} | "
-                         f"{r['peer']} | {_fmt(r['peer_value'])} {r['unit']} | "
-                         f"{r['times_better']:.2f}x |")
+            lines.append(
+                f"| {r['workload']} {r['metric']} | {_fmt(r['aqueue'])} {r['unit']} | "
+                f"{r['peer']} | {_fmt(r['peer_value'])} {r['unit']} | "
+                f"{r['times_better']:.2f}x |"
+            )
     checks = targets(figures)
     if checks:
         lines += ["\n| target | this run | goal | |", "|---|---|---|---|"]
         for c in checks:
             sign = ">=" if c["higher"] else "<="
-            lines.append(f"| {c['target']} | {c['value']:,.2f} {c['unit']} | {sign} "
-                         f"{c['goal']:,.2f} | {'met' if c['met'] else 'MISSED'} |")
+            lines.append(
+                f"| {c['target']} | {c['value']:,.2f} {c['unit']} | {sign} "
+                f"{c['goal']:,.2f} | {'met' if c['met'] else 'MISSED'} |"
+            )
     return "\n".join(lines)
 
 
@@ -774,16 +941,23 @@ def main() -> None:
     from benchmarks.peers.drivers import available
     from benchmarks.peers.registry import PEERS
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run")
-    parser.add_argument("--backends", default="postgresql,pgbouncer,mysql,sqlite",
-                        help="pgbouncer: PostgreSQL through PgBouncer in transaction "
-                             "pooling mode (W1, W3; skipped when it is not installed)")
-    parser.add_argument("--peers", default=",".join(PEERS),
-                        help="peers to run beside aqueue ('' for none): on PostgreSQL, and "
-                             "arq and saq-redis on the local Redis (AQUEUE_BENCH_REDIS_URL), "
-                             "printed apart and left out of the targets")
+    parser.add_argument(
+        "--backends",
+        default="postgresql,pgbouncer,mysql,sqlite",
+        help="pgbouncer: PostgreSQL through PgBouncer in transaction "
+        "pooling mode (W1, W3; skipped when it is not installed)",
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="peers to run beside aqueue ('' for none): on PostgreSQL, and "
+        "arq and saq-redis on the local Redis (AQUEUE_BENCH_REDIS_URL), "
+        "printed apart and left out of the targets",
+    )
     parser.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7")
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "latest.json"))
@@ -798,22 +972,27 @@ def main() -> None:
         parser.error(f"unknown peer {unknown[0]!r}; known: {', '.join(PEERS)}")
     missing = [p for p in peers if not available(p)]
     if missing:
-        parser.error(f"peer {', '.join(missing)} not installed: pip install -e '.[bench]' "
-                     "(or --peers '' to run aqueue alone)")
+        parser.error(
+            f"peer {', '.join(missing)} not installed: pip install -e '.[bench]' "
+            "(or --peers '' to run aqueue alone)"
+        )
     if "postgresql" not in backends:
         peers = []
     if "pgbouncer" in backends:
         from tests.pgbouncer import pgbouncer_binary
 
         if pgbouncer_binary() is None:
-            print("pgbouncer is not installed (apt-get install pgbouncer): its figures are "
-                  "left out", flush=True)
+            print(
+                "pgbouncer is not installed (apt-get install pgbouncer): its figures are left out",
+                flush=True,
+            )
             backends.remove("pgbouncer")
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            figures = asyncio.run(measure(backends, peers, set(args.workloads.split(",")),
-                                          sizes, Path(scratch)))
+            figures = asyncio.run(
+                measure(backends, peers, set(args.workloads.split(",")), sizes, Path(scratch))
+            )
         finally:
             for proxy in _BOUNCER:
                 proxy.stop()
@@ -822,11 +1001,18 @@ def main() -> None:
     seconds = round(time.monotonic() - began, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "sizes": sizes.__dict__, "seconds": seconds,
-        "figures": [{**f.__dict__, "median": f.median} for f in figures],
-        "ratios": ratios(figures), "targets": targets(figures),
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "sizes": sizes.__dict__,
+                "seconds": seconds,
+                "figures": [{**f.__dict__, "median": f.median} for f in figures],
+                "ratios": ratios(figures),
+                "targets": targets(figures),
+            },
+            indent=2,
+        )
+    )
     print(f"\nwrote {out} ({seconds:.0f}s)")
 
 

@@ -44,8 +44,13 @@ WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
 
 
 def start_workers(dsn: str, count: int, *args: str) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level",
-                              "WARNING", *args], cwd=ROOT) for _ in range(count)]
+    return [
+        subprocess.Popen(
+            [WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level", "WARNING", *args],
+            cwd=ROOT,
+        )
+        for _ in range(count)
+    ]
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -64,11 +69,17 @@ async def connections(dsn: str) -> int | None:
         if conn is None:
             return None
         if parse(dsn).dialect == "postgresql":
-            return int(await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"))
-        row = await mysql_row(conn, "SELECT count(*) FROM information_schema.processlist "
-                                     "WHERE db = DATABASE() AND id <> CONNECTION_ID()")
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+        row = await mysql_row(
+            conn,
+            "SELECT count(*) FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+        )
         return int(row[0])
 
 
@@ -79,21 +90,34 @@ async def storage(dsn: str) -> dict[str, float]:
         if p.dialect == "postgresql":
             row = await conn.fetchrow(
                 "SELECT pg_relation_size('aqueue_jobs'), pg_indexes_size('aqueue_jobs'), "
-                "n_dead_tup, n_live_tup FROM pg_stat_user_tables WHERE relname = 'aqueue_jobs'")
-            return {"table_mb": row[0] / 2**20, "indexes_mb": row[1] / 2**20,
-                    "dead_tuples": float(row[2]), "live_tuples": float(row[3])}
+                "n_dead_tup, n_live_tup FROM pg_stat_user_tables WHERE relname = 'aqueue_jobs'"
+            )
+            return {
+                "table_mb": row[0] / 2**20,
+                "indexes_mb": row[1] / 2**20,
+                "dead_tuples": float(row[2]),
+                "live_tuples": float(row[3]),
+            }
         if p.dialect == "mysql":
             # InnoDB's figures are estimates refreshed now and then (as good as it gets
             # without ANALYZE, which would change what is measured).
-            row = await mysql_row(conn, "SELECT data_length, index_length, data_free "
-                                         "FROM information_schema.tables WHERE table_schema = "
-                                         "DATABASE() AND table_name = 'aqueue_jobs'")
-            return {"table_mb": row[0] / 2**20, "indexes_mb": row[1] / 2**20,
-                    "free_mb": row[2] / 2**20}
+            row = await mysql_row(
+                conn,
+                "SELECT data_length, index_length, data_free "
+                "FROM information_schema.tables WHERE table_schema = "
+                "DATABASE() AND table_name = 'aqueue_jobs'",
+            )
+            return {
+                "table_mb": row[0] / 2**20,
+                "indexes_mb": row[1] / 2**20,
+                "free_mb": row[2] / 2**20,
+            }
     path = Path(p.database)
     wal = path.with_name(path.name + "-wal")
-    return {"file_mb": path.stat().st_size / 2**20,
-            "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0}
+    return {
+        "file_mb": path.stat().st_size / 2**20,
+        "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0,
+    }
 
 
 async def autovacuum(dsn: str) -> str | None:
@@ -124,21 +148,25 @@ async def measure_drain(backend: str, scratch: Path, workers: int, jobs: int) ->
         return jobs / (time.perf_counter() - began)
 
 
-async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
-             window: float = 60.0) -> dict[str, Any]:
+async def w8(
+    backend: str, minutes: float, rate: float | None, scratch: Path, window: float = 60.0
+) -> dict[str, Any]:
     if rate is None:
         drained = await measure_drain(backend, scratch, 3, 10_000)
         rate = round(drained / 2)
-        print(f"three workers drain {drained:,.0f} jobs/s: producing {rate:,} jobs/s",
-              flush=True)
+        print(f"three workers drain {drained:,.0f} jobs/s: producing {rate:,} jobs/s", flush=True)
     dsn = await fresh(backend, scratch)
     vacuum = await autovacuum(dsn)
     if vacuum == "off":
-        print("WARNING: this PostgreSQL runs with autovacuum = off; production servers run "
-              "it on, and W8's table sizes mean little without it (ALTER SYSTEM SET "
-              "autovacuum = on; SELECT pg_reload_conf();)", flush=True)
-    procs = start_workers(dsn, 3, "--concurrency", "10", "--retention", "succeeded=1m",
-                          "--poll-interval", "1")
+        print(
+            "WARNING: this PostgreSQL runs with autovacuum = off; production servers run "
+            "it on, and W8's table sizes mean little without it (ALTER SYSTEM SET "
+            "autovacuum = on; SELECT pg_reload_conf();)",
+            flush=True,
+        )
+    procs = start_workers(
+        dsn, 3, "--concurrency", "10", "--retention", "succeeded=1m", "--poll-interval", "1"
+    )
     queue = aqueue.Queue(dsn)
     minutes_out: list[dict[str, Any]] = []
     probes: list[tuple[float, aqueue.Job[Any], float]] = []  # (minute, job, returned)
@@ -158,7 +186,8 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
                     with contextlib.suppress(Exception):
                         info = await queue.results.wait(job.id, 60)
                         latencies.setdefault(int(minute), []).append(
-                            (float(info.result) - returned) * 1000)
+                            (float(info.result) - returned) * 1000
+                        )
 
             readers = [asyncio.create_task(read_probes()) for _ in range(4)]
             began = time.monotonic()
@@ -167,6 +196,7 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
             minute_began = began
             backlog_before = 0
             number = 0
+
             async def close_window(now: float) -> None:
                 nonlocal enqueued_in_minute, minute_began, backlog_before
                 left = await backlog(queue)
@@ -175,15 +205,22 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
                     "minute": len(minutes_out) + 1,
                     "throughput_per_s": (enqueued_in_minute - (left - backlog_before)) / seconds,
                     "enqueued_per_s": enqueued_in_minute / seconds,
-                    "backlog": left, **await storage(dsn)}
+                    "backlog": left,
+                    **await storage(dsn),
+                }
                 minutes_out.append(row)
-                print(json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                                  for k, v in row.items()}), flush=True)
+                print(
+                    json.dumps(
+                        {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
+                    ),
+                    flush=True,
+                )
                 enqueued_in_minute, minute_began, backlog_before = 0, now, left
 
             while time.monotonic() - began < minutes * 60:
-                batch = await queue.enqueue_many([noop.prepare(number + i)
-                                                  for i in range(per_tick)])
+                batch = await queue.enqueue_many(
+                    [noop.prepare(number + i) for i in range(per_tick)]
+                )
                 returned = time.time()
                 number += per_tick
                 enqueued_in_minute += per_tick
@@ -207,15 +244,19 @@ async def w8(backend: str, minutes: float, rate: float | None, scratch: Path,
         values = sorted(latencies.get(int(row["minute"]) - 1, []))
         row["p99_latency_ms"] = values[int(0.99 * (len(values) - 1))] if values else None
         row["p50_latency_ms"] = statistics.median(values) if values else None
-    return {"workload": "W8", "backend": backend, "rate": rate, "autovacuum": vacuum,
-            "minutes": minutes_out}
+    return {
+        "workload": "W8",
+        "backend": backend,
+        "rate": rate,
+        "autovacuum": vacuum,
+        "minutes": minutes_out,
+    }
 
 
 # -- W9 ---------------------------------------------------------------------------------
 
 
-async def w9(backend: str, workers: int, idle: float, jobs: int,
-             scratch: Path) -> dict[str, Any]:
+async def w9(backend: str, workers: int, idle: float, jobs: int, scratch: Path) -> dict[str, Any]:
     dsn = await fresh(backend, scratch)
     procs = start_workers(dsn, workers, "--concurrency", "10")
     try:
@@ -231,24 +272,38 @@ async def w9(backend: str, workers: int, idle: float, jobs: int,
             rate = jobs / (time.perf_counter() - began)
     finally:
         stop_workers(procs)
-    result = {"workload": "W9", "backend": backend, "workers": workers,
-              "connections_held": held, "idle_seconds": idle,
-              "idle_load_per_s": load, "drain_jobs": jobs, "drain_jobs_per_s": rate}
+    result = {
+        "workload": "W9",
+        "backend": backend,
+        "workers": workers,
+        "connections_held": held,
+        "idle_seconds": idle,
+        "idle_load_per_s": load,
+        "drain_jobs": jobs,
+        "drain_jobs_per_s": rate,
+    }
     print(json.dumps(result), flush=True)
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("workload", choices=["w8", "w9"])
-    parser.add_argument("--backend", default="postgresql",
-                        choices=["postgresql", "pgbouncer", "mysql", "sqlite"])
+    parser.add_argument(
+        "--backend", default="postgresql", choices=["postgresql", "pgbouncer", "mysql", "sqlite"]
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="W8's length")
-    parser.add_argument("--window", type=float, default=60.0,
-                        help="W8's seconds per printed row (default a minute)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="W8's jobs/s (default: half of what three workers drain)")
+    parser.add_argument(
+        "--window", type=float, default=60.0, help="W8's seconds per printed row (default a minute)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="W8's jobs/s (default: half of what three workers drain)",
+    )
     parser.add_argument("--workers", type=int, default=20, help="W9's worker processes")
     parser.add_argument("--idle", type=float, default=60.0, help="W9's idle seconds")
     parser.add_argument("--jobs", type=int, default=20_000, help="W9's drain")
@@ -257,11 +312,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         try:
             if args.workload == "w8":
-                result = asyncio.run(w8(args.backend, args.minutes, args.rate, Path(scratch),
-                                        args.window))
+                result = asyncio.run(
+                    w8(args.backend, args.minutes, args.rate, Path(scratch), args.window)
+                )
             else:
-                result = asyncio.run(w9(args.backend, args.workers, args.idle, args.jobs,
-                                        Path(scratch)))
+                result = asyncio.run(
+                    w9(args.backend, args.workers, args.idle, args.jobs, Path(scratch))
+                )
         finally:
             from benchmarks.run import _BOUNCER
 

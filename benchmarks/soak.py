@@ -74,8 +74,9 @@ class Slot:
 
 
 class Soak:
-    def __init__(self, backend: str, seconds: float, rate: float, seed: int,
-                 fault_every: tuple[float, float]) -> None:
+    def __init__(
+        self, backend: str, seconds: float, rate: float, seed: int, fault_every: tuple[float, float]
+    ) -> None:
         self.backend = backend
         self.seconds = seconds
         self.rate = rate
@@ -104,10 +105,27 @@ class Soak:
         env = {**os.environ, "AQUEUE_SOAK_LEDGER": str(self.ledger)}
         slot.log = open(self.scratch / f"worker-{slot.index}-{time.time():.0f}.log", "ab")
         slot.proc = subprocess.Popen(
-            [WORKER, "benchmarks.soak_app:queue", "--dsn", self._worker_dsn(slot),
-             "--concurrency", "20", "--lease", str(LEASE), "--poll-interval", "0.2",
-             "--shutdown-timeout", "10", "--log-level", "WARNING"],
-            cwd=ROOT, env=env, stdout=slot.log, stderr=subprocess.STDOUT)
+            [
+                WORKER,
+                "benchmarks.soak_app:queue",
+                "--dsn",
+                self._worker_dsn(slot),
+                "--concurrency",
+                "20",
+                "--lease",
+                str(LEASE),
+                "--poll-interval",
+                "0.2",
+                "--shutdown-timeout",
+                "10",
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=slot.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def pids(self) -> set[int]:
         return {s.proc.pid for s in self.slots if s.proc is not None}
@@ -123,8 +141,10 @@ class Soak:
             batch = list(range(n, due))
             n = due
             if batch:
-                requests = [work.using(unique_key=f"soak-{k}").prepare(k, self.random.random()
-                                                                        * 0.05) for k in batch]
+                requests = [
+                    work.using(unique_key=f"soak-{k}").prepare(k, self.random.random() * 0.05)
+                    for k in batch
+                ]
                 while True:
                     try:
                         jobs = await queue.enqueue_many(requests)
@@ -169,9 +189,19 @@ class Soak:
             elif kind == "pg_restart":
                 cluster = _pg_cluster()
                 assert cluster is not None
-                await asyncio.to_thread(subprocess.run, [
-                    "pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart", "-m",
-                    "fast"], check=True, timeout=120)
+                await asyncio.to_thread(
+                    subprocess.run,
+                    [
+                        "pg_ctlcluster",
+                        "--skip-systemctl-redirect",
+                        *cluster,
+                        "restart",
+                        "-m",
+                        "fast",
+                    ],
+                    check=True,
+                    timeout=120,
+                )
                 self.faults.append(Fault(kind, began, time.time()))
             elif kind == "poison":
                 try:
@@ -206,8 +236,10 @@ class Soak:
             proxy = None
             if self.backend != "sqlite":
                 p = parse(self.dsn)
-                proxy = FaultProxy(p.host or "127.0.0.1",
-                                   p.port or (5432 if self.backend == "postgresql" else 3306))
+                proxy = FaultProxy(
+                    p.host or "127.0.0.1",
+                    p.port or (5432 if self.backend == "postgresql" else 3306),
+                )
                 proxy.start()
             self.slots.append(Slot(index, proxy))
         for slot in self.slots:
@@ -249,8 +281,9 @@ class Soak:
 
     # -- the ledger -----------------------------------------------------------------------
 
-    def check(self, rows: dict[str, aqueue.JobInfo], elapsed: float, drained: float
-              ) -> dict[str, Any]:
+    def check(
+        self, rows: dict[str, aqueue.JobInfo], elapsed: float, drained: float
+    ) -> dict[str, Any]:
         starts: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
         ends: dict[str, float] = {}
         for line in self.ledger.read_text().splitlines() if self.ledger.exists() else []:
@@ -295,16 +328,26 @@ class Soak:
         for job in rows.values():
             final_counts[job.status.value] += 1
         return {
-            "backend": self.backend, "seconds": round(elapsed, 1), "rate": self.rate,
-            "enqueued": len(acknowledged), "faults": dict(kinds),
-            "faults_total": len(self.faults), "statuses": dict(final_counts),
-            "lost": len(lost), "stuck": len(stuck),
-            "duplicates_explained": explained, "duplicates_unexplained": unexplained,
-            "cancel_violations": violations, "max_recovery_s": round(recovery, 2),
+            "backend": self.backend,
+            "seconds": round(elapsed, 1),
+            "rate": self.rate,
+            "enqueued": len(acknowledged),
+            "faults": dict(kinds),
+            "faults_total": len(self.faults),
+            "statuses": dict(final_counts),
+            "lost": len(lost),
+            "stuck": len(stuck),
+            "duplicates_explained": explained,
+            "duplicates_unexplained": unexplained,
+            "cancel_violations": violations,
+            "max_recovery_s": round(recovery, 2),
             "drain_after_stream_s": round(drained, 1),
-            "examples": {"lost": lost[:5], "stuck": stuck[:5], "unexplained": odd[:5],
-                         "faults": [vars(f) | {"pids": sorted(f.pids)} for f in self.faults]
-                         if odd else []},
+            "examples": {
+                "lost": lost[:5],
+                "stuck": stuck[:5],
+                "unexplained": odd[:5],
+                "faults": [vars(f) | {"pids": sorted(f.pids)} for f in self.faults] if odd else [],
+            },
         }
 
     def _fault_near(self, pid: int, started: float, rerun: float) -> bool:
@@ -333,12 +376,19 @@ def _pg_cluster() -> tuple[str, str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["postgresql", "mysql", "sqlite"],
-                        default="postgresql")
+    parser.add_argument(
+        "--backend", choices=["postgresql", "mysql", "sqlite"], default="postgresql"
+    )
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--rate", type=float, default=200.0, help="jobs enqueued per second")
-    parser.add_argument("--fault-every", type=float, nargs=2, default=(8.0, 16.0),
-                        metavar=("MIN", "MAX"), help="seconds between faults")
+    parser.add_argument(
+        "--fault-every",
+        type=float,
+        nargs=2,
+        default=(8.0, 16.0),
+        metavar=("MIN", "MAX"),
+        help="seconds between faults",
+    )
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
@@ -349,10 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.output:
         args.output.write_text(text)
-    bad = report["lost"] or report["stuck"] or report["duplicates_unexplained"] \
+    bad = (
+        report["lost"]
+        or report["stuck"]
+        or report["duplicates_unexplained"]
         or report["cancel_violations"]
-    print("OK: nothing lost, nothing stuck, no unexplained duplicate" if not bad
-          else "FAILED: see the counts above")
+    )
+    print(
+        "OK: nothing lost, nothing stuck, no unexplained duplicate"
+        if not bad
+        else "FAILED: see the counts above"
+    )
     return 1 if bad else 0
 
 

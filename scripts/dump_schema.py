@@ -28,8 +28,9 @@ import aqueue  # noqa: E402
 from aqueue.backends.sqlfile import latest_version  # noqa: E402
 from aqueue.dsn import parse  # noqa: E402
 
-POSTGRES_DSN = os.environ.get("AQUEUE_TEST_POSTGRES_DSN",
-                              "postgresql://postgres@127.0.0.1:5432/aqueue_test")
+POSTGRES_DSN = os.environ.get(
+    "AQUEUE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_test"
+)
 MYSQL_DSN = os.environ.get("AQUEUE_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/aqueue_test")
 SCRATCH = "aqueue_schema_dump"
 PACKAGES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
@@ -37,9 +38,11 @@ PACKAGES = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 def header(backend: str) -> str:
     version = latest_version(f"aqueue.backends.{PACKAGES[backend]}")
-    return (f"-- aqueue's {backend} schema after migration {version:04d}: written by\n"
-            "-- scripts/dump_schema.py from a database migrated step by step. Do not edit:\n"
-            "-- change the schema with a new migration, then run the script again.\n")
+    return (
+        f"-- aqueue's {backend} schema after migration {version:04d}: written by\n"
+        "-- scripts/dump_schema.py from a database migrated step by step. Do not edit:\n"
+        "-- change the schema with a new migration, then run the script again.\n"
+    )
 
 
 async def migrate(dsn: str) -> None:
@@ -51,19 +54,38 @@ async def postgres() -> str:
     import asyncpg
 
     server = parse(POSTGRES_DSN)
-    admin = await asyncpg.connect(host=server.host, port=server.port, user=server.user,
-                                  password=server.password, database="postgres")
+    admin = await asyncpg.connect(
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        database="postgres",
+    )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{SCRATCH}"')
         dsn = POSTGRES_DSN.rsplit("/", 1)[0] + "/" + SCRATCH
         await migrate(dsn)
         dumped = subprocess.run(  # noqa: ASYNC221 - a developer's tool, nothing else runs
-            ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "--no-comments",
-             "--host", server.host or "127.0.0.1", "--port", str(server.port or 5432),
-             "--username", server.user or "postgres", SCRATCH],
-            check=True, capture_output=True, text=True,
-            env={**os.environ, "PGPASSWORD": server.password or ""}).stdout
+            [
+                "pg_dump",
+                "--schema-only",
+                "--no-owner",
+                "--no-privileges",
+                "--no-comments",
+                "--host",
+                server.host or "127.0.0.1",
+                "--port",
+                str(server.port or 5432),
+                "--username",
+                server.user or "postgres",
+                SCRATCH,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PGPASSWORD": server.password or ""},
+        ).stdout
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
         await admin.close()
@@ -75,8 +97,11 @@ async def postgres() -> str:
         kind = re.match(r"Name: [^;]*; Type: ([A-Z ]+);", entry)
         if kind is None or kind.group(1) == "FUNCTION":
             continue
-        body = "\n".join(line for line in entry.splitlines()[1:]
-                         if line.strip() and not line.startswith(("--", "\\")))
+        body = "\n".join(
+            line
+            for line in entry.splitlines()[1:]
+            if line.strip() and not line.startswith(("--", "\\"))
+        )
         kept.append(body.replace("public.", "").strip())
     return header("postgresql") + "-- Functions: functions.sql.\n\n" + "\n\n".join(kept) + "\n"
 
@@ -85,9 +110,13 @@ async def mysql() -> str:
     import aiomysql
 
     server = parse(MYSQL_DSN)
-    conn = await aiomysql.connect(host=server.host or "127.0.0.1", port=server.port or 3306,
-                                  user=server.user or "root", password=server.password or "",
-                                  autocommit=True)
+    conn = await aiomysql.connect(
+        host=server.host or "127.0.0.1",
+        port=server.port or 3306,
+        user=server.user or "root",
+        password=server.password or "",
+        autocommit=True,
+    )
     try:
         async with conn.cursor() as cur:
             await cur.execute(f"DROP DATABASE IF EXISTS `{SCRATCH}`")
@@ -116,7 +145,8 @@ async def sqlite() -> str:
         async with aiosqlite.connect(path) as conn:
             rows = await conn.execute_fetchall(
                 "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY type = 'index', tbl_name, name")
+                "AND name NOT LIKE 'sqlite_%' ORDER BY type = 'index', tbl_name, name"
+            )
     return header("sqlite") + "\n" + "\n\n".join(f"{r[0]};" for r in rows) + "\n"
 
 

@@ -31,8 +31,17 @@ MAX_SLEEPS = 10
 MAX_PRIVATE_READS = 10
 #: What a backend may import from aqueue besides its own package: the leaves
 #: every layer shares. Anything else is a feature, which must not be below it.
-LEAVES = {"aqueue.records", "aqueue.errors", "aqueue.serialization", "aqueue.validation",
-          "aqueue.dsn", "aqueue.escape", "aqueue.ids", "aqueue.node", "aqueue._version"}
+LEAVES = {
+    "aqueue.records",
+    "aqueue.errors",
+    "aqueue.serialization",
+    "aqueue.validation",
+    "aqueue.dsn",
+    "aqueue.escape",
+    "aqueue.ids",
+    "aqueue.node",
+    "aqueue._version",
+}
 
 
 @dataclass
@@ -53,7 +62,8 @@ def seam() -> list[tuple[str, int]]:
     sizes = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and any(
-                isinstance(b, ast.Name) and b.id == "Protocol" for b in node.bases):
+            isinstance(b, ast.Name) and b.id == "Protocol" for b in node.bases
+        ):
             ops = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
             sizes.append((node.name, len(ops)))
     return sizes
@@ -88,8 +98,10 @@ def backend_feature_imports() -> list[str]:
 
 
 def sizes() -> list[tuple[Path, int]]:
-    return sorted(((p, len(p.read_text().splitlines())) for p in PACKAGE.rglob("*.py")),
-                  key=lambda item: -item[1])
+    return sorted(
+        ((p, len(p.read_text().splitlines())) for p in PACKAGE.rglob("*.py")),
+        key=lambda item: -item[1],
+    )
 
 
 _PRAGMAS = re.compile(r"#\s*(type:\s*ignore\S*|noqa\S*(\s*-)?)")
@@ -131,10 +143,13 @@ def sleeps_as_waits() -> tuple[list[Finding], int]:
         tree = ast.parse(text)
         parent = _parents(tree)
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "sleep"
-                    and isinstance(node.func.value, ast.Name)
-                    and node.func.value.id in ("asyncio", "time")):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "sleep"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("asyncio", "time")
+            ):
                 continue
             if node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0:
                 continue  # a turn of the event loop, not a wait
@@ -154,8 +169,9 @@ def sleeps_as_waits() -> tuple[list[Finding], int]:
             if in_loop:
                 polls += 1
                 continue
-            found.append(Finding(path, node.lineno, lines[node.lineno - 1],
-                                 _commented(lines, node.lineno)))
+            found.append(
+                Finding(path, node.lineno, lines[node.lineno - 1], _commented(lines, node.lineno))
+            )
     return found, polls
 
 
@@ -166,12 +182,17 @@ def private_reads() -> list[Finding]:
         text = path.read_text()
         lines = text.splitlines()
         for node in ast.walk(ast.parse(text)):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
-                    and not node.attr.startswith("__")
-                    and not (isinstance(node.value, ast.Name)
-                             and node.value.id in ("self", "cls"))):
-                found.append(Finding(path, node.lineno, lines[node.lineno - 1],
-                                     _commented(lines, node.lineno)))
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                found.append(
+                    Finding(
+                        path, node.lineno, lines[node.lineno - 1], _commented(lines, node.lineno)
+                    )
+                )
     return found
 
 
@@ -183,8 +204,10 @@ def main() -> int:
 
     protocols = seam()
     core = dict(protocols).get("Backend", 0)
-    print(f"seam: Backend has {core} operations; capabilities: "
-          + ", ".join(f"{name} {count}" for name, count in protocols if name != "Backend"))
+    print(
+        f"seam: Backend has {core} operations; capabilities: "
+        + ", ".join(f"{name} {count}" for name, count in protocols if name != "Backend")
+    )
 
     wrong = backend_feature_imports()
     print(f"backend -> feature imports: {len(wrong)}")
@@ -200,16 +223,19 @@ def main() -> int:
     for path, count in measured:
         limit = LIMITS.get(path.name) if path.parent == PACKAGE else None
         if count > (limit or MAX_LINES):
-            failures.append(f"{path.relative_to(ROOT)} has {count} lines (limit "
-                            f"{limit or MAX_LINES})")
+            failures.append(
+                f"{path.relative_to(ROOT)} has {count} lines (limit {limit or MAX_LINES})"
+            )
     for name, limit in LIMITS.items():
         count = dict((p.name, n) for p, n in measured if p.parent == PACKAGE)[name]
         print(f"  {name}: {count} lines (limit {limit})")
 
     waits, polls = sleeps_as_waits()
     print(f"tests/ loops that sleep between looks (polls) or pace a load or fault: {polls}")
-    for what, findings, limit in (("sleeps used as waits", waits, MAX_SLEEPS),
-                                  ("private reads", private_reads(), MAX_PRIVATE_READS)):
+    for what, findings, limit in (
+        ("sleeps used as waits", waits, MAX_SLEEPS),
+        ("private reads", private_reads(), MAX_PRIVATE_READS),
+    ):
         print(f"tests/ {what}: {len(findings)} (limit {limit})")
         for finding in findings:
             print(finding)

@@ -58,8 +58,14 @@ def dsn_for(backend: str, name: str) -> str:
 async def _postgres_admin(*statements: str) -> list[str]:
     """Run statements on the server's ``postgres`` database; return the last one's first column."""
     parsed = parse(POSTGRES_DSN)
-    admin = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                                  password=parsed.password, database="postgres", timeout=5)
+    admin = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.user,
+        password=parsed.password,
+        database="postgres",
+        timeout=5,
+    )
     try:
         rows: list[asyncpg.Record] = []
         for statement in statements:
@@ -72,9 +78,14 @@ async def _postgres_admin(*statements: str) -> list[str]:
 async def _mysql_admin(*statements: str) -> list[str]:
     """Run statements with autocommit; return the last one's first column."""
     parsed = parse(MYSQL_DSN)
-    conn = await aiomysql.connect(host=parsed.host or "127.0.0.1", port=parsed.port or 3306,
-                                  user=parsed.user or "root", password=parsed.password or "",
-                                  connect_timeout=5, autocommit=True)
+    conn = await aiomysql.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 3306,
+        user=parsed.user or "root",
+        password=parsed.password or "",
+        connect_timeout=5,
+        autocommit=True,
+    )
     try:
         rows: tuple[tuple[object, ...], ...] = ()
         async with conn.cursor() as cur:
@@ -113,8 +124,9 @@ def fresh_database(backend: str, name: str) -> str:
 def _leftover_clones(backend: str) -> list[str]:
     """Clones of runs that ended without dropping them (their process is gone)."""
     if backend == "postgresql":
-        names = admin(backend, "SELECT datname FROM pg_database"
-                                f" WHERE datname LIKE '{CLONE_PREFIX}%'")
+        names = admin(
+            backend, f"SELECT datname FROM pg_database WHERE datname LIKE '{CLONE_PREFIX}%'"
+        )
     else:
         names = admin(backend, f"SHOW DATABASES LIKE '{CLONE_PREFIX}%'")
     left = []
@@ -183,8 +195,11 @@ class Clones:
         if backend == "postgresql":
             admin(backend, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
         else:
-            tables = admin(backend, "SELECT table_name FROM information_schema.tables"
-                                    f" WHERE table_schema = '{TEMPLATE}'")
+            tables = admin(
+                backend,
+                "SELECT table_name FROM information_schema.tables"
+                f" WHERE table_schema = '{TEMPLATE}'",
+            )
             copies = [f"CREATE TABLE `{name}`.`{t}` LIKE `{TEMPLATE}`.`{t}`" for t in tables]
             rows = [f"INSERT INTO `{name}`.`{t}` SELECT * FROM `{TEMPLATE}`.`{t}`" for t in tables]
             admin(backend, _create(backend, name), *copies, *rows)
@@ -208,8 +223,7 @@ class Clones:
 
     def _chore(self, kind: str, backend: str, name: str = "") -> None:
         if self._helper is None:
-            self._helper = threading.Thread(target=self._do_chores, name="test-clones",
-                                            daemon=True)
+            self._helper = threading.Thread(target=self._do_chores, name="test-clones", daemon=True)
             self._helper.start()
         self._chores.put((kind, backend, name))
 

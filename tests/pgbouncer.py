@@ -32,7 +32,8 @@ pidfile = {dir}/pgbouncer.pid
 
 def pgbouncer_binary() -> str | None:
     return shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None)
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
+    )
 
 
 def _free_port() -> int:
@@ -53,15 +54,22 @@ class PgBouncer:
         self.dir = Path(tempfile.mkdtemp(prefix="aqueue-pgbouncer-"))
         self.dir.chmod(0o777)  # it drops to the postgres user when started as root
         config = self.dir / "pgbouncer.ini"
-        config.write_text(_CONFIG.format(host=server.host or "127.0.0.1",
-                                         port=server.port or 5432,
-                                         user=server.user or "postgres",
-                                         listen=self.port, pool=pool, dir=self.dir))
+        config.write_text(
+            _CONFIG.format(
+                host=server.host or "127.0.0.1",
+                port=server.port or 5432,
+                user=server.user or "postgres",
+                listen=self.port,
+                pool=pool,
+                dir=self.dir,
+            )
+        )
         config.chmod(0o644)
         # PgBouncer refuses to run as root; -u switches to the server's user.
         user = ["-u", "postgres"] if os.geteuid() == 0 else []
-        self.proc = subprocess.Popen([binary, *user, str(config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [binary, *user, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 10
         while True:
             try:

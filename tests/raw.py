@@ -58,16 +58,26 @@ async def raw(where: aqueue.Queue | str) -> AsyncIterator[Raw]:
     """A connection to a queue's database (test DSNs carry no password) or a DSN's."""
     dsn = parse(where.dsn if isinstance(where, aqueue.Queue) else where)
     if dsn.dialect == "postgresql":
-        conn = await asyncpg.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                     password=dsn.password, database=dsn.database)
+        conn = await asyncpg.connect(
+            host=dsn.host,
+            port=dsn.port,
+            user=dsn.user,
+            password=dsn.password,
+            database=dsn.database,
+        )
         try:
             yield Raw("postgresql", conn)
         finally:
             await conn.close()
     elif dsn.dialect == "mysql":
-        my = await aiomysql.connect(host=dsn.host or "127.0.0.1", port=dsn.port or 3306,
-                                    user=dsn.user or "root", password=dsn.password or "",
-                                    db=dsn.database, autocommit=True)
+        my = await aiomysql.connect(
+            host=dsn.host or "127.0.0.1",
+            port=dsn.port or 3306,
+            user=dsn.user or "root",
+            password=dsn.password or "",
+            db=dsn.database,
+            autocommit=True,
+        )
         try:
             yield Raw("mysql", my)
         finally:
@@ -82,14 +92,16 @@ async def set_column(queue: aqueue.Queue, job_id: str, column: str, text: str | 
     """Store ``text`` as-is in one job's ``column`` (a fixed, trusted column name)."""
     async with raw(queue) as sql:
         if sql.dialect == "postgresql":
-            await sql.execute(f"UPDATE aqueue_jobs SET {column} = $2::json WHERE id = $1",
-                              job_id, text)
+            await sql.execute(
+                f"UPDATE aqueue_jobs SET {column} = $2::json WHERE id = $1", job_id, text
+            )
         elif sql.dialect == "mysql":
-            await sql.execute(f"UPDATE aqueue_jobs SET {column} = %s WHERE id = %s",
-                              (text, job_id))
+            await sql.execute(f"UPDATE aqueue_jobs SET {column} = %s WHERE id = %s", (text, job_id))
         else:
-            await sql.execute(f"UPDATE aqueue_jobs SET {column} = :text WHERE id = :id",
-                              {"text": text, "id": job_id})
+            await sql.execute(
+                f"UPDATE aqueue_jobs SET {column} = :text WHERE id = :id",
+                {"text": text, "id": job_id},
+            )
 
 
 async def set_time(queue: aqueue.Queue, job_id: str, column: str, offset: float) -> None:
@@ -98,15 +110,22 @@ async def set_time(queue: aqueue.Queue, job_id: str, column: str, offset: float)
         if sql.dialect == "postgresql":
             await sql.execute(
                 f"UPDATE aqueue_jobs SET {column} = now() + make_interval(secs => $2) "
-                "WHERE id = $1::uuid", job_id, float(offset))
+                "WHERE id = $1::uuid",
+                job_id,
+                float(offset),
+            )
         elif sql.dialect == "mysql":
             await sql.execute(
                 f"UPDATE aqueue_jobs SET {column} = UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND "
-                "WHERE id = %s", (int(offset * 1_000_000), job_id))
+                "WHERE id = %s",
+                (int(offset * 1_000_000), job_id),
+            )
         else:
             await sql.execute(
                 f"UPDATE aqueue_jobs SET {column} = (julianday('now') - 2440587.5) * 86400.0 "
-                "+ :offset WHERE id = :id", {"offset": offset, "id": job_id})
+                "+ :offset WHERE id = :id",
+                {"offset": offset, "id": job_id},
+            )
 
 
 async def expire_leases(queue: aqueue.Queue, worker: str) -> int:
@@ -116,14 +135,20 @@ async def expire_leases(queue: aqueue.Queue, worker: str) -> int:
         if sql.dialect == "postgresql":
             return await sql.execute(
                 "UPDATE aqueue_jobs SET lease_expires_at = now() - interval '1 second' "
-                "WHERE worker = $1 AND status = 'running'", worker)
+                "WHERE worker = $1 AND status = 'running'",
+                worker,
+            )
         if sql.dialect == "mysql":
             return await sql.execute(
                 "UPDATE aqueue_jobs SET lease_expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND "
-                "WHERE worker = %s AND status = 'running'", (worker,))
+                "WHERE worker = %s AND status = 'running'",
+                (worker,),
+            )
         return await sql.execute(
             "UPDATE aqueue_jobs SET lease_expires_at = (julianday('now') - 2440587.5) * 86400.0"
-            " - 1 WHERE worker = :worker AND status = 'running'", {"worker": worker})
+            " - 1 WHERE worker = :worker AND status = 'running'",
+            {"worker": worker},
+        )
 
 
 async def age_workers(queue: aqueue.Queue, seconds: float) -> None:

@@ -51,10 +51,17 @@ class Attempts:
     """Starts attempts, stops them (cancel requests, lost leases, shutdown),
     and turns each end into an outcome for ``ended(job, outcome, duration)``."""
 
-    def __init__(self, worker: str, run: Callable[[ClaimedJob], Awaitable[Outcome]],
-                 keeper: LeaseKeeper, ended: Callable[[ClaimedJob, Outcome, float], None],
-                 freed: Callable[[], None], lease_lost: Signal[int], *,
-                 log_jobs: bool = False) -> None:
+    def __init__(
+        self,
+        worker: str,
+        run: Callable[[ClaimedJob], Awaitable[Outcome]],
+        keeper: LeaseKeeper,
+        ended: Callable[[ClaimedJob, Outcome, float], None],
+        freed: Callable[[], None],
+        lease_lost: Signal[int],
+        *,
+        log_jobs: bool = False,
+    ) -> None:
         self._worker = worker
         self._run = run
         self._keeper = keeper
@@ -113,8 +120,7 @@ class Attempts:
                     outcome = cancelled_outcome(job)
             elif (exc := task.exception()) is not None:  # a bug in aqueue, not in the task
                 log.error("job %s: internal error", job.id, exc_info=exc)
-                outcome = Outcome(job.id, job.attempts, JobStatus.FAILED,
-                                  error=error_record(exc))
+                outcome = Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
             elif not running.lease_lost:
                 outcome = task.result()
             if outcome is not None:
@@ -125,8 +131,12 @@ class Attempts:
                 self._log_outcome(job, outcome, duration)
                 self._ended(job, outcome, duration)
             elif running.lease_lost:
-                log.warning("job %s (%s) attempt %d: lease lost, outcome discarded", job.id,
-                            printable(job.task), job.attempts)
+                log.warning(
+                    "job %s (%s) attempt %d: lease lost, outcome discarded",
+                    job.id,
+                    printable(job.task),
+                    job.attempts,
+                )
         finally:
             mean = self.mean_duration
             self.mean_duration = duration if mean is None else 0.9 * mean + 0.1 * duration
@@ -154,13 +164,25 @@ class Attempts:
             error = serialization.decode(outcome.error)
             error_type = printable(str(error.get("type")))
             what += f": {error_type}: {printable(str(error.get('message'))[:1000])}"
-        job_log.log(level, "job %s %s attempt %d/%d %s", job.id, printable(job.task),
-                    job.attempts, job.max_attempts, what,
-                    extra={"job_id": job.id, "task": job.task, "queue": job.queue,
-                           "attempt": job.attempts, "duration": round(duration, 6),
-                           "status": "retrying" if outcome.status == JobStatus.QUEUED
-                           else str(outcome.status),
-                           "worker": self._worker, "error_type": error_type})
+        job_log.log(
+            level,
+            "job %s %s attempt %d/%d %s",
+            job.id,
+            printable(job.task),
+            job.attempts,
+            job.max_attempts,
+            what,
+            extra={
+                "job_id": job.id,
+                "task": job.task,
+                "queue": job.queue,
+                "attempt": job.attempts,
+                "duration": round(duration, 6),
+                "status": "retrying" if outcome.status == JobStatus.QUEUED else str(outcome.status),
+                "worker": self._worker,
+                "error_type": error_type,
+            },
+        )
 
     # -- stopping attempts ---------------------------------------------------------
 
@@ -183,8 +205,9 @@ class Attempts:
             if not running.lease_lost:
                 running.lease_lost = True
                 self._lease_lost.emit(1)
-                log.warning("job %s attempt %d: lease lost (rescued elsewhere); stopping it",
-                            key[0], key[1])
+                log.warning(
+                    "job %s attempt %d: lease lost (rescued elsewhere); stopping it", key[0], key[1]
+                )
                 running.task.cancel()
         elif state.cancel_requested and not running.cancel_requested:
             running.cancel_requested = True
@@ -218,5 +241,9 @@ class Summaries(Service):
         self._attempts.tally = Counter()
         self._attempts.totals.update(tally)
         if tally:
-            log.info("%d job attempts finished in the last %gs: %s", tally.total(),
-                     self.interval, counts(tally))
+            log.info(
+                "%d job attempts finished in the last %gs: %s",
+                tally.total(),
+                self.interval,
+                counts(tally),
+            )

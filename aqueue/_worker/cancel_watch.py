@@ -24,8 +24,14 @@ class CancelWatch(Service):
 
     duty = "read cancel requests"
 
-    def __init__(self, backend: Backend, worker: str, held: Callable[[], Sequence[str]],
-                 on_cancel: Callable[[str], None], every: float = EVERY) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        worker: str,
+        held: Callable[[], Sequence[str]],
+        on_cancel: Callable[[str], None],
+        every: float = EVERY,
+    ) -> None:
         super().__init__(every)
         self._backend = backend
         self._worker = worker

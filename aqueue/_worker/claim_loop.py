@@ -33,12 +33,26 @@ log = logging.getLogger("aqueue.worker")
 class ClaimLoop:
     """A worker's claiming, from its first claim to the last."""
 
-    def __init__(self, backend: Backend, worker: str, queues: list[str] | None, *,
-                 slots: Slots, wakeups: Wakeups, stopping: Stopping,
-                 slot_freed: asyncio.Event, completer: Completer, signals: WorkerSignals,
-                 limited: LimitedClaimer | None, offers: Offers | None,
-                 observer: Callable[[], WorkerObserver | None], lease: float,
-                 poll_interval: float, probe_interval: float, burst: bool) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        worker: str,
+        queues: list[str] | None,
+        *,
+        slots: Slots,
+        wakeups: Wakeups,
+        stopping: Stopping,
+        slot_freed: asyncio.Event,
+        completer: Completer,
+        signals: WorkerSignals,
+        limited: LimitedClaimer | None,
+        offers: Offers | None,
+        observer: Callable[[], WorkerObserver | None],
+        lease: float,
+        poll_interval: float,
+        probe_interval: float,
+        burst: bool,
+    ) -> None:
         self._backend = backend
         self._worker = worker
         self._queues = queues
@@ -74,8 +88,13 @@ class ClaimLoop:
         finally:
             stopped.cancel()
         if not claiming.done():
-            await self._stopping.within(self._stopping.begin(), claiming, "the claim in flight",
-                                        hurried=0.0, log_failure=False)
+            await self._stopping.within(
+                self._stopping.begin(),
+                claiming,
+                "the claim in flight",
+                hurried=0.0,
+                log_failure=False,
+            )
         if claiming.done() and not claiming.cancelled() and claiming.exception() is not None:
             raise claiming.exception()  # type: ignore[misc]
 
@@ -95,8 +114,9 @@ class ClaimLoop:
                 open_slots = max(0, slots.open() - len(jobs))
                 jobs += await offers.claim(free - len(jobs), self._lease, open_slots)
             else:
-                jobs += await self._backend.claim_jobs(self._worker, self._queues,
-                                                       free - len(jobs), self._lease)
+                jobs += await self._backend.claim_jobs(
+                    self._worker, self._queues, free - len(jobs), self._lease
+                )
         return jobs, waiting
 
     async def _wait_for_a_slot(self, timeout: float | None = None) -> None:
@@ -181,6 +201,9 @@ class ClaimLoop:
                 self._offers.enabled = False
         backend, queues = self._backend, self._queues
         self._signals.idle.emit(None)
-        await self._wakeups.idle(seconds, 0.0 if self.notified else self._probe_interval,
-                                 lambda: backend.has_due(queues),
-                                 lambda: self._stopping.requested)
+        await self._wakeups.idle(
+            seconds,
+            0.0 if self.notified else self._probe_interval,
+            lambda: backend.has_due(queues),
+            lambda: self._stopping.requested,
+        )

@@ -35,10 +35,11 @@ log = logging.getLogger("aqueue.worker")
 
 def unwritable_outcome(outcome: Outcome, exc: BaseException) -> Outcome:
     """The plain failure stored instead of an outcome the database refused."""
-    message = (f"the attempt's outcome ({outcome.status.value}) could not be stored: "
-               f"{type(exc).__name__}: {exc}")
-    error = serialization.encode(serialization.error_fields("UnstorableOutcome", message,
-                                                            None))
+    message = (
+        f"the attempt's outcome ({outcome.status.value}) could not be stored: "
+        f"{type(exc).__name__}: {exc}"
+    )
+    error = serialization.encode(serialization.error_fields("UnstorableOutcome", message, None))
     return Outcome(outcome.id, outcome.attempts, JobStatus.FAILED, error=error)
 
 
@@ -100,8 +101,9 @@ class Completer:
             try:
                 await self._write(batch)
             except DatabaseUnavailable as exc:
-                log.warning("cannot record %d outcomes, retrying in %.2fs: %s",
-                            len(batch), backoff, exc)
+                log.warning(
+                    "cannot record %d outcomes, retrying in %.2fs: %s", len(batch), backoff, exc
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(5.0, backoff * 2)
                 continue
@@ -131,9 +133,14 @@ class Completer:
         self._written(batch, fenced)
 
     async def _replace(self, outcome: Outcome, exc: BaseException) -> None:
-        log.error("job %s attempt %d: the database refused its outcome (%s: %s); "
-                  "storing it as failed instead", outcome.id, outcome.attempts,
-                  type(exc).__name__, exc)
+        log.error(
+            "job %s attempt %d: the database refused its outcome (%s: %s); "
+            "storing it as failed instead",
+            outcome.id,
+            outcome.attempts,
+            type(exc).__name__,
+            exc,
+        )
         plain = unwritable_outcome(outcome, exc)
         try:
             fenced = await self._backend.complete_jobs(self._worker, [plain])
@@ -142,8 +149,12 @@ class Completer:
         except Exception as again:
             # Never retry it forever: stop renewing its lease and let the
             # rescue take the job, as after a crash.
-            log.error("job %s attempt %d: cannot store any outcome (%s); giving it up to "
-                      "lease expiry", outcome.id, outcome.attempts, again)
+            log.error(
+                "job %s attempt %d: cannot store any outcome (%s); giving it up to lease expiry",
+                outcome.id,
+                outcome.attempts,
+                again,
+            )
             self.given_up.append(outcome)
             self._remove([outcome])
             return
@@ -165,8 +176,11 @@ class Completer:
     def _announce(self, batch: Sequence[Outcome], fenced: Sequence[str]) -> None:
         lost = set(fenced)
         for job_id in fenced:
-            log.warning("job %s: outcome discarded, this worker no longer holds the job "
-                        "(its lease expired and it was rescued)", job_id)
+            log.warning(
+                "job %s: outcome discarded, this worker no longer holds the job "
+                "(its lease expired and it was rescued)",
+                job_id,
+            )
         self._on_written([o.id for o in batch if o.id not in lost])
 
     async def flushed(self) -> None:

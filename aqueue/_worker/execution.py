@@ -47,11 +47,11 @@ def error_record(exc: BaseException, with_traceback: bool = True) -> str:
 def _failure(job: ClaimedJob, exc: BaseException, delay: float | None) -> Outcome:
     """Retry after ``delay`` while attempts remain, else fail for good."""
     if delay is not None:  # Retry checks its delay; a subclass may have changed it since
-        delay = MAX_DELAY_SECONDS if math.isnan(delay) else min(max(delay, 0.0),
-                                                                 MAX_DELAY_SECONDS)
+        delay = MAX_DELAY_SECONDS if math.isnan(delay) else min(max(delay, 0.0), MAX_DELAY_SECONDS)
     if delay is not None and job.attempts < job.max_attempts:
-        return Outcome(job.id, job.attempts, JobStatus.QUEUED, error=error_record(exc),
-                       retry_delay=delay)
+        return Outcome(
+            job.id, job.attempts, JobStatus.QUEUED, error=error_record(exc), retry_delay=delay
+        )
     return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
 
 
@@ -69,12 +69,26 @@ class UndecodableArguments(Exception):
 
 def job_context(job: ClaimedJob, worker: str, backend: Backend) -> JobContext:
     """The context a task that takes one, and every middleware, receives."""
-    return JobContext(job.id, job.task, job.queue, job.attempts, job.max_attempts, worker,
-                      backend, args=tuple(job.args), kwargs=job.kwargs, meta=job.meta)
+    return JobContext(
+        job.id,
+        job.task,
+        job.queue,
+        job.attempts,
+        job.max_attempts,
+        worker,
+        backend,
+        args=tuple(job.args),
+        kwargs=job.kwargs,
+        meta=job.meta,
+    )
 
 
 async def call_task(
-    task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend, run_sync: RunSync,
+    task: Task[Any, Any],
+    job: ClaimedJob,
+    worker: str,
+    backend: Backend,
+    run_sync: RunSync,
     middleware: Middleware | None = None,
 ) -> Any:
     """Call the task's function: a coroutine directly, a sync function in a thread,
@@ -111,8 +125,9 @@ async def run_job(
         bad = UndecodableArguments(job.decode_error)
         return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(bad, False))
     if task is None or task.func is None:
-        exc = UnknownTaskError(f"unknown task {job.task!r}: no task by that name is registered "
-                               "in this worker")
+        exc = UnknownTaskError(
+            f"unknown task {job.task!r}: no task by that name is registered in this worker"
+        )
         return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
     timeout = job.timeout if job.timeout is not None else task.options.timeout
     scope: asyncio.Timeout | None = None
@@ -145,7 +160,11 @@ async def run_job(
 
 def cancelled_outcome(job: ClaimedJob) -> Outcome:
     """The outcome of a running job stopped by ``cancel``."""
-    return Outcome(job.id, job.attempts, JobStatus.CANCELLED,
-                   error=serialization.encode({"type": "Cancelled",
-                                               "message": "cancelled while running",
-                                               "traceback": None}))
+    return Outcome(
+        job.id,
+        job.attempts,
+        JobStatus.CANCELLED,
+        error=serialization.encode(
+            {"type": "Cancelled", "message": "cancelled while running", "traceback": None}
+        ),
+    )

@@ -57,7 +57,8 @@ class LeaseKeeper(Service):
                 self.renewed_at = sent
                 return
             states = await self._backend.renew_leases(
-                self._worker, sorted({job_id for job_id, _ in keys}), self.lease)
+                self._worker, sorted({job_id for job_id, _ in keys}), self.lease
+            )
             self.renewed_at = sent
             self._on_renewed(keys, {(s.id, s.attempts): s for s in states})
 

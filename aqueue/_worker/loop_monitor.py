@@ -39,6 +39,9 @@ class LoopMonitor(Service):
             if self.on_lag is not None:
                 self.on_lag(max(0.0, lag))
             if lag > self.threshold:
-                log.warning("the event loop was blocked for %.2fs: a task is making a blocking "
-                            "call in async code (run it in a thread, or make the task sync)", lag)
+                log.warning(
+                    "the event loop was blocked for %.2fs: a task is making a blocking "
+                    "call in async code (run it in a thread, or make the task sync)",
+                    lag,
+                )
         self._slept_at = now

@@ -35,11 +35,17 @@ class Rescuer(Service):
 
     duty = "rescue expired leases"
 
-    def __init__(self, backend: Backend, keeper: LeaseKeeper,
-                 on_rescued: Callable[[int], None], *,
-                 release: Callable[[], Awaitable[None]],
-                 neighbours: Callable[[str], Awaitable[Sequence[tuple[str, int]]]] | None = None,
-                 node: str | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        keeper: LeaseKeeper,
+        on_rescued: Callable[[int], None],
+        *,
+        release: Callable[[], Awaitable[None]],
+        neighbours: Callable[[str], Awaitable[Sequence[tuple[str, int]]]] | None = None,
+        node: str | None = None,
+        name: str = "",
+    ) -> None:
         super().__init__(max(0.5, keeper.lease / 2))
         self._backend = backend
         self._keeper = keeper
@@ -52,20 +58,24 @@ class Rescuer(Service):
     async def _gone_neighbours(self) -> list[str]:
         if self._node is None or self._neighbours is None:
             return []
-        return [name for name, pid in await self._neighbours(self._node)
-                if name != self._name and pid_gone(pid)]
+        return [
+            name
+            for name, pid in await self._neighbours(self._node)
+            if name != self._name and pid_gone(pid)
+        ]
 
     async def sweep(self) -> int:
         """Renew this worker's leases, then rescue others' expired ones."""
         await self._keeper.renew()
         if not self._keeper.up_to_date():
-            log.warning("not rescuing: this worker's own leases were last renewed %.1fs ago",
-                        time.monotonic() - self._keeper.renewed_at)
+            log.warning(
+                "not rescuing: this worker's own leases were last renewed %.1fs ago",
+                time.monotonic() - self._keeper.renewed_at,
+            )
             return 0
         rescued = await self._backend.rescue_expired_leases(await self._gone_neighbours())
         if rescued:
-            log.warning("rescued %d jobs whose worker died or stopped renewing its lease",
-                        rescued)
+            log.warning("rescued %d jobs whose worker died or stopped renewing its lease", rescued)
             # A rescued job that ended (out of attempts, or cancelled) ends its
             # waiting children too (aqueue.dependencies).
             await self._release()

@@ -76,8 +76,14 @@ class Stopping:
             end = min(end, self.hurried_at + 1.0)
         return max(0.05, end - time.monotonic())
 
-    async def within(self, deadline: float, awaitable: Awaitable[Any], what: str,
-                     hurried: float = 1.0, log_failure: bool = True) -> bool:
+    async def within(
+        self,
+        deadline: float,
+        awaitable: Awaitable[Any],
+        what: str,
+        hurried: float = 1.0,
+        log_failure: bool = True,
+    ) -> bool:
         """Await until done, the deadline (``time.monotonic()``) or a hurry;
         False if cut short.
 
@@ -111,8 +117,9 @@ class Stopping:
         return False
 
 
-async def hand_back(backend: Backend, worker: str, keys: Sequence[tuple[str, int]],
-                    handed_back: Signal[int]) -> None:
+async def hand_back(
+    backend: Backend, worker: str, keys: Sequence[tuple[str, int]], handed_back: Signal[int]
+) -> None:
     """Give back attempts that did not run to their end; retries while the
     database is away (the caller bounds how long)."""
     pause = 0.1
@@ -128,10 +135,18 @@ async def hand_back(backend: Backend, worker: str, keys: Sequence[tuple[str, int
             pause = min(2.0, pause * 2)
 
 
-async def shut_down(stopping: Stopping, *, offers: Offers | None, slots: Slots,
-                    attempts: Attempts, completer: Completer, sync: SyncRunner,
-                    heartbeat: Heartbeat | None, giving_back: set[asyncio.Future[None]],
-                    hand_back: Callable[[Sequence[Key]], Awaitable[None]]) -> None:
+async def shut_down(
+    stopping: Stopping,
+    *,
+    offers: Offers | None,
+    slots: Slots,
+    attempts: Attempts,
+    completer: Completer,
+    sync: SyncRunner,
+    heartbeat: Heartbeat | None,
+    giving_back: set[asyncio.Future[None]],
+    hand_back: Callable[[Sequence[Key]], Awaitable[None]],
+) -> None:
     """A worker's shutdown, each step bounded by ``stopping`` (see the module)."""
     deadline = stopping.begin()
     if offers is not None and offers.enabled:
@@ -147,36 +162,49 @@ async def shut_down(stopping: Stopping, *, offers: Offers | None, slots: Slots,
     slots.held.clear()
     held_back = asyncio.ensure_future(hand_back(never_started)) if never_started else None
     if attempts.running:
-        log.info("waiting up to %gs for %d running jobs",
-                 round(max(0.0, deadline - time.monotonic()), 1), len(attempts))
-        await stopping.within(deadline, asyncio.wait(attempts.tasks()),
-                              "waiting for running jobs", hurried=0.0)
+        log.info(
+            "waiting up to %gs for %d running jobs",
+            round(max(0.0, deadline - time.monotonic()), 1),
+            len(attempts),
+        )
+        await stopping.within(
+            deadline, asyncio.wait(attempts.tasks()), "waiting for running jobs", hurried=0.0
+        )
     leftovers = attempts.hand_back_all()
     tasks = [r.task for r in leftovers if r.task is not None]
     if tasks:
         # Let them unwind. One that swallows the cancel and returns has
         # finished: its outcome is written below, it is not handed back.
         await asyncio.wait(tasks, timeout=max(0.05, min(2.0, deadline - time.monotonic())))
-    unfinished = [r.job.key for r in leftovers
-                  if r.task is None or not r.task.done() or r.task.cancelled()]
+    unfinished = [
+        r.job.key for r in leftovers if r.task is None or not r.task.done() or r.task.cancelled()
+    ]
     # Never less than a moment for the hand-back: it is what spares the jobs a
     # wait for their leases to expire. Everything after it, connections
     # included, is over by then too.
     by = stopping.end_by = max(deadline, time.monotonic() + 1.0)
     if unfinished:
         await stopping.within(by, hand_back(unfinished), "handing back jobs")
-    for what, pending in (("held jobs", held_back),
-                          ("jobs handed over with no free slot",
-                           asyncio.gather(*giving_back) if giving_back else None)):
+    for what, pending in (
+        ("held jobs", held_back),
+        (
+            "jobs handed over with no free slot",
+            asyncio.gather(*giving_back) if giving_back else None,
+        ),
+    ):
         if pending is not None:
             await stopping.within(by, pending, f"handing back {what}")
     completer.close()
     await stopping.within(by, completer.flushed(), "writing outcomes")
     if len(completer):
-        log.warning("%d outcomes could not be written before the shutdown deadline; their "
-                    "jobs run again once their leases expire", len(completer))
+        log.warning(
+            "%d outcomes could not be written before the shutdown deadline; their "
+            "jobs run again once their leases expire",
+            len(completer),
+        )
     if sync.abandoned:
-        log.warning("%d sync tasks' threads are still running; they end with the process",
-                    sync.abandoned)
+        log.warning(
+            "%d sync tasks' threads are still running; they end with the process", sync.abandoned
+        )
     if heartbeat is not None:
         await stopping.within(by, heartbeat.deregister(), "leaving the workers registry")

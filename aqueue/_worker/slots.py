@@ -26,9 +26,17 @@ class Slots:
     """The jobs held ahead of a free slot (leased like running ones), and the
     counting of slots for claims and hand-overs."""
 
-    def __init__(self, concurrency: int, attempts: Attempts, sync: SyncRunner,
-                 backlog: Callable[[], int], *, claim_batch: int = 100,
-                 prefetch: int | None = None, max_jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        attempts: Attempts,
+        sync: SyncRunner,
+        backlog: Callable[[], int],
+        *,
+        claim_batch: int = 100,
+        prefetch: int | None = None,
+        max_jobs: int | None = None,
+    ) -> None:
         self.concurrency = concurrency
         self.claim_batch = claim_batch
         self.prefetch = prefetch

@@ -21,13 +21,15 @@ from typing import Any
 
 log = logging.getLogger("aqueue.worker")
 
+
 class _Call:
     """One function to run, and whether a thread took it or its caller gave up first."""
 
     __slots__ = ("func", "future", "lock", "loop", "state")
 
-    def __init__(self, func: Callable[[], Any], loop: asyncio.AbstractEventLoop,
-                 future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self, func: Callable[[], Any], loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]
+    ) -> None:
         self.func, self.loop, self.future = func, loop, future
         self.lock = threading.Lock()
         self.state = "waiting"  # then "running" (a thread took it) or "dropped"
@@ -81,9 +83,12 @@ class SyncRunner:
         except asyncio.CancelledError:
             if not future.done() and not call.drop():
                 self.abandoned += 1
-                log.warning("a sync task's thread is still running after its job was stopped "
-                            "(a timeout cannot stop sync code); its slot stays taken until it "
-                            "returns (%d such threads)", self.abandoned)
+                log.warning(
+                    "a sync task's thread is still running after its job was stopped "
+                    "(a timeout cannot stop sync code); its slot stays taken until it "
+                    "returns (%d such threads)",
+                    self.abandoned,
+                )
                 future.add_done_callback(self._abandoned_ended)
             raise
 

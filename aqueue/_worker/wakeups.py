@@ -73,8 +73,13 @@ class Wakeups:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.event.wait(), seconds)
 
-    async def idle(self, seconds: float, probe: float, has_due: Callable[[], Awaitable[bool]],
-                   stopping: Callable[[], bool]) -> None:
+    async def idle(
+        self,
+        seconds: float,
+        probe: float,
+        has_due: Callable[[], Awaitable[bool]],
+        stopping: Callable[[], bool],
+    ) -> None:
         """Wait ``seconds`` for a wake-up, asking ``has_due`` every ``probe``
         seconds meanwhile (0: never) — one cheap read instead of a claim's
         locking transaction."""

@@ -7,8 +7,9 @@ from aqueue.backends.ports import ReleaseAlgorithm
 from aqueue.dsn import DSN
 
 
-def create_backend(dsn: DSN, *, release: ReleaseAlgorithm, pool_size: int = 10,
-                   listen_dsn: DSN | None = None) -> Backend:
+def create_backend(
+    dsn: DSN, *, release: ReleaseAlgorithm, pool_size: int = 10, listen_dsn: DSN | None = None
+) -> Backend:
     """Build the backend for ``dsn``; drivers are imported only when used.
 
     ``release`` is :func:`aqueue.dependencies.release`, which the backends

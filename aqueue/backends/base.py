@@ -183,7 +183,10 @@ class Notifications(Protocol):
     and hand-overs (PostgreSQL's LISTEN/NOTIFY; SQLite's wake-up sockets)."""
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        self,
+        on_new: NewJobHandler,
+        on_done: DoneHandler,
+        on_cancel: CancelHandler | None = None,
         on_handover: HandoverHandler | None = None,
     ) -> Listener | None:
         """Subscribe; ``None`` when the channel cannot be had here (no LISTEN
@@ -194,8 +197,9 @@ class Notifications(Protocol):
 class Handover(Protocol):
     """Idle workers offer to take jobs straight from producers (aqueue/offers.py)."""
 
-    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
-                    ttl: float, token: float) -> datetime:
+    async def offer(
+        self, worker: str, queues: Sequence[str] | None, lease: float, ttl: float, token: float
+    ) -> datetime:
         """Stand (or renew) an idle worker's offer for ``ttl`` seconds, with
         ``token`` to be sent back with a job handed over under it; when the
         offer was first made, by the database's clock."""
@@ -203,8 +207,9 @@ class Handover(Protocol):
     async def withdraw_offer(self, worker: str) -> bool:
         """Withdraw the worker's offer; whether it still stood (no producer took it)."""
 
-    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
-                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
+    async def claim_jobs_withdrawing(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float, slots: int
+    ) -> list[ClaimedJob]:
         """:meth:`Backend.claim_jobs` by a worker whose offer stands: the offer
         is withdrawn in the same statement when the claim takes ``slots`` jobs
         or more."""
@@ -213,8 +218,9 @@ class Handover(Protocol):
         """A job handed to ``worker`` by its id alone; ``None`` if it is not (or
         no longer) that worker's first attempt."""
 
-    async def handed_over_since(self, worker: str, since: datetime,
-                                held: Sequence[str]) -> list[ClaimedJob]:
+    async def handed_over_since(
+        self, worker: str, since: datetime, held: Sequence[str]
+    ) -> list[ClaimedJob]:
         """Jobs handed to ``worker`` since ``since`` that are not among ``held``."""
 
 
@@ -225,9 +231,14 @@ class Limits(Protocol):
     async def limited_due(self, queues: Sequence[str] | None) -> bool:
         """Whether any job with a limit key is due (one read, no transaction)."""
 
-    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
-                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
-                            withdraw_offer_at: int | None = None) -> LimitedResult:
+    async def claim_limited(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+        withdraw_offer_at: int | None = None,
+    ) -> LimitedResult:
         """Run ``steps`` (the feature's claim) on this database's key statements
         in one transaction. With ``withdraw_offer_at``, a backend with offers
         withdraws the worker's offer in that transaction once that many jobs
@@ -238,9 +249,13 @@ class Limits(Protocol):
 class Dependencies(Protocol):
     """Jobs that wait for other jobs (aqueue/dependencies.py)."""
 
-    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
-                                    steps: DependencySteps, connection: Any = None
-                                    ) -> list[str]:
+    async def insert_dependent_jobs(
+        self,
+        jobs: Sequence[NewJob],
+        edges: Sequence[Edge],
+        steps: DependencySteps,
+        connection: Any = None,
+    ) -> list[str]:
         """Insert ``jobs`` (children inserted waiting) and run ``steps`` (the
         feature's: record the edges of the children that went in) in one
         transaction (the caller's, on ``connection``)."""
@@ -334,8 +349,13 @@ class Registry(Protocol):
 class Schedules(Protocol):
     """Periodic ticks (aqueue/periodic.py) and leadership terms (aqueue/leader.py)."""
 
-    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
-                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+    async def advance_tick(
+        self,
+        schedule: str,
+        expected: datetime | None,
+        tick: datetime,
+        jobs: Sequence[tuple[NewJob, str]],
+    ) -> list[str] | None:
         """Set ``schedule``'s last tick to ``tick`` if it is still ``expected``
         (None: the schedule has none yet), and insert ``jobs`` (each with its
         ``meta`` JSON) in the same transaction; ``None``, and nothing written,

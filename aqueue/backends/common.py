@@ -35,9 +35,28 @@ JOB_COLUMNS = (
 
 #: The columns of an imported row, in the order the import statements take them.
 IMPORTED_COLUMNS = (
-    "id", "task", "queue", "status", "priority", "attempts", "max_attempts", "timeout", "args",
-    "kwargs", "result", "error", "progress", "history", "meta", "unique_key", "worker",
-    "cancel_requested", "created_at", "scheduled_at", "started_at", "finished_at",
+    "id",
+    "task",
+    "queue",
+    "status",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "timeout",
+    "args",
+    "kwargs",
+    "result",
+    "error",
+    "progress",
+    "history",
+    "meta",
+    "unique_key",
+    "worker",
+    "cancel_requested",
+    "created_at",
+    "scheduled_at",
+    "started_at",
+    "finished_at",
 )
 
 LEASE_EXPIRED_MESSAGE = "the worker stopped renewing its lease (it crashed or lost the database)"
@@ -76,8 +95,14 @@ def decode_arguments(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any],
     except (TypeError, ValueError) as exc:
         return [], {}, f"the stored arguments are not valid JSON: {exc}"
     if not isinstance(decoded_args, list) or not isinstance(decoded_kwargs, dict):
-        return [], {}, (f"the stored arguments must be a JSON array and object, not "
-                        f"{type(decoded_args).__name__} and {type(decoded_kwargs).__name__}")
+        return (
+            [],
+            {},
+            (
+                f"the stored arguments must be a JSON array and object, not "
+                f"{type(decoded_args).__name__} and {type(decoded_kwargs).__name__}"
+            ),
+        )
     return decoded_args, decoded_kwargs, None
 
 
@@ -100,25 +125,62 @@ def claimed_jobs(rows: Iterable[Sequence[Any]]) -> list[ClaimedJob]:
     jobs = []
     for r in ordered:
         args, kwargs, problem = decode_arguments(r[4], r[5])
-        jobs.append(ClaimedJob(id=str(r[0]), task=r[1], queue=r[2], priority=int(r[3]),
-                               args=args, kwargs=kwargs, attempts=int(r[6]),
-                               max_attempts=int(r[7]), timeout=r[8], decode_error=problem,
-                               meta=_meta(r[10]) if len(r) > 10 else None, due=r[9]))
+        jobs.append(
+            ClaimedJob(
+                id=str(r[0]),
+                task=r[1],
+                queue=r[2],
+                priority=int(r[3]),
+                args=args,
+                kwargs=kwargs,
+                attempts=int(r[6]),
+                max_attempts=int(r[7]),
+                timeout=r[8],
+                decode_error=problem,
+                meta=_meta(r[10]) if len(r) > 10 else None,
+                due=r[9],
+            )
+        )
     return jobs
 
 
 def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
     """Turn a row selected with :data:`JOB_COLUMNS` into a :class:`JobInfo`."""
     values = list(row.values()) if isinstance(row, Mapping) else list(row)
-    (job_id, task, queue, status, priority, attempts, max_attempts, args, kwargs, result,
-     error, created, scheduled, started, finished, worker, unique_key, progress,
-     cancel_requested, history, meta, timeout, limit_key, waiting) = values
+    (
+        job_id,
+        task,
+        queue,
+        status,
+        priority,
+        attempts,
+        max_attempts,
+        args,
+        kwargs,
+        result,
+        error,
+        created,
+        scheduled,
+        started,
+        finished,
+        worker,
+        unique_key,
+        progress,
+        cancel_requested,
+        history,
+        meta,
+        timeout,
+        limit_key,
+        waiting,
+    ) = values
     created_at = as_utc(created)
     scheduled_at = as_utc(scheduled)
     assert created_at is not None and scheduled_at is not None
     problems: list[str] = []
-    json_fields = _lenient({"args": args, "kwargs": kwargs, "result": result, "error": error,
-                            "progress": progress}, problems)
+    json_fields = _lenient(
+        {"args": args, "kwargs": kwargs, "result": result, "error": error, "progress": progress},
+        problems,
+    )
     return JobInfo(
         id=str(job_id),
         task=task,
@@ -130,8 +192,9 @@ def row_to_info(row: Sequence[Any] | Mapping[str, Any]) -> JobInfo:
         args=json_fields["args"] if isinstance(json_fields["args"], list) else [],
         kwargs=json_fields["kwargs"] if isinstance(json_fields["kwargs"], dict) else {},
         result=json_fields["result"],
-        error=json_fields["error"] if isinstance(json_fields["error"], dict | None) else {
-            "type": "Error", "message": str(json_fields["error"]), "traceback": None},
+        error=json_fields["error"]
+        if isinstance(json_fields["error"], dict | None)
+        else {"type": "Error", "message": str(json_fields["error"]), "traceback": None},
         created_at=created_at,
         scheduled_at=scheduled_at,
         started_at=as_utc(started),
@@ -153,8 +216,11 @@ def _moment(value: Any) -> datetime | None:
     """A time as a backend's JSON functions write it: ISO text or Unix seconds."""
     if isinstance(value, str):
         try:
-            return as_utc(float(value)) if value[:1].isdigit() and "-" not in value else as_utc(
-                datetime.fromisoformat(value))
+            return (
+                as_utc(float(value))
+                if value[:1].isdigit() and "-" not in value
+                else as_utc(datetime.fromisoformat(value))
+            )
         except ValueError:
             return None
     return as_utc(value) if isinstance(value, int | float) else None
@@ -173,35 +239,60 @@ def past_attempts(stored: Any) -> tuple[PastAttempt, ...]:
     found = []
     for e in entries:
         if isinstance(e, dict):
-            found.append(PastAttempt(
-                attempt=int(e.get("attempt") or 0), started_at=_moment(e.get("started_at")),
-                ended_at=_moment(e.get("ended_at")), outcome=str(e.get("outcome") or ""),
-                error=e.get("error") if isinstance(e.get("error"), str) else None,
-                message=e.get("message") if isinstance(e.get("message"), str) else None))
+            found.append(
+                PastAttempt(
+                    attempt=int(e.get("attempt") or 0),
+                    started_at=_moment(e.get("started_at")),
+                    ended_at=_moment(e.get("ended_at")),
+                    outcome=str(e.get("outcome") or ""),
+                    error=e.get("error") if isinstance(e.get("error"), str) else None,
+                    message=e.get("message") if isinstance(e.get("message"), str) else None,
+                )
+            )
     return tuple(found)
 
 
-def rows_to_workers(rows: Sequence[Sequence[Any]],
-                    running: Sequence[Sequence[Any]]) -> list[WorkerInfo]:
+def rows_to_workers(
+    rows: Sequence[Sequence[Any]], running: Sequence[Sequence[Any]]
+) -> list[WorkerInfo]:
     """``list_workers`` rows, with ``running_jobs_by_worker`` rows folded in."""
     jobs: dict[str, list[str]] = {}
     for worker, job_id in running:
         jobs.setdefault(str(worker), []).append(str(job_id))
     found = []
-    for (name, host, pid, queues, concurrency, version, status, started, heartbeat, expires,
-         stopped) in rows:
+    for (
+        name,
+        host,
+        pid,
+        queues,
+        concurrency,
+        version,
+        status,
+        started,
+        heartbeat,
+        expires,
+        stopped,
+    ) in rows:
         try:
             queue_list = serialization.decode(queues)
         except ValueError:
             queue_list = None
-        found.append(WorkerInfo(
-            name=name, host=host, pid=int(pid),
-            queues=queue_list if isinstance(queue_list, list) else None,
-            concurrency=int(concurrency), version=version, status=status,
-            started_at=as_utc(started) or datetime.fromtimestamp(0, UTC),
-            heartbeat_at=as_utc(heartbeat) or datetime.fromtimestamp(0, UTC),
-            expires_at=as_utc(expires) or datetime.fromtimestamp(0, UTC),
-            stopped_at=as_utc(stopped), running_jobs=jobs.get(name, [])))
+        found.append(
+            WorkerInfo(
+                name=name,
+                host=host,
+                pid=int(pid),
+                queues=queue_list if isinstance(queue_list, list) else None,
+                concurrency=int(concurrency),
+                version=version,
+                status=status,
+                started_at=as_utc(started) or datetime.fromtimestamp(0, UTC),
+                heartbeat_at=as_utc(heartbeat) or datetime.fromtimestamp(0, UTC),
+                expires_at=as_utc(expires) or datetime.fromtimestamp(0, UTC),
+                stopped_at=as_utc(stopped),
+                running_jobs=jobs.get(name, []),
+            )
+        )
     return found
 
 
@@ -258,23 +349,31 @@ async def resolve_unique_keys(
         for key, job_id in rows:
             if key is not None and (key not in holder or str(job_id) in ids):
                 holder.setdefault(key, str(job_id))
-        missing = [j for j in keyed if j.id not in present
-                   and (j.unique_key is None or j.unique_key not in holder)]
+        missing = [
+            j
+            for j in keyed
+            if j.id not in present and (j.unique_key is None or j.unique_key not in holder)
+        ]
         if not missing:
             break
         await insert(missing)
-    return [j.id if j.id in present or not j.unique_key else holder.get(j.unique_key, j.id)
-            for j in jobs]
+    return [
+        j.id if j.id in present or not j.unique_key else holder.get(j.unique_key, j.id)
+        for j in jobs
+    ]
 
 
-async def insert_through(connection: CallerConnection, statement: str,
-                         params: Iterable[Any], jobs: Sequence[NewJob]) -> list[str]:
+async def insert_through(
+    connection: CallerConnection, statement: str, params: Iterable[Any], jobs: Sequence[NewJob]
+) -> list[str]:
     """Insert ``jobs`` with ``statement`` (one set of ``params`` each) on a
     caller's DB-API connection, inside its transaction; their ids. Unique keys
     are refused there: their holder could not be looked up on that connection."""
     if any(j.unique_key is not None for j in jobs):
-        raise ValueError("jobs with unique keys cannot be written on a caller's DB-API "
-                         "connection: enqueue them on aqueue's own connections")
+        raise ValueError(
+            "jobs with unique keys cannot be written on a caller's DB-API "
+            "connection: enqueue them on aqueue's own connections"
+        )
     rows = list(params)
 
     def write(cursor: Any) -> None:
@@ -366,10 +465,16 @@ def id_bounds(prefix: str) -> tuple[str, str]:
 _STATUS_LITERALS = {status.value: f"'{status.value}'" for status in JobStatus}
 
 
-def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns: str,
-                  id_cast: str = "", running: str = "status = 'running'",
-                  sources: Mapping[str, str] | None = None,
-                  problem_key: bool = False) -> tuple[str, bool]:
+def list_jobs_sql(
+    job_filter: JobFilter,
+    bind: Callable[[Any], str],
+    *,
+    columns: str,
+    id_cast: str = "",
+    running: str = "status = 'running'",
+    sources: Mapping[str, str] | None = None,
+    problem_key: bool = False,
+) -> tuple[str, bool]:
     """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
 
     Only the conditions the filter uses are written, each a fixed fragment;
@@ -390,6 +495,7 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
     # A page newer than a cursor is read upwards from it, then put newest first.
     ascending = bool(f.after and not f.before)
     direction = "ASC" if ascending else "DESC"
+
     def common(by_task: bool) -> list[str]:
         # Built afresh for each page, in text order: MySQL's markers are positional.
         where = []
@@ -407,13 +513,14 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
 
     hints = sources or {}
 
-    def page(where: list[str], selected: str = "id", source: str = "",
-             by_task: bool = True) -> str:
+    def page(where: list[str], selected: str = "id", source: str = "", by_task: bool = True) -> str:
         where = where + common(by_task)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         table = hints.get(source, "aqueue_jobs")
-        return (f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
-                f"ORDER BY id {direction} LIMIT {bind(f.limit)}")
+        return (
+            f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
+            f"ORDER BY id {direction} LIMIT {bind(f.limit)}"
+        )
 
     # Every status is no status filter: one walk of the primary key, not a page
     # of each status's index per call (PostgreSQL's plan for that union turned
@@ -435,8 +542,11 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
         # Statuses are written as literals, chosen from the fixed set (never
         # the caller's text): a partial index on status is only used when the
         # planner sees the status itself, which a bind would hide.
-        statuses = ([] if len(finished) == 3 else
-                    [f"status IN ({', '.join(_STATUS_LITERALS[s] for s in finished)})"])
+        statuses = (
+            []
+            if len(finished) == 3
+            else [f"status IN ({', '.join(_STATUS_LITERALS[s] for s in finished)})"]
+        )
         source = "finished_by_name" if f.queues or f.tasks else "finished"
         if set(finished) <= {"failed", "cancelled"}:
             # Failed or cancelled jobs: one page per status, each a single
@@ -450,15 +560,26 @@ def list_jobs_sql(job_filter: JobFilter, bind: Callable[[Any], str], *, columns:
                     keys = ", ".join(f"CONCAT('{s}:', {bind(t)})" for t in f.tasks)
                     pages.append(page([f"problem_key IN ({keys})"], by_task=False))
                 else:
-                    pages.append(page([f"status = {_STATUS_LITERALS[s]}",
-                                       "status IN ('failed', 'cancelled')"], source=source))
+                    pages.append(
+                        page(
+                            [
+                                f"status = {_STATUS_LITERALS[s]}",
+                                "status IN ('failed', 'cancelled')",
+                            ],
+                            source=source,
+                        )
+                    )
         else:
             pages.append(page(["finished_at IS NOT NULL", *statuses], source=source))
     # The pages pick ids only, so each can be read from its index alone (a
     # planner fetching whole rows may prefer scanning the table); the rows
     # are then fetched by primary key.
-    union = " UNION ALL ".join(f"SELECT id FROM ({p}) AS page{i}"  # noqa: S608 - fixed fragments
-                               for i, p in enumerate(pages))
-    return (f"SELECT {columns} FROM (SELECT id FROM ({union}) AS pages "  # noqa: S608
-            f"ORDER BY id {direction} LIMIT {bind(f.limit)}) AS chosen "
-            f"JOIN aqueue_jobs USING (id) ORDER BY id {direction}"), ascending
+    union = " UNION ALL ".join(
+        f"SELECT id FROM ({p}) AS page{i}"  # noqa: S608 - fixed fragments
+        for i, p in enumerate(pages)
+    )
+    return (
+        f"SELECT {columns} FROM (SELECT id FROM ({union}) AS pages "  # noqa: S608
+        f"ORDER BY id {direction} LIMIT {bind(f.limit)}) AS chosen "
+        f"JOIN aqueue_jobs USING (id) ORDER BY id {direction}"
+    ), ascending

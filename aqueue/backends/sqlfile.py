@@ -83,8 +83,9 @@ class Queries:
         """A query with its remaining placeholders filled; each value must be used."""
         sql, used = fill(self._sql[name], values)
         if used != set(values):
-            raise KeyError(f"query {name!r} has no placeholder for "
-                           f"{', '.join(sorted(set(values) - used))}")
+            raise KeyError(
+                f"query {name!r} has no placeholder for {', '.join(sorted(set(values) - used))}"
+            )
         return sql
 
 
@@ -115,9 +116,11 @@ def load_statements(package: str, filename: str) -> tuple[str, ...]:
 
 def _statements(text: str) -> tuple[str, ...]:
     """A file's statements, leaving out those that are only comments."""
-    return tuple(s for s in _split_statements(text)
-                 if not all(line.strip().startswith("--") or not line.strip()
-                            for line in s.splitlines()))
+    return tuple(
+        s
+        for s in _split_statements(text)
+        if not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())
+    )
 
 
 def _split_statements(text: str) -> list[str]:

@@ -85,8 +85,11 @@ class WakeSender:
         if changed != self._seen:
             self._seen = changed
             with contextlib.suppress(OSError):
-                self._targets = [entry.path for entry in os.scandir(self.directory)
-                                 if entry.name.endswith(".sock")]
+                self._targets = [
+                    entry.path
+                    for entry in os.scandir(self.directory)
+                    if entry.name.endswith(".sock")
+                ]
         return self._targets
 
     def send(self, messages: Iterable[str]) -> None:
@@ -133,8 +136,10 @@ class WakeSender:
             self.send(["d"])
             return
         if job_ids:
-            self.send("d" + ",".join(job_ids[i:i + _IDS_PER_MESSAGE])
-                      for i in range(0, len(job_ids), _IDS_PER_MESSAGE))
+            self.send(
+                "d" + ",".join(job_ids[i : i + _IDS_PER_MESSAGE])
+                for i in range(0, len(job_ids), _IDS_PER_MESSAGE)
+            )
 
     def cancel(self, job_id: str) -> None:
         self.send(["c" + job_id])
@@ -148,8 +153,13 @@ class WakeSender:
 class WakeListener:
     """One process's socket in the directory, read by the event loop."""
 
-    def __init__(self, directory: Path, on_new: NewJobHandler, on_done: DoneHandler,
-                 on_cancel: CancelHandler | None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        on_new: NewJobHandler,
+        on_done: DoneHandler,
+        on_cancel: CancelHandler | None,
+    ) -> None:
         self._on_new = on_new
         self._on_done = on_done
         self._on_cancel = on_cancel

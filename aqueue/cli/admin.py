@@ -1,4 +1,5 @@
 """The admin commands of ``aqueue``: each reads or acts through the public API."""
+
 from __future__ import annotations
 
 import argparse
@@ -73,16 +74,22 @@ async def status(queue: Queue, args: argparse.Namespace) -> int:
     statuses = ["queued", "running", "succeeded", "failed", "cancelled"]
     print(f"{'queue':24}" + "".join(f"{s:>11}" for s in statuses))
     for name in sorted(stats):
-        print(f"{printable(name[:24]):24}" +
-              "".join(f"{(stats[name] or {}).get(s, 0):>11}" for s in statuses))
+        print(
+            f"{printable(name[:24]):24}"
+            + "".join(f"{(stats[name] or {}).get(s, 0):>11}" for s in statuses)
+        )
     if not stats:
         print("(no jobs)")
     return 0
 
 
 async def jobs(queue: Queue, args: argparse.Namespace) -> int:
-    job_filter = JobFilter(statuses=tuple(args.status or ()), queues=tuple(args.queue or ()),
-                           tasks=tuple(args.task or ()), limit=args.limit)
+    job_filter = JobFilter(
+        statuses=tuple(args.status or ()),
+        queues=tuple(args.queue or ()),
+        tasks=tuple(args.task or ()),
+        limit=args.limit,
+    )
     jobs = await queue.jobs.list(job_filter)
     if args.json:
         print(json.dumps([_job_json(job) for job in jobs], indent=2))
@@ -100,8 +107,10 @@ async def retry(queue: Queue, args: argparse.Namespace) -> int:
         else:
             info = await queue.get_job(job_id)
             why = "no such job" if info is None else f"it is {info.status.value}"
-            print(f"{job_id}: not retried: {why} (only failed or cancelled jobs can be)",
-                  file=sys.stderr)
+            print(
+                f"{job_id}: not retried: {why} (only failed or cancelled jobs can be)",
+                file=sys.stderr,
+            )
             code = EXIT_ERROR
     return code
 
@@ -125,14 +134,19 @@ async def cancel(queue: Queue, args: argparse.Namespace) -> int:
 async def purge(queue: Queue, args: argparse.Namespace) -> int:
     statuses = args.status or ["succeeded", "failed", "cancelled"]
     try:
-        count = await queue.jobs.purge(args.older_than, statuses, dry_run=args.dry_run,
-                                  batch_size=args.batch_size)
+        count = await queue.jobs.purge(
+            args.older_than, statuses, dry_run=args.dry_run, batch_size=args.batch_size
+        )
     except ValueError as exc:
         raise StartupError(str(exc)) from None
     verb = "would delete" if args.dry_run else "deleted"
     if not args.dry_run:
-        audit.record("purge", f"{'/'.join(statuses)} jobs finished over {args.older_than:g}s ago",
-                     audit.command_user(), count)
+        audit.record(
+            "purge",
+            f"{'/'.join(statuses)} jobs finished over {args.older_than:g}s ago",
+            audit.command_user(),
+            count,
+        )
     print(f"{verb} {count} {'/'.join(statuses)} jobs finished over {args.older_than:g}s ago")
     return 0
 
@@ -156,14 +170,29 @@ async def resume(queue: Queue, args: argparse.Namespace) -> int:
 async def queues(queue: Queue, args: argparse.Namespace) -> int:
     counted = await queue.jobs.counts()
     if args.json:
-        print(json.dumps({c.name: {"paused": c.paused, "queued": c.queued, "due": c.due,
-                                   "scheduled": c.scheduled, "running": c.running,
-                                   "failed": c.failed} for c in counted},
-                         indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    c.name: {
+                        "paused": c.paused,
+                        "queued": c.queued,
+                        "due": c.due,
+                        "scheduled": c.scheduled,
+                        "running": c.running,
+                        "failed": c.failed,
+                    }
+                    for c in counted
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return 0
     for c in counted:
-        print(f"{printable(c.name[:32]):32}  {'paused' if c.paused else 'active':6}  "
-              f"queued {c.queued:>8}  running {c.running:>6}")
+        print(
+            f"{printable(c.name[:32]):32}  {'paused' if c.paused else 'active':6}  "
+            f"queued {c.queued:>8}  running {c.running:>6}"
+        )
     if not counted:
         print("(no queues)")
     return 0
@@ -173,18 +202,27 @@ async def periodic(queue: Queue, args: argparse.Namespace) -> int:
     from aqueue.periodic import schedule_states
 
     rows: list[dict[str, str | None]] = [
-        {"name": s.name, "task": s.task, "cron": s.cron, "timezone": s.timezone,
-         "catch_up": s.catch_up,
-         "last_tick": s.last_tick.isoformat() if s.last_tick else None,
-         "next_tick": s.next_tick.isoformat()} for s in await schedule_states(queue)]
+        {
+            "name": s.name,
+            "task": s.task,
+            "cron": s.cron,
+            "timezone": s.timezone,
+            "catch_up": s.catch_up,
+            "last_tick": s.last_tick.isoformat() if s.last_tick else None,
+            "next_tick": s.next_tick.isoformat(),
+        }
+        for s in await schedule_states(queue)
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
         print("(no periodic schedules in this app)")
     for row in rows:
-        print(f"{str(row['task'])[:40]:40}  {row['cron']!s:16}  {row['timezone']!s:16}  "
-              f"next {row['next_tick']}  last {row['last_tick'] or '-'}")
+        print(
+            f"{str(row['task'])[:40]:40}  {row['cron']!s:16}  {row['timezone']!s:16}  "
+            f"next {row['next_tick']}  last {row['last_tick'] or '-'}"
+        )
     return 0
 
 
@@ -194,23 +232,28 @@ async def workers(queue: Queue, args: argparse.Namespace) -> int:
         rows = []
         for w in workers:
             row = {name: getattr(w, name) for name in w.__dataclass_fields__}
-            rows.append({k: v.isoformat() if hasattr(v, "isoformat") else v
-                         for k, v in row.items()})
+            rows.append(
+                {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
+            )
         print(json.dumps(rows, indent=2))
         return 0
     if not workers:
         print("(no workers registered)")
         return 0
-    print(f"{'worker':40}  {'status':8}  {'host':16}  {'pid':>7}  {'conc':>4}  "
-          f"{'running':>7}  {'heartbeat (UTC)':19}  queues")
+    print(
+        f"{'worker':40}  {'status':8}  {'host':16}  {'pid':>7}  {'conc':>4}  "
+        f"{'running':>7}  {'heartbeat (UTC)':19}  queues"
+    )
     for w in workers:
         # Rows of the registry are data like any other: escaped for the terminal.
         queues = printable(",".join(w.queues)) if w.queues else "*"
-        print(f"{printable(w.name[:40]):40}  {printable(w.status[:8]):8}  "
-              f"{printable(w.host[:16]):16}  {w.pid:>7}  "
-              f"{w.concurrency:>4}  {len(w.running_jobs):>7}  "
-              f"{w.heartbeat_at:%Y-%m-%d %H:%M:%S}  {queues}")
-        for job_id in w.running_jobs[:args.jobs]:
+        print(
+            f"{printable(w.name[:40]):40}  {printable(w.status[:8]):8}  "
+            f"{printable(w.host[:16]):16}  {w.pid:>7}  "
+            f"{w.concurrency:>4}  {len(w.running_jobs):>7}  "
+            f"{w.heartbeat_at:%Y-%m-%d %H:%M:%S}  {queues}"
+        )
+        for job_id in w.running_jobs[: args.jobs]:
             print(f"    {job_id}")
         if len(w.running_jobs) > args.jobs:
             print(f"    ... and {len(w.running_jobs) - args.jobs} more")
@@ -218,9 +261,12 @@ async def workers(queue: Queue, args: argparse.Namespace) -> int:
 
 
 async def health(queue: Queue, args: argparse.Namespace) -> int:
-    health = await queue.health(max_queued_age=args.max_queued_age,
-                                min_workers=args.min_workers, lease_grace=args.lease_grace,
-                                timeout=args.timeout)
+    health = await queue.health(
+        max_queued_age=args.max_queued_age,
+        min_workers=args.min_workers,
+        lease_grace=args.lease_grace,
+        timeout=args.timeout,
+    )
     if args.json:
         print(json.dumps(health.as_dict(), indent=2))
         return health.exit_code
@@ -229,14 +275,21 @@ async def health(queue: Queue, args: argparse.Namespace) -> int:
         print(f"  problem      {printable(problem)}")
     current = health.schema_version == health.schema_wanted
     schema = f"{health.schema_version}{' (current)' if current else ''}"
-    print(f"  database     {health.database}: "
-          f"{'reachable, schema ' + schema if health.reachable else 'not reachable'}")
+    print(
+        f"  database     {health.database}: "
+        f"{'reachable, schema ' + schema if health.reachable else 'not reachable'}"
+    )
     if health.reachable and health.schema_version == health.schema_wanted:
-        age = ("none due" if health.oldest_due_age is None else
-               f"{health.oldest_due_age:.1f}s (queue {printable(str(health.oldest_due_queue))})")
+        age = (
+            "none due"
+            if health.oldest_due_age is None
+            else f"{health.oldest_due_age:.1f}s (queue {printable(str(health.oldest_due_queue))})"
+        )
         print(f"  oldest due   {age}; limit {args.max_queued_age:g}s")
-        print(f"  jobs         {health.due} due, {health.running} running, "
-              f"{health.expired_leases} with leases out over {args.lease_grace:g}s")
+        print(
+            f"  jobs         {health.due} due, {health.running} running, "
+            f"{health.expired_leases} with leases out over {args.lease_grace:g}s"
+        )
         print(f"  workers      {health.workers_alive} alive, {health.workers_dead} dead")
         if health.paused_queues:
             print(f"  paused       {printable(', '.join(health.paused_queues))}")
@@ -259,8 +312,12 @@ def _progress(verb: str, total: int | None) -> Callable[[Any], None] | None:
     def report(tally: Any) -> None:
         done = tally.read
         share = f" ({done / total:.0%})" if total else ""
-        print(f"\r{verb} {done:,}{f' / {total:,}' if total else ''} jobs{share}", end="",
-              file=sys.stderr, flush=True)
+        print(
+            f"\r{verb} {done:,}{f' / {total:,}' if total else ''} jobs{share}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return report
 
@@ -268,14 +325,18 @@ def _progress(verb: str, total: int | None) -> Callable[[Any], None] | None:
 def _summary(tally: Any, verb: str) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    print(f"{verb} {tally.written:,} jobs; {tally.existing:,} already there (left alone)",
-          file=sys.stderr)
+    print(
+        f"{verb} {tally.written:,} jobs; {tally.existing:,} already there (left alone)",
+        file=sys.stderr,
+    )
     for problem in tally.bad_lines:
         print(f"  refused {printable(problem)}", file=sys.stderr)
     if tally.unreadable:
-        print(f"  skipped {len(tally.unreadable)} jobs whose stored JSON is unreadable: "
-              f"{', '.join(tally.unreadable[:5])}{' ...' if len(tally.unreadable) > 5 else ''}",
-              file=sys.stderr)
+        print(
+            f"  skipped {len(tally.unreadable)} jobs whose stored JSON is unreadable: "
+            f"{', '.join(tally.unreadable[:5])}{' ...' if len(tally.unreadable) > 5 else ''}",
+            file=sys.stderr,
+        )
     return EXIT_ERROR if tally.bad_lines or tally.unreadable else 0
 
 
@@ -283,8 +344,13 @@ async def export_jobs(queue: Queue, args: argparse.Namespace) -> int:
     from aqueue.transfer import Tally, read_jobs
 
     tally = Tally()
-    async for batch in read_jobs(queue, args.status or (), batch_size=args.batch_size,
-                                 running_as_queued=args.running_as_queued, tally=tally):
+    async for batch in read_jobs(
+        queue,
+        args.status or (),
+        batch_size=args.batch_size,
+        running_as_queued=args.running_as_queued,
+        tally=tally,
+    ):
         sys.stdout.write("".join(json_line(job) + "\n" for job in batch))
         tally.written += len(batch)
     sys.stdout.flush()
@@ -304,8 +370,13 @@ async def import_jobs(queue: Queue, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise StartupError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     try:
-        tally = await import_lines(queue, source, batch_size=args.batch_size,
-                                   strict=args.strict, progress=_progress("read", None))
+        tally = await import_lines(
+            queue,
+            source,
+            batch_size=args.batch_size,
+            strict=args.strict,
+            progress=_progress("read", None),
+        )
     finally:
         if source is not sys.stdin.buffer:
             source.close()
@@ -325,13 +396,20 @@ async def copy_jobs(_: Queue, args: argparse.Namespace) -> int:
     async with source, target:
         total, running = await selected_count(source, args.status or ())
         if running and not args.running_as_queued:
-            raise StartupError(f"{running} jobs are running in {source.dsn}: stop the workers "
-                               "first, or copy running jobs as queued (--running-as-queued)")
+            raise StartupError(
+                f"{running} jobs are running in {source.dsn}: stop the workers "
+                "first, or copy running jobs as queued (--running-as-queued)"
+            )
         await target.migrate()
         try:
-            tally = await copy(source, target, args.status or (), batch_size=args.batch_size,
-                               running_as_queued=args.running_as_queued,
-                               progress=_progress("copied", total))
+            tally = await copy(
+                source,
+                target,
+                args.status or (),
+                batch_size=args.batch_size,
+                running_as_queued=args.running_as_queued,
+                progress=_progress("copied", total),
+            )
         except RunningJobs as exc:
             raise StartupError(str(exc)) from None
     return _summary(tally, f"copied {source.dsn} to {target.dsn}:")
@@ -341,8 +419,9 @@ async def metrics(queue: Queue, args: argparse.Namespace) -> int:
     try:
         from aqueue.metrics import DepthCollector, DepthSampler, registry_with_process, serve
     except ImportError as exc:
-        raise StartupError(f"needs the metrics extra: pip install 'aqueue[metrics]' ({exc})"
-                           ) from None
+        raise StartupError(
+            f"needs the metrics extra: pip install 'aqueue[metrics]' ({exc})"
+        ) from None
     sampler = DepthSampler.of(queue, args.interval)
     await sampler.sample()  # an unreachable database fails here, in one line
     registry = registry_with_process()
@@ -350,10 +429,14 @@ async def metrics(queue: Queue, args: argparse.Namespace) -> int:
     try:
         server = serve(registry, args.port, args.host)
     except OSError as exc:
-        raise StartupError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
-                           ) from None
-    print(f"aqueue metrics: serving http://{args.host}:{args.port}/metrics for {queue.dsn}",
-          file=sys.stderr, flush=True)
+        raise StartupError(
+            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+    print(
+        f"aqueue metrics: serving http://{args.host}:{args.port}/metrics for {queue.dsn}",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -366,5 +449,3 @@ async def metrics(queue: Queue, args: argparse.Namespace) -> int:
         server.shutdown()
         server.server_close()
     return 0
-
-

@@ -1,4 +1,5 @@
 """``aqueue``: its commands and options; each command's work is in :mod:`aqueue.cli.admin`."""
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--dsn", default=None,
-                         help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)")
+        sub.add_argument(
+            "--dsn",
+            default=None,
+            help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)",
+        )
         sub.set_defaults(handler=handler, opens=True)
         return sub
 
@@ -66,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("cancel", "cancel queued jobs, stop running ones", admin.cancel)
     sub.add_argument("ids", nargs="+", metavar="ID")
     sub = command("purge", "delete old finished jobs, in batches", admin.purge)
-    sub.add_argument("--older-than", type=parse_duration, required=True, metavar="AGE",
-                     help="e.g. 7d, 12h, 30m")
+    sub.add_argument(
+        "--older-than", type=parse_duration, required=True, metavar="AGE", help="e.g. 7d, 12h, 30m"
+    )
     sub.add_argument("--status", type=csv_list, help="default: succeeded,failed,cancelled")
     sub.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     sub.add_argument("--batch-size", type=int, default=1000)
@@ -75,68 +80,125 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("queues", nargs="+", metavar="QUEUE")
     sub = command("resume", "let workers claim these queues' jobs again", admin.resume)
     sub.add_argument("queues", nargs="+", metavar="QUEUE")
-    sub = command("queues", "every queue, paused or not, with its queued and running jobs",
-                admin.queues)
+    sub = command(
+        "queues", "every queue, paused or not, with its queued and running jobs", admin.queues
+    )
     sub.add_argument("--json", action="store_true")
     sub = command("periodic", "an app's periodic schedules: next and last ticks", admin.periodic)
     sub.add_argument("app", help="the Queue, as module:attribute (as aqueue-worker takes it)")
     sub.add_argument("--json", action="store_true")
     sub = command("workers", "the workers registry: who runs, where, and which jobs", admin.workers)
     sub.add_argument("--json", action="store_true")
-    sub.add_argument("--jobs", type=int, default=5, metavar="N",
-                     help="running job ids shown per worker (default 5)")
-    sub = command("health", "check the database, schema, waiting jobs, leases and workers; "
-                "exit 0 healthy, 1 unhealthy, 2 cannot tell", admin.health)
-    sub.add_argument("--max-queued-age", type=parse_duration, default=300.0, metavar="SECONDS",
-                     help="unhealthy when a due job has waited longer (default 300)")
-    sub.add_argument("--min-workers", type=int, default=0, metavar="N",
-                     help="unhealthy with fewer workers alive (default 0)")
-    sub.add_argument("--lease-grace", type=parse_duration, default=60.0, metavar="SECONDS",
-                     help="unhealthy when a running job's lease ran out longer ago (default 60)")
-    sub.add_argument("--timeout", type=parse_duration, default=10.0, metavar="SECONDS",
-                     help="cannot tell (exit 2) when the database takes longer (default 10)")
+    sub.add_argument(
+        "--jobs",
+        type=int,
+        default=5,
+        metavar="N",
+        help="running job ids shown per worker (default 5)",
+    )
+    sub = command(
+        "health",
+        "check the database, schema, waiting jobs, leases and workers; "
+        "exit 0 healthy, 1 unhealthy, 2 cannot tell",
+        admin.health,
+    )
+    sub.add_argument(
+        "--max-queued-age",
+        type=parse_duration,
+        default=300.0,
+        metavar="SECONDS",
+        help="unhealthy when a due job has waited longer (default 300)",
+    )
+    sub.add_argument(
+        "--min-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="unhealthy with fewer workers alive (default 0)",
+    )
+    sub.add_argument(
+        "--lease-grace",
+        type=parse_duration,
+        default=60.0,
+        metavar="SECONDS",
+        help="unhealthy when a running job's lease ran out longer ago (default 60)",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=10.0,
+        metavar="SECONDS",
+        help="cannot tell (exit 2) when the database takes longer (default 10)",
+    )
     sub.add_argument("--json", action="store_true")
     sub.set_defaults(opens=False)
-    sub = command("backup", "copy a SQLite database with SQLite's online backup, safe while "
-                "workers run", admin.backup)
+    sub = command(
+        "backup",
+        "copy a SQLite database with SQLite's online backup, safe while workers run",
+        admin.backup,
+    )
     sub.add_argument("target", help="the backup file to write (replaced if it exists)")
     sub.set_defaults(opens=False)
-    sub = command("export", "write jobs as JSON lines to stdout (portable, streaming)",
-                  admin.export_jobs)
+    sub = command(
+        "export", "write jobs as JSON lines to stdout (portable, streaming)", admin.export_jobs
+    )
     sub.add_argument("--status", type=csv_list, help="default: every status")
     sub.add_argument("--batch-size", type=int, default=1000)
-    sub.add_argument("--running-as-queued", action="store_true",
-                     help="export running jobs as queued (by default they are refused)")
-    sub = command("import", "insert jobs from JSON lines (aqueue export's); existing ids are "
-                "left alone", admin.import_jobs)
+    sub.add_argument(
+        "--running-as-queued",
+        action="store_true",
+        help="export running jobs as queued (by default they are refused)",
+    )
+    sub = command(
+        "import",
+        "insert jobs from JSON lines (aqueue export's); existing ids are left alone",
+        admin.import_jobs,
+    )
     sub.add_argument("file", nargs="?", default="-", help="the file (default: - for stdin)")
     sub.add_argument("--batch-size", type=int, default=1000)
-    sub.add_argument("--strict", action="store_true",
-                     help="import nothing unless every line is good (then all in one "
-                          "transaction); by default refused lines are reported and the rest "
-                          "go in")
+    sub.add_argument(
+        "--strict",
+        action="store_true",
+        help="import nothing unless every line is good (then all in one "
+        "transaction); by default refused lines are reported and the rest "
+        "go in",
+    )
     copy = commands.add_parser(
-        "copy", help="copy jobs between two databases (any backends), ids and all",
+        "copy",
+        help="copy jobs between two databases (any backends), ids and all",
         description="Copy jobs between two databases (any backends), ids and all. Running "
-                    "it again copies only what is missing.")
+        "it again copies only what is missing.",
+    )
     copy.add_argument("--from", dest="source", required=True, metavar="DSN")
     copy.add_argument("--to", dest="target", required=True, metavar="DSN")
     copy.add_argument("--status", type=csv_list, help="default: every status")
     copy.add_argument("--batch-size", type=int, default=1000)
-    copy.add_argument("--running-as-queued", action="store_true",
-                      help="copy running jobs as queued (by default they are refused)")
+    copy.add_argument(
+        "--running-as-queued",
+        action="store_true",
+        help="copy running jobs as queued (by default they are refused)",
+    )
     copy.set_defaults(handler=admin.copy_jobs, opens=False, dsn=None)
-    sub = command("metrics", "serve queue depths read from the database as Prometheus metrics "
-                "(needs aqueue[metrics])", admin.metrics)
-    sub.add_argument("--host", default="127.0.0.1",
-                     help="address to listen on (default 127.0.0.1)")
+    sub = command(
+        "metrics",
+        "serve queue depths read from the database as Prometheus metrics (needs aqueue[metrics])",
+        admin.metrics,
+    )
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sub.add_argument("--port", type=int, default=9191)
-    sub.add_argument("--interval", type=parse_duration, default=15.0, metavar="SECONDS",
-                     help="seconds between reads of the database (default 15)")
+    sub.add_argument(
+        "--interval",
+        type=parse_duration,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between reads of the database (default 15)",
+    )
     dashboard = commands.add_parser(
-        "dashboard", help="serve the web dashboard and JSON API (needs aqueue[web])",
+        "dashboard",
+        help="serve the web dashboard and JSON API (needs aqueue[web])",
         description="Serve the web dashboard and JSON API. Actions need the token in "
-                    "$AQUEUE_DASHBOARD_TOKEN (one is made and printed if unset).")
+        "$AQUEUE_DASHBOARD_TOKEN (one is made and printed if unset).",
+    )
     _add_dashboard_arguments(dashboard)
     worker = commands.add_parser("worker", help="run a worker (same as aqueue-worker)")
     add_worker_arguments(worker)

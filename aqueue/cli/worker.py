@@ -1,4 +1,5 @@
 """``aqueue-worker`` (and ``aqueue worker``): load an app, run a worker on it."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,8 @@ def parse_retention(text: str) -> dict[str, float]:
         status, _, age = part.partition("=")
         if status.strip() not in FINAL_STATUS_NAMES or not age:
             raise argparse.ArgumentTypeError(
-                f"not a retention: {part!r} (try succeeded=7d,failed=30d,cancelled=7d)")
+                f"not a retention: {part!r} (try succeeded=7d,failed=30d,cancelled=7d)"
+            )
         policy[status.strip()] = parse_duration(age)
     return policy
 
@@ -50,8 +52,9 @@ def load_app(spec: str) -> Queue:
     """Import ``module:attribute`` and return the :class:`Queue` it names."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise StartupError(f"app must look like module:attribute (e.g. myapp.tasks:queue), "
-                           f"not {spec!r}")
+        raise StartupError(
+            f"app must look like module:attribute (e.g. myapp.tasks:queue), not {spec!r}"
+        )
     # Like `python -m`, find modules in the current directory.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -78,64 +81,124 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -
     ``module:attribute``; Django's ``aqueue_worker`` has its queue already)."""
     if app:
         parser.add_argument("app", help="the Queue to serve, as module:attribute")
-    parser.add_argument("--concurrency", type=int, default=100,
-                        help="jobs run at once (default 100)")
-    parser.add_argument("--queues", type=csv_list, default=None,
-                        help="comma-separated queues to serve (default: all)")
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="jobs run at once (default 100)"
+    )
+    parser.add_argument(
+        "--queues",
+        type=csv_list,
+        default=None,
+        help="comma-separated queues to serve (default: all)",
+    )
     parser.add_argument("--burst", action="store_true", help="exit when no job is due")
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after N jobs")
-    parser.add_argument("--shutdown-timeout", type=float, default=30.0,
-                        help="seconds running jobs get to finish on SIGTERM (default 30)")
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=30.0,
+        help="seconds running jobs get to finish on SIGTERM (default 30)",
+    )
     parser.add_argument("--dsn", default=None, help="database URL, overriding the app's")
-    parser.add_argument("--listen-dsn", default=None,
-                        help="PostgreSQL: where LISTEN connects, when --dsn goes through "
-                             "PgBouncer (default $AQUEUE_LISTEN_DSN)")
-    parser.add_argument("--lease", type=float, default=30.0,
-                        help="seconds a job's lease lasts before rescue (default 30)")
-    parser.add_argument("--probe-interval", type=float, default=None, metavar="SECONDS",
-                        help="without notifications (MySQL/MariaDB, SQLite without its "
-                             "wake-up socket, PostgreSQL without LISTEN), how often an idle "
-                             "worker reads whether a job is due (default 0.075 MySQL, 0.05 "
-                             "SQLite, 0.1 PostgreSQL; 0: only the poll)")
-    parser.add_argument("--poll-interval", type=float, default=1.0,
-                        help="seconds between polls when idle (default 1)")
-    parser.add_argument("--prefetch", type=int, default=None,
-                        help="jobs to hold claimed ahead of free slots (default: what the "
-                             "worker expects to start within 0.1 s, judged by recent jobs' "
-                             "durations)")
-    parser.add_argument("--retention", type=parse_retention, default=None,
-                        metavar="STATUS=AGE,...",
-                        help="delete finished jobs past these ages, e.g. succeeded=7d,failed=30d "
-                             "(overrides the app's Queue(retention=...))")
-    parser.add_argument("--no-periodic", action="store_true",
-                        help="do not enqueue the app's periodic jobs from this worker")
-    parser.add_argument("--no-handover", action="store_true",
-                        help="PostgreSQL: never offer to take jobs straight from producers "
-                             "while idle; claim every job")
+    parser.add_argument(
+        "--listen-dsn",
+        default=None,
+        help="PostgreSQL: where LISTEN connects, when --dsn goes through "
+        "PgBouncer (default $AQUEUE_LISTEN_DSN)",
+    )
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=30.0,
+        help="seconds a job's lease lasts before rescue (default 30)",
+    )
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="without notifications (MySQL/MariaDB, SQLite without its "
+        "wake-up socket, PostgreSQL without LISTEN), how often an idle "
+        "worker reads whether a job is due (default 0.075 MySQL, 0.05 "
+        "SQLite, 0.1 PostgreSQL; 0: only the poll)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="seconds between polls when idle (default 1)",
+    )
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="jobs to hold claimed ahead of free slots (default: what the "
+        "worker expects to start within 0.1 s, judged by recent jobs' "
+        "durations)",
+    )
+    parser.add_argument(
+        "--retention",
+        type=parse_retention,
+        default=None,
+        metavar="STATUS=AGE,...",
+        help="delete finished jobs past these ages, e.g. succeeded=7d,failed=30d "
+        "(overrides the app's Queue(retention=...))",
+    )
+    parser.add_argument(
+        "--no-periodic",
+        action="store_true",
+        help="do not enqueue the app's periodic jobs from this worker",
+    )
+    parser.add_argument(
+        "--no-handover",
+        action="store_true",
+        help="PostgreSQL: never offer to take jobs straight from producers "
+        "while idle; claim every job",
+    )
     add_log_arguments(parser)
-    parser.add_argument("--log-jobs", action="store_true",
-                        help="log each successful job at INFO (default: DEBUG; failures are "
-                             "always logged at WARNING)")
-    parser.add_argument("--log-summary-interval", type=parse_duration, default=60.0,
-                        metavar="SECONDS",
-                        help="seconds between INFO lines summing up the jobs finished "
-                             "(default 60; 0: none)")
-    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
-                        help="serve Prometheus metrics at http://HOST:PORT/metrics "
-                             "(needs aqueue[metrics])")
-    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
-                        help="address the metrics listen on (default 127.0.0.1; 0.0.0.0 in "
-                             "a container)")
-    parser.add_argument("--metrics-interval", type=parse_duration, default=15.0,
-                        metavar="SECONDS",
-                        help="seconds between reads of queue depths from the database, by "
-                             "one worker at a time (default 15)")
+    parser.add_argument(
+        "--log-jobs",
+        action="store_true",
+        help="log each successful job at INFO (default: DEBUG; failures are "
+        "always logged at WARNING)",
+    )
+    parser.add_argument(
+        "--log-summary-interval",
+        type=parse_duration,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between INFO lines summing up the jobs finished (default 60; 0: none)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (needs aqueue[metrics])",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics listen on (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    parser.add_argument(
+        "--metrics-interval",
+        type=parse_duration,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between reads of queue depths from the database, by "
+        "one worker at a time (default 15)",
+    )
 
 
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
-    parser.add_argument("--log-format", choices=["text", "json"], default="text",
-                        help="text lines, or one JSON object per line (default text)")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text lines, or one JSON object per line (default text)",
+    )
 
 
 async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
@@ -147,12 +210,20 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
         queue.use_dsn(args.dsn, args.listen_dsn)
     try:
         worker = Worker(
-            queue, concurrency=args.concurrency, queues=args.queues, burst=args.burst,
-            max_jobs=args.max_jobs, shutdown_timeout=args.shutdown_timeout, lease=args.lease,
-            poll_interval=args.poll_interval, probe_interval=args.probe_interval,
+            queue,
+            concurrency=args.concurrency,
+            queues=args.queues,
+            burst=args.burst,
+            max_jobs=args.max_jobs,
+            shutdown_timeout=args.shutdown_timeout,
+            lease=args.lease,
+            poll_interval=args.poll_interval,
+            probe_interval=args.probe_interval,
             prefetch=args.prefetch,
-            periodic=not args.no_periodic, handover=not args.no_handover,
-            retention=args.retention, log_jobs=args.log_jobs,
+            periodic=not args.no_periodic,
+            handover=not args.no_handover,
+            retention=args.retention,
+            log_jobs=args.log_jobs,
             summary_interval=args.log_summary_interval,
         )
     except ValueError as exc:
@@ -180,14 +251,18 @@ def _serve_metrics(worker: Any, args: argparse.Namespace) -> Any:
     try:
         from aqueue.metrics import instrument_worker
     except ImportError as exc:
-        raise StartupError(f"--metrics-port needs the metrics extra: pip install "
-                           f"'aqueue[metrics]' ({exc})") from None
+        raise StartupError(
+            f"--metrics-port needs the metrics extra: pip install 'aqueue[metrics]' ({exc})"
+        ) from None
     try:
-        return instrument_worker(worker, args.metrics_port, args.metrics_host,
-                                 args.metrics_interval)
+        return instrument_worker(
+            worker, args.metrics_port, args.metrics_host, args.metrics_interval
+        )
     except OSError as exc:
-        raise StartupError(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
-                           f"{exc.strerror or exc}") from None
+        raise StartupError(
+            f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 def _help_formatter(prog: str) -> argparse.HelpFormatter:
@@ -202,15 +277,17 @@ def _help_formatter(prog: str) -> argparse.HelpFormatter:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aqueue-worker``."""
-    parser = argparse.ArgumentParser(prog="aqueue-worker", description="Run an aqueue worker.",
-                                     formatter_class=_help_formatter)
+    parser = argparse.ArgumentParser(
+        prog="aqueue-worker", description="Run an aqueue worker.", formatter_class=_help_formatter
+    )
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     return run_worker(parser.prog, args)
 
 
-def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None, *,
-               log_root: bool = True) -> int:
+def run_worker(
+    prog: str, args: argparse.Namespace, queue: Queue | None = None, *, log_root: bool = True
+) -> int:
     """Run a worker as ``args`` (of :func:`add_worker_arguments`) say, on
     ``queue`` or the app they name; the exit status. ``log_root=False`` sets
     up only aqueue's loggers (a framework's command configures the rest)."""
@@ -225,5 +302,3 @@ def run_worker(prog: str, args: argparse.Namespace, queue: Queue | None = None, 
 
 
 # -- admin commands ---------------------------------------------------------------------
-
-

@@ -41,14 +41,19 @@ async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
     jobs = await _queue(request).jobs.list(replace(f, limit=f.limit + 1))
     more = len(jobs) > f.limit
     if f.after and not f.before:
-        jobs = jobs[-f.limit:] if more else jobs  # read upwards: the extra one is the oldest
+        jobs = jobs[-f.limit :] if more else jobs  # read upwards: the extra one is the oldest
         newer, older = (jobs[0].id if more else None), (jobs[-1].id if jobs else None)
     else:
-        jobs = jobs[:f.limit]
+        jobs = jobs[: f.limit]
         newer = jobs[0].id if jobs and (f.before or f.after) else None
         older = jobs[-1].id if more else None
-    return {"jobs": [present.job_row(j) for j in jobs], "newer": newer, "older": older,
-            "filter": params.filter_query(f), "limit": f.limit}
+    return {
+        "jobs": [present.job_row(j) for j in jobs],
+        "newer": newer,
+        "older": older,
+        "filter": params.filter_query(f),
+        "limit": f.limit,
+    }
 
 
 async def overview(request: Request) -> Response:
@@ -72,6 +77,7 @@ async def workers(request: Request) -> Response:
 
 
 # -- actions ------------------------------------------------------------------
+
 
 async def _body(request: Request) -> dict[str, str]:
     """The action's parameters: a form (from the pages) or a JSON object."""
@@ -107,7 +113,8 @@ async def _act(request: Request) -> tuple[Queue, dict[str, str], str]:
         raise HTTPException(401, "log in, or send the token as 'Authorization: Bearer <token>'")
     body = await _body(request)
     if who.how == "session" and not auth.csrf_ok(
-            who, request.headers.get(CSRF_HEADER) or body.get("csrf")):
+        who, request.headers.get(CSRF_HEADER) or body.get("csrf")
+    ):
         raise HTTPException(403, "missing or wrong CSRF token")
     return _queue(request), body, who.describe()
 
@@ -119,8 +126,9 @@ async def retry_job(request: Request) -> Response:
         job = await queue.get_job(job_id)
         if job is None:
             raise HTTPException(404, "no such job")
-        raise HTTPException(409, f"only failed or cancelled jobs can be retried; "
-                                 f"this one is {job.status}")
+        raise HTTPException(
+            409, f"only failed or cancelled jobs can be retried; this one is {job.status}"
+        )
     audit.record("retry", f"job {job_id}", who)
     return _done(request, body, {"id": job_id, "status": "queued"})
 
@@ -134,8 +142,11 @@ async def cancel_job(request: Request) -> Response:
     if status not in (JobStatus.CANCELLED, JobStatus.RUNNING):
         raise HTTPException(409, f"the job has already finished ({status})")
     audit.record("cancel", f"job {job_id}", who)
-    return _done(request, body, {"id": job_id, "status": str(status),
-                                 "cancel_requested": status == JobStatus.RUNNING})
+    return _done(
+        request,
+        body,
+        {"id": job_id, "status": str(status), "cancel_requested": status == JobStatus.RUNNING},
+    )
 
 
 async def delete_job(request: Request) -> Response:
@@ -159,12 +170,18 @@ async def _bulk(request: Request, action: str) -> Response:
     f = params.job_filter({k: v for k, v in body.items() if k not in ("before", "after")})
     query = params.filter_query(f)
     if not query and body.get("all", "").strip().lower() not in _ALL:
-        raise params.bad_request(f"a {action} of every job must be asked for explicitly: give "
-                                 f"a filter (queue, status, task, id), or all=true")
-    count = await (queue.jobs.retry_matching(f, all_jobs=not query) if action == "retry"
-                   else queue.jobs.cancel_matching(f, all_jobs=not query))
-    target = "jobs matching " + ", ".join(f"{k}={v}" for k, v in query.items()) if query \
-        else "all jobs"
+        raise params.bad_request(
+            f"a {action} of every job must be asked for explicitly: give "
+            f"a filter (queue, status, task, id), or all=true"
+        )
+    count = await (
+        queue.jobs.retry_matching(f, all_jobs=not query)
+        if action == "retry"
+        else queue.jobs.cancel_matching(f, all_jobs=not query)
+    )
+    target = (
+        "jobs matching " + ", ".join(f"{k}={v}" for k, v in query.items()) if query else "all jobs"
+    )
     audit.record(action, target, who, count)
     return _done(request, body, {"action": action, "count": count, "filter": query})
 

@@ -36,8 +36,7 @@ def _wants_json(request: Request) -> bool:
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": message}, status_code=status)
-    return pages.render(request, "error.html", status_code=status, status=status,
-                        message=message)
+    return pages.render(request, "error.html", status_code=status, status=status, message=message)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -58,9 +57,11 @@ async def _database_error(request: Request, exc: Exception) -> Response:
 _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     b"frame-ancestors 'none'; form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"frame-ancestors 'none'; form-action 'self'",
+    ),
 ]
 
 
@@ -85,8 +86,7 @@ class _Timing:
         async def timed(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Server-Timing"] = \
-                    f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 if not static:
                     headers["Cache-Control"] = "no-store"
                 for name, value in _SECURITY_HEADERS:
@@ -96,8 +96,9 @@ class _Timing:
         await self.app(scope, receive, timed)
 
 
-def queue_and_lifespan(queue: Queue | str | None) -> tuple[
-        Queue, Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]]:
+def queue_and_lifespan(
+    queue: Queue | str | None,
+) -> tuple[Queue, Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]]:
     """The app's queue (made from a DSN, or the caller's), and a lifespan that
     closes it when the app made it (a caller's queue is left open)."""
     own = not isinstance(queue, Queue)
@@ -122,10 +123,15 @@ def host_rules(given: Sequence[str] | None) -> AllowedHosts:
         raise ConfigurationError(str(exc)) from None
 
 
-def create_app(queue: Queue | str | None = None, *, token: str | None = None,
-               read_only: bool = False, public_reads: bool = False,
-               allowed_hosts: Sequence[str] | None = None,
-               session_ttl: float = DEFAULT_TTL) -> Starlette:
+def create_app(
+    queue: Queue | str | None = None,
+    *,
+    token: str | None = None,
+    read_only: bool = False,
+    public_reads: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
+    session_ttl: float = DEFAULT_TTL,
+) -> Starlette:
     """The dashboard as an ASGI app, to serve or to mount in another app.
 
     ``queue`` is a :class:`~aqueue.Queue` (left open when the app stops) or a
@@ -139,8 +145,7 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
     ``allowed_hosts`` (``"*.example.com"``, ``"*"`` for any; default: the
     loopback names).
     """
-    auth = Auth(token, read_only=read_only, public_reads=public_reads,
-                session_ttl=session_ttl)
+    auth = Auth(token, read_only=read_only, public_reads=public_reads, session_ttl=session_ttl)
     hosts = host_rules(allowed_hosts)
     target, lifespan = queue_and_lifespan(queue)
 
@@ -157,8 +162,11 @@ def create_app(queue: Queue | str | None = None, *, token: str | None = None,
         ],
         # Outermost first: the host and body checks, then the timing headers
         # (which also note where the app is mounted), then the credentials.
-        middleware=[Middleware(Guard, allowed_hosts=hosts, max_body=MAX_BODY_BYTES),
-                    Middleware(_Timing), Middleware(RequireCredentials, auth=auth)],
+        middleware=[
+            Middleware(Guard, allowed_hosts=hosts, max_body=MAX_BODY_BYTES),
+            Middleware(_Timing),
+            Middleware(RequireCredentials, auth=auth),
+        ],
         exception_handlers={HTTPException: _http_error, AqueueError: _database_error},
         lifespan=lifespan,
     )

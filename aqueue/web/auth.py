@@ -42,23 +42,32 @@ class Visitor:
 
     def describe(self) -> str:
         what = {"bearer": "bearer token", "session": "logged-in session"}.get(
-            self.how or "", "anonymous visitor")
+            self.how or "", "anonymous visitor"
+        )
         return f"{what} from {self.address}"
 
 
 class Auth:
     """The credential rules of one dashboard."""
 
-    def __init__(self, token: str | None, *, read_only: bool = False,
-                 public_reads: bool = False, session_ttl: float = DEFAULT_TTL) -> None:
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        read_only: bool = False,
+        public_reads: bool = False,
+        session_ttl: float = DEFAULT_TTL,
+    ) -> None:
         if token is not None and len(token) < MIN_TOKEN_LENGTH:
             raise ConfigurationError(
-                f"the dashboard's token must have at least {MIN_TOKEN_LENGTH} characters")
+                f"the dashboard's token must have at least {MIN_TOKEN_LENGTH} characters"
+            )
         if token is None and not public_reads:
             raise ConfigurationError(
                 "the dashboard needs a token: job arguments, results and errors are your "
                 "users' data (give token=..., or public_reads=True for a read-only "
-                "dashboard open to whoever can reach it)")
+                "dashboard open to whoever can reach it)"
+            )
         self._token = token.encode() if token is not None else None
         self.read_only = read_only or token is None
         self.public_reads = public_reads
@@ -96,8 +105,11 @@ class Auth:
         return self.sessions.csrf_token(visitor.secret)
 
     def csrf_ok(self, visitor: Visitor, offered: str | None) -> bool:
-        return (self.sessions is not None and visitor.secret is not None
-                and self.sessions.csrf_ok(visitor.secret, offered))
+        return (
+            self.sessions is not None
+            and visitor.secret is not None
+            and self.sessions.csrf_ok(visitor.secret, offered)
+        )
 
 
 async def backend_of(request: Request) -> SessionStore:
@@ -124,8 +136,11 @@ def base_path(request: Request) -> str:
 def local_target(request: Request, target: str) -> str | None:
     """``target`` if it is a path inside this dashboard (never another site:
     no ``//host``, no backslashes), else ``None``."""
-    if target.startswith(base_path(request) + "/") and not target.startswith("//") \
-            and "\\" not in target:
+    if (
+        target.startswith(base_path(request) + "/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return None
 
@@ -152,20 +167,21 @@ class RequireCredentials:
         request = Request(scope)
         base = base_path(request)
         path = request.url.path
-        inside = path[len(base):] if base and path.startswith(base) else path
+        inside = path[len(base) :] if base and path.startswith(base) else path
         address = request.client.host if request.client else "unknown"
         wait = self.auth.throttle.retry_after(address)
         if wait is not None:
-            response = JSONResponse({"error": "too many failed attempts: try again later"},
-                                    status_code=429,
-                                    headers={"Retry-After": str(int(wait))})
+            response = JSONResponse(
+                {"error": "too many failed attempts: try again later"},
+                status_code=429,
+                headers={"Retry-After": str(int(wait))},
+            )
             await response(scope, receive, send)
             return
         found = await self.auth.identify(request)
         if found is None:  # a wrong bearer token
             await self.auth.throttle.failed(address)
-            await _unauthorized(scope, receive, send, "the bearer token is not this "
-                                                      "dashboard's")
+            await _unauthorized(scope, receive, send, "the bearer token is not this dashboard's")
             return
         scope["aqueue.visitor"] = found
         open_path = inside in _OPEN_PATHS or inside.startswith(_OPEN_PREFIXES)
@@ -174,8 +190,9 @@ class RequireCredentials:
             return
         api = inside.startswith("/api/") or inside in ("/api", "/metrics")
         if api or request.method != "GET":
-            await _unauthorized(scope, receive, send, "log in, or send the token as "
-                                                      "'Authorization: Bearer <token>'")
+            await _unauthorized(
+                scope, receive, send, "log in, or send the token as 'Authorization: Bearer <token>'"
+            )
             return
         here = path + (f"?{request.url.query}" if request.url.query else "")
         to_login = RedirectResponse(f"{base}/login?{urlencode({'next': here})}", status_code=303)
@@ -183,6 +200,7 @@ class RequireCredentials:
 
 
 async def _unauthorized(scope: Scope, receive: Receive, send: Send, message: str) -> None:
-    response = JSONResponse({"error": message}, status_code=401,
-                            headers={"WWW-Authenticate": 'Bearer realm="aqueue"'})
+    response = JSONResponse(
+        {"error": message}, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="aqueue"'}
+    )
     await response(scope, receive, send)

@@ -27,7 +27,7 @@ def host_of(header: str) -> str:
     (``[::1]:8520`` is ``::1``)."""
     value = header.strip().lower()
     if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else ""
+        return value[1 : value.find("]")] if "]" in value else ""
     if value.count(":") == 1:
         value = value.split(":", 1)[0]
     return value
@@ -40,17 +40,24 @@ class AllowedHosts:
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(host_of(p) if p != "*" else p for p in patterns)
         for pattern in self.patterns:
-            if not pattern or ("*" in pattern and pattern != "*"
-                               and not (pattern.startswith("*.") and "*" not in pattern[1:])):
-                raise ValueError(f"not a host name or pattern: {pattern!r} (a name, "
-                                 f"'*.example.com' or '*')")
+            if not pattern or (
+                "*" in pattern
+                and pattern != "*"
+                and not (pattern.startswith("*.") and "*" not in pattern[1:])
+            ):
+                raise ValueError(
+                    f"not a host name or pattern: {pattern!r} (a name, '*.example.com' or '*')"
+                )
 
     def allows(self, host: str) -> bool:
         for pattern in self.patterns:
             if pattern == "*" or pattern == host:
                 return True
-            if pattern.startswith("*.") and host.endswith(pattern[1:]) and \
-                    len(host) > len(pattern) - 1:
+            if (
+                pattern.startswith("*.")
+                and host.endswith(pattern[1:])
+                and len(host) > len(pattern) - 1
+            ):
                 return True
         return False
 
@@ -107,8 +114,15 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 async def _refuse(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

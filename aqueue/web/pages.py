@@ -55,12 +55,18 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     started = request.state.started if hasattr(request.state, "started") else time.perf_counter()
     who: Visitor = request.scope.get("aqueue.visitor") or Visitor(None, "")
     html = templates.get_template(name).render(
-        request=request, base=base, read_only=auth.read_only, logged_in=who.how == "session",
+        request=request,
+        base=base,
+        read_only=auth.read_only,
+        logged_in=who.how == "session",
         can_log_in=auth.sessions is not None,
         csrf=auth.csrf_token(who),
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        database=api._queue(request).dsn, statuses=[s.value for s in JobStatus],
-        elapsed_ms=(time.perf_counter() - started) * 1000, **context)
+        database=api._queue(request).dsn,
+        statuses=[s.value for s in JobStatus],
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        **context,
+    )
     return HTMLResponse(html, status_code=status_code)
 
 
@@ -73,16 +79,18 @@ async def jobs(request: Request) -> Response:
     f = params.job_filter(request.query_params)
     page = await api.jobs_page(request, f)
     query = page["filter"]
-    return render(request, "jobs.html", page=page, query=query, urlencode=urlencode,
-                  filtered=bool(query))
+    return render(
+        request, "jobs.html", page=page, query=query, urlencode=urlencode, filtered=bool(query)
+    )
 
 
 async def job(request: Request) -> Response:
     info = await api._queue(request).get_job(params.job_id(request.path_params["job_id"]))
     if info is None:
         raise HTTPException(404, "no such job")
-    return render(request, "job.html", job=present.job_detail(info),
-                  timeline=present.timeline(info))
+    return render(
+        request, "job.html", job=present.job_detail(info), timeline=present.timeline(info)
+    )
 
 
 async def workers(request: Request) -> Response:
@@ -110,14 +118,25 @@ async def login(request: Request) -> Response:
     if not auth.token_matches(form.get("token", "")):
         api.log.warning("dashboard: failed log-in from %s", _address(request))
         await auth.throttle.failed(_address(request))
-        return render(request, "login.html", status_code=401, next=target,
-                      error="That is not this dashboard's token.")
+        return render(
+            request,
+            "login.html",
+            status_code=401,
+            next=target,
+            error="That is not this dashboard's token.",
+        )
     secret = await auth.sessions.start(await backend_of(request))
     audit.record("log in", "dashboard", f"session from {_address(request)}")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, secret, max_age=int(auth.sessions.ttl), httponly=True,
-                        samesite="strict", path=(base_path(request) or "/"),
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(auth.sessions.ttl),
+        httponly=True,
+        samesite="strict",
+        path=(base_path(request) or "/"),
+        secure=request.url.scheme == "https",
+    )
     return response
 
 

@@ -24,6 +24,7 @@ def bad_request(message: str) -> HTTPException:
 def job_filter(values: Mapping[str, str]) -> JobFilter:
     """A :class:`JobFilter` from ``queue``, ``status``, ``task``, ``id`` (a
     prefix), ``before``, ``after`` and ``limit``; empty values are ignored."""
+
     def one(name: str) -> str | None:
         value = values.get(name, "").strip()
         return value or None
@@ -36,9 +37,15 @@ def job_filter(values: Mapping[str, str]) -> JobFilter:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise bad_request(f"limit must be from 1 to {MAX_PAGE_SIZE}: {limit}")
     queue, status, task = one("queue"), one("status"), one("task")
-    found = JobFilter(statuses=(status,) if status else (), queues=(queue,) if queue else (),
-                      tasks=(task,) if task else (), limit=limit, id_prefix=one("id"),
-                      before=one("before"), after=one("after"))
+    found = JobFilter(
+        statuses=(status,) if status else (),
+        queues=(queue,) if queue else (),
+        tasks=(task,) if task else (),
+        limit=limit,
+        id_prefix=one("id"),
+        before=one("before"),
+        after=one("after"),
+    )
     try:
         return validation.check_job_filter(found)
     except (TypeError, ValueError) as exc:

@@ -19,12 +19,19 @@ def job_row(job: JobInfo) -> dict[str, Any]:
     many it waits for (``waiting_for_parents``; null for a job without parents)."""
     waiting = job.waiting is not None and job.waiting > 0
     return {
-        "id": job.id, "task": job.task, "queue": job.queue, "status": str(job.status),
-        "priority": job.priority, "attempts": job.attempts, "max_attempts": job.max_attempts,
+        "id": job.id,
+        "task": job.task,
+        "queue": job.queue,
+        "status": str(job.status),
+        "priority": job.priority,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
         "created_at": _time(job.created_at),
         "scheduled_at": None if waiting else _time(job.scheduled_at),
-        "started_at": _time(job.started_at), "finished_at": _time(job.finished_at),
-        "worker": job.worker, "cancel_requested": job.cancel_requested,
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "worker": job.worker,
+        "cancel_requested": job.cancel_requested,
         "waiting_for_parents": job.waiting,
     }
 
@@ -32,15 +39,28 @@ def job_row(job: JobInfo) -> dict[str, Any]:
 def job_detail(job: JobInfo) -> dict[str, Any]:
     """Everything the database holds about a job."""
     return {
-        **job_row(job), "args": job.args, "kwargs": job.kwargs, "result": job.result,
-        "error": serialization.bounded_error(job.error), "progress": job.progress,
+        **job_row(job),
+        "args": job.args,
+        "kwargs": job.kwargs,
+        "result": job.result,
+        "error": serialization.bounded_error(job.error),
+        "progress": job.progress,
         "unique_key": job.unique_key,
-        "decode_error": job.decode_error, "meta": job.meta,
-        "depends_on": list(job.depends_on), "waiting_for": list(job.waiting_for),
-        "history": [{
-            "attempt": a.attempt, "started_at": _time(a.started_at), "ended_at": _time(a.ended_at),
-            "outcome": a.outcome, "error": a.error, "message": a.message,
-        } for a in job.history],
+        "decode_error": job.decode_error,
+        "meta": job.meta,
+        "depends_on": list(job.depends_on),
+        "waiting_for": list(job.waiting_for),
+        "history": [
+            {
+                "attempt": a.attempt,
+                "started_at": _time(a.started_at),
+                "ended_at": _time(a.ended_at),
+                "outcome": a.outcome,
+                "error": a.error,
+                "message": a.message,
+            }
+            for a in job.history
+        ],
     }
 
 
@@ -69,14 +89,20 @@ def timeline(job: JobInfo) -> list[tuple[str, datetime]]:
 def rate(finished: dict[str, int], minutes: int) -> dict[str, Any]:
     """Throughput (jobs per minute) and failure rate over a window."""
     total = sum(finished.values())
-    return {"per_minute": round(total / minutes, 2),
-            "failure_rate": round(finished.get("failed", 0) / total, 4) if total else None}
+    return {
+        "per_minute": round(total / minutes, 2),
+        "failure_rate": round(finished.get("failed", 0) / total, 4) if total else None,
+    }
 
 
 def queue_summary(queue: QueueCounts) -> dict[str, Any]:
     return {
-        "name": queue.name, "paused": queue.paused, "due": queue.due,
-        "scheduled": queue.scheduled, "running": queue.running, "failed": queue.failed,
+        "name": queue.name,
+        "paused": queue.paused,
+        "due": queue.due,
+        "scheduled": queue.scheduled,
+        "running": queue.running,
+        "failed": queue.failed,
         "oldest_due_age_seconds": queue.oldest_due_age,
         "last_5_minutes": {**queue.finished_5m, **rate(queue.finished_5m, 5)},
         "last_60_minutes": {**queue.finished_60m, **rate(queue.finished_60m, 60)},
@@ -85,9 +111,16 @@ def queue_summary(queue: QueueCounts) -> dict[str, Any]:
 
 def worker(info: WorkerInfo) -> dict[str, Any]:
     return {
-        "name": info.name, "host": info.host, "pid": info.pid, "queues": info.queues,
-        "concurrency": info.concurrency, "version": info.version, "status": info.status,
-        "started_at": _time(info.started_at), "heartbeat_at": _time(info.heartbeat_at),
-        "expires_at": _time(info.expires_at), "stopped_at": _time(info.stopped_at),
+        "name": info.name,
+        "host": info.host,
+        "pid": info.pid,
+        "queues": info.queues,
+        "concurrency": info.concurrency,
+        "version": info.version,
+        "status": info.status,
+        "started_at": _time(info.started_at),
+        "heartbeat_at": _time(info.heartbeat_at),
+        "expires_at": _time(info.expires_at),
+        "stopped_at": _time(info.stopped_at),
         "running_jobs": info.running_jobs,
     }

@@ -75,8 +75,13 @@ class Throttle:
     grow memory.
     """
 
-    def __init__(self, limit: int = 10, window: float = 900.0, pause: float = 1.0,
-                 max_addresses: int = 10_000) -> None:
+    def __init__(
+        self,
+        limit: int = 10,
+        window: float = 900.0,
+        pause: float = 1.0,
+        max_addresses: int = 10_000,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.pause = pause

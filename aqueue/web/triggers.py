@@ -29,7 +29,6 @@ from aqueue.web.guard import Guard
 log = logging.getLogger("aqueue.web")
 
 
-
 def _error(status: int, message: str) -> JSONResponse:
     response = JSONResponse({"error": message}, status_code=status)
     if status == 401:
@@ -82,9 +81,14 @@ async def _status(request: Request, queue: Queue) -> dict[str, Any]:
     return await triggers.status_answer(queue, triggers.parse_status(request.query_params))
 
 
-def create_trigger_app(queue: Queue | str | None = None, *, token: str | None = None,
-                       allow_unauthenticated: bool = False, prefix: str = "/tasks",
-                       allowed_hosts: Sequence[str] | None = None) -> Starlette:
+def create_trigger_app(
+    queue: Queue | str | None = None,
+    *,
+    token: str | None = None,
+    allow_unauthenticated: bool = False,
+    prefix: str = "/tasks",
+    allowed_hosts: Sequence[str] | None = None,
+) -> Starlette:
     """The trigger endpoints under ``prefix`` as an ASGI app.
 
     ``queue`` is a :class:`~aqueue.Queue` with the tasks registered (left open

@@ -19,7 +19,9 @@ from chancy import Chancy, Queue, Worker, job  # type: ignore[import-untyped]
 from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.recorder import note_start
 
-DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
+DSN = os.environ.get(
+    "AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench"
+)
 
 
 @job(queue="default")  # type: ignore[untyped-decorator]
@@ -33,8 +35,9 @@ def queue(concurrency: int) -> Queue:
     # polling, its setting for queues where jobs are continuously available:
     # without it a worker fetches again only every polling_interval (5 s), and
     # drains 10 jobs per 5 s at concurrency 10.
-    return Queue(name="default", concurrency=concurrency, executor=Chancy.Executor.Async,
-                 eager_polling=True)
+    return Queue(
+        name="default", concurrency=concurrency, executor=Chancy.Executor.Async, eager_polling=True
+    )
 
 
 async def main(concurrency: int, drain: bool, level: str) -> None:
@@ -49,7 +52,8 @@ async def main(concurrency: int, drain: bool, level: str) -> None:
                 await worker.wait_for_shutdown()
                 return
             await wait_until_drained(
-                DSN, "SELECT count(*) FROM chancy_jobs WHERE state NOT IN ('succeeded', 'failed')")
+                DSN, "SELECT count(*) FROM chancy_jobs WHERE state NOT IN ('succeeded', 'failed')"
+            )
             await worker.stop()
 
 

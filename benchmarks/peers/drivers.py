@@ -45,8 +45,14 @@ def peak_rss_of(command: list[str], env: dict[str, str] | None = None) -> tuple[
     while proc.poll() is None:
         try:
             status = Path(f"/proc/{proc.pid}/status").read_text()
-            peak_kb = max(peak_kb, next(int(line.split()[1]) for line in status.splitlines()
-                                        if line.startswith("VmHWM:")))
+            peak_kb = max(
+                peak_kb,
+                next(
+                    int(line.split()[1])
+                    for line in status.splitlines()
+                    if line.startswith("VmHWM:")
+                ),
+            )
         except (OSError, StopIteration):
             pass  # exiting: keep the last reading
         time.sleep(0.02)
@@ -58,8 +64,10 @@ def peak_rss_of(command: list[str], env: dict[str, str] | None = None) -> tuple[
 
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
-    return next(int(line.split()[1]) for line in status.splitlines()
-                if line.startswith("VmRSS:")) / 1024
+    return (
+        next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        / 1024
+    )
 
 
 def percentiles(values: list[float]) -> tuple[float, float, float]:
@@ -137,7 +145,8 @@ class Peer:
         async with self.enqueuer() as (_one, many):
             await many(list(range(s.drain)))
         elapsed, peak = await asyncio.to_thread(
-            peak_rss_of, self.worker_command(concurrency, drain=True, quiet=quiet), self.env)
+            peak_rss_of, self.worker_command(concurrency, drain=True, quiet=quiet), self.env
+        )
         done = await self.finished()
         if done != s.drain:
             raise RuntimeError(f"{self.name} drain finished {done} of {s.drain} jobs")
@@ -201,8 +210,9 @@ async def _wait_for_lines(path: Path, count: int, timeout: float = 60.0) -> dict
 class _Enqueuer:
     """Adapts a setup coroutine and a teardown into ``async with``."""
 
-    def __init__(self, enter: Callable[[], Awaitable[Any]],
-                 leave: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, enter: Callable[[], Awaitable[Any]], leave: Callable[[], Awaitable[None]]
+    ) -> None:
         self._enter, self._leave = enter, leave
 
     async def __aenter__(self) -> Any:
@@ -222,8 +232,11 @@ class Procrastinate(Peer):
         import procrastinate
 
         # The producer's own app: it defers the worker's task by name.
-        return procrastinate.App(connector=procrastinate.PsycopgConnector(
-            conninfo=self.dsn, min_size=1, max_size=max(pool_size, 1)))
+        return procrastinate.App(
+            connector=procrastinate.PsycopgConnector(
+                conninfo=self.dsn, min_size=1, max_size=max(pool_size, 1)
+            )
+        )
 
     async def install(self) -> None:
         app = self._app()
@@ -250,9 +263,15 @@ class Procrastinate(Peer):
 
     def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
         level = ["--log-level", "warning"] if quiet else []
-        command = [str(BIN / "procrastinate"), *level,
-                   "--app", "benchmarks.peers.procrastinate_app.app", "worker",
-                   "--concurrency", str(concurrency)]
+        command = [
+            str(BIN / "procrastinate"),
+            *level,
+            "--app",
+            "benchmarks.peers.procrastinate_app.app",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+        ]
         return [*command, "--one-shot"] if drain else command
 
 
@@ -291,8 +310,9 @@ class PgQueuer(Peer):
                 await queries.enqueue("noop", str(n).encode(), 0)
 
             async def many(numbers: list[int]) -> None:
-                await queries.enqueue(["noop"] * len(numbers),
-                                      [str(n).encode() for n in numbers], [0] * len(numbers))
+                await queries.enqueue(
+                    ["noop"] * len(numbers), [str(n).encode() for n in numbers], [0] * len(numbers)
+                )
 
             return one, many
 
@@ -302,8 +322,14 @@ class PgQueuer(Peer):
         return _Enqueuer(enter, leave)
 
     def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
-        return [sys.executable, "-m", "benchmarks.peers.pgqueuer_worker", str(concurrency),
-                "drain" if drain else "continuous", "WARNING" if quiet else "INFO"]
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.peers.pgqueuer_worker",
+            str(concurrency),
+            "drain" if drain else "continuous",
+            "WARNING" if quiet else "INFO",
+        ]
 
 
 class Chancy(Peer):
@@ -347,8 +373,14 @@ class Chancy(Peer):
         return _Enqueuer(enter, leave)
 
     def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
-        return [sys.executable, "-m", "benchmarks.peers.chancy_app", str(concurrency),
-                "drain" if drain else "continuous", "WARNING" if quiet else "default"]
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.peers.chancy_app",
+            str(concurrency),
+            "drain" if drain else "continuous",
+            "WARNING" if quiet else "default",
+        ]
 
 
 class Saq(Peer):
@@ -409,9 +441,18 @@ def oban_python() -> Path | None:
     # pyenv's own versions first: its shims answer for versions not selected.
     candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.1[23]*/bin/python"))]
     candidates += [shutil.which(name) or "" for name in ("python3.12", "python3.13")]
-    found = next((c for c in candidates if c and subprocess.run(
-        [c, "-c", "import sys; assert sys.version_info >= (3, 12)"],
-        capture_output=True).returncode == 0), None)
+    found = next(
+        (
+            c
+            for c in candidates
+            if c
+            and subprocess.run(
+                [c, "-c", "import sys; assert sys.version_info >= (3, 12)"], capture_output=True
+            ).returncode
+            == 0
+        ),
+        None,
+    )
     if found is None:
         return None
     subprocess.run([found, "-m", "venv", str(OBAN_VENV)], check=True)
@@ -438,8 +479,9 @@ class ObanPeer(Peer):
 
     def _side(self, *args: object) -> str:
         command = [str(self.python), "-m", "benchmarks.peers.oban_side", *map(str, args)]
-        done = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
         return done.stdout.strip()
 
     async def install(self) -> None:
@@ -464,8 +506,15 @@ class ObanPeer(Peer):
     async def w3(self, s: Sizes, concurrency: int, quiet: bool = True) -> tuple[float, float]:
         await self.install()
         await asyncio.to_thread(self._side, "fill", self.dsn, s.drain)
-        command = [str(self.python), "-m", "benchmarks.peers.oban_side", "drain", self.dsn,
-                   str(concurrency), "WARNING" if quiet else "INFO"]
+        command = [
+            str(self.python),
+            "-m",
+            "benchmarks.peers.oban_side",
+            "drain",
+            self.dsn,
+            str(concurrency),
+            "WARNING" if quiet else "INFO",
+        ]
         elapsed, peak = await asyncio.to_thread(peak_rss_of, command, self.env)
         done = await self.finished()
         if done != s.drain:
@@ -480,8 +529,9 @@ class ObanPeer(Peer):
             try:
                 await asyncio.sleep(3.0)  # started and idle
                 lines = await asyncio.to_thread(self._side, "w4", self.dsn, s.latency)
-                returned = {int(n): float(t) for n, t in
-                            (line.split() for line in lines.splitlines())}
+                returned = {
+                    int(n): float(t) for n, t in (line.split() for line in lines.splitlines())
+                }
                 started = await _wait_for_lines(Path(starts.name), s.latency)
             finally:
                 proc.terminate()
@@ -494,14 +544,28 @@ class ObanPeer(Peer):
     def worker_command(self, concurrency: int, drain: bool, quiet: bool = True) -> list[str]:
         # --cron-modules names the module with the worker (else it imports every
         # module under the working directory, .venv-oban's included).
-        return [str(OBAN_VENV / "bin" / "oban"), "start", "--dsn", self.dsn, "--queues",
-                f"default:{concurrency}", "--cron-modules", "benchmarks.peers.oban_app",
-                "--log-level", "WARNING" if quiet else "INFO"]
+        return [
+            str(OBAN_VENV / "bin" / "oban"),
+            "start",
+            "--dsn",
+            self.dsn,
+            "--queues",
+            f"default:{concurrency}",
+            "--cron-modules",
+            "benchmarks.peers.oban_app",
+            "--log-level",
+            "WARNING" if quiet else "INFO",
+        ]
 
 
 #: The peers on PostgreSQL (benchmarks/peers/registry.py adds those on Redis).
-ON_POSTGRES: dict[str, type[Peer]] = {"procrastinate": Procrastinate, "pgqueuer": PgQueuer,
-                                      "chancy": Chancy, "saq": Saq, "oban": ObanPeer}
+ON_POSTGRES: dict[str, type[Peer]] = {
+    "procrastinate": Procrastinate,
+    "pgqueuer": PgQueuer,
+    "chancy": Chancy,
+    "saq": Saq,
+    "oban": ObanPeer,
+}
 
 
 def available(name: str) -> bool:

@@ -50,8 +50,11 @@ async def run(command: str, dsn: str, args: list[str]) -> float | None:
         logging.basicConfig(level=level)  # `oban start` sets INFO by default
         pool = await _pool(dsn)
         async with Oban(pool=pool, queues={"default": concurrency}):
-            await wait_until_drained(dsn, "SELECT count(*) FROM oban_jobs WHERE state NOT IN "
-                                          "('completed', 'discarded', 'cancelled')")
+            await wait_until_drained(
+                dsn,
+                "SELECT count(*) FROM oban_jobs WHERE state NOT IN "
+                "('completed', 'discarded', 'cancelled')",
+            )
         await pool.close()
         return None
     if command == "finished":

@@ -13,7 +13,9 @@ from pgqueuer.models import Job
 
 from benchmarks.peers.recorder import note_start
 
-DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
+DSN = os.environ.get(
+    "AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench"
+)
 
 
 @asynccontextmanager

@@ -23,10 +23,14 @@ def main() -> None:
     mode = QueueExecutionMode(sys.argv[2])
     # INFO is `pgq run`'s default level; WARNING for the quiet figures.
     logging.basicConfig(level=sys.argv[3] if len(sys.argv) > 3 else "WARNING")
-    asyncio.run(pgqueuer.run(
-        "benchmarks.peers.pgqueuer_app:create", mode=mode, batch_size=max(1, concurrency // 2),
-        max_concurrent_tasks=concurrency,
-    ))
+    asyncio.run(
+        pgqueuer.run(
+            "benchmarks.peers.pgqueuer_app:create",
+            mode=mode,
+            batch_size=max(1, concurrency // 2),
+            max_concurrent_tasks=concurrency,
+        )
+    )
 
 
 if __name__ == "__main__":

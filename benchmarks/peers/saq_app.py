@@ -25,7 +25,9 @@ from saq.types import Context
 from benchmarks.peers.drained import wait_until_drained
 from benchmarks.peers.recorder import note_start
 
-DSN = os.environ.get("AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench")
+DSN = os.environ.get(
+    "AQUEUE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_bench"
+)
 URL = os.environ.get("AQUEUE_BENCH_SAQ_URL", DSN)
 
 
@@ -53,8 +55,13 @@ async def drain(concurrency: int) -> None:
             # counts must read zero twice, 0.2 s apart (once, a drain stopped
             # with 2 of 200 jobs unwritten).
             async def busy() -> bool:
-                return any([await queue.count("queued"), await queue.count("active"),
-                            await queue.count("incomplete")])
+                return any(
+                    [
+                        await queue.count("queued"),
+                        await queue.count("active"),
+                        await queue.count("incomplete"),
+                    ]
+                )
 
             while True:
                 while await busy():  # noqa: ASYNC110 - nothing to wait on but a poll
@@ -64,8 +71,10 @@ async def drain(concurrency: int) -> None:
                     break
         else:
             await wait_until_drained(
-                DSN, "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', "
-                     "'queued', 'active')")
+                DSN,
+                "SELECT count(*) FROM saq_jobs WHERE status IN ('new', 'deferred', "
+                "'queued', 'active')",
+            )
         await worker.stop()
         await running
     finally:

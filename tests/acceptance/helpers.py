@@ -22,26 +22,47 @@ WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
 ADMIN = str(Path(sys.executable).with_name("aqueue"))
 
 
-def admin(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def admin(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the ``aqueue`` command; its exit code and output."""
-    return subprocess.run([ADMIN, *args], cwd=ROOT, capture_output=True, text=True,
-                          input=stdin, env=env, timeout=timeout)
+    return subprocess.run(
+        [ADMIN, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=env,
+        timeout=timeout,
+    )
 
 
 class WorkerProcess:
     #: Every process started, so that a failing test never leaves one running.
     started: list[WorkerProcess] = []
 
-    def __init__(self, dsn: str, record: Path, *args: str, log: Path | None = None,
-                 app: str = "tests.apps.recording:queue") -> None:
-        env = {**os.environ, "AQUEUE_DSN": dsn, "AQUEUE_TEST_RECORD": str(record),
-               "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self,
+        dsn: str,
+        record: Path,
+        *args: str,
+        log: Path | None = None,
+        app: str = "tests.apps.recording:queue",
+    ) -> None:
+        env = {
+            **os.environ,
+            "AQUEUE_DSN": dsn,
+            "AQUEUE_TEST_RECORD": str(record),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.log = log or record.with_suffix(f".{time.monotonic_ns()}.log")
         self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [WORKER, app, *args],
-            cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
         WorkerProcess.started.append(self)
 
@@ -69,7 +90,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError(
-                f"worker did not exit within {timeout}s:\n{self.output()}") from None
+                f"worker did not exit within {timeout}s:\n{self.output()}"
+            ) from None
         finally:
             self._log_file.close()
 

@@ -14,13 +14,15 @@ from tests.seam import registry
 
 
 def _aqueue(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ADMIN, *args, "--dsn", dsn], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [ADMIN, *args, "--dsn", dsn], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 async def _prepare(dsn: str) -> dict[str, str]:
     queue = aqueue.Queue(dsn)
     async with queue:
+
         @queue.task(name="cli.ok")
         async def ok() -> int:
             return 1
@@ -54,8 +56,10 @@ def test_admin_commands(database: TestDatabase) -> None:
 
     status = _aqueue(dsn, "status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout) == {"default": {"succeeded": 1, "failed": 1},
-                                         "later": {"queued": 1}}
+    assert json.loads(status.stdout) == {
+        "default": {"succeeded": 1, "failed": 1},
+        "later": {"queued": 1},
+    }
     table = _aqueue(dsn, "status").stdout
     assert "later" in table and "queued" in table
 
@@ -79,8 +83,9 @@ def test_admin_commands(database: TestDatabase) -> None:
     assert asyncio.run(_status(dsn, ids["done"])) == JobStatus.SUCCEEDED
     kept = _aqueue(dsn, "purge", "--older-than", "1d")
     assert "deleted 0" in kept.stdout
-    purged = _aqueue(dsn, "purge", "--older-than", "0s", "--status", "cancelled",
-                     "--batch-size", "1")
+    purged = _aqueue(
+        dsn, "purge", "--older-than", "0s", "--status", "cancelled", "--batch-size", "1"
+    )
     assert "deleted 2" in purged.stdout
     assert asyncio.run(_status(dsn, ids["waiting"])) is None
     assert asyncio.run(_status(dsn, ids["done"])) == JobStatus.SUCCEEDED
@@ -144,23 +149,38 @@ async def _hostile_rows(dsn: str) -> None:
 
     queue = aqueue.Queue(dsn)
     async with queue:
+
         @queue.task(name="cli.hostile", max_attempts=1)
         async def hostile() -> None:
             raise type(f"Err{HOSTILE}", (Exception,), {})(f"message {HOSTILE}\nforged line")
 
         await hostile.enqueue()
         await queue.process(1)
-        await registry(queue).register_worker(WorkerRegistration(
-            name=f"w{HOSTILE}", host=f"h{HOSTILE}", pid=1, queues=[f"q{HOSTILE}"],
-            concurrency=1, version="0"), 60)
+        await registry(queue).register_worker(
+            WorkerRegistration(
+                name=f"w{HOSTILE}",
+                host=f"h{HOSTILE}",
+                pid=1,
+                queues=[f"q{HOSTILE}"],
+                concurrency=1,
+                version="0",
+            ),
+            60,
+        )
 
 
 def test_stored_text_never_reaches_the_terminal_raw(database: TestDatabase) -> None:
     """Regression: `aqueue jobs` printed control characters from stored error
     types (a title change, a screen clear, colours)."""
     asyncio.run(_hostile_rows(database.dsn))
-    for command in (("jobs",), ("workers",), ("jobs", "--json"), ("workers", "--json"),
-                    ("status",), ("export",)):
+    for command in (
+        ("jobs",),
+        ("workers",),
+        ("jobs", "--json"),
+        ("workers", "--json"),
+        ("status",),
+        ("export",),
+    ):
         done = _aqueue(database.dsn, *command)
         assert done.returncode == 0, done.stderr
         for raw in ("\x1b", "\x07", "\u202e", "\x9b"):

@@ -37,9 +37,12 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     log = open(tmp_path / "dashboard.log", "wb")
     proc = subprocess.Popen(
-        [ADMIN, "dashboard", "--dsn", f"sqlite:///{tmp_path / 'aqueue.db'}", "--port",
-         str(port)], cwd=ROOT, env={**os.environ, "AQUEUE_DASHBOARD_TOKEN": TOKEN},
-        stdout=log, stderr=subprocess.STDOUT)
+        [ADMIN, "dashboard", "--dsn", f"sqlite:///{tmp_path / 'aqueue.db'}", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "AQUEUE_DASHBOARD_TOKEN": TOKEN},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -58,16 +61,19 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
 
 
 def test_a_huge_body_without_a_length_does_not_grow_the_process(
-        dashboard: tuple[subprocess.Popen[bytes], int]) -> None:
+    dashboard: tuple[subprocess.Popen[bytes], int],
+) -> None:
     """Regression: an anonymous 300 MiB POST took the process from 35 to 380 MB."""
     proc, port = dashboard
     before = _rss_kb(proc.pid)
     chunk = b"x" * 65536
     sent = 0
     with socket.create_connection(("127.0.0.1", port)) as conn:
-        conn.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        conn.sendall(
+            b"POST /login HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         try:
             while sent < 300 * 1024 * 1024:
                 conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -87,19 +93,30 @@ def test_a_huge_body_without_a_length_does_not_grow_the_process(
 
 def test_a_foreign_host_is_refused(dashboard: tuple[subprocess.Popen[bytes], int]) -> None:
     _, port = dashboard
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/overview",
-                                     headers={"Host": "rebind.attacker.example",
-                                              "Authorization": f"Bearer {TOKEN}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/overview",
+        headers={"Host": "rebind.attacker.example", "Authorization": f"Bearer {TOKEN}"},
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 400
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/overview",
-                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/overview", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert urllib.request.urlopen(request, timeout=5).status == 200
 
 
 def test_an_open_dashboard_is_not_served_to_the_network_by_accident(tmp_path: Path) -> None:
-    refused = admin("dashboard", "--dsn", f"sqlite:///{tmp_path / 'a.db'}", "--public-reads",
-                    "--host", "0.0.0.0", "--port", str(_free_port()), timeout=30)
+    refused = admin(
+        "dashboard",
+        "--dsn",
+        f"sqlite:///{tmp_path / 'a.db'}",
+        "--public-reads",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(_free_port()),
+        timeout=30,
+    )
     assert refused.returncode == 2
     assert "--allow-public-on-network" in refused.stderr

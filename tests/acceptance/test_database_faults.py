@@ -31,21 +31,28 @@ async def _drop_connections(dsn: str) -> int:
     """Kill every other session on the test database, as a failover or a DBA would."""
     parsed = parse(dsn)
     if parsed.dialect == "postgresql":
-        conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                                     database="postgres")
+        conn = await asyncpg.connect(
+            host=parsed.host, port=parsed.port, user=parsed.user, database="postgres"
+        )
         try:
             rows = await conn.fetch(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = $1 AND pid <> pg_backend_pid()", parsed.database)
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                parsed.database,
+            )
             return len(rows)
         finally:
             await conn.close()
-    conn = await aiomysql.connect(host=parsed.host, port=parsed.port or 3306,
-                                  user=parsed.user, autocommit=True)
+    conn = await aiomysql.connect(
+        host=parsed.host, port=parsed.port or 3306, user=parsed.user, autocommit=True
+    )
     try:
         async with conn.cursor() as cur:
-            await cur.execute("SELECT id FROM information_schema.processlist "
-                              "WHERE db = %s AND id <> CONNECTION_ID()", (parsed.database,))
+            await cur.execute(
+                "SELECT id FROM information_schema.processlist "
+                "WHERE db = %s AND id <> CONNECTION_ID()",
+                (parsed.database,),
+            )
             ids = [row[0] for row in await cur.fetchall()]
             for session in ids:
                 try:
@@ -65,8 +72,9 @@ def _all_succeeded(dsn: str, count: int) -> bool:
 @pytest.mark.parametrize("database", ["postgresql", "mysql"], indirect=True)
 def test_dropped_connections_cost_no_job(db: TestDatabase, record_file: Path) -> None:
     ids = run(enqueue_records(db.dsn, 300, sleep=0.05))
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "3",
-                           "--poll-interval", "0.2")
+    worker = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "10", "--lease", "3", "--poll-interval", "0.2"
+    )
     try:
         for _ in range(3):
             wait_until(lambda: len(records(record_file)) > 0, 30, "jobs to run")
@@ -95,12 +103,16 @@ def test_postgres_restart_costs_no_job(db: TestDatabase, record_file: Path) -> N
             pytest.fail(f"{message} (CI must run every fault test)")
         pytest.skip(message)
     ids = run(enqueue_records(db.dsn, 200, sleep=0.05))
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "5",
-                           "--poll-interval", "0.2")
+    worker = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "10", "--lease", "5", "--poll-interval", "0.2"
+    )
     try:
         wait_until(lambda: len(records(record_file)) > 20, 30, "jobs to run")
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart",
-                        "-m", "fast"], check=True, timeout=60)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, "restart", "-m", "fast"],
+            check=True,
+            timeout=60,
+        )
         wait_until(lambda: _all_succeeded(db.dsn, len(ids)), 120, "every job to succeed")
     finally:
         assert worker.stop() == 0, worker.output()
@@ -114,16 +126,21 @@ async def _terminate_sessions_repeatedly(dsn: str, seconds: float, every: float)
     """``pg_terminate_backend`` on every other session of the database, ``every``
     seconds for ``seconds``: a pooler or a DBA killing sessions over and over."""
     parsed = parse(dsn)
-    conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.user, database="postgres"
+    )
     killed = 0
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             await asyncio.sleep(every)
-            killed += len(await conn.fetch(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = $1 AND pid <> pg_backend_pid()", parsed.database))
+            killed += len(
+                await conn.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    parsed.database,
+                )
+            )
     finally:
         await conn.close()
     return killed
@@ -156,25 +173,30 @@ async def _enqueue_while(dsn: str, seconds: float) -> list[str]:
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_sessions_killed_twice_a_second_never_reuse_a_dead_connection(
-        db: TestDatabase, record_file: Path) -> None:
+    db: TestDatabase, record_file: Path
+) -> None:
     """Regression: a session the server ended while idle was used again before
     asyncpg saw it close, failing with InternalClientError ("cannot switch to
     state 12; another operation (2) is in progress") on claims, outcome
     writes and inserts. Now such an operation goes again on a live connection."""
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "3",
-                           "--poll-interval", "0.2")
+    worker = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "10", "--lease", "3", "--poll-interval", "0.2"
+    )
 
     async def storm() -> tuple[int, list[str]]:
         killed, ids = await asyncio.gather(
-            _terminate_sessions_repeatedly(db.dsn, 8, 0.5), _enqueue_while(db.dsn, 8))
+            _terminate_sessions_repeatedly(db.dsn, 8, 0.5), _enqueue_while(db.dsn, 8)
+        )
         return killed, ids
 
     try:
         killed, ids = run(storm())
         assert killed >= 16
-        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
-                               for j in run(statuses(db.dsn)).values()), 90,
-                   "every job to succeed")
+        wait_until(
+            lambda: all(j.status == JobStatus.SUCCEEDED for j in run(statuses(db.dsn)).values()),
+            90,
+            "every job to succeed",
+        )
     finally:
         assert worker.stop() == 0, worker.output()
     assert set(ids) <= {j for kind, j, _ in records(record_file) if kind == "done"}

@@ -29,8 +29,11 @@ except ImportError:
 
 def _works(python: str) -> bool:
     try:
-        done = subprocess.run([python, "-c", "import sys; assert sys.version_info >= (3, 12)"],
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            [python, "-c", "import sys; assert sys.version_info >= (3, 12)"],
+            capture_output=True,
+            timeout=30,
+        )
     except OSError:
         return False
     return done.returncode == 0
@@ -59,31 +62,64 @@ def django_python() -> str:
     shutil.rmtree(VENV, ignore_errors=True)
     base = python_312()
     if base is None:
-        message = ("the Django tests need Python >= 3.12 (Django 6): none found; set "
-                   "AQUEUE_DJANGO_PYTHON to one")
+        message = (
+            "the Django tests need Python >= 3.12 (Django 6): none found; set "
+            "AQUEUE_DJANGO_PYTHON to one"
+        )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     subprocess.run([base, "-m", "venv", str(VENV)], check=True, timeout=120)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e",
-                    f"{ROOT}[django,test,web]", "psycopg[binary]>=3.2", "mysqlclient>=2.2"],
-                   check=True, timeout=900)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-e",
+            f"{ROOT}[django,test,web]",
+            "psycopg[binary]>=3.2",
+            "mysqlclient>=2.2",
+        ],
+        check=True,
+        timeout=900,
+    )
     made.touch()
     return str(python)
 
 
-@pytest.mark.skipif(DJANGO_HERE, reason="Django 6 is installed here: tests/djangoapp runs "
-                                        "directly in this session")
+@pytest.mark.skipif(
+    DJANGO_HERE, reason="Django 6 is installed here: tests/djangoapp runs directly in this session"
+)
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("database", ["postgresql", "mysql", "sqlite"])
 def test_django_suite(database: str, tmp_path: Path) -> None:
     python = django_python()
-    env = {**os.environ, "AQUEUE_DJANGO_DB": database,
-           "AQUEUE_DJANGO_SQLITE": str(tmp_path / "django.db")}
+    env = {
+        **os.environ,
+        "AQUEUE_DJANGO_DB": database,
+        "AQUEUE_DJANGO_SQLITE": str(tmp_path / "django.db"),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-o", "addopts=", "tests/djangoapp"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1100)
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "tests/djangoapp",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
     print(done.stdout[-5000:], done.stderr[-3000:])
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout

@@ -21,7 +21,8 @@ def dsn(pg_dsn: str) -> str:
 async def _offering(dsn: str) -> list[str]:
     async with raw(dsn) as sql:
         rows = await sql.fetch(
-            "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
+            "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()"
+        )
     return [r[0] for r in rows]
 
 
@@ -36,7 +37,8 @@ async def _enqueue_one(dsn: str) -> tuple[str, str | None]:
 
 
 def test_a_stalled_worker_never_runs_a_job_handed_over_to_it_twice(
-        dsn: str, record_file: Path) -> None:
+    dsn: str, record_file: Path
+) -> None:
     """SIGSTOP an idle worker whose offer stands; a producer hands it a job; its
     lease ends and another worker runs the job. When the stalled worker wakes
     and hears of the hand-over, it asks before starting and does not run it."""
@@ -47,8 +49,11 @@ def test_a_stalled_worker_never_runs_a_job_handed_over_to_it_twice(
         job_id, worker = run(_enqueue_one(dsn))
         assert worker is not None and run(_offering(dsn)) == []  # taken: it serves once
         rescuer = WorkerProcess(dsn, record_file, "--lease", "1", "--poll-interval", "0.2")
-        wait_until(lambda: done_counts(record_file)[job_id] == 1, 30,
-                   "the other worker to run the rescued job")
+        wait_until(
+            lambda: done_counts(record_file)[job_id] == 1,
+            30,
+            "the other worker to run the rescued job",
+        )
     finally:
         stalled.signal(signal.SIGCONT)
     time.sleep(2.0)  # the stalled worker hears the hand-over now
@@ -57,8 +62,7 @@ def test_a_stalled_worker_never_runs_a_job_handed_over_to_it_twice(
     assert stalled.stop() == 0 and rescuer.stop() == 0
 
 
-def test_a_job_handed_to_a_killed_worker_is_run_by_another(
-        dsn: str, record_file: Path) -> None:
+def test_a_job_handed_to_a_killed_worker_is_run_by_another(dsn: str, record_file: Path) -> None:
     """SIGKILL an idle worker: its offer outlives it by seconds and may take one
     job, which its lease returns to a live worker. Nothing is lost."""
     killed = WorkerProcess(dsn, record_file, "--lease", "1", "--poll-interval", "0.2")

@@ -29,19 +29,29 @@ def test_json_log_lines(db: TestDatabase, record_file: Path, tmp_path: Path) -> 
     assert lines and all({"time", "level", "logger", "event"} <= set(line) for line in lines)
     by_job = {line.get("job_id"): line for line in lines if "job_id" in line}
     succeeded, failed = by_job[ok], by_job[bad]
-    assert (succeeded["level"], succeeded["task"], succeeded["queue"], succeeded["attempt"],
-            succeeded["status"]) == ("INFO", "record", "default", 1, "succeeded")
+    assert (
+        succeeded["level"],
+        succeeded["task"],
+        succeeded["queue"],
+        succeeded["attempt"],
+        succeeded["status"],
+    ) == ("INFO", "record", "default", 1, "succeeded")
     assert isinstance(succeeded["duration"], float) and succeeded["worker"]
     assert (failed["level"], failed["status"], failed["error_type"]) == (
-        "WARNING", "failed", "RuntimeError")
+        "WARNING",
+        "failed",
+        "RuntimeError",
+    )
     assert "<b>note</b>" in failed["event"]  # JSON carries text as is; escaping is the viewer's
 
 
 def test_by_default_successes_are_summed_up_not_logged_one_by_one(
-        db: TestDatabase, record_file: Path, tmp_path: Path) -> None:
+    db: TestDatabase, record_file: Path, tmp_path: Path
+) -> None:
     _ok, bad = run(_enqueue(db.dsn, tmp_path / "missing-flag"))
-    worker = WorkerProcess(db.dsn, record_file, "--log-format", "json",
-                           "--log-summary-interval", "0.5")
+    worker = WorkerProcess(
+        db.dsn, record_file, "--log-format", "json", "--log-summary-interval", "0.5"
+    )
     worker.wait_for_output("job attempts finished in the last")
     assert worker.stop() == 0
     lines = [json.loads(line) for line in worker.output().splitlines() if line.strip()]

@@ -44,18 +44,24 @@ def run_jobs(db: TestDatabase, record: Path, requests: list[JobRequest]) -> None
             await producer.enqueue_many(requests)
 
     run(enqueue())
-    workers = [WorkerProcess(db.dsn, record, "--concurrency", "20", "--poll-interval", "0.1",
-                             app=APP) for _ in range(3)]
+    workers = [
+        WorkerProcess(db.dsn, record, "--concurrency", "20", "--poll-interval", "0.1", app=APP)
+        for _ in range(3)
+    ]
     try:
-        wait_until(lambda: sum(1 for r in events(record) if r[0] == "end") >= len(requests),
-                   120, f"{len(requests)} jobs to finish")
+        wait_until(
+            lambda: sum(1 for r in events(record) if r[0] == "end") >= len(requests),
+            120,
+            f"{len(requests)} jobs to finish",
+        )
     finally:
         for w in workers:
             assert w.stop() == 0
 
 
-def test_concurrency_holds_under_three_worker_processes(db: TestDatabase,
-                                                        record_file: Path) -> None:
+def test_concurrency_holds_under_three_worker_processes(
+    db: TestDatabase, record_file: Path
+) -> None:
     from tests.apps.limited_app import capped
 
     run_jobs(db, record_file, [capped.prepare() for _ in range(JOBS)])
@@ -64,20 +70,23 @@ def test_concurrency_holds_under_three_worker_processes(db: TestDatabase,
     assert peak_running(rows)["-"] == 5
 
 
-def test_concurrency_per_key_under_three_worker_processes(db: TestDatabase,
-                                                          record_file: Path) -> None:
+def test_concurrency_per_key_under_three_worker_processes(
+    db: TestDatabase, record_file: Path
+) -> None:
     from tests.apps.limited_app import capped
 
     keys = [f"tenant:{n}" for n in range(4)]
-    run_jobs(db, record_file, [capped.using(limit_key=keys[n % 4]).prepare(keys[n % 4])
-                               for n in range(JOBS)])
+    run_jobs(
+        db,
+        record_file,
+        [capped.using(limit_key=keys[n % 4]).prepare(keys[n % 4]) for n in range(JOBS)],
+    )
     rows = events(record_file)
     assert sum(1 for r in rows if r[0] == "start") == JOBS
     assert peak_running(rows) == Counter({key: 5 for key in keys})
 
 
-def test_rate_limit_holds_under_three_worker_processes(db: TestDatabase,
-                                                       record_file: Path) -> None:
+def test_rate_limit_holds_under_three_worker_processes(db: TestDatabase, record_file: Path) -> None:
     from tests.apps.limited_app import throttled
 
     run_jobs(db, record_file, [throttled.prepare() for _ in range(JOBS)])

@@ -70,12 +70,21 @@ def _finished(dsn: str) -> bool:
     return sum(j.status in ("succeeded", "failed") for j in jobs) == 13
 
 
-def test_worker_metrics_count_a_known_workload(db: TestDatabase, record_file: Path,
-                                               tmp_path: Path) -> None:
+def test_worker_metrics_count_a_known_workload(
+    db: TestDatabase, record_file: Path, tmp_path: Path
+) -> None:
     run(_workload(db.dsn, tmp_path / "missing-flag"))
     port = free_port()
-    worker = WorkerProcess(db.dsn, record_file, "--metrics-port", str(port),
-                           "--metrics-interval", "0.5", "--concurrency", "4")
+    worker = WorkerProcess(
+        db.dsn,
+        record_file,
+        "--metrics-port",
+        str(port),
+        "--metrics-interval",
+        "0.5",
+        "--concurrency",
+        "4",
+    )
     wait_until(lambda: _finished(db.dsn), 60, "the workload to finish")
 
     def depths_current() -> bool:
@@ -116,8 +125,10 @@ def test_worker_metrics_count_a_known_workload(db: TestDatabase, record_file: Pa
 
 def test_only_one_worker_exports_queue_depths(db: TestDatabase, record_file: Path) -> None:
     ports = [free_port(), free_port()]
-    workers = [WorkerProcess(db.dsn, record_file, "--metrics-port", str(port),
-                             "--metrics-interval", "0.5") for port in ports]
+    workers = [
+        WorkerProcess(db.dsn, record_file, "--metrics-port", str(port), "--metrics-interval", "0.5")
+        for port in ports
+    ]
 
     def exporting() -> list[int] | None:
         """The ports whose scrape has depth gauges; None until both listen."""
@@ -145,8 +156,12 @@ def test_only_one_worker_exports_queue_depths(db: TestDatabase, record_file: Pat
 def exporter(db: TestDatabase, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     port = free_port()
     log = open(tmp_path / "exporter.log", "wb")
-    proc = subprocess.Popen([ADMIN, "metrics", "--dsn", db.dsn, "--port", str(port),
-                             "--interval", "0.5"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [ADMIN, "metrics", "--dsn", db.dsn, "--port", str(port), "--interval", "0.5"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     yield port, proc
     if proc.poll() is None:
         proc.terminate()
@@ -154,8 +169,9 @@ def exporter(db: TestDatabase, tmp_path: Path) -> Iterator[tuple[int, subprocess
     log.close()
 
 
-def test_standalone_exporter(db: TestDatabase, exporter: tuple[int, subprocess.Popen[bytes]],
-                             tmp_path: Path) -> None:
+def test_standalone_exporter(
+    db: TestDatabase, exporter: tuple[int, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
     port, proc = exporter
     run(_workload(db.dsn, tmp_path / "missing-flag"))
 
@@ -177,7 +193,13 @@ def test_standalone_exporter(db: TestDatabase, exporter: tuple[int, subprocess.P
 
 
 def test_exporter_on_an_unreachable_database_fails_in_one_line() -> None:
-    proc = admin("metrics", "--dsn", "postgresql://nobody:s3cret@127.0.0.1:1/x",
-                 "--port", str(free_port()), timeout=60)
+    proc = admin(
+        "metrics",
+        "--dsn",
+        "postgresql://nobody:s3cret@127.0.0.1:1/x",
+        "--port",
+        str(free_port()),
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "aqueue metrics: error:" in proc.stderr and "s3cret" not in proc.stderr

@@ -51,21 +51,32 @@ def _counts(dsn: str) -> dict[str, int]:
 
 
 @SERVERS
-def test_outages_mid_run_lose_nothing(db: TestDatabase, proxy: FaultProxy,
-                                      record_file: Path) -> None:
+def test_outages_mid_run_lose_nothing(
+    db: TestDatabase, proxy: FaultProxy, record_file: Path
+) -> None:
     ids = run(enqueue_records(db.dsn, 200, sleep=0.1))
-    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "10",
-                           "--lease", "3", "--poll-interval", "0.2")
+    worker = WorkerProcess(
+        _through(db.dsn, proxy),
+        record_file,
+        "--concurrency",
+        "10",
+        "--lease",
+        "3",
+        "--poll-interval",
+        "0.2",
+    )
     try:
         for mode in ("reset", "blackhole", "reset", "blackhole"):
             seen = len(records(record_file))
-            wait_until(lambda s=seen: len(records(record_file)) > s + 10, 60,  # type: ignore[misc]
-                       "jobs to run between outages")
+            wait_until(
+                lambda s=seen: len(records(record_file)) > s + 10,  # type: ignore[misc]
+                60,
+                "jobs to run between outages",
+            )
             proxy.cut(mode)
             time.sleep(1.5)
             proxy.restore()
-        wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 120,
-                   "every job to succeed")
+        wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 120, "every job to succeed")
     finally:
         assert worker.stop() == 0, worker.output()
     done = {j for kind, j, _ in records(record_file) if kind == "done"}
@@ -74,15 +85,27 @@ def test_outages_mid_run_lose_nothing(db: TestDatabase, proxy: FaultProxy,
 
 
 @SERVERS
-def test_shutdown_during_an_outage_is_bounded(db: TestDatabase, proxy: FaultProxy,
-                                              record_file: Path) -> None:
+def test_shutdown_during_an_outage_is_bounded(
+    db: TestDatabase, proxy: FaultProxy, record_file: Path
+) -> None:
     """SIGTERM while the database is unreachable: the worker exits within its
     shutdown timeout; what it could not write is recovered through leases."""
     ids = run(enqueue_records(db.dsn, 6, sleep=4))
-    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
-                           "--lease", "2", "--poll-interval", "0.2", "--shutdown-timeout", "2")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30,
-               "jobs to start")
+    worker = WorkerProcess(
+        _through(db.dsn, proxy),
+        record_file,
+        "--concurrency",
+        "3",
+        "--lease",
+        "2",
+        "--poll-interval",
+        "0.2",
+        "--shutdown-timeout",
+        "2",
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30, "jobs to start"
+    )
     proxy.cut("blackhole")
     began = time.monotonic()
     worker.signal(signal.SIGTERM)
@@ -92,23 +115,37 @@ def test_shutdown_during_an_outage_is_bounded(db: TestDatabase, proxy: FaultProx
     # dropped in that time too.
     assert took < 3.5, (took, worker.output())
     proxy.restore()
-    second = WorkerProcess(db.dsn, record_file, "--concurrency", "6", "--lease", "2",
-                           "--poll-interval", "0.2")
+    second = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "6", "--lease", "2", "--poll-interval", "0.2"
+    )
     try:
-        wait_until(lambda: _counts(db.dsn) == {"succeeded": len(ids)}, 60,
-                   "every job to succeed after the outage")
+        wait_until(
+            lambda: _counts(db.dsn) == {"succeeded": len(ids)},
+            60,
+            "every job to succeed after the outage",
+        )
     finally:
         assert second.stop() == 0
 
 
 @SERVERS
-def test_second_signal_during_an_outage_exits_at_once(db: TestDatabase, proxy: FaultProxy,
-                                                      record_file: Path) -> None:
+def test_second_signal_during_an_outage_exits_at_once(
+    db: TestDatabase, proxy: FaultProxy, record_file: Path
+) -> None:
     run(enqueue_records(db.dsn, 3, sleep=30))
-    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
-                           "--lease", "5", "--shutdown-timeout", "60")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30,
-               "jobs to start")
+    worker = WorkerProcess(
+        _through(db.dsn, proxy),
+        record_file,
+        "--concurrency",
+        "3",
+        "--lease",
+        "5",
+        "--shutdown-timeout",
+        "60",
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 3, 30, "jobs to start"
+    )
     proxy.cut("blackhole")
     worker.signal(signal.SIGTERM)
     time.sleep(0.5)
@@ -125,6 +162,7 @@ def test_second_signal_during_an_outage_exits_at_once(db: TestDatabase, proxy: F
 def _wait_idle(db: TestDatabase, worker: WorkerProcess, handover: bool) -> None:
     """Until the worker is idle: registered, and on PostgreSQL with hand-over
     standing an offer (the statements an idle worker keeps sending)."""
+
     async def ready() -> bool:
         import aqueue
 
@@ -143,18 +181,31 @@ def _wait_idle(db: TestDatabase, worker: WorkerProcess, handover: bool) -> None:
 OUTAGES = ["reset", "blackhole", "half-open"]
 
 
-@pytest.mark.parametrize(("database", "handover"), [
-    ("postgresql", True), ("postgresql", False), ("mysql", False)], indirect=["database"])
+@pytest.mark.parametrize(
+    ("database", "handover"),
+    [("postgresql", True), ("postgresql", False), ("mysql", False)],
+    indirect=["database"],
+)
 @pytest.mark.parametrize("outage", OUTAGES)
 def test_an_idle_worker_stops_within_its_shutdown_timeout_in_any_outage(
-        db: TestDatabase, proxy: FaultProxy, record_file: Path, handover: bool,
-        outage: str) -> None:
+    db: TestDatabase, proxy: FaultProxy, record_file: Path, handover: bool, outage: str
+) -> None:
     """Regression: SIGTERM to an idle PostgreSQL worker (hand-over on) while the
     database was black-holed took 63.6 s with --shutdown-timeout 3 (the
     command timeout of a statement in flight), and a second SIGTERM did not help."""
-    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
-                           "--lease", "4", "--poll-interval", "0.1",
-                           "--shutdown-timeout", "1", *([] if handover else ["--no-handover"]))
+    worker = WorkerProcess(
+        _through(db.dsn, proxy),
+        record_file,
+        "--concurrency",
+        "3",
+        "--lease",
+        "4",
+        "--poll-interval",
+        "0.1",
+        "--shutdown-timeout",
+        "1",
+        *([] if handover else ["--no-handover"]),
+    )
     _wait_idle(db, worker, handover)
     proxy.cut(outage)  # type: ignore[arg-type]
     time.sleep(0.6)  # its next claim, probe or offer is now in flight
@@ -167,17 +218,29 @@ def test_an_idle_worker_stops_within_its_shutdown_timeout_in_any_outage(
     proxy.restore()
 
 
-@pytest.mark.parametrize(("database", "handover"), [
-    ("postgresql", True), ("mysql", False)], indirect=["database"])
+@pytest.mark.parametrize(
+    ("database", "handover"), [("postgresql", True), ("mysql", False)], indirect=["database"]
+)
 @pytest.mark.parametrize("outage", ["blackhole", "half-open"])
 def test_a_second_signal_exits_within_a_second_in_any_outage(
-        db: TestDatabase, proxy: FaultProxy, record_file: Path, handover: bool,
-        outage: str) -> None:
+    db: TestDatabase, proxy: FaultProxy, record_file: Path, handover: bool, outage: str
+) -> None:
     run(enqueue_records(db.dsn, 2, sleep=30))
-    worker = WorkerProcess(_through(db.dsn, proxy), record_file, "--concurrency", "3",
-                           "--lease", "5", "--poll-interval", "0.1", "--shutdown-timeout", "60")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 2, 30,
-               "jobs to start")
+    worker = WorkerProcess(
+        _through(db.dsn, proxy),
+        record_file,
+        "--concurrency",
+        "3",
+        "--lease",
+        "5",
+        "--poll-interval",
+        "0.1",
+        "--shutdown-timeout",
+        "60",
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 2, 30, "jobs to start"
+    )
     _wait_idle(db, worker, handover)
     proxy.cut(outage)  # type: ignore[arg-type]
     # Fixed waits on purpose: what is under test is a worker stuck in a
@@ -196,7 +259,8 @@ def test_a_second_signal_exits_within_a_second_in_any_outage(
 
 @SERVERS
 def test_a_statement_never_waits_on_a_silent_server_past_its_timeout(
-        db: TestDatabase, proxy: FaultProxy) -> None:
+    db: TestDatabase, proxy: FaultProxy
+) -> None:
     """aiomysql has no statement timeout of its own: a half-open connection
     held a call until TCP gave up (a quarter of an hour). Both servers now give
     up a statement after ?command_timeout= (60 s by default)."""

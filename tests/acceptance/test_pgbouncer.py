@@ -64,24 +64,26 @@ async def _produce(dsn: str, producers: int = 6, singles: int = 40, batch: int =
 
     queue = aqueue.Queue(dsn, pool_size=8)
     async with queue:
+
         async def one(k: int) -> None:
             for n in range(singles):
                 await queue.enqueue("record", k * 10_000 + n)
-            await queue.enqueue_many([record.prepare(k * 10_000 + 5_000 + n)
-                                      for n in range(batch)])
+            await queue.enqueue_many([record.prepare(k * 10_000 + 5_000 + n) for n in range(batch)])
 
         await asyncio.gather(*(one(k) for k in range(producers)))
     return producers * (singles + batch)
 
 
 def test_producers_and_workers_work_through_transaction_pooling(
-        pooled: str, tmp_path: Path) -> None:
+    pooled: str, tmp_path: Path
+) -> None:
     """Six producers and two worker processes share three server sessions:
     every job is enqueued and runs exactly once."""
     count = run(_produce(pooled))
     record_file = tmp_path / "record.txt"
-    workers = [WorkerProcess(pooled, record_file, "--burst", "--concurrency", "20")
-               for _ in range(2)]
+    workers = [
+        WorkerProcess(pooled, record_file, "--burst", "--concurrency", "20") for _ in range(2)
+    ]
     for worker in workers:
         assert worker.wait(120) == 0, worker.output()
     done = done_counts(record_file)
@@ -99,7 +101,8 @@ def test_without_the_option_asyncpg_breaks_behind_the_proxy(bouncer: PgBouncer) 
 
 @pytest.mark.parametrize("listen", ["direct LISTEN", "probe"])
 def test_an_idle_worker_behind_the_proxy_wakes_for_a_new_job(
-        pooled: str, tmp_path: Path, listen: str) -> None:
+    pooled: str, tmp_path: Path, listen: str
+) -> None:
     args = ["--listen-dsn", direct()] if listen == "direct LISTEN" else []
     record_file = tmp_path / "record.txt"
     worker = WorkerProcess(pooled, record_file, "--poll-interval", "30", *args)

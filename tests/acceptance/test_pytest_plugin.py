@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-APP = '''
+APP = """
 import aqueue
 
 queue = aqueue.Queue("postgresql://nobody@127.0.0.1:1/never-used")
@@ -15,9 +15,9 @@ queue = aqueue.Queue("postgresql://nobody@127.0.0.1:1/never-used")
 @queue.task(name="greet")
 async def greet(name: str) -> str:
     return f"hello {name}"
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import aqueue
 import app_module
 from tests.counting import pending
@@ -35,15 +35,20 @@ async def test_each_test_starts_empty(aqueue_queue):
 async def test_eager(aqueue_eager):
     job = await app_module.greet.enqueue("bo")
     assert await job.result(timeout=0) == "hello bo"
-'''
+"""
 
 
 def run_pytest(project: Path, ini: str) -> subprocess.CompletedProcess[str]:
     (project / "app_module.py").write_text(APP)
     (project / "test_app.py").write_text(TESTS)
     (project / "pytest.ini").write_text(ini)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=project, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_plugin_gives_the_app_queue_on_a_test_database(tmp_path: Path) -> None:

@@ -33,8 +33,19 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "AQUEUE_DSN": dsn, "AQUEUE_TRIGGER_TOKEN": TOKEN}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "examples.serverless.app:app", "--port", str(port),
-         "--log-level", "warning"], cwd=ROOT, env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "examples.serverless.app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -55,8 +66,11 @@ async def test_the_scheduled_handler_drains_the_queue(served: str) -> None:
     producer = aqueue.Queue(served)
     async with producer:
         jobs = await producer.enqueue_many(
-            [producer.task_named("serverless.resize").prepare(f"img{i}.png", 320)
-             for i in range(120)])
+            [
+                producer.task_named("serverless.resize").prepare(f"img{i}.png", 320)
+                for i in range(120)
+            ]
+        )
     # The handler blocks (urllib), as on a function platform: run it in a thread.
     outcome = await asyncio.to_thread(scheduler.handler, {}, None)
     assert outcome == {"processed": 120, "pending": 0}

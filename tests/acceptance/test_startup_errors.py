@@ -11,8 +11,9 @@ from tests.databases import TestDatabase, admin, fresh_database
 
 
 def _worker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WORKER, *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env=env)
+    return subprocess.run(
+        [WORKER, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -23,35 +24,44 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("dsn", [
-    "postgresql://app:hunter2@127.0.0.1:1/app",
-    "mysql://app:hunter2@127.0.0.1:1/app",
-    "redis://app:hunter2@localhost/0",
-    "postgresql://app:hunter2@127.0.0.1:notaport/app",
-    # Passwords with URL delimiters, not percent-encoded, and in the query.
-    "postgresql://app:hun/ter2#x@127.0.0.1:1/app",
-    "mysql://app:p#hunter2/x?y@127.0.0.1:1/app",
-    "postgresql://app@127.0.0.1:1/app?password=hunter2",
-    "mysql://app@127.0.0.1:1/app?sslmode=require&password=hunter2",
-])
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://app:hunter2@127.0.0.1:1/app",
+        "mysql://app:hunter2@127.0.0.1:1/app",
+        "redis://app:hunter2@localhost/0",
+        "postgresql://app:hunter2@127.0.0.1:notaport/app",
+        # Passwords with URL delimiters, not percent-encoded, and in the query.
+        "postgresql://app:hun/ter2#x@127.0.0.1:1/app",
+        "mysql://app:p#hunter2/x?y@127.0.0.1:1/app",
+        "postgresql://app@127.0.0.1:1/app?password=hunter2",
+        "mysql://app@127.0.0.1:1/app?sslmode=require&password=hunter2",
+    ],
+)
 def test_unreachable_or_malformed_dsn(dsn: str) -> None:
     line = _one_line(_worker("tests.apps.recording:queue", "--dsn", dsn))
     assert line.startswith("aqueue-worker: error:")
     assert "hunter2" not in line and "ter2" not in line
 
 
-@pytest.mark.parametrize(("database", "option", "expected"), [
-    ("postgresql", "sslmode=require", "rejected SSL upgrade"),
-    ("mysql", "ssl_mode=required", "TLS was required"),
-    ("mysql", "ssl_mode=preferred", "ssl_mode=preferred cannot be honoured"),
-    ("postgresql", "sslmod=require", "unknown postgresql DSN option 'sslmod'"),
-], indirect=["database"])
-def test_dsn_options_reach_the_driver_or_are_refused(database: TestDatabase, option: str,
-                                                    expected: str) -> None:
+@pytest.mark.parametrize(
+    ("database", "option", "expected"),
+    [
+        ("postgresql", "sslmode=require", "rejected SSL upgrade"),
+        ("mysql", "ssl_mode=required", "TLS was required"),
+        ("mysql", "ssl_mode=preferred", "ssl_mode=preferred cannot be honoured"),
+        ("postgresql", "sslmod=require", "unknown postgresql DSN option 'sslmod'"),
+    ],
+    indirect=["database"],
+)
+def test_dsn_options_reach_the_driver_or_are_refused(
+    database: TestDatabase, option: str, expected: str
+) -> None:
     """TLS settings are never dropped: against these servers (TLS off) asking for
     it fails clearly, and a misspelt option is named."""
-    line = _one_line(_worker("tests.apps.recording:queue", "--burst",
-                             "--dsn", f"{database.dsn}?{option}"))
+    line = _one_line(
+        _worker("tests.apps.recording:queue", "--burst", "--dsn", f"{database.dsn}?{option}")
+    )
     assert expected in line, line
 
 
@@ -66,11 +76,16 @@ def test_the_start_line_hides_the_password(database: TestDatabase, tmp_path: obj
     if database.backend == "mysql":
         # A user with that password: connecting proves it was sent intact.
         user = "aqueue_pw"
-        admin("mysql", f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{secret}'",
-              f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'")
+        admin(
+            "mysql",
+            f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{secret}'",
+            f"GRANT ALL ON `{parsed.database}`.* TO '{user}'@'%'",
+        )
     port = f":{parsed.port}" if parsed.port else ""
-    dsn = (f"{parsed.scheme}://{user}:{secret}@{parsed.host}{port}/{parsed.database}"
-           "?application_name=aqueue-test&connect_timeout=5")
+    dsn = (
+        f"{parsed.scheme}://{user}:{secret}@{parsed.host}{port}/{parsed.database}"
+        "?application_name=aqueue-test&connect_timeout=5"
+    )
     # (PostgreSQL here trusts local connections and ignores the password.)
     result = _worker("tests.apps.recording:queue", "--burst", "--dsn", dsn)
     assert result.returncode == 0, result.stderr

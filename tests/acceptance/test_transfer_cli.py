@@ -58,8 +58,12 @@ def test_export_then_import_twice(db: TestDatabase, tmp_path: Path) -> None:
     assert "imported 6 jobs; 0 already there" in first.stderr
     again = admin("import", "--dsn", target, stdin=exported.stdout)
     assert again.returncode == 0 and "imported 0 jobs; 6 already there" in again.stderr
-    bad = admin("import", "--dsn", f"sqlite:///{tmp_path / 'other.db'}",
-                stdin=lines[0] + "\n{broken\n" + lines[1] + "\n")
+    bad = admin(
+        "import",
+        "--dsn",
+        f"sqlite:///{tmp_path / 'other.db'}",
+        stdin=lines[0] + "\n{broken\n" + lines[1] + "\n",
+    )
     assert bad.returncode == 1
     assert "imported 2 jobs" in bad.stderr and "refused line 2:" in bad.stderr
     only_failed = admin("export", "--dsn", db.dsn, "--status", "failed")
@@ -68,15 +72,17 @@ def test_export_then_import_twice(db: TestDatabase, tmp_path: Path) -> None:
 
 
 def test_copy_sqlite_to_the_server_and_refuse_running_jobs(
-        db: TestDatabase, tmp_path: Path) -> None:
+    db: TestDatabase, tmp_path: Path
+) -> None:
     source = f"sqlite:///{tmp_path / 'app.db'}"
     run(_jobs(source))
     run(_claim_one(source))
     refused = admin("copy", "--from", source, "--to", db.dsn)
     assert refused.returncode == 1
     assert "1 jobs are running" in refused.stderr and "--running-as-queued" in refused.stderr
-    copied = admin("copy", "--from", source, "--to", db.dsn, "--running-as-queued",
-                   "--batch-size", "2")
+    copied = admin(
+        "copy", "--from", source, "--to", db.dsn, "--running-as-queued", "--batch-size", "2"
+    )
     assert copied.returncode == 0, copied.stderr
     assert "7 jobs; 0 already there" in copied.stderr
     status = json.loads(admin("status", "--dsn", db.dsn, "--json").stdout)
@@ -88,16 +94,26 @@ def test_copy_sqlite_to_the_server_and_refuse_running_jobs(
 
 
 def test_import_reports_every_refused_line_and_strict_imports_nothing(
-        db: TestDatabase, tmp_path: Path) -> None:
+    db: TestDatabase, tmp_path: Path
+) -> None:
     run(_jobs(db.dsn))
     lines = admin("export", "--dsn", db.dsn).stdout.splitlines()
     dump = tmp_path / "jobs.jsonl"
     # Line 2 is not UTF-8, line 4 is nested too deeply, line 6 has a worker
     # name no database column holds: reported by number, the rest go in.
-    dump.write_bytes(b"\n".join([lines[0].encode(), b"\xff\xfe{", lines[1].encode(),
-                                 b"[" * 100_000, lines[2].encode(),
-                                 json.dumps({**json.loads(lines[3]),
-                                             "worker": "w" * 300}).encode()]) + b"\n")
+    dump.write_bytes(
+        b"\n".join(
+            [
+                lines[0].encode(),
+                b"\xff\xfe{",
+                lines[1].encode(),
+                b"[" * 100_000,
+                lines[2].encode(),
+                json.dumps({**json.loads(lines[3]), "worker": "w" * 300}).encode(),
+            ]
+        )
+        + b"\n"
+    )
     target = f"sqlite:///{tmp_path / 'target.db'}"
     strict = admin("import", "--strict", "--dsn", target, str(dump))
     assert strict.returncode == 1 and "nothing was imported (--strict)" in strict.stderr
@@ -118,15 +134,24 @@ def test_a_closed_pipe_ends_a_listing_quietly(db: TestDatabase) -> None:
 
     async def many() -> None:
         async with aqueue.Queue(db.dsn) as queue:
-            await queue.enqueue_many([queue.task_named("big").prepare("x" * 200)
-                                      for _ in range(3000)])
+            await queue.enqueue_many(
+                [queue.task_named("big").prepare("x" * 200) for _ in range(3000)]
+            )
 
     run(many())  # more than a pipe holds: the command is still writing when head exits
     for command in ("jobs --limit 3000", "export"):
-        done = subprocess.run(f"{ADMIN} {command} --dsn '{db.dsn}' | head -c 1 >/dev/null; "
-                              f"echo \"rc=${{PIPESTATUS[0]}}\"", shell=True, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60,
-                              executable="/bin/bash")
-        assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, \
-            (command, done.stderr)
+        done = subprocess.run(
+            f"{ADMIN} {command} --dsn '{db.dsn}' | head -c 1 >/dev/null; "
+            f'echo "rc=${{PIPESTATUS[0]}}"',
+            shell=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            executable="/bin/bash",
+        )
+        assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, (
+            command,
+            done.stderr,
+        )
         assert done.stdout.strip() in ("rc=0", "rc=141"), (command, done.stdout)

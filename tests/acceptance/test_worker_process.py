@@ -27,16 +27,17 @@ from tests.databases import TestDatabase
 
 
 @pytest.mark.parametrize("prefetch", ["default", "0"])
-def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path,
-                                       prefetch: str) -> None:
+def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path, prefetch: str) -> None:
     """(a) SIGKILL a worker while jobs run; a new worker finishes everything and the
     jobs that were killed ran again as attempt 2."""
     ids = run(enqueue_records(db.dsn, 30, sleep=0.5))
     ahead = [] if prefetch == "default" else ["--prefetch", prefetch]
-    first = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "2",
-                          "--poll-interval", "0.2", *ahead)
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 15, 30,
-               "jobs to start")
+    first = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "10", "--lease", "2", "--poll-interval", "0.2", *ahead
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 15, 30, "jobs to start"
+    )
     first.kill()
     before = records(record_file)
     started = {j for k, j, _ in before if k == "start"}
@@ -44,12 +45,15 @@ def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path,
     killed = started - finished
     assert killed, "the kill should have interrupted running jobs"
 
-    second = WorkerProcess(db.dsn, record_file, "--concurrency", "10", "--lease", "2",
-                           "--poll-interval", "0.2")
+    second = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "10", "--lease", "2", "--poll-interval", "0.2"
+    )
     try:
-        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
-                               for j in run(statuses(db.dsn)).values()), 60,
-                   "every job to succeed")
+        wait_until(
+            lambda: all(j.status == JobStatus.SUCCEEDED for j in run(statuses(db.dsn)).values()),
+            60,
+            "every job to succeed",
+        )
     finally:
         assert second.stop() == 0
     jobs = run(statuses(db.dsn))
@@ -70,34 +74,42 @@ def test_sigkill_mid_job_loses_nothing(db: TestDatabase, record_file: Path,
     assert set(done_counts(record_file)) == set(ids)
 
 
-def test_a_sigkilled_workers_jobs_do_not_wait_for_its_lease(db: TestDatabase,
-                                                            record_file: Path) -> None:
+def test_a_sigkilled_workers_jobs_do_not_wait_for_its_lease(
+    db: TestDatabase, record_file: Path
+) -> None:
     """A worker of the same node sees the killed worker's pid gone in the registry
     and puts its jobs back long before their 60 s leases run out."""
     ids = run(enqueue_records(db.dsn, 3, sleep=5))
-    first = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "60",
-                          "--poll-interval", "0.2")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 3, 30,
-               "jobs to start")
+    first = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "3", "--lease", "60", "--poll-interval", "0.2"
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) == 3, 30, "jobs to start"
+    )
     first.kill()
     killed_at = time.monotonic()
-    second = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "2",
-                           "--poll-interval", "0.2")
+    second = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "3", "--lease", "2", "--poll-interval", "0.2"
+    )
     try:
-        wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 6, 30,
-                   "the killed jobs to start again")
+        wait_until(
+            lambda: sum(k == "start" for k, _, _ in records(record_file)) == 6,
+            30,
+            "the killed jobs to start again",
+        )
         rescued_after = time.monotonic() - killed_at
-        wait_until(lambda: all(j.status == JobStatus.SUCCEEDED
-                               for j in run(statuses(db.dsn)).values()), 30,
-                   "every job to succeed")
+        wait_until(
+            lambda: all(j.status == JobStatus.SUCCEEDED for j in run(statuses(db.dsn)).values()),
+            30,
+            "every job to succeed",
+        )
     finally:
         assert second.stop() == 0
     assert rescued_after < 30, rescued_after  # the leases had 60 s left
     jobs = run(statuses(db.dsn))
     for job_id in ids:
         assert jobs[job_id].attempts == 2
-        assert [(a.outcome, a.error) for a in jobs[job_id].history] == [
-            ("rescued", "WorkerGone")]
+        assert [(a.outcome, a.error) for a in jobs[job_id].history] == [("rescued", "WorkerGone")]
     assert "died or stopped renewing" in second.output()
 
 
@@ -107,8 +119,7 @@ def test_three_workers_run_each_job_exactly_once(db: TestDatabase, record_file: 
     # take to start even on a loaded machine, so the work is always shared.
     ids = run(enqueue_records(db.dsn, 3000, sleep=0.01))
     workers = [
-        WorkerProcess(db.dsn, record_file, "--concurrency", "20", "--burst")
-        for _ in range(3)
+        WorkerProcess(db.dsn, record_file, "--concurrency", "20", "--burst") for _ in range(3)
     ]
     for worker in workers:
         assert worker.wait(240) == 0, worker.output()
@@ -126,10 +137,10 @@ def test_three_workers_run_each_job_exactly_once(db: TestDatabase, record_file: 
 def test_sigterm_lets_running_jobs_finish(db: TestDatabase, record_file: Path) -> None:
     """(c) SIGTERM: running jobs finish within the shutdown timeout, exit 0, nothing lost."""
     ids = run(enqueue_records(db.dsn, 20, sleep=1.0))
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "5",
-                           "--shutdown-timeout", "20")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 5, 30,
-               "jobs to start")
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "5", "--shutdown-timeout", "20")
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 5, 30, "jobs to start"
+    )
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0, worker.output()
     jobs = run(statuses(db.dsn))
@@ -143,10 +154,10 @@ def test_sigterm_lets_running_jobs_finish(db: TestDatabase, record_file: Path) -
 def test_sigterm_hands_back_jobs_at_the_deadline(db: TestDatabase, record_file: Path) -> None:
     """(c) Jobs still running at the shutdown deadline are handed back, then run again."""
     ids = run(enqueue_records(db.dsn, 4, sleep=3.0))
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "4",
-                           "--shutdown-timeout", "0.5")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) == 4, 30,
-               "jobs to start")
+    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "4", "--shutdown-timeout", "0.5")
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) == 4, 30, "jobs to start"
+    )
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0, worker.output()
     assert "handed back 4 unfinished jobs" in worker.output()
@@ -186,7 +197,8 @@ def test_an_idle_worker_wakes_for_a_new_job(db: TestDatabase, record_file: Path)
                 record = queue.task_named("record")
                 began = time.monotonic()
                 delayed, due, _ = await queue.enqueue_many(
-                    [record.using(delay=0.5).prepare(2), record.prepare(3), record.prepare(4)])
+                    [record.using(delay=0.5).prepare(2), record.prepare(3), record.prepare(4)]
+                )
                 await due.result(timeout=1.0)
                 first = time.monotonic() - began
                 await delayed.result(timeout=2.0)
@@ -198,8 +210,9 @@ def test_an_idle_worker_wakes_for_a_new_job(db: TestDatabase, record_file: Path)
         assert worker.stop() == 0
 
 
-def test_a_blocked_lone_worker_never_runs_its_jobs_twice(db: TestDatabase,
-                                                         record_file: Path) -> None:
+def test_a_blocked_lone_worker_never_runs_its_jobs_twice(
+    db: TestDatabase, record_file: Path
+) -> None:
     """time.sleep() longer than the lease inside async code, no other worker:
     every job runs once and succeeds, and the log names the blocked loop."""
     from tests.apps.recording import blocking
@@ -211,15 +224,24 @@ def test_a_blocked_lone_worker_never_runs_its_jobs_twice(db: TestDatabase,
         return [job.id for job in jobs]
 
     ids = run(enqueue())
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "3", "--lease", "1.5",
-                           "--poll-interval", "0.2", "--burst")
+    worker = WorkerProcess(
+        db.dsn,
+        record_file,
+        "--concurrency",
+        "3",
+        "--lease",
+        "1.5",
+        "--poll-interval",
+        "0.2",
+        "--burst",
+    )
     assert worker.wait(60) == 0, worker.output()
-    starts = [(job_id, attempt) for kind, job_id, attempt in records(record_file)
-              if kind == "start"]
+    starts = [
+        (job_id, attempt) for kind, job_id, attempt in records(record_file) if kind == "start"
+    ]
     assert sorted(starts) == sorted((job_id, 1) for job_id in ids), worker.output()
     jobs = run(statuses(db.dsn))
-    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1
-               for i in ids), jobs
+    assert all(jobs[i].status == JobStatus.SUCCEEDED and jobs[i].attempts == 1 for i in ids), jobs
     assert "the event loop was blocked for" in worker.output()
 
 
@@ -227,21 +249,32 @@ def test_aqueue_workers_lists_live_and_dead_workers(db: TestDatabase, record_fil
     from tests.acceptance.helpers import ADMIN, ROOT
 
     def listed() -> list[dict[str, Any]]:
-        out = subprocess.run([ADMIN, "workers", "--json", "--dsn", db.dsn], cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [ADMIN, "workers", "--json", "--dsn", db.dsn],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         return list(json.loads(out.stdout))
 
     ids = run(enqueue_records(db.dsn, 2, sleep=30))
-    worker = WorkerProcess(db.dsn, record_file, "--concurrency", "2", "--lease", "1",
-                           "--poll-interval", "0.2")
-    wait_until(lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 2, 30,
-               "jobs to start")
+    worker = WorkerProcess(
+        db.dsn, record_file, "--concurrency", "2", "--lease", "1", "--poll-interval", "0.2"
+    )
+    wait_until(
+        lambda: sum(k == "start" for k, _, _ in records(record_file)) >= 2, 30, "jobs to start"
+    )
     [me] = [w for w in listed() if w["pid"] == worker.proc.pid]
     assert me["status"] == "running" and sorted(me["running_jobs"]) == sorted(ids)
-    table = subprocess.run([ADMIN, "workers", "--dsn", db.dsn], cwd=ROOT, capture_output=True,
-                           text=True, timeout=60).stdout
+    table = subprocess.run(
+        [ADMIN, "workers", "--dsn", db.dsn], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
     assert str(me["name"]) in table and ids[0] in table
     worker.kill()
-    wait_until(lambda: [w["status"] for w in listed() if w["pid"] == worker.proc.pid]
-               == ["dead"], 10, "the killed worker to show as dead")
+    wait_until(
+        lambda: [w["status"] for w in listed() if w["pid"] == worker.proc.pid] == ["dead"],
+        10,
+        "the killed worker to show as dead",
+    )

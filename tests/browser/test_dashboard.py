@@ -43,9 +43,12 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 _missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(p)]
 if webdriver is None or _missing:
-    why = ("selenium is not installed" if webdriver is None
-           else f"Chromium is not installed ({', '.join(_missing)} missing; "
-                "apt-get install chromium chromium-driver)")
+    why = (
+        "selenium is not installed"
+        if webdriver is None
+        else f"Chromium is not installed ({', '.join(_missing)} missing; "
+        "apt-get install chromium chromium-driver)"
+    )
     if IN_CI:
         raise RuntimeError(f"the browser tests must run in CI: {why}")
     pytest.skip(why, allow_module_level=True)
@@ -67,9 +70,12 @@ def server(dsn: str, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = open(tmp_path / "dashboard.log", "wb")
     proc = subprocess.Popen(
-        [ADMIN, "dashboard", "--dsn", dsn, "--port", str(port)], cwd=ROOT,
-        env={**os.environ, "AQUEUE_DASHBOARD_TOKEN": TOKEN}, stdout=log,
-        stderr=subprocess.STDOUT)
+        [ADMIN, "dashboard", "--dsn", dsn, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "AQUEUE_DASHBOARD_TOKEN": TOKEN},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -91,10 +97,18 @@ def server(dsn: str, tmp_path: Path) -> Iterator[str]:
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
@@ -124,8 +138,9 @@ def _seed(dsn: str, flag: Path) -> dict[str, str]:
         async with queue:
             await queue.migrate()
             ids = {}
-            ids["failed"] = (await queue.enqueue(
-                "flaky", str(flag), "<script>document.title='pwned'</script>")).id
+            ids["failed"] = (
+                await queue.enqueue("flaky", str(flag), "<script>document.title='pwned'</script>")
+            ).id
             for n in range(3):
                 await queue.enqueue("record", n)
             return ids
@@ -148,8 +163,10 @@ def _wait(driver: WebDriver, timeout: float = 20) -> WebDriverWait[WebDriver]:
 
 
 def _wait_text(driver: WebDriver, css: str, text: str, timeout: float = 20) -> None:
-    _wait(driver, timeout).until(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text,
-                                 f"{text!r} never appeared in {css}")
+    _wait(driver, timeout).until(
+        lambda d: text in d.find_element(By.CSS_SELECTOR, css).text,
+        f"{text!r} never appeared in {css}",
+    )
 
 
 def _click(driver: WebDriver, css: str) -> None:
@@ -160,8 +177,9 @@ def _click(driver: WebDriver, css: str) -> None:
     _wait(driver, 10).until(click, f"could not click {css}")
 
 
-def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
-                                    tmp_path: Path) -> None:
+def test_the_dashboard_in_a_browser(
+    server: str, browser: WebDriver, dsn: str, tmp_path: Path
+) -> None:
     flag = tmp_path / "flag"
     ids = _seed(dsn, flag)
     worker = WorkerProcess(dsn, tmp_path / "record.txt", "--poll-interval", "0.2")
@@ -180,8 +198,12 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         browser.get(server + "/")
         _wait_text(browser, "#queues", "default")
         _wait(browser, 30).until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] td:nth-child(5)")
-            .text == "1", "the failed job never showed on the overview")
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, "tr[data-queue='default'] td:nth-child(5)").text
+                == "1"
+            ),
+            "the failed job never showed on the overview",
+        )
         shots.take("overview")
 
         # The jobs list, filtered to failed jobs through the form.
@@ -189,8 +211,12 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         Select(browser.find_element(By.NAME, "status")).select_by_visible_text("failed")
         browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
         WebDriverWait(browser, 10).until(lambda d: "status=failed" in d.current_url)
-        listed = _wait(browser).until(lambda d: [
-            r.get_attribute("data-id") for r in d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")])
+        listed = _wait(browser).until(
+            lambda d: [
+                r.get_attribute("data-id")
+                for r in d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
+            ]
+        )
         assert listed == [ids["failed"]]
         shots.take("jobs")
 
@@ -218,8 +244,10 @@ def test_the_dashboard_in_a_browser(server: str, browser: WebDriver, dsn: str,
         shots.take("overview-paused")
         _click(browser, "tr[data-queue='default'] button.pause-resume")
         _wait(browser, 10).until(
-            lambda d: "paused" not in d.find_element(
-                By.CSS_SELECTOR, "tr[data-queue='default']").text)
+            lambda d: (
+                "paused" not in d.find_element(By.CSS_SELECTOR, "tr[data-queue='default']").text
+            )
+        )
         assert _paused(dsn) == []
 
         # The workers page shows the running worker.

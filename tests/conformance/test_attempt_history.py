@@ -26,7 +26,8 @@ async def test_retries_keep_each_attempt(queue: aqueue.Queue) -> None:
     assert info.status == JobStatus.SUCCEEDED and info.attempts == 3
     assert [(a.attempt, a.outcome, a.error, a.message) for a in info.history] == [
         (1, "retried", "ValueError", "<b>not yet</b> 1"),
-        (2, "retried", "ValueError", "<b>not yet</b> 2")]
+        (2, "retried", "ValueError", "<b>not yet</b> 2"),
+    ]
     first, second = info.history
     assert first.started_at is not None and first.ended_at is not None
     assert first.started_at <= first.ended_at <= second.started_at  # type: ignore[operator]
@@ -58,18 +59,20 @@ async def test_rescue_and_retry_by_hand_are_kept(queue: aqueue.Queue) -> None:
     info = await job.refresh()
     assert info.status == JobStatus.FAILED
     assert [(a.attempt, a.outcome, a.error) for a in info.history] == [
-        (1, "rescued", "LeaseExpired")]
+        (1, "rescued", "LeaseExpired")
+    ]
     assert info.history[0].message == "worker ghost"
     assert await queue.jobs.retry(job.id)
     info = await job.refresh()
     assert [(a.attempt, a.outcome, a.error) for a in info.history] == [
-        (1, "rescued", "LeaseExpired"), (2, "retried by hand", "RuntimeError")]
+        (1, "rescued", "LeaseExpired"),
+        (2, "retried by hand", "RuntimeError"),
+    ]
     assert len(info.history[1].message or "") == 500  # long messages are cut
     assert info.started_at is None and info.attempts == 0
 
 
-async def test_a_job_cancelled_before_it_ran_retries_without_an_entry(
-        queue: aqueue.Queue) -> None:
+async def test_a_job_cancelled_before_it_ran_retries_without_an_entry(queue: aqueue.Queue) -> None:
     @queue.task(name="never")
     async def never() -> None:
         return None
@@ -81,7 +84,8 @@ async def test_a_job_cancelled_before_it_ran_retries_without_an_entry(
 
 
 async def test_an_error_message_holding_nul_is_retried_and_retried_by_hand(
-        queue: aqueue.Queue) -> None:
+    queue: aqueue.Queue,
+) -> None:
     # Regression: on PostgreSQL the history entry went through jsonb, which
     # refuses \u0000, so such a retry was lost (stored as UnstorableOutcome).
     @queue.task(name="nul", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))

@@ -38,6 +38,7 @@ async def test_oversized_payload_is_refused(database: object) -> None:
     assert isinstance(database, TestDatabase)
     q = aqueue.Queue(database.dsn, max_payload_bytes=1000)
     async with q:
+
         @q.task(name="big")
         async def big(data: str) -> None:
             return None
@@ -48,12 +49,15 @@ async def test_oversized_payload_is_refused(database: object) -> None:
         assert await pending(q) == 1
 
 
-@pytest.mark.parametrize("name", [
-    "q'; DROP TABLE aqueue_jobs; --",
-    'quote"s and `ticks` and \\ backslash',
-    "файлы ✓ 队列 🚀",
-    "semi;colon",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "q'; DROP TABLE aqueue_jobs; --",
+        'quote"s and `ticks` and \\ backslash',
+        "файлы ✓ 队列 🚀",
+        "semi;colon",
+    ],
+)
 async def test_hostile_names_round_trip(queue: aqueue.Queue, name: str) -> None:
     @queue.task(name=name, queue=name)
     async def odd(x: str) -> str:
@@ -125,8 +129,12 @@ async def test_system_exit_fails_one_job_not_the_worker(queue: aqueue.Queue) -> 
         raise SystemExit(f"imported {name}")
 
     queue.task_resolver = resolver
-    jobs = [await quits.enqueue(), await quits_in_a_thread.enqueue(),
-            await queue.enqueue("some.module.task"), await fine.enqueue()]
+    jobs = [
+        await quits.enqueue(),
+        await quits_in_a_thread.enqueue(),
+        await queue.enqueue("some.module.task"),
+        await fine.enqueue(),
+    ]
     assert await queue.drain() == 4
     ended = [await job.refresh() for job in jobs]
     assert [j.status.value for j in ended] == ["failed", "failed", "failed", "succeeded"]

@@ -39,8 +39,7 @@ async def test_rescue_of_a_cancelled_job_ends_it(queue: aqueue.Queue) -> None:
 
 async def test_retry_of_a_cancelled_job_ends_it(queue: aqueue.Queue) -> None:
     job = await _claimed(queue, "w", 30)
-    retry = Outcome(job.id, 1, JobStatus.QUEUED, error='{"type":"E","message":"m"}',
-                    retry_delay=0)
+    retry = Outcome(job.id, 1, JobStatus.QUEUED, error='{"type":"E","message":"m"}', retry_delay=0)
     assert await queue.backend.complete_jobs("w", [retry]) == []
     assert (await job.refresh()).status == JobStatus.CANCELLED
     assert await queue.process(5) == 0

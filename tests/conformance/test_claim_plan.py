@@ -23,8 +23,9 @@ from tests.counting import totals
 from tests.raw import raw
 
 
-async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
-                    analyze: bool = False) -> tuple[list[Any], list[str]]:
+async def _pg_plans(
+    queue: aqueue.Queue, sql: str, *args: Any, analyze: bool = False
+) -> tuple[list[Any], list[str]]:
     """Run ``sql`` in a transaction rolled back; its rows and the plans
     auto_explain reported for the statements it ran, nested ones (inside
     aqueue's functions) included."""
@@ -37,9 +38,11 @@ async def _pg_plans(queue: aqueue.Queue, sql: str, *args: Any,
 
         conn.add_log_listener(notes_listener)
         await conn.execute("LOAD 'auto_explain'")
-        await conn.execute("SET auto_explain.log_min_duration = 0; "
-                           "SET auto_explain.log_nested_statements = on; "
-                           "SET client_min_messages = log")
+        await conn.execute(
+            "SET auto_explain.log_min_duration = 0; "
+            "SET auto_explain.log_nested_statements = on; "
+            "SET client_min_messages = log"
+        )
         if analyze:
             await conn.execute("SET auto_explain.log_analyze = on")
         transaction = conn.transaction()
@@ -68,8 +71,10 @@ async def _claim_plan(queue: aqueue.Queue) -> str:
         if queue.dialect == "mysql":
             rows = await sql.fetch("EXPLAIN " + _sql(queue, "select_claimable"), [5])
             return " ".join(f"key={r[5]} extra={r[9]}" for r in rows)
-        rows = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"), {
-            "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+        rows = await sql.fetch(
+            "EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"),
+            {"worker": "plan", "lease": 30.0, "limit": 5, "queues": None},
+        )
         return " / ".join(str(r[-1]) for r in rows)
 
 
@@ -103,14 +108,19 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
     claimed = await backend.claim_jobs("plan", None, 50, 30.0)
     ids = [job.id for job in claimed]
     if queue.dialect == "postgresql":
-        _, notes = await _pg_plans(queue, "SELECT * FROM aqueue_renew('plan', 30, $1::uuid[])",
-                                   ids)
+        _, notes = await _pg_plans(queue, "SELECT * FROM aqueue_renew('plan', 30, $1::uuid[])", ids)
         renew = "\n".join(n for n in notes if "ANY(p_ids)" in n)
         _, notes = await _pg_plans(
-            queue, "SELECT * FROM aqueue_complete('plan', $1::uuid[], $2::integer[], "
+            queue,
+            "SELECT * FROM aqueue_complete('plan', $1::uuid[], $2::integer[], "
             "$3::text[], $4::text[], $5::text[], $6::float8[])",
-            ids, [job.attempts for job in claimed], ["succeeded"] * 50, ["null"] * 50,
-            [None] * 50, [0.0] * 50)
+            ids,
+            [job.attempts for job in claimed],
+            ["succeeded"] * 50,
+            ["null"] * 50,
+            [None] * 50,
+            [0.0] * 50,
+        )
         complete = "\n".join(n for n in notes if "unnest(p_ids" in n)
         for plan in (renew, complete):
             assert "aqueue_jobs_pkey" in plan, plan
@@ -120,29 +130,53 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
         # renewal may range over the running rows instead (MariaDB counts
         # both ranges by index dives, so stale statistics cannot mislead it).
         async with raw(queue) as sql:
-            plan_of_complete = await sql.fetch("EXPLAIN " + _sql(queue, "complete_job"), {
-                "result": "null", "error": None, "status": "succeeded", "delay_us": 0,
-                "id": ids[0], "attempts": claimed[0].attempts, "worker": "plan"})
+            plan_of_complete = await sql.fetch(
+                "EXPLAIN " + _sql(queue, "complete_job"),
+                {
+                    "result": "null",
+                    "error": None,
+                    "status": "succeeded",
+                    "delay_us": 0,
+                    "id": ids[0],
+                    "attempts": claimed[0].attempts,
+                    "worker": "plan",
+                },
+            )
             plan_of_renew = await sql.fetch(
                 "EXPLAIN " + _sql(queue, "renew_leases", ids=", ".join(["%s"] * 50)),
-                [30_000_000, "plan", *ids])
-        assert [(r[3], r[5]) for r in plan_of_complete] == [("range", "PRIMARY")], \
-            plan_of_complete
+                [30_000_000, "plan", *ids],
+            )
+        assert [(r[3], r[5]) for r in plan_of_complete] == [("range", "PRIMARY")], plan_of_complete
         assert [r[3] for r in plan_of_renew] == ["range"], plan_of_renew
     else:
         async with raw(queue) as sql:
-            plans = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "complete_job"), {
-                "id": ids[0], "attempts": claimed[0].attempts, "status": "succeeded",
-                "result": "null", "error": None, "retry_delay": 0.0, "worker": "plan"})
-            plans += await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "renew_leases"), {
-                "worker": "plan", "lease": 30.0, "ids": json.dumps(ids)})
+            plans = await sql.fetch(
+                "EXPLAIN QUERY PLAN " + _sql(queue, "complete_job"),
+                {
+                    "id": ids[0],
+                    "attempts": claimed[0].attempts,
+                    "status": "succeeded",
+                    "result": "null",
+                    "error": None,
+                    "retry_delay": 0.0,
+                    "worker": "plan",
+                },
+            )
+            plans += await sql.fetch(
+                "EXPLAIN QUERY PLAN " + _sql(queue, "renew_leases"),
+                {"worker": "plan", "lease": 30.0, "ids": json.dumps(ids)},
+            )
         searches = [str(r[-1]) for r in plans if "aqueue_jobs" in str(r[-1])]
         assert searches and all("sqlite_autoindex_aqueue_jobs" in p for p in searches), plans
     # And the plans write what they should: every held job renewed, then completed.
     assert len(await backend.renew_leases("plan", ids, 30.0)) == 50
-    assert await backend.complete_jobs("plan", [
-        Outcome(job.id, job.attempts, JobStatus.SUCCEEDED, result="null") for job in claimed
-    ]) == []
+    assert (
+        await backend.complete_jobs(
+            "plan",
+            [Outcome(job.id, job.attempts, JobStatus.SUCCEEDED, result="null") for job in claimed],
+        )
+        == []
+    )
     assert (await totals(queue))["default"]["succeeded"] == 50
 
 
@@ -150,6 +184,7 @@ async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue
     """Regression: limited jobs were in the claim index, so a backlog of them
     held back at the head of the queue was walked past by every ordinary claim
     (5,000 made each ~10x slower). Now the ordinary claim never reads them."""
+
     @queue.task(name="held", concurrency=1)
     async def held(n: int) -> None: ...
 
@@ -160,8 +195,9 @@ async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue
     await queue.enqueue_many([free.prepare(n) for n in range(20)])
     backend: Any = queue.backend
     if queue.dialect == "postgresql":
-        claimed, notes = await _pg_plans(queue, "SELECT * FROM aqueue_claim('plan', 5, 30, NULL)",
-                                         analyze=True)
+        claimed, notes = await _pg_plans(
+            queue, "SELECT * FROM aqueue_claim('plan', 5, 30, NULL)", analyze=True
+        )
         assert [r["task"] for r in claimed] == ["free"] * 5
         plan = "\n".join(n for n in notes if "SKIP LOCKED" in n)
         assert "aqueue_jobs_claim" in plan and "Rows Removed by Filter" not in plan, plan
@@ -172,12 +208,16 @@ async def test_the_claim_does_not_walk_past_held_back_limited_jobs(queue: aqueue
         assert walked and max(walked) <= 5, rows[0][0]
     else:
         async with raw(queue) as sql:
-            rows = await sql.fetch("EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"), {
-                "worker": "plan", "lease": 30.0, "limit": 5, "queues": None})
+            rows = await sql.fetch(
+                "EXPLAIN QUERY PLAN " + _sql(queue, "claim_jobs"),
+                {"worker": "plan", "lease": 30.0, "limit": 5, "queues": None},
+            )
             definition = await sql.value(
-                "SELECT sql FROM sqlite_master WHERE name = 'aqueue_jobs_claim'")
-        assert "USING COVERING INDEX aqueue_jobs_claim " in " / ".join(
-            str(r[-1]) for r in rows), rows
+                "SELECT sql FROM sqlite_master WHERE name = 'aqueue_jobs_claim'"
+            )
+        assert "USING COVERING INDEX aqueue_jobs_claim " in " / ".join(str(r[-1]) for r in rows), (
+            rows
+        )
         assert "limit_key IS NULL" in definition, definition
     jobs = await backend.claim_jobs("w", None, 10, 30)
     assert {j.task for j in jobs} == {"free"}

@@ -19,12 +19,17 @@ PG = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 async def _sessions(dsn: str) -> int:
     parsed = parse(dsn)
-    conn = await asyncpg.connect(host=parsed.host, port=parsed.port, user=parsed.user,
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.user, database="postgres"
+    )
     try:
-        return int(await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-            "AND pid <> pg_backend_pid()", parsed.database))
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                "AND pid <> pg_backend_pid()",
+                parsed.database,
+            )
+        )
     finally:
         await conn.close()
 
@@ -79,8 +84,9 @@ async def test_a_listener_that_cannot_listen_is_closed(
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("option", "level"), [("", 2), ("?synchronous=normal", 1)])
-async def test_sqlite_is_durable_unless_told_otherwise(database: object, option: str,
-                                                       level: int) -> None:
+async def test_sqlite_is_durable_unless_told_otherwise(
+    database: object, option: str, level: int
+) -> None:
     from tests.databases import TestDatabase
 
     assert isinstance(database, TestDatabase)

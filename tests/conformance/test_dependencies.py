@@ -123,7 +123,8 @@ async def test_a_failed_parent_cancels_hundreds_of_children(queue: aqueue.Queue)
     step, boom = tasks(queue, ran)
     parent = await boom.enqueue("parent")
     children = await queue.enqueue_many(
-        [step.using(after=[parent]).prepare(f"child {n}") for n in range(300)])
+        [step.using(after=[parent]).prepare(f"child {n}") for n in range(300)]
+    )
     assert await queue.process(10) == 1
     assert ran == ["parent"]
     assert await status(queue, parent) == JobStatus.FAILED

@@ -43,7 +43,8 @@ def tasks(queue: aqueue.Queue, runs: list[str]) -> None:
 async def offers(queue: aqueue.Queue) -> list[str]:
     async with raw(queue) as sql:
         rows = await sql.fetch(
-            "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()")
+            "SELECT worker FROM aqueue_offers WHERE expires_at > clock_timestamp()"
+        )
     return [r[0] for r in rows]
 
 
@@ -55,8 +56,7 @@ async def wait_for_offer(queue: aqueue.Queue, worker: str) -> None:
     raise AssertionError(f"worker {worker} never offered")
 
 
-async def test_an_idle_worker_starts_a_handed_over_job_without_claiming(
-        pg: aqueue.Queue) -> None:
+async def test_an_idle_worker_starts_a_handed_over_job_without_claiming(pg: aqueue.Queue) -> None:
     runs: list[str] = []
     tasks(pg, runs)
     worker = Worker(pg, poll_interval=30, register=False)
@@ -135,8 +135,21 @@ async def test_a_hand_over_heard_late_is_checked_before_it_runs(pg: aqueue.Queue
     try:
         await wait_for_offer(pg, worker.name)
         assert worker.keeper.up_to_date()
-        late = [worker.name, time.monotonic() - 20, gone.id, "mark", "default", 0, "[]", "{}",
-                1, 1, None, time.time(), None]
+        late = [
+            worker.name,
+            time.monotonic() - 20,
+            gone.id,
+            "mark",
+            "default",
+            0,
+            "[]",
+            "{}",
+            1,
+            1,
+            None,
+            time.time(),
+            None,
+        ]
         assert worker.offers is not None
         worker.offers.heard(json.dumps(late))
         await worker.signals.lease_lost.wait(timeout=5)
@@ -176,8 +189,7 @@ async def test_a_job_handed_to_a_worker_that_died_comes_back(pg: aqueue.Queue) -
     assert info is not None and info.attempts == 2 and runs == [job.id]
 
 
-async def test_jobs_handed_over_while_the_listener_was_down_still_run(
-        pg: aqueue.Queue) -> None:
+async def test_jobs_handed_over_while_the_listener_was_down_still_run(pg: aqueue.Queue) -> None:
     """The LISTEN connection drops with an offer standing: a producer hands the
     worker a job whose notification is lost. Once it listens again the worker
     reads it back and runs it, well before the attempt's 30 s lease ends."""
@@ -190,7 +202,8 @@ async def test_jobs_handed_over_while_the_listener_was_down_still_run(
         async with raw(pg) as sql:
             killed = await sql.value(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            )
         assert killed >= 1
         job = await pg.enqueue("mark")
         info = await pg.get_job(job.id)
@@ -202,8 +215,7 @@ async def test_jobs_handed_over_while_the_listener_was_down_still_run(
         await running
 
 
-async def test_a_stopping_worker_gives_back_a_job_it_did_not_hear_of(
-        pg: aqueue.Queue) -> None:
+async def test_a_stopping_worker_gives_back_a_job_it_did_not_hear_of(pg: aqueue.Queue) -> None:
     """A job handed over as the worker stops (its notification not acted on)
     is handed back, not left to its lease."""
     tasks(pg, [])
@@ -262,8 +274,7 @@ async def test_many_workers_and_producers_run_each_job_once(pg: aqueue.Queue) ->
     assert sum(w.signals.handed_over.count for w in workers) > 0
 
 
-async def test_workers_offer_only_where_producers_can_hand_over(
-        database: TestDatabase) -> None:
+async def test_workers_offer_only_where_producers_can_hand_over(database: TestDatabase) -> None:
     queue = aqueue.Queue(database.dsn)
     async with queue:
         tasks(queue, [])

@@ -19,7 +19,8 @@ async def test_an_idle_queue_is_healthy(queue: aqueue.Queue) -> None:
 
 
 async def test_a_job_waiting_too_long_is_unhealthy_unless_its_queue_is_paused(
-        queue: aqueue.Queue) -> None:
+    queue: aqueue.Queue,
+) -> None:
     job = await queue.enqueue("mail.send", 1)
     await set_time(queue, job.id, "scheduled_at", -600)
     fresh = await queue.enqueue("mail.send", 2)
@@ -27,8 +28,9 @@ async def test_a_job_waiting_too_long_is_unhealthy_unless_its_queue_is_paused(
     assert health.status == "unhealthy" and health.exit_code == 1
     assert health.due == 2 and health.oldest_due_queue == "default"
     assert health.oldest_due_age is not None and 590 < health.oldest_due_age < 700
-    assert health.problems == [f"a due job of queue 'default' has waited "
-                               f"{health.oldest_due_age:.0f}s (more than 300s)"]
+    assert health.problems == [
+        f"a due job of queue 'default' has waited {health.oldest_due_age:.0f}s (more than 300s)"
+    ]
     assert (await queue.health(max_queued_age=3600)).status == "healthy"
     await queue.pause("default")
     paused = await queue.health(max_queued_age=300)
@@ -50,7 +52,8 @@ async def test_leases_nobody_rescues_are_unhealthy(queue: aqueue.Queue) -> None:
 async def test_too_few_workers_alive(queue: aqueue.Queue) -> None:
     assert (await queue.health(min_workers=1)).problems == ["0 workers alive, fewer than 1"]
     await registry(queue).register_worker(
-        WorkerRegistration("w:1:abc", "host", 1, None, 5, aqueue.__version__), ttl=60)
+        WorkerRegistration("w:1:abc", "host", 1, None, 5, aqueue.__version__), ttl=60
+    )
     health = await queue.health(min_workers=1)
     assert health.status == "healthy" and health.workers_alive == 1
 

@@ -74,13 +74,17 @@ async def test_late_outcome_of_a_rescued_attempt_is_discarded(queue: aqueue.Queu
     assert await backend.complete_jobs("old", [late]) == [job.id]
     info = await job.refresh()
     assert (info.status, info.worker, info.error and info.error["type"]) == (
-        JobStatus.RUNNING, "new", "LeaseExpired")
+        JobStatus.RUNNING,
+        "new",
+        "LeaseExpired",
+    )
     # The old worker no longer renews it, nor can it hand it back.
     assert [s.id for s in await backend.renew_leases("old", [job.id], 30)] == []
     assert await backend.hand_back("old", [(job.id, 1)]) == 0
     # Nor can a worker other than the holder write the current attempt's outcome.
-    assert await backend.complete_jobs(
-        "old", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "8")]) == [job.id]
+    assert await backend.complete_jobs("old", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "8")]) == [
+        job.id
+    ]
     assert await backend.complete_jobs("new", [Outcome(job.id, 2, JobStatus.SUCCEEDED, "7")]) == []
     assert await job.result(timeout=1) == 7
 
@@ -141,6 +145,7 @@ async def test_a_rescue_that_ends_hundreds_of_jobs_at_once(queue: aqueue.Queue) 
     statement failed, every later sweep failed the same way, and the jobs stayed
     running for ever (a worker with many jobs claimed ahead, dead, with jobs
     on their last attempt)."""
+
     @queue.task(name="once", max_attempts=1)
     async def once() -> None:
         return None
@@ -158,6 +163,7 @@ async def test_a_rescue_that_ends_hundreds_of_jobs_at_once(queue: aqueue.Queue) 
 async def test_a_hand_back_that_ends_hundreds_of_cancelled_jobs(queue: aqueue.Queue) -> None:
     """Regression (PostgreSQL): as for the rescue, a hand-back announcing over
     ~215 jobs it ended cancelled failed, and the shutdown gave nothing back."""
+
     @queue.task(name="held")
     async def held() -> None:
         return None

@@ -51,8 +51,10 @@ def most_in_window(starts: list[float], window: float) -> int:
 
 
 async def run_workers(queue: aqueue.Queue, count: int, *, concurrency: int = 10) -> None:
-    workers = [Worker(queue, concurrency=concurrency, burst=True, register=False,
-                      poll_interval=0.05) for _ in range(count)]
+    workers = [
+        Worker(queue, concurrency=concurrency, burst=True, register=False, poll_interval=0.05)
+        for _ in range(count)
+    ]
     await asyncio.wait_for(asyncio.gather(*(w.run() for w in workers)), 60)
 
 
@@ -83,8 +85,9 @@ async def test_limit_key_applies_the_limit_per_key(queue: aqueue.Queue) -> None:
     async def per_tenant(tenant: str, n: int) -> None:
         await gauge.hold(tenant, 0.03)
 
-    await queue.enqueue_many([per_tenant.using(limit_key=f"tenant:{t}").prepare(t, n)
-                              for n in range(5) for t in "abc"])
+    await queue.enqueue_many(
+        [per_tenant.using(limit_key=f"tenant:{t}").prepare(t, n) for n in range(5) for t in "abc"]
+    )
     info = await queue.jobs.list(JobFilter(limit=1))
     assert info[0].task == "per_tenant"
     await run_workers(queue, 2)

@@ -13,6 +13,7 @@ from tests.raw import set_time
 
 async def _jobs(queue: aqueue.Queue) -> dict[str, list[str]]:
     """Jobs in several queues, tasks and every status; ids by label."""
+
     @queue.task(name="ok")
     async def ok() -> None:
         return None
@@ -46,15 +47,17 @@ async def test_filters_by_status_queue_task_and_id_prefix(queue: aqueue.Queue) -
     assert await listed(queues=("web",)) == set(ids["failed"]) | set(ids["queued"])
     assert await listed(queues=("web",), statuses=("queued",)) == set(ids["queued"])
     assert await listed(tasks=("boom",)) == set(ids["failed"])
-    assert await listed(tasks=("ok",), statuses=("succeeded", "queued")) == \
-        set(ids["mail"]) | set(ids["queued"])
+    assert await listed(tasks=("ok",), statuses=("succeeded", "queued")) == set(ids["mail"]) | set(
+        ids["queued"]
+    )
     assert await listed(statuses=("running",), queues=("web",)) == set()
     # Failed or cancelled jobs of a task: one index range per status.
     assert await listed(tasks=("boom",), statuses=("failed",)) == set(ids["failed"])
     assert await listed(tasks=("ok",), statuses=("failed",)) == set()
     assert await queue.jobs.cancel(ids["queued"][0]) == JobStatus.CANCELLED
-    both = await queue.jobs.list(JobFilter(tasks=("ok", "boom"), limit=2,
-                                           statuses=("failed", "cancelled")))
+    both = await queue.jobs.list(
+        JobFilter(tasks=("ok", "boom"), limit=2, statuses=("failed", "cancelled"))
+    )
     assert [j.id for j in both] == sorted([ids["queued"][0], *ids["failed"]], reverse=True)[:2]
     assert await listed(tasks=("boom",), statuses=("cancelled",), queues=("web",)) == set()
     target = ids["queued"][2]
@@ -77,8 +80,7 @@ async def test_keyset_pages_walk_every_job_once_both_ways(queue: aqueue.Queue) -
             page = JobFilter(limit=2, before=got[-1], **kind)  # type: ignore[arg-type]
         assert seen == every
         # Back up from the oldest: the page newer than a cursor, newest first.
-        newer = [j.id for j in await queue.jobs.list(
-            JobFilter(limit=2, after=every[-1], **kind))]  # type: ignore[arg-type]
+        newer = [j.id for j in await queue.jobs.list(JobFilter(limit=2, after=every[-1], **kind))]  # type: ignore[arg-type]
         assert newer == every[-3:-1]
 
 
@@ -91,11 +93,18 @@ async def test_a_running_job_is_listed_under_running(queue: aqueue.Queue) -> Non
     assert claimed[0].id in ids["queued"]
 
 
-@pytest.mark.parametrize("bad", [
-    JobFilter(statuses=("done",)), JobFilter(before="not-an-id"), JobFilter(after="12"),
-    JobFilter(id_prefix="xyz"), JobFilter(id_prefix="0" * 33), JobFilter(limit=0),
-    JobFilter(queues=("",)),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        JobFilter(statuses=("done",)),
+        JobFilter(before="not-an-id"),
+        JobFilter(after="12"),
+        JobFilter(id_prefix="xyz"),
+        JobFilter(id_prefix="0" * 33),
+        JobFilter(limit=0),
+        JobFilter(queues=("",)),
+    ],
+)
 async def test_a_bad_filter_is_refused(queue: aqueue.Queue, bad: JobFilter) -> None:
     with pytest.raises(ValueError):
         await queue.jobs.list(bad)

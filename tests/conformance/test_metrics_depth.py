@@ -20,8 +20,11 @@ def _gauges(sampler: DepthSampler) -> dict[tuple[str, ...], float]:
     registry = CollectorRegistry()
     registry.register(DepthCollector(sampler))
     text = generate_latest(registry).decode()
-    return {(s.name, *sorted(s.labels.values())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, *sorted(s.labels.values())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 async def test_depth_gauges_match_the_jobs(queue: aqueue.Queue) -> None:

@@ -51,8 +51,13 @@ async def test_job_middleware_wraps_in_order_and_sees_the_job(queue: aqueue.Queu
     job = await greet.enqueue(1, who="acme")
     sync_job = await greet_sync.enqueue(who="globex")
     assert await queue.process(2) == 2
-    assert seen[:5] == ["outer in greet 1 (1,) {'who': 'acme'}", "inner in", "task",
-                        "inner out", "outer out"]
+    assert seen[:5] == [
+        "outer in greet 1 (1,) {'who': 'acme'}",
+        "inner in",
+        "task",
+        "inner out",
+        "outer out",
+    ]
     # The outermost middleware's return value is what is stored.
     assert (await job.refresh()).result == {"wrapped": "1 acme"}
     assert (await sync_job.refresh()).result == {"wrapped": "sync globex"}
@@ -75,8 +80,9 @@ async def test_a_task_error_passes_through_unchanged(queue: aqueue.Queue) -> Non
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-async def test_a_failing_middleware_fails_the_attempt_clearly(queue: aqueue.Queue,
-                                                              when: str) -> None:
+async def test_a_failing_middleware_fails_the_attempt_clearly(
+    queue: aqueue.Queue, when: str
+) -> None:
     ran: list[int] = []
 
     @queue.middleware
@@ -96,8 +102,10 @@ async def test_a_failing_middleware_fails_the_attempt_clearly(queue: aqueue.Queu
     assert info.status == JobStatus.FAILED and info.attempts == 2 and info.error is not None
     # One name: the one users import it by, and docs/middleware.md gives.
     assert info.error["type"] == "aqueue.MiddlewareError"
-    assert "middleware test_a_failing_middleware_fails_the_attempt_clearly.<locals>.session " \
+    assert (
+        "middleware test_a_failing_middleware_fails_the_attempt_clearly.<locals>.session "
         "raised ConnectionError" in info.error["message"]
+    )
     assert "ConnectionError" in info.error["traceback"]  # the cause is kept
     assert len(ran) == (0 if when == "before" else 2)
     assert [a.error for a in info.history] == ["aqueue.MiddlewareError"]
@@ -140,18 +148,21 @@ async def test_enqueue_middleware_sees_and_changes_the_requests(queue: aqueue.Qu
     calls: list[str] = []
 
     @queue.middleware.enqueue
-    async def stamp(requests: list[aqueue.JobRequest],
-                    call_next: EnqueueNext) -> list[aqueue.Job[Any]]:
+    async def stamp(
+        requests: list[aqueue.JobRequest], call_next: EnqueueNext
+    ) -> list[aqueue.Job[Any]]:
         calls.append(f"stamp {len(requests)}")
-        changed = [dataclasses.replace(r, kwargs={**r.kwargs, "who": tenant.get()})
-                   for r in requests]
+        changed = [
+            dataclasses.replace(r, kwargs={**r.kwargs, "who": tenant.get()}) for r in requests
+        ]
         jobs = await call_next(changed)
         calls.append(f"written {len(jobs)}")
         return jobs
 
     @queue.middleware.enqueue
-    async def audit(requests: list[aqueue.JobRequest],
-                    call_next: EnqueueNext) -> list[aqueue.Job[Any]]:
+    async def audit(
+        requests: list[aqueue.JobRequest], call_next: EnqueueNext
+    ) -> list[aqueue.Job[Any]]:
         calls.append(f"audit {[r.kwargs['who'] for r in requests]}")
         return await call_next(requests)
 
@@ -162,16 +173,23 @@ async def test_enqueue_middleware_sees_and_changes_the_requests(queue: aqueue.Qu
     tenant.set("acme")
     one = await hello.enqueue()
     many = await queue.enqueue_many([hello.prepare(), hello.prepare()])
-    assert calls == ["stamp 1", "audit ['acme']", "written 1",
-                     "stamp 2", "audit ['acme', 'acme']", "written 2"]
+    assert calls == [
+        "stamp 1",
+        "audit ['acme']",
+        "written 1",
+        "stamp 2",
+        "audit ['acme', 'acme']",
+        "written 2",
+    ]
     for job in [one, *many]:
         assert (await job.refresh()).kwargs == {"who": "acme"}
 
 
 async def test_an_enqueue_middleware_that_raises_writes_nothing(queue: aqueue.Queue) -> None:
     @queue.middleware.enqueue
-    async def refuse(requests: list[aqueue.JobRequest],
-                     call_next: EnqueueNext) -> list[aqueue.Job[Any]]:
+    async def refuse(
+        requests: list[aqueue.JobRequest], call_next: EnqueueNext
+    ) -> list[aqueue.Job[Any]]:
         raise PermissionError("tenant over quota")
 
     @queue.task(name="denied")
@@ -188,8 +206,9 @@ def test_sync_enqueue_goes_through_the_middleware(database: TestDatabase) -> Non
     seen: list[int] = []
 
     @queue.middleware.enqueue
-    async def count(requests: list[aqueue.JobRequest],
-                    call_next: EnqueueNext) -> list[aqueue.Job[Any]]:
+    async def count(
+        requests: list[aqueue.JobRequest], call_next: EnqueueNext
+    ) -> list[aqueue.Job[Any]]:
         seen.append(len(requests))
         return await call_next(requests)
 

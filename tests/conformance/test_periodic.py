@@ -20,8 +20,9 @@ from tests.databases import TestDatabase
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def app(dsn: str, catch_up: str = "latest", cron: str = "* * * * *"
-        ) -> tuple[aqueue.Queue, list[datetime | None]]:
+def app(
+    dsn: str, catch_up: str = "latest", cron: str = "* * * * *"
+) -> tuple[aqueue.Queue, list[datetime | None]]:
     queue = aqueue.Queue(dsn)
     seen: list[datetime | None] = []
 
@@ -45,8 +46,9 @@ async def test_racing_schedulers_enqueue_each_tick_once(database: TestDatabase) 
     try:
         schedulers = [Scheduler.of(q) for q in queues]
         # First start: the schedule begins now, no past tick runs.
-        assert sum(await asyncio.gather(*(s.tick(T0 + timedelta(seconds=5))
-                                          for s in schedulers))) == 0
+        assert (
+            sum(await asyncio.gather(*(s.tick(T0 + timedelta(seconds=5)) for s in schedulers))) == 0
+        )
         for minute in range(1, 4):
             now = T0 + timedelta(minutes=minute, seconds=1)
             written = await asyncio.gather(*(s.tick(now) for s in schedulers))
@@ -65,8 +67,9 @@ async def test_racing_schedulers_enqueue_each_tick_once(database: TestDatabase) 
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("latest", 1), ("all", 10), ("skip", 0)])
-async def test_ticks_missed_while_no_worker_ran(database: TestDatabase, policy: str,
-                                                expected: int) -> None:
+async def test_ticks_missed_while_no_worker_ran(
+    database: TestDatabase, policy: str, expected: int
+) -> None:
     queue, _ = app(database.dsn, policy, cron="*/5 * * * *")
     async with queue:
         first = Scheduler.of(queue)
@@ -88,8 +91,8 @@ async def test_the_task_reads_its_tick_on_every_attempt(database: TestDatabase) 
         assert await queue.process(1) == 1
         assert seen == [T0 + timedelta(minutes=1)]
         assert (await queue.get_job(job.id)).meta == {  # type: ignore[union-attr]
-            "periodic": {"schedule": "report",
-                         "tick": (T0 + timedelta(minutes=1)).isoformat()}}
+            "periodic": {"schedule": "report", "tick": (T0 + timedelta(minutes=1)).isoformat()}
+        }
 
 
 async def test_last_ticks_and_compare_and_set(queue: aqueue.Queue) -> None:
@@ -113,9 +116,11 @@ def test_bad_periodic_registrations_fail_at_import(database: TestDatabase) -> No
     with pytest.raises(ConfigurationError, match="not a task of this queue"):
         queue.periodic("* * * * *")(elsewhere)
     with pytest.raises(TypeError):
+
         @queue.periodic("* * * * *", args=({1, 2},))
         async def unstorable(value: Any) -> None:
             return None
+
     with pytest.raises(ConfigurationError, match="invalid cron"):
         queue.periodic("nope")(lambda: None)
 
@@ -123,7 +128,8 @@ def test_bad_periodic_registrations_fail_at_import(database: TestDatabase) -> No
     async def hourly() -> None:  # a plain function becomes a task
         return None
 
-    assert [s.task for s in queue.schedules] == [f"{__name__}.test_bad_periodic_registrations_"
-                                                 "fail_at_import.<locals>.hourly"]
+    assert [s.task for s in queue.schedules] == [
+        f"{__name__}.test_bad_periodic_registrations_fail_at_import.<locals>.hourly"
+    ]
     with pytest.raises(ConfigurationError, match="two schedules"):
         queue.periodic("0 * * * *")(hourly)

@@ -54,8 +54,11 @@ async def test_cancelling_a_job_held_ahead_means_it_never_runs(queue: aqueue.Que
     worker = aqueue.Worker(queue, concurrency=1, prefetch=3, lease=0.6, poll_interval=0.1)
     running = asyncio.create_task(worker.run())
     await asyncio.wait_for(started.wait(), 10)
-    held = [j for j in await queue.jobs.list(
-        JobFilter(statuses=("running",))) if j.args != [int(ran[0])]]
+    held = [
+        j
+        for j in await queue.jobs.list(JobFilter(statuses=("running",)))
+        if j.args != [int(ran[0])]
+    ]
     assert len(held) == 3
     await queue.job(held[0].id).cancel()
     # The lease keeper (every lease/3 s; at once on PostgreSQL) drops the job:

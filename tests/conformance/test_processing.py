@@ -183,8 +183,12 @@ async def test_context_and_progress(queue: aqueue.Queue) -> None:
 
     job = await report.enqueue(10)
     await queue.process(1)
-    assert await job.result(timeout=2) == {"id": job.id, "attempt": 1, "queue": "ctx",
-                                           "task": report.name}
+    assert await job.result(timeout=2) == {
+        "id": job.id,
+        "attempt": 1,
+        "queue": "ctx",
+        "task": report.name,
+    }
     assert (await job.refresh()).progress == {"done": 5, "total": 10}
 
 
@@ -258,11 +262,13 @@ async def test_graceful_stop_hands_back_unfinished_jobs(queue: aqueue.Queue) -> 
 
 
 async def test_a_burst_run_does_not_end_on_a_claim_older_than_a_retry(
-        queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Regression: a burst run ended when a claim found nothing, though the
     retry an outcome queued was written while that claim was in flight (it
     ran one attempt of two). Here every empty claim answers only once the
     outcomes are written, as a slow claim would."""
+
     @queue.task(name="flaky", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))
     async def flaky() -> None:
         raise ValueError("once more")

@@ -136,11 +136,13 @@ async def test_unique_key_returns_the_active_job(queue: aqueue.Queue) -> None:
     again = await once.using(unique_key="k1").enqueue(2)
     other = await once.using(unique_key="k2").enqueue(3)
     assert again.id == first.id and other.id != first.id
-    batch = await queue.enqueue_many([
-        once.using(unique_key="k1").prepare(4),
-        once.using(unique_key="k3").prepare(5),
-        once.using(unique_key="k3").prepare(6),
-    ])
+    batch = await queue.enqueue_many(
+        [
+            once.using(unique_key="k1").prepare(4),
+            once.using(unique_key="k3").prepare(5),
+            once.using(unique_key="k3").prepare(6),
+        ]
+    )
     assert batch[0].id == first.id and batch[1].id == batch[2].id
     assert await pending(queue) == 3
     # Once the holder has finished, the key is free again.
@@ -211,8 +213,10 @@ async def test_a_unique_job_that_finishes_before_the_look_up_is_not_inserted_twi
         # the backend's own two steps, which no public API separates.
         await backend._insert(batch)
         claimed = await backend.claim_jobs("quick", None, 10, 30)
-        await backend.complete_jobs("quick", [
-            Outcome(c.id, c.attempts, JobStatus.SUCCEEDED, result="null") for c in claimed])
+        await backend.complete_jobs(
+            "quick",
+            [Outcome(c.id, c.attempts, JobStatus.SUCCEEDED, result="null") for c in claimed],
+        )
 
     # (The holders' read, as the backend's insert calls it.)
     ids = await insert_resolving_unique_keys(rows, insert_then_a_quick_worker, backend._holders)

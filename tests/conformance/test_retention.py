@@ -19,6 +19,7 @@ DAY = 86400.0
 
 async def _finished(queue: aqueue.Queue) -> dict[str, list[str]]:
     """Jobs of each final status; per status one finished 10 days ago, one now."""
+
     @queue.task(name="ok")
     async def ok() -> None:
         return None
@@ -53,8 +54,7 @@ async def test_a_sweep_deletes_what_is_past_its_age(queue: aqueue.Queue) -> None
     retention = Retention.of(queue, "w:1", {"succeeded": 7 * DAY, "cancelled": 7 * DAY})
     assert retention is not None
     assert await retention.sweep() == 4  # old succeeded, old cancelled, both cache jobs
-    assert await remaining(queue) == {
-        made["succeeded"][1], made["cancelled"][1], *made["failed"]}
+    assert await remaining(queue) == {made["succeeded"][1], made["cancelled"][1], *made["failed"]}
 
 
 async def test_one_worker_sweeps_per_interval(database: TestDatabase) -> None:
@@ -105,11 +105,14 @@ async def test_a_worker_applies_the_queue_retention(database: TestDatabase) -> N
         assert (await queue.get_job(made["cancelled"][0])).status == JobStatus.CANCELLED  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("policy", "message"), [
-    ({"queued": "1d"}, "retention is for finished jobs"),
-    ({"failed": "soon"}, "not a duration"),
-    ({"failed": -5}, "positive"),
-])
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"queued": "1d"}, "retention is for finished jobs"),
+        ({"failed": "soon"}, "not a duration"),
+        ({"failed": -5}, "positive"),
+    ],
+)
 def test_bad_retention_is_refused(policy: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         aqueue.Queue("sqlite:///:memory:", retention=policy)  # type: ignore[arg-type]

@@ -27,18 +27,23 @@ async def _postgres(sql: Raw) -> dict[str, Any]:
     return {
         "columns": await rows(
             "SELECT table_name, column_name, ordinal_position, data_type, column_default, "
-            "is_nullable FROM information_schema.columns WHERE table_schema = 'public'"),
+            "is_nullable FROM information_schema.columns WHERE table_schema = 'public'"
+        ),
         "indexes": await rows(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"),
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        ),
         "constraints": await rows(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"),
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        ),
         "options": await rows(
             "SELECT relname, coalesce(array_to_string(reloptions, ','), '') FROM pg_class "
-            "WHERE relnamespace = 'public'::regnamespace"),
+            "WHERE relnamespace = 'public'::regnamespace"
+        ),
         "functions": await rows(
             "SELECT proname, pg_get_functiondef(oid) FROM pg_proc "
-            "WHERE pronamespace = 'public'::regnamespace"),
+            "WHERE pronamespace = 'public'::regnamespace"
+        ),
     }
 
 
@@ -47,14 +52,17 @@ async def _mysql(sql: Raw) -> dict[str, Any]:
     created = {}
     for table in tables:
         [(_, text)] = await sql.fetch(f"SHOW CREATE TABLE `{table}`")
-        created[table] = " ".join(part for part in str(text).split() if
-                                  not part.startswith("AUTO_INCREMENT="))
+        created[table] = " ".join(
+            part for part in str(text).split() if not part.startswith("AUTO_INCREMENT=")
+        )
     return created
 
 
 async def _sqlite(sql: Raw) -> dict[str, Any]:
-    rows = await sql.fetch("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                           "WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+    rows = await sql.fetch(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
     return {str(r[1]): tuple(r) for r in rows}
 
 
@@ -75,24 +83,28 @@ async def _build(dsn: str, dialect: str, files: list[Path]) -> None:
             else:
                 for statement in text.split(";\n"):
                     if statement.strip() and not all(
-                            line.startswith("--") for line in statement.strip().splitlines()):
+                        line.startswith("--") for line in statement.strip().splitlines()
+                    ):
                         await sql.execute(statement)
 
 
 async def test_the_schema_file_is_what_the_migrations_build(
-        database: TestDatabase, tmp_path: Path, fresh_dsn: Callable[..., str]) -> None:
+    database: TestDatabase, tmp_path: Path, fresh_dsn: Callable[..., str]
+) -> None:
     folder = BACKENDS / PACKAGES[database.backend]
     schema = folder / "schema.sql"
     version = latest_version(f"aqueue.backends.{PACKAGES[database.backend]}")
     assert f"after migration {version:04d}" in schema.read_text().splitlines()[0], (
-        "schema.sql is older than the newest migration: run scripts/dump_schema.py")
+        "schema.sql is older than the newest migration: run scripts/dump_schema.py"
+    )
     files = [schema] + ([folder / "functions.sql"] if database.backend == "postgresql" else [])
     built = fresh_dsn(database.backend, tmp_path, empty=True)
     await _build(built, database.backend, files)
     migrated = await _catalog(database.dsn, database.backend)
     assert migrated, "the migrated database has no schema to compare"
     assert await _catalog(built, database.backend) == migrated, (
-        "schema.sql differs from what the migrations build: run scripts/dump_schema.py")
+        "schema.sql differs from what the migrations build: run scripts/dump_schema.py"
+    )
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -101,13 +113,17 @@ async def test_an_older_database_gets_the_current_functions(database: TestDataba
     version's: its next migrate brings both up to date, in one run."""
     before = await _catalog(database.dsn, "postgresql")
     async with raw(database.dsn) as sql:
-        await sql.execute("DELETE FROM aqueue_migrations WHERE version = "
-                          "(SELECT max(version) FROM aqueue_migrations)")
+        await sql.execute(
+            "DELETE FROM aqueue_migrations WHERE version = "
+            "(SELECT max(version) FROM aqueue_migrations)"
+        )
         await sql.execute("DROP TABLE aqueue_leaders")
         await sql.execute("DROP FUNCTION aqueue_claim(text, integer, float8, text[])")
-        await sql.execute("CREATE FUNCTION aqueue_claim(p_worker text, p_limit integer, "
-                          "p_lease float8, p_queues text[]) RETURNS TABLE (id text) "
-                          "LANGUAGE sql AS $$ SELECT NULL::text $$")
+        await sql.execute(
+            "CREATE FUNCTION aqueue_claim(p_worker text, p_limit integer, "
+            "p_lease float8, p_queues text[]) RETURNS TABLE (id text) "
+            "LANGUAGE sql AS $$ SELECT NULL::text $$"
+        )
     async with aqueue.Queue(database.dsn) as queue:
         assert await queue.migrate() == [latest_version("aqueue.backends.postgres")]
     assert await _catalog(database.dsn, "postgresql") == before

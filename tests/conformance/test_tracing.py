@@ -30,13 +30,19 @@ def provider(exporter: InMemorySpanExporter) -> TracerProvider:
     return provider
 
 
+def _attempt(span: ReadableSpan) -> int:
+    attempt = (span.attributes or {}).get("aqueue.job.attempt", 0)
+    assert isinstance(attempt, int)
+    return attempt
+
+
 def _named(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
-    return sorted((s for s in spans if s.name == name),
-                  key=lambda s: s.attributes.get("aqueue.job.attempt", 0))  # type: ignore[union-attr, arg-type, return-value]
+    return sorted((s for s in spans if s.name == name), key=_attempt)
 
 
 async def test_one_trace_from_enqueue_through_a_retry(
-        queue: aqueue.Queue, provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    queue: aqueue.Queue, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
     instrument(queue, tracer_provider=provider)
 
     @queue.task(name="flaky", takes_context=True, backoff=aqueue.Backoff(base=0, jitter=0))
@@ -85,7 +91,8 @@ async def test_one_trace_from_enqueue_through_a_retry(
 
 
 async def test_a_batch_is_one_span_and_a_final_failure_is_marked(
-        queue: aqueue.Queue, provider: TracerProvider, exporter: InMemorySpanExporter) -> None:
+    queue: aqueue.Queue, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
     instrument(queue, tracer_provider=provider)
     instrument(queue, tracer_provider=provider)  # twice: still one span per thing
 
@@ -106,8 +113,12 @@ async def test_a_batch_is_one_span_and_a_final_failure_is_marked(
     runs = _named(spans, "run ok") + _named(spans, "run bad")
     assert len(runs) == 4
     assert {r.attributes["aqueue.job.id"] for r in runs} == {j.id for j in jobs}  # type: ignore[index]
-    assert all(r.parent is not None and enqueue.context is not None
-               and r.parent.span_id == enqueue.context.span_id for r in runs)
+    assert all(
+        r.parent is not None
+        and enqueue.context is not None
+        and r.parent.span_id == enqueue.context.span_id
+        for r in runs
+    )
     (failed,) = _named(spans, "run bad")
     assert failed.attributes is not None and failed.attributes["aqueue.job.outcome"] == "failed"
 
@@ -123,7 +134,8 @@ async def test_untraced_queues_store_nothing(queue: aqueue.Queue) -> None:
 
 
 async def test_other_middleware_runs_inside_the_attempts_span(
-        queue: aqueue.Queue, provider: TracerProvider) -> None:
+    queue: aqueue.Queue, provider: TracerProvider
+) -> None:
     from opentelemetry import trace
 
     seen: list[str] = []

@@ -23,8 +23,9 @@ async def test_job_exists_only_if_the_transaction_commits(
 
     dsn = parse(queue.dsn)
     if queue.dialect == "postgresql":
-        conn = await asyncpg.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                     database=dsn.database)
+        conn = await asyncpg.connect(
+            host=dsn.host, port=dsn.port, user=dsn.user, database=dsn.database
+        )
         try:
             transaction = conn.transaction()
             await transaction.start()
@@ -33,8 +34,9 @@ async def test_job_exists_only_if_the_transaction_commits(
         finally:
             await conn.close()
     elif queue.dialect == "mysql":
-        conn = await aiomysql.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                      db=dsn.database, autocommit=False)
+        conn = await aiomysql.connect(
+            host=dsn.host, port=dsn.port, user=dsn.user, db=dsn.database, autocommit=False
+        )
         try:
             await conn.begin()
             job = await tx.using(connection=conn).enqueue(1)
@@ -63,16 +65,16 @@ async def test_a_deadlock_on_the_callers_connection_is_not_retried(queue: aqueue
     dsn = parse(queue.dsn)
 
     async def connect() -> aiomysql.Connection:
-        return await aiomysql.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                      db=dsn.database, autocommit=False)
+        return await aiomysql.connect(
+            host=dsn.host, port=dsn.port, user=dsn.user, db=dsn.database, autocommit=False
+        )
 
     setup, caller, other = await connect(), await connect(), await connect()
     try:
         async with setup.cursor() as cur:
             await cur.execute("DROP TABLE IF EXISTS aqueue_test_accounts")
             await cur.execute("CREATE TABLE aqueue_test_accounts (id INT PRIMARY KEY, n INT)")
-            await cur.execute("INSERT INTO aqueue_test_accounts SELECT seq, 0 "
-                              "FROM seq_1_to_200")
+            await cur.execute("INSERT INTO aqueue_test_accounts SELECT seq, 0 FROM seq_1_to_200")
         await setup.commit()
         # The other transaction holds the unique key and many rows (so that
         # InnoDB picks the caller's light transaction as the deadlock victim).
@@ -110,16 +112,18 @@ async def test_enqueue_many_honours_a_jobs_connection(queue: aqueue.Queue) -> No
 
     dsn = parse(queue.dsn)
     if queue.dialect == "postgresql":
-        conn = await asyncpg.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                     database=dsn.database)
+        conn = await asyncpg.connect(
+            host=dsn.host, port=dsn.port, user=dsn.user, database=dsn.database
+        )
         transaction = conn.transaction()
         await transaction.start()
         jobs = await queue.enqueue_many([tx.using(connection=conn).prepare(n) for n in range(3)])
         await transaction.rollback()
         await conn.close()
     elif queue.dialect == "mysql":
-        conn = await aiomysql.connect(host=dsn.host, port=dsn.port, user=dsn.user,
-                                      db=dsn.database, autocommit=False)
+        conn = await aiomysql.connect(
+            host=dsn.host, port=dsn.port, user=dsn.user, db=dsn.database, autocommit=False
+        )
         await conn.begin()
         jobs = await queue.enqueue_many([tx.using(connection=conn).prepare(n) for n in range(3)])
         await conn.rollback()
@@ -128,15 +132,17 @@ async def test_enqueue_many_honours_a_jobs_connection(queue: aqueue.Queue) -> No
         async with aiosqlite.connect(dsn.database, isolation_level=None) as conn:
             await conn.execute("BEGIN IMMEDIATE")
             jobs = await queue.enqueue_many(
-                [tx.using(connection=conn).prepare(n) for n in range(3)])
+                [tx.using(connection=conn).prepare(n) for n in range(3)]
+            )
             await conn.execute("ROLLBACK")
     # Written on the caller's connection, so rolled back with it.
     assert [await queue.get_job(j.id) for j in jobs] == [None, None, None]
     with pytest.raises(ValueError, match="some jobs name a connection"):
         await queue.enqueue_many([tx.using(connection=object()).prepare(1), tx.prepare(2)])
     with pytest.raises(ValueError, match="different connections"):
-        await queue.enqueue_many([tx.using(connection=object()).prepare(1),
-                                  tx.using(connection=object()).prepare(2)])
+        await queue.enqueue_many(
+            [tx.using(connection=object()).prepare(1), tx.using(connection=object()).prepare(2)]
+        )
 
 
 async def _until_running(conn: aiomysql.Connection, other: aiomysql.Connection) -> None:
@@ -144,8 +150,11 @@ async def _until_running(conn: aiomysql.Connection, other: aiomysql.Connection) 
     waits for a row lock, as it cannot finish while the row is held)."""
     for _ in range(500):
         async with conn.cursor() as cur:
-            await cur.execute("SELECT COUNT(*) FROM information_schema.processlist "
-                              "WHERE id = %s AND info IS NOT NULL", (other.thread_id(),))
+            await cur.execute(
+                "SELECT COUNT(*) FROM information_schema.processlist "
+                "WHERE id = %s AND info IS NOT NULL",
+                (other.thread_id(),),
+            )
             (running,) = await cur.fetchone()
         if running:
             return

@@ -36,8 +36,9 @@ async def _jobs_of_every_kind(queue: aqueue.Queue) -> None:
     await flaky.enqueue()
     await progress.enqueue()
     assert await queue.process(10) == 4  # flaky: an attempt, a retry
-    await ok.using(delay=3600, unique_key="k-1", priority=7, timeout=12.5,
-                   queue="later").enqueue("waits")
+    await ok.using(delay=3600, unique_key="k-1", priority=7, timeout=12.5, queue="later").enqueue(
+        "waits"
+    )
     cancelled = await ok.using(delay=3600).enqueue("never")
     await queue.jobs.cancel(cancelled.id)
 
@@ -55,13 +56,17 @@ def _same(a: JobInfo, b: JobInfo) -> None:
     for entry in (*left["history"], *right["history"]):
         entry.pop("started_at"), entry.pop("ended_at")
     assert [(p.started_at is None, p.ended_at is None) for p in a.history] == [
-        (p.started_at is None, p.ended_at is None) for p in b.history]
+        (p.started_at is None, p.ended_at is None) for p in b.history
+    ]
     assert left == right
 
 
 async def test_a_round_trip_through_sqlite_keeps_every_field(
-        queue: aqueue.Queue, database: TestDatabase, tmp_path: Path,
-        fresh_dsn: Callable[[str, Path], str]) -> None:
+    queue: aqueue.Queue,
+    database: TestDatabase,
+    tmp_path: Path,
+    fresh_dsn: Callable[[str, Path], str],
+) -> None:
     await _jobs_of_every_kind(queue)
     original = await _all(queue)
     assert len(original) == 5 and any(j.history for j in original.values())
@@ -91,7 +96,8 @@ async def test_a_round_trip_through_sqlite_keeps_every_field(
 
 
 async def test_running_jobs_are_refused_unless_copied_as_queued(
-        queue: aqueue.Queue, tmp_path: Path) -> None:
+    queue: aqueue.Queue, tmp_path: Path
+) -> None:
     job = await queue.enqueue("ok", 1)
     [claimed] = await queue.backend.claim_jobs("w:1:abc", None, 1, 60)
     other = aqueue.Queue(f"sqlite:///{tmp_path / 'other.db'}")
@@ -105,8 +111,7 @@ async def test_running_jobs_are_refused_unless_copied_as_queued(
         assert info.attempts == claimed.attempts == 1  # the interrupted attempt counts
 
 
-async def test_jobs_waiting_for_parents_are_refused(queue: aqueue.Queue,
-                                                    tmp_path: Path) -> None:
+async def test_jobs_waiting_for_parents_are_refused(queue: aqueue.Queue, tmp_path: Path) -> None:
     """The edges between jobs are not moved: a waiting job would wait forever."""
     parent = await queue.enqueue("ok", 1)
     child = await queue.task_named("ok").using(after=[parent]).enqueue(2)
@@ -129,8 +134,9 @@ async def test_import_refuses_bad_lines_alone(queue: aqueue.Queue, tmp_path: Pat
         json.dumps({**good, "id": "nope"}),
         json.dumps({**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85ff", "args": {"a": 1}}),
         json.dumps({**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85fe", "priority": 10**6}),
-        json.dumps({**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85fd",
-                    "created_at": "yesterday"}),
+        json.dumps(
+            {**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85fd", "created_at": "yesterday"}
+        ),
         json.dumps({**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85fc", "status": "running"}),
     ]
     fine = json.dumps({**good, "id": "01a20a3e-414a-7001-aa29-fb8a18fc85fb"})
@@ -139,9 +145,15 @@ async def test_import_refuses_bad_lines_alone(queue: aqueue.Queue, tmp_path: Pat
         tally = await import_lines(other, [*lines, *bad, "", fine])
         assert tally.written == 2 and len(tally.bad_lines) == len(bad)
         reasons = "\n".join(tally.bad_lines)
-        for expected in ("line 2:", "a job must be a JSON object", "id is not a UUID",
-                         "args must be a list", "priority", "created_at is not an ISO 8601",
-                         "running jobs cannot be imported"):
+        for expected in (
+            "line 2:",
+            "a job must be a JSON object",
+            "id is not a UUID",
+            "args must be a list",
+            "priority",
+            "created_at is not an ISO 8601",
+            "running jobs cannot be imported",
+        ):
             assert expected in reasons, (expected, reasons)
         assert len(await _all(other)) == 2
 
@@ -151,29 +163,46 @@ async def test_an_import_keeps_every_good_line_around_bad_ones(queue: aqueue.Que
     MariaDB's column, U+0000 in history (PostgreSQL's jsonb refuses it) —
     aborted the whole import, losing the valid lines before it. Each line is
     now checked first and the database's refusal is narrowed to its line."""
-    good = {"id": "01a20a3e-414a-7001-aa29-fb8a18fc8500", "task": "t", "queue": "q",
-            "status": "failed", "priority": 0, "attempts": 2, "max_attempts": 2,
-            "args": [1], "kwargs": {}, "created_at": "2026-01-01T00:00:00+00:00",
-            "scheduled_at": "2026-01-01T00:00:00+00:00",
-            "error": {"type": "E", "message": "m", "traceback": None},
-            "history": [{"attempt": 1, "started_at": "2026-01-01T00:00:01+00:00",
-                         "ended_at": "2026-01-01T00:00:02+00:00", "outcome": "retried",
-                         "error": "E", "message": "nul\u0000inside"}]}
+    good = {
+        "id": "01a20a3e-414a-7001-aa29-fb8a18fc8500",
+        "task": "t",
+        "queue": "q",
+        "status": "failed",
+        "priority": 0,
+        "attempts": 2,
+        "max_attempts": 2,
+        "args": [1],
+        "kwargs": {},
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "scheduled_at": "2026-01-01T00:00:00+00:00",
+        "error": {"type": "E", "message": "m", "traceback": None},
+        "history": [
+            {
+                "attempt": 1,
+                "started_at": "2026-01-01T00:00:01+00:00",
+                "ended_at": "2026-01-01T00:00:02+00:00",
+                "outcome": "retried",
+                "error": "E",
+                "message": "nul\u0000inside",
+            }
+        ],
+    }
 
     def job(n: int, **changes: object) -> str:
         return json.dumps({**good, "id": f"01a20a3e-414a-7001-aa29-fb8a18fc85{n:02d}", **changes})
 
     lines: list[str | bytes] = [
         job(1),
-        "[" * 100_000 + "]" * 100_000,           # line 2: nested too deeply
-        job(3, worker="w" * 300),                # line 3: too long for MariaDB's column
-        job(4),                                  # U+0000 in history: stored as U+FFFD
-        b"\xff\xfe not utf-8",                   # line 5
+        "[" * 100_000 + "]" * 100_000,  # line 2: nested too deeply
+        job(3, worker="w" * 300),  # line 3: too long for MariaDB's column
+        job(4),  # U+0000 in history: stored as U+FFFD
+        b"\xff\xfe not utf-8",  # line 5
         job(6, args=[{"deep": [[[[[[[[1]]]]]]]]}]),
     ]
     tally = await import_lines(queue, lines, batch_size=2)
-    assert sorted(int(line.split(":")[0][5:]) for line in tally.bad_lines) == [2, 3, 5], \
+    assert sorted(int(line.split(":")[0][5:]) for line in tally.bad_lines) == [2, 3, 5], (
         tally.bad_lines
+    )
     assert tally.written == 3
     info = await queue.get_job("01a20a3e-414a-7001-aa29-fb8a18fc8504")
     # PostgreSQL's jsonb holds no U+0000: its history has U+FFFD, as ever.

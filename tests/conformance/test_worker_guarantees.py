@@ -39,8 +39,7 @@ async def test_a_job_that_swallows_the_shutdown_cancel_is_not_handed_back(
     worker.stop()
     await asyncio.wait_for(running, 10)
     info = await job.refresh()
-    assert (info.status, info.result, info.attempts) == (
-        JobStatus.SUCCEEDED, "finished anyway", 1)
+    assert (info.status, info.result, info.attempts) == (JobStatus.SUCCEEDED, "finished anyway", 1)
 
 
 async def test_timed_out_sync_tasks_never_exceed_the_concurrency(queue: aqueue.Queue) -> None:
@@ -114,8 +113,9 @@ async def test_claimed_jobs_start_in_fifo_order(queue: aqueue.Queue) -> None:
 
     # Written in one order, due in the opposite one (as retries come due).
     now = datetime.now(UTC)
-    jobs = await queue.enqueue_many([
-        fifo.using(run_after=now - timedelta(seconds=n)).prepare(n) for n in range(60)])
+    jobs = await queue.enqueue_many(
+        [fifo.using(run_after=now - timedelta(seconds=n)).prepare(n) for n in range(60)]
+    )
     claimed = await queue.backend.claim_jobs("w", None, 60, 30)
     assert [c.id for c in claimed] == [j.id for j in reversed(jobs)]
 
@@ -194,8 +194,9 @@ async def test_a_worker_back_from_a_stall_asks_before_running_a_claimed_job(
     assert (await queue.job(claimed.id).refresh()).worker == "rescuer"
 
 
-async def test_the_shutdown_says_how_long_it_waits(queue: aqueue.Queue,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_shutdown_says_how_long_it_waits(
+    queue: aqueue.Queue, caplog: pytest.LogCaptureFixture
+) -> None:
     """Regression: --shutdown-timeout 0.5 was logged as "waiting up to 0s"."""
     started = asyncio.Event()
 

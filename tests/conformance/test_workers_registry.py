@@ -24,13 +24,18 @@ async def test_a_running_worker_is_listed_with_its_jobs(queue: aqueue.Queue) -> 
         await release.wait()
 
     job = await held.enqueue()
-    worker = aqueue.Worker(queue, concurrency=3, queues=["default", "mail"], lease=0.9,
-                           poll_interval=0.1)
+    worker = aqueue.Worker(
+        queue, concurrency=3, queues=["default", "mail"], lease=0.9, poll_interval=0.1
+    )
     running = asyncio.create_task(worker.run())
     await asyncio.wait_for(started.wait(), 10)
     [me] = [w for w in await queue.workers() if w.name == worker.name]
     assert (me.status, me.host, me.pid, me.concurrency) == (
-        "running", socket.gethostname(), os.getpid(), 3)
+        "running",
+        socket.gethostname(),
+        os.getpid(),
+        3,
+    )
     assert me.queues == ["default", "mail"] and me.version == aqueue.__version__
     assert me.running_jobs == [job.id]
     beat = me.heartbeat_at
@@ -71,9 +76,11 @@ async def test_silent_workers_are_marked_dead_then_pruned(queue: aqueue.Queue) -
 
 
 async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
-        queue: aqueue.Queue) -> None:
+    queue: aqueue.Queue,
+) -> None:
     """A worker of the same node whose pid no longer runs: its jobs go back
     without waiting for their leases; a live one's and another node's stay."""
+
     @queue.task(name="held_long")
     async def held_long() -> None:
         return None
@@ -92,11 +99,19 @@ async def test_jobs_of_a_worker_whose_process_is_gone_are_rescued_at_once(
         jobs[reg.name] = await held_long.enqueue()
         assert len(await backend.claim_jobs(reg.name, None, 1, 60)) == 1
     assert sorted(await backend.workers_on_node(node)) == [
-        ("alive:1", os.getpid()), ("dead:1", gone_proc.pid)]
+        ("alive:1", os.getpid()),
+        ("dead:1", gone_proc.pid),
+    ]
     rescued: list[int] = []
-    rescuer = Rescuer(backend, _AlwaysCurrent(), rescued.append,  # type: ignore[arg-type]
-                      release=_nothing, neighbours=backend.workers_on_node, node=node,
-                      name="me:1")
+    rescuer = Rescuer(
+        backend,
+        _AlwaysCurrent(),  # type: ignore[arg-type]
+        rescued.append,
+        release=_nothing,
+        neighbours=backend.workers_on_node,
+        node=node,
+        name="me:1",
+    )
     assert await rescuer.sweep() == 1
     info = await jobs["dead:1"].refresh()
     assert info.status == aqueue.JobStatus.QUEUED and info.error is not None
@@ -124,8 +139,7 @@ class _AlwaysCurrent:
         return True
 
 
-async def test_the_view_drops_workers_gone_for_longer_than_the_window(
-        queue: aqueue.Queue) -> None:
+async def test_the_view_drops_workers_gone_for_longer_than_the_window(queue: aqueue.Queue) -> None:
     """Regression: dead and stopped workers stayed in the registry view for a
     day, and for good when no worker ran to prune them. The view shows them
     for the retention window only, whatever the sweeps did."""

@@ -14,20 +14,40 @@ SQLITE_FILE = Path(os.environ.get("AQUEUE_DJANGO_SQLITE", "/tmp/aqueue-django-te
 
 def _server(engine: str, dsn: str) -> dict[str, object]:
     parsed = parse(dsn)
-    return {"ENGINE": engine, "NAME": "aqueue_django", "USER": parsed.user or "",
-            "PASSWORD": parsed.password or "", "HOST": parsed.host or "127.0.0.1",
-            "PORT": str(parsed.port or "")}
+    return {
+        "ENGINE": engine,
+        "NAME": "aqueue_django",
+        "USER": parsed.user or "",
+        "PASSWORD": parsed.password or "",
+        "HOST": parsed.host or "127.0.0.1",
+        "PORT": str(parsed.port or ""),
+    }
 
 
 if BACKEND == "postgresql":
-    DATABASES = {"default": _server("django.db.backends.postgresql", os.environ.get(
-        "AQUEUE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_test"))}
+    DATABASES = {
+        "default": _server(
+            "django.db.backends.postgresql",
+            os.environ.get(
+                "AQUEUE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/aqueue_test"
+            ),
+        )
+    }
 elif BACKEND == "mysql":
-    DATABASES = {"default": _server("django.db.backends.mysql", os.environ.get(
-        "AQUEUE_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/aqueue_test"))}
+    DATABASES = {
+        "default": _server(
+            "django.db.backends.mysql",
+            os.environ.get("AQUEUE_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3306/aqueue_test"),
+        )
+    }
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_FILE,
-                             "OPTIONS": {"timeout": 20}}}
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_FILE,
+            "OPTIONS": {"timeout": 20},
+        }
+    }
 
 SECRET_KEY = "aqueue-tests-only"  # a test project
 # startproject's DEBUG = True shows django.tasks' own lines on the console (a test

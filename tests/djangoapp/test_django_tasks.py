@@ -37,11 +37,26 @@ def run_worker(*extra: str, debug: bool = False) -> subprocess.CompletedProcess[
     """``manage.py aqueue_worker --burst`` in a process of its own (``debug``:
     with ``DEBUG = True``, as startproject makes it)."""
     return subprocess.run(
-        [sys.executable, "-m", "tests.djangoapp.manage", "aqueue_worker", "--burst",
-         "--log-level", "WARNING", *extra],
-        cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.djangoapp.settings",
-                       "AQUEUE_TEST_DJANGO_DEBUG": "1" if debug else "0"},
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "tests.djangoapp.manage",
+            "aqueue_worker",
+            "--burst",
+            "--log-level",
+            "WARNING",
+            *extra,
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.djangoapp.settings",
+            "AQUEUE_TEST_DJANGO_DEBUG": "1" if debug else "0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def count_jobs() -> int:
@@ -52,8 +67,12 @@ def count_jobs() -> int:
 
 def test_the_backend_says_what_it_supports() -> None:
     backend = default_task_backend
-    assert (backend.supports_defer, backend.supports_async_task, backend.supports_get_result,
-            backend.supports_priority) == (True, True, True, True)
+    assert (
+        backend.supports_defer,
+        backend.supports_async_task,
+        backend.supports_get_result,
+        backend.supports_priority,
+    ) == (True, True, True, True)
 
 
 def test_enqueue_then_the_worker_command_runs_it() -> None:
@@ -82,8 +101,12 @@ def test_async_tasks_context_and_aenqueue() -> None:
     assert run_worker().returncode == 0
     assert tasks.add.get_result(add_id).return_value == 5
     reported = asyncio.run(tasks.report.aget_result(report_id))
-    assert reported.return_value == {"label": "hello", "attempt": 1, "id": report_id,
-                                     "vendor": connection.vendor}
+    assert reported.return_value == {
+        "label": "hello",
+        "attempt": 1,
+        "id": report_id,
+        "vendor": connection.vendor,
+    }
 
 
 def test_a_failing_task_ends_failed_with_its_errors() -> None:
@@ -102,8 +125,12 @@ def test_a_failing_task_ends_failed_with_its_errors() -> None:
         cursor.execute("UPDATE aqueue_jobs SET scheduled_at = created_at")
     last = run_worker("--log-level", "INFO", debug=True)
     assert last.returncode == 0
-    assert last.stderr.count(f"Task id={result.id} path=tests.djangoapp.shop.tasks.explode "
-                             f"state=FAILED") == 1, last.stderr
+    assert (
+        last.stderr.count(
+            f"Task id={result.id} path=tests.djangoapp.shop.tasks.explode state=FAILED"
+        )
+        == 1
+    ), last.stderr
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and result.attempts == 2
     assert len(result.errors) == 2
@@ -119,8 +146,13 @@ def test_a_job_row_never_makes_the_worker_import_a_module() -> None:
     ``venv.__main__.x`` raised SystemExit, killing the worker and leaving the
     job running). Now only the project's own tasks are found."""
     queue = default_task_backend.queue
-    names = ["this.x", "venv.__main__.x", "antigravity.fly", "tests.djangoapp.settings.DEBUG",
-             "os.system"]
+    names = [
+        "this.x",
+        "venv.__main__.x",
+        "antigravity.fly",
+        "tests.djangoapp.settings.DEBUG",
+        "os.system",
+    ]
 
     async def enqueue() -> list[str]:
         async with queue:
@@ -170,8 +202,12 @@ def test_enqueue_middleware_runs_for_django_jobs() -> None:
     async def stamp(requests: list[JobRequest], call_next: EnqueueNext) -> list[Job[Any]]:
         seen.append([r.task for r in requests])
         meta = serialization.encode({"stamped": "yes"})
-        return await call_next([dataclasses.replace(
-            r, options=dataclasses.replace(r.options, meta=meta)) for r in requests])
+        return await call_next(
+            [
+                dataclasses.replace(r, options=dataclasses.replace(r.options, meta=meta))
+                for r in requests
+            ]
+        )
 
     queue.middleware.enqueue(stamp)
     try:
@@ -232,31 +268,43 @@ def test_trigger_views() -> None:
     client = Client()
     assert client.post("/tasks/run/").status_code == 401
     assert client.get("/tasks/status/", **TRIGGER).json() == {"pending_count": 1}
-    bad = client.post("/tasks/run/", data={"max_tasks": 0}, content_type="application/json",
-                      **TRIGGER)
+    bad = client.post(
+        "/tasks/run/", data={"max_tasks": 0}, content_type="application/json", **TRIGGER
+    )
     assert bad.status_code == 400 and "max_tasks" in bad.json()["error"]
-    assert client.post("/tasks/run/", data="{", content_type="application/json",
-                       **TRIGGER).status_code == 400
+    assert (
+        client.post("/tasks/run/", data="{", content_type="application/json", **TRIGGER).status_code
+        == 400
+    )
     # Regression: a 100 KB body was read whole and the job ran; and queue
     # names skipped the name check (a U+0000 answered 500 on the status view).
     padded = '{"max_tasks": 5, "queue_name": "default"' + " " * 100_000 + "}"
-    too_big = client.post("/tasks/run/", data=padded, content_type="application/json",
-                          **TRIGGER)
+    too_big = client.post("/tasks/run/", data=padded, content_type="application/json", **TRIGGER)
     assert too_big.status_code == 413 and "error" in too_big.json()
     for name in ("%00", "a%0Ab"):
         assert client.get(f"/tasks/status/?queue_name={name}", **TRIGGER).status_code == 400
-    assert client.post("/tasks/run/", data={"queue_name": "a\x00b"},
-                       content_type="application/json", **TRIGGER).status_code == 400
+    assert (
+        client.post(
+            "/tasks/run/", data={"queue_name": "a\x00b"}, content_type="application/json", **TRIGGER
+        ).status_code
+        == 400
+    )
     assert client.get("/tasks/status/", **TRIGGER).json() == {"pending_count": 1}
-    ran = client.post("/tasks/run/", data={"max_tasks": 5}, content_type="application/json",
-                      **TRIGGER).json()
+    ran = client.post(
+        "/tasks/run/", data={"max_tasks": 5}, content_type="application/json", **TRIGGER
+    ).json()
     assert ran["processed"] == 1
-    assert ran["results"][0] == {"id": result.id, "status": "SUCCESSFUL",
-                                 "task_path": "tests.djangoapp.shop.tasks.send_receipt",
-                                 "aqueue_status": "succeeded", "attempts": 1}
+    assert ran["results"][0] == {
+        "id": result.id,
+        "status": "SUCCESSFUL",
+        "task_path": "tests.djangoapp.shop.tasks.send_receipt",
+        "aqueue_status": "succeeded",
+        "attempts": 1,
+    }
     assert Order.objects.get(pk=order.id).receipt_sent
-    assert client.post("/tasks/run-one/", data="", content_type="application/json",
-                       **TRIGGER).json() == {"processed": False, "result": None}
+    assert client.post(
+        "/tasks/run-one/", data="", content_type="application/json", **TRIGGER
+    ).json() == {"processed": False, "result": None}
     assert client.get("/tasks/run/", **TRIGGER).status_code == 405
 
 
@@ -269,21 +317,24 @@ def test_the_dashboard_mounts_beside_django() -> None:
     dashboard = {"Authorization": "Bearer dashboard-token-0123"}
 
     async def browse() -> list[httpx.Response]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
-                                     base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as client:
             return [
                 await client.get("/aqueue/api/overview", headers=dashboard),
                 await client.get("/aqueue/", headers=dashboard),
-                await client.get("/tasks/status/",
-                                 headers={"Authorization": TRIGGER["HTTP_AUTHORIZATION"]}),
+                await client.get(
+                    "/tasks/status/", headers={"Authorization": TRIGGER["HTTP_AUTHORIZATION"]}
+                ),
                 # Regression: job data was readable without the token.
                 await client.get(f"/aqueue/api/jobs/{job.id}"),
                 await client.get("/aqueue/api/overview"),
                 await client.get("/aqueue/jobs"),
             ]
 
-    overview, page, django_page, anonymous_job, anonymous_overview, anonymous_page = \
-        asyncio.run(browse())
+    overview, page, django_page, anonymous_job, anonymous_overview, anonymous_page = asyncio.run(
+        browse()
+    )
     assert overview.status_code == 200
     assert any(q["name"] == "default" for q in overview.json()["queues"])
     assert page.status_code == 200 and "aqueue" in page.text

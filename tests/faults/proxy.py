@@ -43,8 +43,9 @@ class FaultProxy:
         self.connections = 0  # accepted since start
         self._pairs: set[_Pair] = set()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fault-proxy", daemon=True
+        )
         self._server: asyncio.Server | None = None
         self._restored = asyncio.Event()
 
@@ -121,15 +122,18 @@ class FaultProxy:
             except OSError:
                 return
             pair.server = up_writer
-            await asyncio.gather(self._pump(reader, up_writer, pair),
-                                 self._pump(up_reader, writer, pair),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                self._pump(reader, up_writer, pair),
+                self._pump(up_reader, writer, pair),
+                return_exceptions=True,
+            )
         finally:
             self._pairs.discard(pair)
             pair.abort()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    pair: _Pair) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pair: _Pair
+    ) -> None:
         try:
             while True:
                 data = await reader.read(65536)

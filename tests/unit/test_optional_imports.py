@@ -18,8 +18,9 @@ def test_the_worker_and_cli_import_no_extra() -> None:
         "aqueue.Worker(aqueue.Queue('sqlite:///:memory:'))\n"
         f"print([m for m in sys.modules if m.split('.')[0] in {EXTRAS!r}])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -33,8 +34,9 @@ def test_admin_commands_log_json_when_asked(tmp_path: Path) -> None:
         f"'sqlite:///{tmp_path / 'x.db'}'])\n"
         "logging.getLogger('aqueue.test').warning('after %s', code)\n"
     )
-    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stderr
+    err = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stderr
     line = json.loads(err.strip().splitlines()[-1])
     assert (line["level"], line["logger"], line["event"]) == ("WARNING", "aqueue.test", "after 0")
 
@@ -51,6 +53,11 @@ def test_a_running_sqlite_worker_imports_no_archive_or_zone_modules(tmp_path: Pa
         "print(code, sorted(m for m in ('shutil', 'bz2', 'lzma', 'zoneinfo') "
         "if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout
     assert out.strip().splitlines()[-1] == "0 []"

@@ -39,18 +39,28 @@ def test_spring_forward_runs_a_skipped_tick_right_after_the_change() -> None:
     daily = Schedule("t", "30 2 * * *", timezone="Europe/Berlin")
     # 2026-03-29: clocks jump from 02:00 to 03:00; 02:30 does not exist.
     assert ticks(daily, datetime(2026, 3, 28, 12, tzinfo=BERLIN), 3) == [
-        "03-29 03:00 CEST", "03-30 02:30 CEST", "03-31 02:30 CEST"]
+        "03-29 03:00 CEST",
+        "03-30 02:30 CEST",
+        "03-31 02:30 CEST",
+    ]
 
 
 def test_fall_back_runs_a_fixed_hour_once_and_an_interval_by_real_time() -> None:
     # 2026-10-25: clocks go from 03:00 back to 02:00; 02:00-02:59 happens twice.
     daily = Schedule("t", "30 2 * * *", timezone="Europe/Berlin")
     assert ticks(daily, datetime(2026, 10, 24, 12, tzinfo=BERLIN), 2) == [
-        "10-25 02:30 CEST", "10-26 02:30 CET"]
+        "10-25 02:30 CEST",
+        "10-26 02:30 CET",
+    ]
     half_hourly = Schedule("t", "*/30 * * * *", timezone="Europe/Berlin")
     assert ticks(half_hourly, datetime(2026, 10, 25, 1, 50, tzinfo=BERLIN), 6) == [
-        "10-25 02:00 CEST", "10-25 02:30 CEST", "10-25 02:00 CET", "10-25 02:30 CET",
-        "10-25 03:00 CET", "10-25 03:30 CET"]
+        "10-25 02:00 CEST",
+        "10-25 02:30 CEST",
+        "10-25 02:00 CET",
+        "10-25 02:30 CET",
+        "10-25 03:00 CET",
+        "10-25 03:30 CET",
+    ]
 
 
 def test_catch_up_policies() -> None:
@@ -68,18 +78,23 @@ def test_catch_up_policies() -> None:
     assert latest.due(utc(2026, 1, 1, 0, 10), now) == []  # nothing new
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"cron": "every minute"}, "invalid cron expression"),
-    ({"cron": "61 * * * *"}, "invalid cron expression"),
-    ({"cron": "* * * * *", "timezone": "Mars/Base"}, "unknown timezone"),
-    ({"cron": "* * * * *", "catch_up": "some"}, "catch_up must be"),
-    ({"cron": "* * * * *", "name": "x" * 300}, "longer than 255"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cron": "every minute"}, "invalid cron expression"),
+        ({"cron": "61 * * * *"}, "invalid cron expression"),
+        ({"cron": "* * * * *", "timezone": "Mars/Base"}, "unknown timezone"),
+        ({"cron": "* * * * *", "catch_up": "some"}, "catch_up must be"),
+        ({"cron": "* * * * *", "name": "x" * 300}, "longer than 255"),
+    ],
+)
 def test_bad_schedules_are_refused(kwargs: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Schedule("t", **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_default_name_is_task_cron_and_timezone() -> None:
-    assert Schedule("app.report", "0 6 * * 1", "Europe/Berlin").name == \
-        "app.report 0 6 * * 1 Europe/Berlin"
+    assert (
+        Schedule("app.report", "0 6 * * 1", "Europe/Berlin").name
+        == "app.report 0 6 * * 1 Europe/Berlin"
+    )

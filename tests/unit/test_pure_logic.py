@@ -58,8 +58,14 @@ def test_every_backend_ships_its_queries_and_migrations() -> None:
     for backend in ("postgres", "mysql", "sqlite"):
         package = f"aqueue.backends.{backend}"
         queries = load_queries(package)
-        assert {"renew_leases", "rescue_expired_leases", "get_job", "queue_counts",
-                "recent_finished", "delete_job"} <= set(queries)
+        assert {
+            "renew_leases",
+            "rescue_expired_leases",
+            "get_job",
+            "queue_counts",
+            "recent_finished",
+            "delete_job",
+        } <= set(queries)
         assert all(sql.strip() for sql in queries.values())
         migrations = load_migrations(package)
         assert [m.version for m in migrations] == list(range(1, latest_version(package) + 1))
@@ -78,9 +84,11 @@ def test_parse_duration() -> None:
 def test_migration_statements_keep_function_bodies_whole() -> None:
     from aqueue.backends.sqlfile import _split_statements
 
-    text = ("CREATE TABLE t (a int);\n-- a comment\nCREATE FUNCTION f() RETURNS int\n"
-            "LANGUAGE plpgsql AS $$\nBEGIN\n    PERFORM 1;\n    RETURN 1;\nEND\n$$;\n"
-            "CREATE INDEX i ON t (a);\n")
+    text = (
+        "CREATE TABLE t (a int);\n-- a comment\nCREATE FUNCTION f() RETURNS int\n"
+        "LANGUAGE plpgsql AS $$\nBEGIN\n    PERFORM 1;\n    RETURN 1;\nEND\n$$;\n"
+        "CREATE INDEX i ON t (a);\n"
+    )
     statements = _split_statements(text)
     assert len(statements) == 3
     assert statements[1].startswith("-- a comment\nCREATE FUNCTION")
@@ -106,8 +114,7 @@ def test_json_encoding_matches_the_json_module_and_rejects_what_it_rejects() -> 
 def test_parse_retention() -> None:
     from aqueue.cli.worker import parse_retention
 
-    assert parse_retention("succeeded=7d, failed=30d") == {"succeeded": 604800,
-                                                            "failed": 2592000}
+    assert parse_retention("succeeded=7d, failed=30d") == {"succeeded": 604800, "failed": 2592000}
     for bad in ("queued=1d", "failed", "failed=soon"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_retention(bad)
@@ -117,18 +124,44 @@ def test_a_handover_notification_is_read_only_by_its_worker() -> None:
     from aqueue.backends.common import claimed_jobs
     from aqueue.offers import read_handover
 
-    job = ["w1", 12.5, "0190-id", "mark", "default", 0, "[1]", '{"a": 2}', 1, 3, None,
-           1700000000.5, None]
+    job = [
+        "w1",
+        12.5,
+        "0190-id",
+        "mark",
+        "default",
+        0,
+        "[1]",
+        '{"a": 2}',
+        1,
+        3,
+        None,
+        1700000000.5,
+        None,
+    ]
     got = read_handover(json.dumps(job), "w1")
     assert got is not None and got[0] == 12.5 and isinstance(got[1], tuple)
     [claimed] = claimed_jobs([got[1]])
-    assert (claimed.id, claimed.task, claimed.args, claimed.kwargs, claimed.attempts,
-            claimed.max_attempts) == ("0190-id", "mark", [1], {"a": 2}, 1, 3)
+    assert (
+        claimed.id,
+        claimed.task,
+        claimed.args,
+        claimed.kwargs,
+        claimed.attempts,
+        claimed.max_attempts,
+    ) == ("0190-id", "mark", [1], {"a": 2}, 1, 3)
     assert claimed.due_timestamp() == 1700000000.5
     assert read_handover(json.dumps(job), "w2") is None  # another worker's
     assert read_handover(json.dumps(["w1", 3, "0190-id"]), "w1") == (3.0, "0190-id")  # id alone
-    for garbage in ("", "not json", "{}", "[]", '["w1"]', json.dumps(job[:5]),
-                    json.dumps(["w1", "soon", "0190-id"])):
+    for garbage in (
+        "",
+        "not json",
+        "{}",
+        "[]",
+        '["w1"]',
+        json.dumps(job[:5]),
+        json.dumps(["w1", "soon", "0190-id"]),
+    ):
         assert read_handover(garbage, "w1") is None
 
 
@@ -137,8 +170,12 @@ def test_shown_and_imported_errors_are_bounded_too() -> None:
     size: the dashboard and imports bound them as new errors are."""
     from aqueue import serialization
 
-    huge = {"type": "E" * 1000, "message": "m" * 1_000_000, "traceback": "t" * 1_000_000,
-            "extra": 1}
+    huge = {
+        "type": "E" * 1000,
+        "message": "m" * 1_000_000,
+        "traceback": "t" * 1_000_000,
+        "extra": 1,
+    }
     shown = serialization.bounded_error(huge)
     assert shown is not None and shown["extra"] == 1
     assert len(shown["type"]) < 300 and len(shown["message"]) < 9_000

@@ -27,7 +27,8 @@ def test_every_query_a_backend_uses_is_in_its_file(name: str) -> None:
     # A name chosen at run time (``SQL[query]``) still appears quoted somewhere.
     named = {query for query in queries.names() if f'"{query}"' in source}
     assert queries.names() <= used | named, (
-        f"queries.sql holds unused queries: {queries.names() - used - named}")
+        f"queries.sql holds unused queries: {queries.names() - used - named}"
+    )
     for query in used:  # and each renders: nothing left unfilled at load
         try:
             text = queries[query]
@@ -37,8 +38,7 @@ def test_every_query_a_backend_uses_is_in_its_file(name: str) -> None:
 
 
 def test_placeholders_fail_loudly() -> None:
-    queries = Queries({"a": "SELECT {{X}} FROM t WHERE id IN ({{ids}})", "b": "SELECT 1"},
-                      X="x")
+    queries = Queries({"a": "SELECT {{X}} FROM t WHERE id IN ({{ids}})", "b": "SELECT 1"}, X="x")
     assert queries.render("a", ids="1, 2") == "SELECT x FROM t WHERE id IN (1, 2)"
     with pytest.raises(KeyError, match="needs a value"):
         queries["a"]

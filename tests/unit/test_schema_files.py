@@ -27,23 +27,29 @@ def test_functions_change_only_with_a_migration() -> None:
     newest = max(SHIPPED)
     assert SHIPPED[newest] == digest, (
         "functions.sql changed: add a migration, and record its version and the new "
-        f"checksum {digest} in SHIPPED")
+        f"checksum {digest} in SHIPPED"
+    )
     assert newest <= latest_version("aqueue.backends.postgres"), (
-        "SHIPPED names a migration that does not exist")
+        "SHIPPED names a migration that does not exist"
+    )
     assert list(SHIPPED) == sorted(SHIPPED)
 
 
 def test_every_function_is_dropped_and_created() -> None:
-    statements = ["\n".join(line for line in s.splitlines() if not line.startswith("--")).strip()
-                  for s in load_statements("aqueue.backends.postgres", "functions.sql")]
+    statements = [
+        "\n".join(line for line in s.splitlines() if not line.startswith("--")).strip()
+        for s in load_statements("aqueue.backends.postgres", "functions.sql")
+    ]
     created = [s.split("(")[0].split()[-1] for s in statements if s.startswith("CREATE")]
     dropped = [s.split("(")[0].split()[-1] for s in statements if s.startswith("DROP")]
-    assert created == dropped == ["aqueue_claim", "aqueue_renew", "aqueue_release",
-                                  "aqueue_complete"]
+    assert (
+        created == dropped == ["aqueue_claim", "aqueue_renew", "aqueue_release", "aqueue_complete"]
+    )
 
 
 def test_no_migration_defines_a_function() -> None:
     folder = FUNCTIONS.parent / "migrations"
     for path in sorted(folder.glob("*.sql")):
         assert "FUNCTION" not in "\n".join(
-            line for line in path.read_text().splitlines() if not line.startswith("--")), path
+            line for line in path.read_text().splitlines() if not line.startswith("--")
+        ), path

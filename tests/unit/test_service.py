@@ -27,7 +27,8 @@ class Flaky(Service):
 
 
 async def test_errors_are_logged_backed_off_and_then_cleared(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     service = Flaky([DatabaseUnavailable("down"), DatabaseUnavailable("down"), ValueError("bug")])
     pauses = []
     with caplog.at_level(logging.WARNING, "aqueue.worker"):

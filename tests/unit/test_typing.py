@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mypy import api
 
-USER_CODE = '''
+USER_CODE = """
 import aqueue
 
 queue = aqueue.Queue()
@@ -34,15 +34,22 @@ async def main() -> None:
     reveal_type(await (await with_context.enqueue(1)).result())
     reveal_type(await (await sync.enqueue(1)).result())
     await plain.enqueue("not an int")
-'''
+"""
 
 
 def test_job_results_are_typed_as_the_task_returns(tmp_path: Path) -> None:
     source = tmp_path / "user_code.py"
     source.write_text(USER_CODE)
     out, _err, _status = api.run(["--strict", "--no-incremental", str(source)])
-    revealed = [line.split("Revealed type is ")[1].strip('"') for line in out.splitlines()
-                if "Revealed type is" in line]
+    revealed = [
+        line.split("Revealed type is ")[1].strip('"')
+        for line in out.splitlines()
+        if "Revealed type is" in line
+    ]
     assert [r.replace("builtins.", "") for r in revealed] == [
-        "str", "list[int]", "float", "bytes"], out
+        "str",
+        "list[int]",
+        "float",
+        "bytes",
+    ], out
     assert 'incompatible type "str"; expected "int"' in out

@@ -40,7 +40,8 @@ async def settle() -> None:
 
 def test_the_channel_lives_beside_the_database_file(tmp_path: Path) -> None:
     assert channel_directory(str(tmp_path / "jobs.db")) == Path(
-        os.path.realpath(tmp_path / "jobs.db") + "-wake")
+        os.path.realpath(tmp_path / "jobs.db") + "-wake"
+    )
     assert channel_directory(":memory:") is None
 
 
@@ -74,8 +75,7 @@ async def test_every_listener_hears_every_hint(tmp_path: Path) -> None:
     assert list(directory.iterdir()) == []  # closing unlinks its socket
 
 
-async def test_a_dead_listeners_socket_is_removed_and_the_rest_still_hear(
-        tmp_path: Path) -> None:
+async def test_a_dead_listeners_socket_is_removed_and_the_rest_still_hear(tmp_path: Path) -> None:
     directory = tmp_path / "jobs.db-wake"
     directory.mkdir()
     # What a SIGKILLed worker leaves: a socket file nobody reads.

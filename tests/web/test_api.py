@@ -29,8 +29,10 @@ async def jobs(queue: aqueue.Queue) -> dict[str, str]:
     async def boom() -> None:
         raise ValueError("it broke <b>here</b>")
 
-    made = {"ok": (await ok.using(queue="mail").enqueue("<script>alert(1)</script>")).id,
-            "failed": (await boom.using(queue="web").enqueue()).id}
+    made = {
+        "ok": (await ok.using(queue="mail").enqueue("<script>alert(1)</script>")).id,
+        "failed": (await boom.using(queue="web").enqueue()).id,
+    }
     await queue.process(10)
     made["queued"] = (await ok.using(queue="web").enqueue(1)).id
     return made
@@ -50,16 +52,20 @@ def dashboard(queue: aqueue.Queue, **options: Any) -> Any:
 @pytest.fixture
 async def client(queue: aqueue.Queue) -> AsyncIterator[httpx.AsyncClient]:
     """An API client holding the token."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dashboard(queue)),
-                                 base_url="http://localhost", headers=bearer()) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=dashboard(queue)),
+        base_url="http://localhost",
+        headers=bearer(),
+    ) as c:
         yield c
 
 
 @pytest.fixture
 async def browser(queue: aqueue.Queue) -> AsyncIterator[httpx.AsyncClient]:
     """A client with no credential but what it logs in for (a cookie)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=dashboard(queue)),
-                                 base_url="http://localhost") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=dashboard(queue)), base_url="http://localhost"
+    ) as c:
         yield c
 
 
@@ -76,8 +82,7 @@ async def test_reads(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
     assert (await client.get("/api/workers")).json() == {"workers": []}
 
 
-async def test_pages_follow_their_cursors(client: httpx.AsyncClient,
-                                          jobs: dict[str, str]) -> None:
+async def test_pages_follow_their_cursors(client: httpx.AsyncClient, jobs: dict[str, str]) -> None:
     first = (await client.get("/api/jobs", params={"limit": 1})).json()
     assert [j["id"] for j in first["jobs"]] == [jobs["queued"]] and first["newer"] is None
     second = (await client.get("/api/jobs", params={"limit": 1, "before": first["older"]})).json()
@@ -86,15 +91,24 @@ async def test_pages_follow_their_cursors(client: httpx.AsyncClient,
     assert [j["id"] for j in back["jobs"]] == [jobs["queued"]] and back["newer"] is None
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    ("/api/jobs?status=bogus", 400), ("/api/jobs?limit=100000000", 400),
-    ("/api/jobs?limit=-1", 400), ("/api/jobs?limit=ten", 400),
-    ("/api/jobs?before=nope", 400), ("/api/jobs?id=zz", 400),
-    ("/api/jobs?queue=%00", 400), ("/api/jobs/not-a-uuid", 404),
-    ("/api/jobs/0193a1b2-0000-7000-8000-000000000000", 404),
-    ("/jobs?status=bogus", 400), ("/jobs/%3Cscript%3E", 404), ("/nowhere", 404),
-    ("/api/jobs/0193a1b2-0000-7000-8000-000000000000/retry", 405),
-])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/jobs?status=bogus", 400),
+        ("/api/jobs?limit=100000000", 400),
+        ("/api/jobs?limit=-1", 400),
+        ("/api/jobs?limit=ten", 400),
+        ("/api/jobs?before=nope", 400),
+        ("/api/jobs?id=zz", 400),
+        ("/api/jobs?queue=%00", 400),
+        ("/api/jobs/not-a-uuid", 404),
+        ("/api/jobs/0193a1b2-0000-7000-8000-000000000000", 404),
+        ("/jobs?status=bogus", 400),
+        ("/jobs/%3Cscript%3E", 404),
+        ("/nowhere", 404),
+        ("/api/jobs/0193a1b2-0000-7000-8000-000000000000/retry", 405),
+    ],
+)
 async def test_bad_reads_are_4xx(client: httpx.AsyncClient, path: str, status: int) -> None:
     response = await client.get(path)
     assert response.status_code == status, response.text
@@ -102,8 +116,9 @@ async def test_bad_reads_are_4xx(client: httpx.AsyncClient, path: str, status: i
         assert "error" in response.json() or status == 405
 
 
-async def test_actions_need_the_token(client: httpx.AsyncClient, browser: httpx.AsyncClient,
-                                      jobs: dict[str, str]) -> None:
+async def test_actions_need_the_token(
+    client: httpx.AsyncClient, browser: httpx.AsyncClient, jobs: dict[str, str]
+) -> None:
     path = f"/api/jobs/{jobs['failed']}/retry"
     assert (await browser.post(path)).status_code == 401
     assert (await client.post(path, headers=bearer("wrong-token-xxxxx"))).status_code == 401
@@ -113,29 +128,37 @@ async def test_actions_need_the_token(client: httpx.AsyncClient, browser: httpx.
     assert (await client.post(path, headers=bearer())).status_code == 409
     cancel = await client.post(f"/api/jobs/{jobs['failed']}/cancel", headers=bearer())
     assert cancel.json()["status"] == "cancelled"
-    assert (await client.post(f"/api/jobs/{jobs['ok']}/cancel",
-                              headers=bearer())).status_code == 409
+    assert (
+        await client.post(f"/api/jobs/{jobs['ok']}/cancel", headers=bearer())
+    ).status_code == 409
     gone = await client.post(f"/api/jobs/{jobs['ok']}/delete", headers=bearer())
     assert gone.json() == {"id": jobs["ok"], "deleted": True, "status": "succeeded"}
     assert (await client.get(f"/api/jobs/{jobs['ok']}")).status_code == 404
     assert (await client.post("/api/jobs/nope/delete", headers=bearer())).status_code == 404
 
 
-async def test_bulk_actions_and_pause(client: httpx.AsyncClient, queue: aqueue.Queue,
-                                      jobs: dict[str, str]) -> None:
+async def test_bulk_actions_and_pause(
+    client: httpx.AsyncClient, queue: aqueue.Queue, jobs: dict[str, str]
+) -> None:
     retried = await client.post("/api/jobs/retry", json={"queue": "web"}, headers=bearer())
     assert retried.json()["count"] == 1
-    assert (await client.post("/api/jobs/cancel", json={"status": "nope"},
-                              headers=bearer())).status_code == 400
-    assert (await client.post("/api/jobs/cancel", content=b"{not json",
-                              headers={**bearer(), "Content-Type": "application/json"})
-            ).status_code == 400
+    assert (
+        await client.post("/api/jobs/cancel", json={"status": "nope"}, headers=bearer())
+    ).status_code == 400
+    assert (
+        await client.post(
+            "/api/jobs/cancel",
+            content=b"{not json",
+            headers={**bearer(), "Content-Type": "application/json"},
+        )
+    ).status_code == 400
     paused = await client.post("/api/queues/web/pause", headers=bearer())
     assert paused.json() == {"queue": "web", "paused": True}
     assert await queue.paused() == ["web"]
     odd = "a/b ?#<q>"
-    assert (await client.post(f"/api/queues/{quote(odd)}/pause",
-                              headers=bearer())).status_code == 200
+    assert (
+        await client.post(f"/api/queues/{quote(odd)}/pause", headers=bearer())
+    ).status_code == 200
     assert sorted(await queue.paused()) == [odd, "web"]
     await client.post("/api/queues/web/resume", headers=bearer())
     assert await queue.paused() == [odd]
@@ -143,10 +166,12 @@ async def test_bulk_actions_and_pause(client: httpx.AsyncClient, queue: aqueue.Q
     assert cancelled.json()["count"] == 2
 
 
-async def test_the_pages_log_in_and_post_with_csrf(browser: httpx.AsyncClient,
-                                                   queue: aqueue.Queue,
-                                                   jobs: dict[str, str],
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_pages_log_in_and_post_with_csrf(
+    browser: httpx.AsyncClient,
+    queue: aqueue.Queue,
+    jobs: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     client = browser
     page = await client.get(f"/jobs/{jobs['failed']}")
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
@@ -163,23 +188,27 @@ async def test_the_pages_log_in_and_post_with_csrf(browser: httpx.AsyncClient,
     assert (await client.post(action, data={"next": "/"})).status_code == 403
     assert (await client.post(action, data={"csrf": "0" * 64})).status_code == 403
     with caplog.at_level(logging.INFO, logger="aqueue.audit"):
-        done = await client.post(action, data={"csrf": csrf.group(1),
-                                               "next": f"/jobs/{jobs['failed']}"})
+        done = await client.post(
+            action, data={"csrf": csrf.group(1), "next": f"/jobs/{jobs['failed']}"}
+        )
     assert done.status_code == 303 and done.headers["location"] == f"/jobs/{jobs['failed']}"
     assert f"retry job {jobs['failed']} by logged-in session" in caplog.text
     assert TOKEN not in caplog.text
     assert (await queue.get_job(jobs["failed"])).status == "queued"  # type: ignore[union-attr]
     # An open redirect is refused: the answer is JSON, not a redirect off-site.
-    again = await client.post(f"/api/jobs/{jobs['queued']}/cancel",
-                              data={"csrf": csrf.group(1), "next": "//evil.example/"})
+    again = await client.post(
+        f"/api/jobs/{jobs['queued']}/cancel",
+        data={"csrf": csrf.group(1), "next": "//evil.example/"},
+    )
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
     out = await client.post("/logout", data={"csrf": csrf.group(1)})
     assert out.status_code == 303
     assert (await client.post(action, data={"csrf": csrf.group(1)})).status_code == 401
 
 
-async def test_arguments_and_errors_are_escaped(client: httpx.AsyncClient,
-                                                jobs: dict[str, str]) -> None:
+async def test_arguments_and_errors_are_escaped(
+    client: httpx.AsyncClient, jobs: dict[str, str]
+) -> None:
     page = (await client.get(f"/jobs/{jobs['ok']}")).text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -189,20 +218,21 @@ async def test_arguments_and_errors_are_escaped(client: httpx.AsyncClient,
     assert "script-src 'self'" in headers["content-security-policy"]
 
 
-async def test_read_only_refuses_every_action(queue: aqueue.Queue,
-                                              jobs: dict[str, str]) -> None:
+async def test_read_only_refuses_every_action(queue: aqueue.Queue, jobs: dict[str, str]) -> None:
     # Open reads without a token (an explicit choice): no actions at all.
     app = create_app(queue, public_reads=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://localhost") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         assert (await client.get("/")).status_code == 200
         response = await client.post(f"/api/jobs/{jobs['failed']}/retry", headers=bearer())
         assert response.status_code == 403
         assert (await client.post("/login", data={"token": TOKEN})).status_code == 403
     # A token and read_only: the token is asked for to read; still no actions.
     app = dashboard(queue, read_only=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://localhost") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
         assert (await client.get("/api/overview")).status_code == 401
         assert (await client.get("/api/overview", headers=bearer())).status_code == 200
         response = await client.post(f"/api/jobs/{jobs['failed']}/retry", headers=bearer())
@@ -214,8 +244,9 @@ async def test_mounted_under_a_prefix(queue: aqueue.Queue, jobs: dict[str, str])
     from starlette.routing import Mount
 
     outer = Starlette(routes=[Mount("/ops/queue", dashboard(queue))])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=outer),
-                                 base_url="http://localhost", headers=bearer()) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=outer), base_url="http://localhost", headers=bearer()
+    ) as client:
         page = await client.get("/ops/queue/jobs")
         assert page.status_code == 200
         assert 'href="/ops/queue/jobs/' in page.text
@@ -234,7 +265,8 @@ def test_a_token_is_required_unless_reads_are_opened_on_purpose() -> None:
 
 
 async def test_served_under_a_root_path_by_a_plain_asgi_router(
-        queue: aqueue.Queue, jobs: dict[str, str]) -> None:
+    queue: aqueue.Queue, jobs: dict[str, str]
+) -> None:
     """As docs/dashboard.md routes it beside Django's ASGI app."""
     app = dashboard(queue)
 
@@ -248,8 +280,11 @@ async def test_served_under_a_root_path_by_a_plain_asgi_router(
             return
         await other(scope, receive, send)
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application),
-                                 base_url="http://localhost", headers=bearer()) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application),
+        base_url="http://localhost",
+        headers=bearer(),
+    ) as client:
         assert (await client.get("/elsewhere")).status_code == 204
         page = await client.get(f"/ops/queue/jobs/{jobs['failed']}")
         assert page.status_code == 200 and 'href="/ops/queue/static/app.js"' not in page.text
@@ -257,8 +292,9 @@ async def test_served_under_a_root_path_by_a_plain_asgi_router(
         assert (await client.get("/ops/queue/api/overview")).status_code == 200
 
 
-async def test_the_timeline_shows_every_attempt(client: httpx.AsyncClient,
-                                                queue: aqueue.Queue) -> None:
+async def test_the_timeline_shows_every_attempt(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
     tries = 0
 
     @queue.task(name="twice", max_attempts=2, backoff=aqueue.Backoff(base=0, jitter=0))
@@ -273,35 +309,47 @@ async def test_the_timeline_shows_every_attempt(client: httpx.AsyncClient,
     await queue.process(1)
     detail = (await client.get(f"/api/jobs/{job.id}")).json()
     assert [(a["attempt"], a["outcome"], a["error"]) for a in detail["history"]] == [
-        (1, "retried", "KeyError")]
+        (1, "retried", "KeyError")
+    ]
     assert detail["history"][0]["started_at"] <= detail["history"][0]["ended_at"]
     page = (await client.get(f"/jobs/{job.id}")).text
-    timeline = page[page.index('<ol class="timeline">'):page.index("</ol>")]
+    timeline = page[page.index('<ol class="timeline">') : page.index("</ol>")]
     steps = re.findall(r"</time> ([^<]*)</li>", timeline)
     assert [s.split(" after ")[0] for s in steps] == [
-        "created", "attempt 1 started", "attempt 1 retried", "due again", "attempt 2 started",
-        "succeeded"]
+        "created",
+        "attempt 1 started",
+        "attempt 1 retried",
+        "due again",
+        "attempt 2 started",
+        "succeeded",
+    ]
     assert "&lt;i&gt;first&lt;/i&gt;" in timeline and "<i>" not in timeline
 
 
-async def test_metrics_share_the_workers_depth_gauges(client: httpx.AsyncClient,
-                                                      jobs: dict[str, str]) -> None:
+async def test_metrics_share_the_workers_depth_gauges(
+    client: httpx.AsyncClient, jobs: dict[str, str]
+) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(response.text) for s in f.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(response.text)
+        for s in f.samples
+    }
     assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "due")))] == 1
     assert samples[("aqueue_queue_jobs", (("queue", "web"), ("state", "failed")))] == 1
     assert (await client.post("/metrics")).status_code == 405
 
 
-async def test_a_job_waiting_for_parents_names_them(client: httpx.AsyncClient,
-                                                    queue: aqueue.Queue) -> None:
+async def test_a_job_waiting_for_parents_names_them(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
     """Regression: a child showed "9999-01-01 … due" (its placeholder due time)
     and the API had no fields for its parents."""
+
     @queue.task(name="step")
     async def step() -> None:
         return None

@@ -21,8 +21,11 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def client_of(app: Any, **options: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                             base_url=options.pop("base_url", "http://localhost"), **options)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=options.pop("base_url", "http://localhost"),
+        **options,
+    )
 
 
 @pytest.fixture
@@ -43,8 +46,7 @@ def app_of(queue: aqueue.Queue, **options: Any) -> Any:
 async def test_nothing_is_read_without_the_token(queue: aqueue.Queue, job: str) -> None:
     """Regression: with a token configured, every read was open to anyone."""
     async with client_of(app_of(queue)) as anonymous:
-        for path in ("/api/overview", "/api/jobs", f"/api/jobs/{job}", "/api/workers",
-                     "/metrics"):
+        for path in ("/api/overview", "/api/jobs", f"/api/jobs/{job}", "/api/workers", "/metrics"):
             answer = await anonymous.get(path)
             assert answer.status_code == 401, (path, answer.text)
             assert answer.headers["www-authenticate"].startswith("Bearer")
@@ -56,24 +58,33 @@ async def test_nothing_is_read_without_the_token(queue: aqueue.Queue, job: str) 
         assert (await anonymous.get("/login")).status_code == 200
         assert (await anonymous.get("/static/style.css")).status_code == 200
         assert (await anonymous.get(f"/api/jobs/{job}", headers=BEARER)).json()["args"] == [
-            "4111-1111-1111-1111"]
+            "4111-1111-1111-1111"
+        ]
 
 
 async def test_open_reads_are_an_explicit_choice(queue: aqueue.Queue, job: str) -> None:
     async with client_of(app_of(queue, public_reads=True)) as anonymous:
         assert (await anonymous.get(f"/api/jobs/{job}")).status_code == 200
         assert (await anonymous.post(f"/api/jobs/{job}/cancel")).status_code == 401
-        assert (await anonymous.post(f"/api/jobs/{job}/cancel",
-                                     headers=BEARER)).status_code == 200
+        assert (await anonymous.post(f"/api/jobs/{job}/cancel", headers=BEARER)).status_code == 200
 
 
-@pytest.mark.parametrize(("host", "allowed"), [
-    ("localhost", True), ("localhost:8520", True), ("127.0.0.1:8520", True),
-    ("[::1]:8520", True), ("LOCALHOST", True), ("rebind.attacker.example", False),
-    ("127.0.0.1.attacker.example", False), ("", False),
-])
-async def test_only_allowed_hosts_are_answered(queue: aqueue.Queue, job: str, host: str,
-                                               allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("localhost", True),
+        ("localhost:8520", True),
+        ("127.0.0.1:8520", True),
+        ("[::1]:8520", True),
+        ("LOCALHOST", True),
+        ("rebind.attacker.example", False),
+        ("127.0.0.1.attacker.example", False),
+        ("", False),
+    ],
+)
+async def test_only_allowed_hosts_are_answered(
+    queue: aqueue.Queue, job: str, host: str, allowed: bool
+) -> None:
     """Regression: any Host was answered, so a page using DNS rebinding could
     read a dashboard on 127.0.0.1."""
     async with client_of(app_of(queue), headers=BEARER) as client:
@@ -86,10 +97,15 @@ async def test_only_allowed_hosts_are_answered(queue: aqueue.Queue, job: str, ho
 async def test_allowed_hosts_can_be_named(queue: aqueue.Queue, job: str) -> None:
     app = app_of(queue, allowed_hosts=["queue.example.com", "*.ops.example"])
     async with client_of(app, headers=BEARER) as client:
-        for host, status in (("queue.example.com", 200), ("a.ops.example", 200),
-                             ("ops.example", 400), ("localhost", 400)):
-            assert (await client.get("/api/overview", headers={"Host": host})
-                    ).status_code == status, host
+        for host, status in (
+            ("queue.example.com", 200),
+            ("a.ops.example", 200),
+            ("ops.example", 400),
+            ("localhost", 400),
+        ):
+            assert (
+                await client.get("/api/overview", headers={"Host": host})
+            ).status_code == status, host
 
 
 class Stream:
@@ -106,14 +122,14 @@ class Stream:
 
 
 @pytest.mark.parametrize("path", ["/api/jobs/cancel", "/login", "/logout"])
-async def test_a_body_is_cut_off_at_the_limit_while_it_streams(queue: aqueue.Queue,
-                                                               path: str) -> None:
+async def test_a_body_is_cut_off_at_the_limit_while_it_streams(
+    queue: aqueue.Queue, path: str
+) -> None:
     """Regression: the whole body was read into memory (300 MiB: +345 MB RSS)
     before the 64 KB check, and before the credentials were looked at."""
     async with client_of(app_of(queue), headers=BEARER) as client:
         body = Stream(chunks=20_000)  # 312 MiB if it were all read
-        answer = await client.post(path, content=body,
-                                   headers={"Content-Type": "application/json"})
+        answer = await client.post(path, content=body, headers={"Content-Type": "application/json"})
         assert answer.status_code in (401, 413), answer.text
         assert body.sent <= 6, body.sent  # 64 KB and a chunk, never the rest
         declared = await client.post(path, content=b"x" * 70_000)
@@ -137,8 +153,9 @@ async def log_in(client: httpx.AsyncClient) -> tuple[str, str]:
     return cookie, csrf
 
 
-async def test_a_session_copied_before_log_out_is_dead_after_it(queue: aqueue.Queue,
-                                                               job: str) -> None:
+async def test_a_session_copied_before_log_out_is_dead_after_it(
+    queue: aqueue.Queue, job: str
+) -> None:
     """Regression: the cookie was a fixed HMAC of the token with no expiry."""
     app = app_of(queue)
     async with client_of(app) as first, client_of(app) as second:
@@ -154,8 +171,9 @@ async def test_a_session_copied_before_log_out_is_dead_after_it(queue: aqueue.Qu
         assert (await second.get("/jobs")).status_code == 303
 
 
-async def test_sessions_are_shared_by_every_process_of_a_dashboard(queue: aqueue.Queue,
-                                                                    job: str) -> None:
+async def test_sessions_are_shared_by_every_process_of_a_dashboard(
+    queue: aqueue.Queue, job: str
+) -> None:
     """Two apps on one database (two server processes): a log-in on one works
     on the other, a log-out on one ends it on both; a new token ends it too."""
     one, two = app_of(queue), app_of(queue)
@@ -196,14 +214,16 @@ async def test_failed_log_ins_slow_down_then_stop(queue: aqueue.Queue) -> None:
         refused = await client.post("/login", data={"token": TOKEN})
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
         assert (await client.get("/api/overview", headers=BEARER)).status_code == 429
-    async with client_of(app, headers={"Authorization": "Bearer wrong-wrong-wrong-wrong"},
-                         base_url="http://127.0.0.1") as other:
+    async with client_of(
+        app,
+        headers={"Authorization": "Bearer wrong-wrong-wrong-wrong"},
+        base_url="http://127.0.0.1",
+    ) as other:
         # Wrong bearer tokens count too (the ASGI client's address is the same).
         assert (await other.get("/api/overview")).status_code == 429
 
 
-async def test_an_action_on_every_job_is_asked_for_by_name(queue: aqueue.Queue,
-                                                           job: str) -> None:
+async def test_an_action_on_every_job_is_asked_for_by_name(queue: aqueue.Queue, job: str) -> None:
     """Regression: POST /api/jobs/cancel with {} cancelled every job."""
     async with client_of(app_of(queue), headers=BEARER) as client:
         for body in ({}, {"queue": ""}, {"all": "false"}):

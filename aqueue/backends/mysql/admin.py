@@ -32,8 +32,9 @@ class MySQLAdmin(MySQLCore):
             args.append(value)
             return "%s"
 
-        sql, ascending = list_jobs_sql(job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES,
-                                        problem_key=True)
+        sql, ascending = list_jobs_sql(
+            job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES, problem_key=True
+        )
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows
 
@@ -89,9 +90,9 @@ class MySQLAdmin(MySQLCore):
 
     async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
         return await delete_in_batches(
-            lambda: self._rowcount(SQL["purge_task_batch"],
-                                   [task, micros(older_than), batch_size]),
-            batch_size)
+            lambda: self._rowcount(SQL["purge_task_batch"], [task, micros(older_than), batch_size]),
+            batch_size,
+        )
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._rowcount(SQL["set_paused"], (queue, int(paused)))
@@ -106,8 +107,10 @@ class MySQLAdmin(MySQLCore):
         def row(j: ImportedJob) -> list[Any]:
             values = [getattr(j, name) for name in IMPORTED_COLUMNS]
             values[4] = -j.priority
-            return [v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
-                    for v in values]
+            return [
+                v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v
+                for v in values
+            ]
 
         ids = [j.id for j in jobs]
         count = SQL.render("count_ids", ids=marks(len(ids)))
@@ -125,9 +128,19 @@ class MySQLAdmin(MySQLCore):
 
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
         queues = None if worker.queues is None else json.dumps(worker.queues)
-        await self._rowcount(SQL["register_worker"], (
-            worker.name, worker.host, worker.pid, queues, worker.concurrency, worker.version,
-            micros(ttl), worker.node))
+        await self._rowcount(
+            SQL["register_worker"],
+            (
+                worker.name,
+                worker.host,
+                worker.pid,
+                queues,
+                worker.concurrency,
+                worker.version,
+                micros(ttl),
+                worker.node,
+            ),
+        )
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         # MySQL counts rows changed, not matched: heartbeat_at always changes.
@@ -137,27 +150,40 @@ class MySQLAdmin(MySQLCore):
         await self._rowcount(SQL["deregister_worker"], (name,))
 
     async def sweep_workers(self, retention: float) -> tuple[int, int]:
-        return (await self._rowcount(SQL["mark_dead_workers"]),
-                await self._rowcount(SQL["prune_workers"], (micros(retention),)))
+        return (
+            await self._rowcount(SQL["mark_dead_workers"]),
+            await self._rowcount(SQL["prune_workers"], (micros(retention),)),
+        )
 
     async def list_workers(self, retention: float) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetch(SQL["list_workers"], (micros(retention),)),
-                               await self._fetch(SQL["running_jobs_by_worker"]))
+        return rows_to_workers(
+            await self._fetch(SQL["list_workers"], (micros(retention),)),
+            await self._fetch(SQL["running_jobs_by_worker"]),
+        )
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         return [(r[0], int(r[1])) for r in await self._fetch(SQL["workers_on_node"], (node,))]
 
     # -- periodic ticks and leadership --------------------------------------------
 
-    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
-                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+    async def advance_tick(
+        self,
+        schedule: str,
+        expected: datetime | None,
+        tick: datetime,
+        jobs: Sequence[tuple[NewJob, str]],
+    ) -> list[str] | None:
         def naive(moment: datetime) -> datetime:
             return moment.astimezone(UTC).replace(tzinfo=None)
 
         async def op(cur: aiomysql.Cursor) -> list[str] | None:
-            won = (await cur.execute(SQL["start_schedule"], (schedule, naive(tick)))
-                   if expected is None else
-                   await cur.execute(SQL["advance_tick"], (naive(tick), schedule, naive(expected))))
+            won = (
+                await cur.execute(SQL["start_schedule"], (schedule, naive(tick)))
+                if expected is None
+                else await cur.execute(
+                    SQL["advance_tick"], (naive(tick), schedule, naive(expected))
+                )
+            )
             if not won:
                 return None
             if not jobs:

@@ -51,8 +51,7 @@ _MIGRATION_LOCK = "aqueue_migrate"
 
 # Connection-level failures: refused, gone away, lost, server shutdown, killed,
 # too many connections, access denied, unknown database.
-_UNAVAILABLE_CODES = {1040, 1044, 1045, 1049, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055,
-                      4031}
+_UNAVAILABLE_CODES = {1040, 1044, 1045, 1049, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
 # Deadlock and lock wait timeout: retry, never surface as a lost job.
 _TRANSIENT_CODES = {1205, 1213}
 
@@ -95,8 +94,9 @@ class MySQLReleaseSteps:
         if parents is None:
             await self._cur.execute(SQL["all_ended_edges"])
         else:
-            await self._cur.execute(SQL.render("ended_edges", ids=marks(len(parents))),
-                                    list(parents))
+            await self._cur.execute(
+                SQL.render("ended_edges", ids=marks(len(parents))), list(parents)
+            )
         return [EndedEdge(r[0], r[1], r[2], bool(r[3])) for r in await self._cur.fetchall()]
 
     async def mark_released(self, edges: Sequence[EndedEdge]) -> None:
@@ -171,7 +171,8 @@ class MySQLCore:
                 await self.close()
                 raise ConfigurationError(
                     f"MySQL at {self._dsn}: TLS was required (ssl_mode/ssl) but the server "
-                    "does not offer it; the connection would be plain text")
+                    "does not offer it; the connection would be plain text"
+                )
 
     async def close(self, timeout: float = 3.0) -> None:
         pool, self._pool = self._pool, None
@@ -225,8 +226,13 @@ class MySQLCore:
             finally:
                 self._pool.release(conn)
 
-        return await at_edge(once, what=what, is_transient=_is_transient,
-                             translate=self._translate, borrowed=connection is not None)
+        return await at_edge(
+            once,
+            what=what,
+            is_transient=_is_transient,
+            translate=self._translate,
+            borrowed=connection is not None,
+        )
 
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         async def op(cur: aiomysql.Cursor) -> list[Any]:
@@ -264,11 +270,13 @@ class MySQLCore:
                 # table leaves a server warning aiomysql prints on every run.
                 await cur.execute(
                     "SELECT count(*) FROM information_schema.tables "
-                    "WHERE table_schema = DATABASE() AND table_name = 'aqueue_migrations'")
+                    "WHERE table_schema = DATABASE() AND table_name = 'aqueue_migrations'"
+                )
                 if not (await cur.fetchone())[0]:
                     await cur.execute(
                         "CREATE TABLE aqueue_migrations (version INT PRIMARY KEY, "
-                        "name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)")
+                        "name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)"
+                    )
                 await cur.execute("SELECT version FROM aqueue_migrations")
                 done = {int(r[0]) for r in await cur.fetchall()}
                 for migration in load_migrations(_PACKAGE):
@@ -296,13 +304,27 @@ class MySQLCore:
     def _insert_params(j: NewJob) -> tuple[Any, ...]:
         """``insert_job``'s parameters (``%s`` style, for aiomysql and mysqlclient)."""
         run_at = j.run_at.astimezone(UTC).replace(tzinfo=None) if j.run_at else None
-        return (j.id, j.task, j.queue, -j.priority, j.args, j.kwargs, j.max_attempts,
-                j.timeout, j.unique_key, run_at, micros(j.delay), j.meta, j.limit_key)
+        return (
+            j.id,
+            j.task,
+            j.queue,
+            -j.priority,
+            j.args,
+            j.kwargs,
+            j.max_attempts,
+            j.timeout,
+            j.unique_key,
+            run_at,
+            micros(j.delay),
+            j.meta,
+            j.limit_key,
+        )
 
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         if isinstance(connection, CallerConnection):  # mysqlclient under Django
-            return await insert_through(connection, SQL["insert_job"],
-                                  [self._insert_params(j) for j in jobs], jobs)
+            return await insert_through(
+                connection, SQL["insert_job"], [self._insert_params(j) for j in jobs], jobs
+            )
 
         async def insert(batch: Sequence[NewJob]) -> None:
             if len(batch) == 1:
@@ -316,8 +338,13 @@ class MySQLCore:
             rows = []
             for j in batch:
                 row: dict[str, Any] = {
-                    "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority,
-                    "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
+                    "id": j.id,
+                    "task": j.task,
+                    "queue": j.queue,
+                    "priority": j.priority,
+                    "args": j.args,
+                    "kwargs": j.kwargs,
+                    "max_attempts": j.max_attempts,
                     "delay_us": micros(j.delay),
                 }
                 # Absent keys read as SQL NULL in JSON_TABLE on MySQL and MariaDB alike.
@@ -372,8 +399,9 @@ class MySQLCore:
             if not rows:
                 return []
             ids = [r[0] for r in rows]
-            await cur.execute(SQL.render("mark_claimed", ids=marks(len(ids))),
-                              [worker, micros(lease), *ids])
+            await cur.execute(
+                SQL.render("mark_claimed", ids=marks(len(ids))), [worker, micros(lease), *ids]
+            )
             return claimed_jobs(rows)
 
         return await self._run("claim", op, transaction=True)
@@ -383,11 +411,18 @@ class MySQLCore:
             fenced: list[str] = []
             for o in outcomes:
                 query = "retry_attempt" if o.status == JobStatus.QUEUED else "complete_job"
-                changed = await cur.execute(SQL[query], {
-                    "result": o.result, "error": o.error, "status": str(o.status),
-                    "delay_us": micros(o.retry_delay), "id": o.id, "attempts": o.attempts,
-                    "worker": worker,
-                })
+                changed = await cur.execute(
+                    SQL[query],
+                    {
+                        "result": o.result,
+                        "error": o.error,
+                        "status": str(o.status),
+                        "delay_us": micros(o.retry_delay),
+                        "id": o.id,
+                        "attempts": o.attempts,
+                        "worker": worker,
+                    },
+                )
                 if not changed:
                     fenced.append(o.id)
             # Children of the jobs that ended (a retry of a job whose cancel
@@ -405,8 +440,9 @@ class MySQLCore:
         in_list = marks(len(job_ids))
 
         async def op(cur: aiomysql.Cursor) -> list[LeaseState]:
-            await cur.execute(SQL.render("renew_leases", ids=in_list),
-                              [micros(lease), worker, *job_ids])
+            await cur.execute(
+                SQL.render("renew_leases", ids=in_list), [micros(lease), worker, *job_ids]
+            )
             await cur.execute(SQL.render("leases_held", ids=in_list), [worker, *job_ids])
             return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in await cur.fetchall()]
 
@@ -432,8 +468,7 @@ class MySQLCore:
         return await self._run("hand back", op, transaction=True)
 
     async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:
-        return await self._rowcount(SQL["set_progress"],
-                                    (progress, job_id, attempts, worker)) == 1
+        return await self._rowcount(SQL["set_progress"], (progress, job_id, attempts, worker)) == 1
 
     async def get_job(self, job_id: str) -> JobInfo | None:
         rows = await self._fetch(SQL["get_job"], (job_id,))

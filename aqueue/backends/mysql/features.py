@@ -17,8 +17,9 @@ from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
 class _MySQLKeys:
     """A limited claim's statements on one cursor (see :mod:`aqueue.limits`)."""
 
-    def __init__(self, cur: aiomysql.Cursor, worker: str, lease: float,
-                 queues: Sequence[str] | None) -> None:
+    def __init__(
+        self, cur: aiomysql.Cursor, worker: str, lease: float, queues: Sequence[str] | None
+    ) -> None:
         self._cur, self._worker, self._lease = cur, worker, lease
         self._queues = list(queues) if queues else []
         self._in_queues = f"AND queue IN ({marks(len(self._queues))})" if self._queues else ""
@@ -57,8 +58,10 @@ class _MySQLKeys:
         sql = SQL.render("limited_select", in_queues=self._in_queues)
         rows = await self._rows(sql, [task, key, *self._queues, n])
         if rows:
-            await self._cur.execute(SQL.render("mark_claimed", ids=marks(len(rows))),
-                                    [self._worker, micros(self._lease), *(r[0] for r in rows)])
+            await self._cur.execute(
+                SQL.render("mark_claimed", ids=marks(len(rows))),
+                [self._worker, micros(self._lease), *(r[0] for r in rows)],
+            )
         return claimed_jobs(rows)
 
     async def record_starts(self, task: str, key: str, n: int) -> None:
@@ -77,8 +80,9 @@ class _MySQLDeps:
         return {r[0]: r[1] for r in await self._cur.fetchall()}
 
     async def insert_edges(self, edges: Sequence[Edge]) -> None:
-        await self._cur.executemany(SQL["insert_edge"],
-                                    [(e.child, e.parent, int(e.run_on_failure)) for e in edges])
+        await self._cur.executemany(
+            SQL["insert_edge"], [(e.child, e.parent, int(e.run_on_failure)) for e in edges]
+        )
 
     async def set_waiting(self, counts: dict[str, int]) -> None:
         await self._cur.executemany(SQL["set_waiting"], [(n, c) for c, n in counts.items()])
@@ -96,26 +100,34 @@ class MySQLFeatures(MySQLCore):
 
         return await self._run("claim", probe)
 
-    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
-                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
-                            withdraw_offer_at: int | None = None) -> LimitedResult:
+    async def claim_limited(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+        withdraw_offer_at: int | None = None,
+    ) -> LimitedResult:
         # No offers here (no hand-over without NOTIFY): nothing to withdraw.
         async def op(cur: aiomysql.Cursor) -> LimitedResult:
             return await steps(_MySQLKeys(cur, worker, lease, queues))
 
         return await self._run("claim", op, transaction=True)
 
-    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
-                                    steps: DependencySteps, connection: Any = None
-                                    ) -> list[str]:
+    async def insert_dependent_jobs(
+        self,
+        jobs: Sequence[NewJob],
+        edges: Sequence[Edge],
+        steps: DependencySteps,
+        connection: Any = None,
+    ) -> list[str]:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=cur.connection)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
             await steps(_MySQLDeps(cur, self._release), [e for e in edges if e.child in kept])
             return ids
 
-        return await self._run("insert", op, transaction=connection is None,
-                               connection=connection)
+        return await self._run("insert", op, transaction=connection is None, connection=connection)
 
     async def release_ended(self, parents: Sequence[str] | None = None) -> None:
         async def op(cur: aiomysql.Cursor) -> None:

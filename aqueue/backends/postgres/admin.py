@@ -34,8 +34,12 @@ class PostgresAdmin(PostgresCore):
             return f"${len(args)}"
 
         sql, ascending = list_jobs_sql(
-            job_filter, bind, columns=JOB_COLUMNS, id_cast="::uuid",
-            running="lease_expires_at IS NOT NULL AND status = 'running'")
+            job_filter,
+            bind,
+            columns=JOB_COLUMNS,
+            id_cast="::uuid",
+            running="lease_expires_at IS NOT NULL AND status = 'running'",
+        )
         rows = [row_to_info(r) for r in await self._fetch(sql, *args)]
         return rows[::-1] if ascending else rows
 
@@ -84,8 +88,8 @@ class PostgresAdmin(PostgresCore):
 
     async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
         return await delete_in_batches(
-            lambda: self._execute(SQL["purge_task_batch"], task, older_than, batch_size),
-            batch_size)
+            lambda: self._execute(SQL["purge_task_batch"], task, older_than, batch_size), batch_size
+        )
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._fetch(SQL["set_paused"], queue, paused)
@@ -104,8 +108,17 @@ class PostgresAdmin(PostgresCore):
 
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
         queues = None if worker.queues is None else json.dumps(worker.queues)
-        await self._execute(SQL["register_worker"], worker.name, worker.host, worker.pid, queues,
-                            worker.concurrency, worker.version, ttl, worker.node)
+        await self._execute(
+            SQL["register_worker"],
+            worker.name,
+            worker.host,
+            worker.pid,
+            queues,
+            worker.concurrency,
+            worker.version,
+            ttl,
+            worker.node,
+        )
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         return await self._execute(SQL["heartbeat_worker"], name, ttl) == 1
@@ -114,32 +127,44 @@ class PostgresAdmin(PostgresCore):
         await self._execute(SQL["deregister_worker"], name)
 
     async def sweep_workers(self, retention: float) -> tuple[int, int]:
-        return (await self._execute(SQL["mark_dead_workers"]),
-                await self._execute(SQL["prune_workers"], retention))
+        return (
+            await self._execute(SQL["mark_dead_workers"]),
+            await self._execute(SQL["prune_workers"], retention),
+        )
 
     async def list_workers(self, retention: float) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetch(SQL["list_workers"], retention),
-                               await self._fetch(SQL["running_jobs_by_worker"]))
+        return rows_to_workers(
+            await self._fetch(SQL["list_workers"], retention),
+            await self._fetch(SQL["running_jobs_by_worker"]),
+        )
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         return [(r[0], int(r[1])) for r in await self._fetch(SQL["workers_on_node"], node)]
 
     # -- periodic ticks and leadership --------------------------------------------
 
-    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
-                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+    async def advance_tick(
+        self,
+        schedule: str,
+        expected: datetime | None,
+        tick: datetime,
+        jobs: Sequence[tuple[NewJob, str]],
+    ) -> list[str] | None:
         async def op(conn: asyncpg.Connection) -> list[str] | None:
             async with conn.transaction():
-                won = (await conn.fetchval(SQL["start_schedule"], schedule, tick)
-                       if expected is None else
-                       await conn.fetchval(SQL["advance_tick"], schedule, tick, expected))
+                won = (
+                    await conn.fetchval(SQL["start_schedule"], schedule, tick)
+                    if expected is None
+                    else await conn.fetchval(SQL["advance_tick"], schedule, tick, expected)
+                )
                 if won is None:
                     return None
                 if not jobs:
                     return []
                 ids = await self.insert_jobs([j for j, _ in jobs], connection=conn)
-                await conn.executemany(SQL["set_meta"],
-                                       [(i, meta) for i, (_, meta) in zip(ids, jobs, strict=True)])
+                await conn.executemany(
+                    SQL["set_meta"], [(i, meta) for i, (_, meta) in zip(ids, jobs, strict=True)]
+                )
                 return ids
 
         return await self._run("periodic", op)

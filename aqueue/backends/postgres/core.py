@@ -60,8 +60,10 @@ _RAW = load_queries(_PACKAGE)
 SQL = Queries(_RAW, JOB_COLUMNS=JOB_COLUMNS, BATCH_ROWS=_RAW["batch_rows"])
 # Jobs without unique keys cannot conflict, and ON CONFLICT's speculative
 # insertion costs ~12 % of a 20,000-job insert: each insert has a form without it.
-_ON_CONFLICT = ("ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
-                "AND status IN ('queued', 'running') DO NOTHING")
+_ON_CONFLICT = (
+    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
+    "AND status IN ('queued', 'running') DO NOTHING"
+)
 _INSERT_JOB = SQL.render("insert_job", IF_UNIQUE_KEYS="")
 _INSERT_JOB_UNIQUE = SQL.render("insert_job", IF_UNIQUE_KEYS=_ON_CONFLICT)
 _INSERT_JOB_OFFERED = SQL["insert_job_offered"]
@@ -133,8 +135,9 @@ def _never_sent(exc: BaseException) -> bool:
     fails when it switches state, before writing a byte. Nothing ran, so the
     operation may go again on another connection.
     """
-    return (isinstance(exc, asyncpg.exceptions.InternalClientError)
-            and str(exc).startswith("cannot switch to state"))
+    return isinstance(exc, asyncpg.exceptions.InternalClientError) and str(exc).startswith(
+        "cannot switch to state"
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -210,9 +213,12 @@ class PostgresCore:
         try:
             extra: dict[str, Any] = {"statement_cache_size": 0} if self._bouncer else {}
             self._pool = await asyncpg.create_pool(
-                min_size=1, max_size=self._pool_size,
-                command_timeout=command_timeout(self._dsn), reset=_reset_connection,
-                **self._connect_args(), **extra
+                min_size=1,
+                max_size=self._pool_size,
+                command_timeout=command_timeout(self._dsn),
+                reset=_reset_connection,
+                **self._connect_args(),
+                **extra,
             )
         except Exception as exc:
             raise (self._translate(exc) or exc) from None
@@ -232,7 +238,9 @@ class PostgresCore:
             pool.terminate()
 
     async def _run(
-        self, what: str, operation: Callable[[asyncpg.Connection], Awaitable[T]],
+        self,
+        what: str,
+        operation: Callable[[asyncpg.Connection], Awaitable[T]],
         connection: Any = None,
     ) -> T:
         async def once() -> T:
@@ -268,8 +276,11 @@ class PostgresCore:
                 # (a drop, a timeout, a cancellation) may leave it mid-protocol,
                 # where the pool's reset-on-release can hang. Close it first.
                 # (A lost connection may already be back in the pool: suppress.)
-                broken = (not isinstance(exc, asyncpg.PostgresError)
-                          or isinstance(exc, _UNAVAILABLE) or conn.is_in_transaction())
+                broken = (
+                    not isinstance(exc, asyncpg.PostgresError)
+                    or isinstance(exc, _UNAVAILABLE)
+                    or conn.is_in_transaction()
+                )
                 if kept:
                     self._kept_busy = False
                     if not broken:
@@ -282,16 +293,25 @@ class PostgresCore:
                 raise
             if kept:
                 self._kept_busy = False
-            elif (self._kept is None and self._pool_size > 1 and self._pool is pool
-                  and not conn.is_in_transaction()):
+            elif (
+                self._kept is None
+                and self._pool_size > 1
+                and self._pool is pool
+                and not conn.is_in_transaction()
+            ):
                 self._kept = conn
             else:
                 # A healthy connection's reset is at most a ROLLBACK: no timer needed.
                 await pool.release(conn)
             return result
 
-        return await at_edge(once, what=what, is_transient=_is_transient,
-                             translate=self._translate, borrowed=connection is not None)
+        return await at_edge(
+            once,
+            what=what,
+            is_transient=_is_transient,
+            translate=self._translate,
+            borrowed=connection is not None,
+        )
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         return await self._run("query", lambda c: c.fetch(sql, *args))
@@ -339,7 +359,8 @@ class PostgresCore:
                             await conn.execute(statement)
                         await conn.execute(
                             "INSERT INTO aqueue_migrations (version, name) VALUES ($1, $2)",
-                            migration.version, migration.name,
+                            migration.version,
+                            migration.name,
                         )
                     applied.append(migration.version)
             finally:
@@ -370,41 +391,81 @@ class PostgresCore:
         kwargs = [j.kwargs for j in batch]
         keys = [j.unique_key for j in batch]
         return (
-            [j.id for j in batch], [j.args for j in batch],
+            [j.id for j in batch],
+            [j.args for j in batch],
             None if all(k == "{}" for k in kwargs) else kwargs,
             None if all(k is None for k in keys) else keys,
             kind_of,
-            [k.task for k in kinds], [k.queue for k in kinds], [k.priority for k in kinds],
-            [k.max_attempts for k in kinds], [k.timeout for k in kinds],
-            [k.delay for k in kinds], [k.run_at for k in kinds], [k.meta for k in kinds],
+            [k.task for k in kinds],
+            [k.queue for k in kinds],
+            [k.priority for k in kinds],
+            [k.max_attempts for k in kinds],
+            [k.timeout for k in kinds],
+            [k.delay for k in kinds],
+            [k.run_at for k in kinds],
+            [k.meta for k in kinds],
             [k.limit_key for k in kinds],
         )
 
     async def _insert(self, batch: Sequence[NewJob], connection: Any = None) -> None:
         if len(batch) == 1:
             j = batch[0]
-            if (connection is None and j.can_hand_over()
-                    and time.monotonic() >= self._no_offer_until):
+            if (
+                connection is None
+                and j.can_hand_over()
+                and time.monotonic() >= self._no_offer_until
+            ):
                 # On the caller's connection its transaction could outlast the
                 # attempt's lease before the worker hears of it: never there.
-                taken = await self._run("insert", lambda c: c.fetchval(
-                    _INSERT_JOB_OFFERED, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
-                    j.max_attempts, j.timeout, j.meta, j.delay))
+                taken = await self._run(
+                    "insert",
+                    lambda c: c.fetchval(
+                        _INSERT_JOB_OFFERED,
+                        j.id,
+                        j.task,
+                        j.queue,
+                        j.priority,
+                        j.args,
+                        j.kwargs,
+                        j.max_attempts,
+                        j.timeout,
+                        j.meta,
+                        j.delay,
+                    ),
+                )
                 if not taken:
                     self._no_offer_until = time.monotonic() + NO_OFFER_SECONDS
                 return
             sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
-            await self._run("insert", lambda c: c.execute(
-                sql, j.id, j.task, j.queue, j.priority, j.args, j.kwargs,
-                j.max_attempts, j.timeout, j.unique_key, j.delay, j.run_at, j.meta, j.limit_key,
-            ), connection)
+            await self._run(
+                "insert",
+                lambda c: c.execute(
+                    sql,
+                    j.id,
+                    j.task,
+                    j.queue,
+                    j.priority,
+                    j.args,
+                    j.kwargs,
+                    j.max_attempts,
+                    j.timeout,
+                    j.unique_key,
+                    j.delay,
+                    j.run_at,
+                    j.meta,
+                    j.limit_key,
+                ),
+                connection,
+            )
             return
         columns = self._batch_columns(batch)
-        await self._run("insert", lambda c: c.execute(_insert_jobs_sql(columns), *columns),
-                        connection)
+        await self._run(
+            "insert", lambda c: c.execute(_insert_jobs_sql(columns), *columns), connection
+        )
 
-    async def _holders(self, keys: list[str], ids: list[str], connection: Any = None
-                       ) -> list[tuple[str | None, str]]:
+    async def _holders(
+        self, keys: list[str], ids: list[str], connection: Any = None
+    ) -> list[tuple[str | None, str]]:
         rows = await self._run(
             "insert", lambda c: c.fetch(SQL["key_holders"], keys, ids), connection
         )
@@ -413,14 +474,40 @@ class PostgresCore:
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         if isinstance(connection, CallerConnection):
             # psycopg under Django: the enqueue's NOTIFY goes at its commit.
-            return await insert_through(connection, _DBAPI_INSERT_JOB, [{
-                f"p{n}": v for n, v in enumerate(
-                    (j.id, j.task, j.queue, j.priority, j.args, j.kwargs, j.max_attempts,
-                     j.timeout, j.unique_key, j.delay, j.run_at, j.meta, j.limit_key), 1)}
-                for j in jobs], jobs)
+            return await insert_through(
+                connection,
+                _DBAPI_INSERT_JOB,
+                [
+                    {
+                        f"p{n}": v
+                        for n, v in enumerate(
+                            (
+                                j.id,
+                                j.task,
+                                j.queue,
+                                j.priority,
+                                j.args,
+                                j.kwargs,
+                                j.max_attempts,
+                                j.timeout,
+                                j.unique_key,
+                                j.delay,
+                                j.run_at,
+                                j.meta,
+                                j.limit_key,
+                            ),
+                            1,
+                        )
+                    }
+                    for j in jobs
+                ],
+                jobs,
+            )
         return await insert_resolving_unique_keys(
-            jobs, lambda batch: self._insert(batch, connection),
-            lambda keys, ids: self._holders(keys, ids, connection))
+            jobs,
+            lambda batch: self._insert(batch, connection),
+            lambda keys, ids: self._holders(keys, ids, connection),
+        )
 
     async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
         source = Replayable(batches)
@@ -436,7 +523,8 @@ class PostgresCore:
                             await pending
                         columns = self._batch_columns(batch)
                         pending = asyncio.ensure_future(
-                            conn.execute(_insert_jobs_sql(columns), *columns))
+                            conn.execute(_insert_jobs_sql(columns), *columns)
+                        )
                         await asyncio.sleep(0)  # let it send before encoding the next
                     if pending is not None:
                         await pending
@@ -455,8 +543,9 @@ class PostgresCore:
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        rows = await self._fetch(SQL["claim_jobs"], worker, limit, lease,
-                                 list(queues) if queues else None)
+        rows = await self._fetch(
+            SQL["claim_jobs"], worker, limit, lease, list(queues) if queues else None
+        )
         return claimed_jobs(rows)
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
@@ -465,9 +554,13 @@ class PostgresCore:
             batch = outcomes[start : start + _MAX_COMPLETE_BATCH]
             rows = await self._fetch(
                 SQL["complete_jobs"],
-                [o.id for o in batch], [o.attempts for o in batch],
-                [str(o.status) for o in batch], [o.result for o in batch],
-                [o.error for o in batch], [o.retry_delay for o in batch], worker,
+                [o.id for o in batch],
+                [o.attempts for o in batch],
+                [str(o.status) for o in batch],
+                [o.result for o in batch],
+                [o.error for o in batch],
+                [o.retry_delay for o in batch],
+                worker,
             )
             written = {r[0] for r in rows if r[0] is not None}
             fenced.extend(o.id for o in batch if o.id not in written)
@@ -484,13 +577,15 @@ class PostgresCore:
         return [r[0] for r in await self._fetch(SQL["cancel_requests"], worker, keys)]
 
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
-        rows = await self._fetch(SQL["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE, list(gone),
-                                 WORKER_GONE_MESSAGE)
+        rows = await self._fetch(
+            SQL["rescue_expired_leases"], LEASE_EXPIRED_MESSAGE, list(gone), WORKER_GONE_MESSAGE
+        )
         return int(rows[0][0])
 
     async def hand_back(self, worker: str, jobs: Sequence[tuple[str, int]]) -> int:
-        rows = await self._fetch(SQL["hand_back"], [j[0] for j in jobs], [j[1] for j in jobs],
-                                 worker)
+        rows = await self._fetch(
+            SQL["hand_back"], [j[0] for j in jobs], [j[1] for j in jobs], worker
+        )
         return int(rows[0][0])
 
     async def set_progress(self, job_id: str, attempts: int, worker: str, progress: str) -> bool:

@@ -18,8 +18,9 @@ from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
 class _PostgresKeys:
     """A limited claim's statements on one connection (see :mod:`aqueue.limits`)."""
 
-    def __init__(self, conn: asyncpg.Connection, worker: str, lease: float,
-                 queues: list[str] | None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, worker: str, lease: float, queues: list[str] | None
+    ) -> None:
         self._conn, self._worker, self._lease, self._queues = conn, worker, lease, queues
 
     async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
@@ -41,8 +42,11 @@ class _PostgresKeys:
         return int(row[0]), int(row[1])
 
     async def claim(self, task: str, key: str, n: int) -> list[ClaimedJob]:
-        return claimed_jobs(await self._conn.fetch(SQL["limited_claim"], task, key, n,
-                                                   self._worker, self._lease, self._queues))
+        return claimed_jobs(
+            await self._conn.fetch(
+                SQL["limited_claim"], task, key, n, self._worker, self._lease, self._queues
+            )
+        )
 
     async def record_starts(self, task: str, key: str, n: int) -> None:
         await self._conn.execute(SQL["limited_record_starts"], task, key, n)
@@ -60,8 +64,12 @@ class _PostgresDeps:
         return {r[0]: r[1] for r in rows}
 
     async def insert_edges(self, edges: Sequence[Edge]) -> None:
-        await self._conn.execute(SQL["insert_edges"], [e.child for e in edges],
-                                 [e.parent for e in edges], [e.run_on_failure for e in edges])
+        await self._conn.execute(
+            SQL["insert_edges"],
+            [e.child for e in edges],
+            [e.parent for e in edges],
+            [e.run_on_failure for e in edges],
+        )
 
     async def set_waiting(self, counts: dict[str, int]) -> None:
         await self._conn.execute(SQL["set_waiting"], list(counts), list(counts.values()))
@@ -78,9 +86,14 @@ class PostgresFeatures(PostgresCore):
         row = await self._fetch(SQL["limited_first_key"], list(queues) if queues else None)
         return bool(row)
 
-    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
-                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
-                            withdraw_offer_at: int | None = None) -> LimitedResult:
+    async def claim_limited(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+        withdraw_offer_at: int | None = None,
+    ) -> LimitedResult:
         queue_list = list(queues) if queues else None
 
         async def op(conn: asyncpg.Connection) -> LimitedResult:
@@ -93,9 +106,13 @@ class PostgresFeatures(PostgresCore):
 
         return await self._run("claim", op)
 
-    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
-                                    steps: DependencySteps, connection: Any = None
-                                    ) -> list[str]:
+    async def insert_dependent_jobs(
+        self,
+        jobs: Sequence[NewJob],
+        edges: Sequence[Edge],
+        steps: DependencySteps,
+        connection: Any = None,
+    ) -> list[str]:
         async def write(conn: asyncpg.Connection) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=conn)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
@@ -121,20 +138,28 @@ class PostgresFeatures(PostgresCore):
             return []
         return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], job_id)]
 
-    async def offer(self, worker: str, queues: Sequence[str] | None, lease: float,
-                    ttl: float, token: float) -> datetime:
-        value: datetime = await self._fetchval(SQL["offer"], worker,
-                                               list(queues) if queues else None, lease, ttl,
-                                               token)
+    async def offer(
+        self, worker: str, queues: Sequence[str] | None, lease: float, ttl: float, token: float
+    ) -> datetime:
+        value: datetime = await self._fetchval(
+            SQL["offer"], worker, list(queues) if queues else None, lease, ttl, token
+        )
         return value
 
     async def withdraw_offer(self, worker: str) -> bool:
         return bool(await self._fetchval(SQL["withdraw_offer"], worker))
 
-    async def claim_jobs_withdrawing(self, worker: str, queues: Sequence[str] | None,
-                                     limit: int, lease: float, slots: int) -> list[ClaimedJob]:
-        rows = await self._fetch(SQL["claim_jobs_withdrawing"], worker, limit, lease,
-                                 list(queues) if queues else None, slots)
+    async def claim_jobs_withdrawing(
+        self, worker: str, queues: Sequence[str] | None, limit: int, lease: float, slots: int
+    ) -> list[ClaimedJob]:
+        rows = await self._fetch(
+            SQL["claim_jobs_withdrawing"],
+            worker,
+            limit,
+            lease,
+            list(queues) if queues else None,
+            slots,
+        )
         return claimed_jobs(rows)
 
     async def handed_over(self, worker: str, job_id: str) -> ClaimedJob | None:
@@ -142,6 +167,7 @@ class PostgresFeatures(PostgresCore):
         jobs = claimed_jobs(rows)
         return jobs[0] if jobs else None
 
-    async def handed_over_since(self, worker: str, since: datetime,
-                                held: Sequence[str]) -> list[ClaimedJob]:
+    async def handed_over_since(
+        self, worker: str, since: datetime, held: Sequence[str]
+    ) -> list[ClaimedJob]:
         return claimed_jobs(await self._fetch(SQL["handed_over_since"], worker, since, list(held)))

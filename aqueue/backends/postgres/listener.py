@@ -22,13 +22,22 @@ class PostgresNotifications(PostgresCore):
     per subscriber (a worker, a queue's result readers)."""
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        self,
+        on_new: NewJobHandler,
+        on_done: DoneHandler,
+        on_cancel: CancelHandler | None = None,
         on_handover: HandoverHandler | None = None,
     ) -> PostgresListener | None:
         if not self.supports_notify:
             return None
-        listener = PostgresListener(self._connect_args(self._listen_dsn), on_new, on_done,
-                                    on_cancel, self._unavailable, on_handover)
+        listener = PostgresListener(
+            self._connect_args(self._listen_dsn),
+            on_new,
+            on_done,
+            on_cancel,
+            self._unavailable,
+            on_handover,
+        )
         await listener.start()
         return listener
 
@@ -118,8 +127,9 @@ class PostgresListener:
                     break
                 except Exception as exc:
                     pause = min(10.0, pause * 2)
-                    log.warning("cannot re-LISTEN, retrying in %.1fs: %s", pause,
-                                self._unavailable(exc))
+                    log.warning(
+                        "cannot re-LISTEN, retrying in %.1fs: %s", pause, self._unavailable(exc)
+                    )
             pause = 0.1
             log.info("LISTEN connection restored")
             self._on_new("*")

@@ -87,7 +87,9 @@ class SQLiteAdmin(SQLiteCore):
         self, older_than: float, statuses: Sequence[str], dry_run: bool, batch_size: int
     ) -> int:
         params: dict[str, Any] = {
-            "age": older_than, "statuses": json.dumps(list(statuses)), "batch": batch_size,
+            "age": older_than,
+            "statuses": json.dumps(list(statuses)),
+            "batch": batch_size,
         }
         if dry_run:
             return int((await self._fetchall(SQL["count_purgeable"], params))[0][0])
@@ -98,7 +100,8 @@ class SQLiteAdmin(SQLiteCore):
     async def purge_task(self, task: str, older_than: float, batch_size: int) -> int:
         params = {"task": task, "age": older_than, "batch": batch_size}
         return await delete_in_batches(
-            lambda: self._rowcount(SQL["purge_task_batch"], params), batch_size)
+            lambda: self._rowcount(SQL["purge_task_batch"], params), batch_size
+        )
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self._rowcount(SQL["set_paused"], {"name": queue, "paused": int(paused)})
@@ -111,8 +114,14 @@ class SQLiteAdmin(SQLiteCore):
     async def import_jobs(self, jobs: Sequence[ImportedJob]) -> int:
         if not jobs:
             return 0
-        rows = [{name: (v.timestamp() if isinstance(v, datetime) else v)
-                 for name in IMPORTED_COLUMNS for v in (getattr(j, name),)} for j in jobs]
+        rows = [
+            {
+                name: (v.timestamp() if isinstance(v, datetime) else v)
+                for name in IMPORTED_COLUMNS
+                for v in (getattr(j, name),)
+            }
+            for j in jobs
+        ]
 
         async def op(conn: aiosqlite.Connection) -> int:
             async with self._transaction(conn):
@@ -125,11 +134,19 @@ class SQLiteAdmin(SQLiteCore):
     # -- the workers registry ---------------------------------------------------
 
     async def register_worker(self, worker: WorkerRegistration, ttl: float) -> None:
-        await self._rowcount(SQL["register_worker"], {
-            "name": worker.name, "host": worker.host, "pid": worker.pid,
-            "queues": None if worker.queues is None else json.dumps(worker.queues),
-            "concurrency": worker.concurrency, "version": worker.version, "ttl": ttl,
-            "node": worker.node})
+        await self._rowcount(
+            SQL["register_worker"],
+            {
+                "name": worker.name,
+                "host": worker.host,
+                "pid": worker.pid,
+                "queues": None if worker.queues is None else json.dumps(worker.queues),
+                "concurrency": worker.concurrency,
+                "version": worker.version,
+                "ttl": ttl,
+                "node": worker.node,
+            },
+        )
 
     async def heartbeat_worker(self, name: str, ttl: float) -> bool:
         return await self._rowcount(SQL["heartbeat_worker"], {"name": name, "ttl": ttl}) == 1
@@ -138,12 +155,16 @@ class SQLiteAdmin(SQLiteCore):
         await self._rowcount(SQL["deregister_worker"], {"name": name})
 
     async def sweep_workers(self, retention: float) -> tuple[int, int]:
-        return (await self._rowcount(SQL["mark_dead_workers"], {}),
-                await self._rowcount(SQL["prune_workers"], {"age": retention}))
+        return (
+            await self._rowcount(SQL["mark_dead_workers"], {}),
+            await self._rowcount(SQL["prune_workers"], {"age": retention}),
+        )
 
     async def list_workers(self, retention: float) -> list[WorkerInfo]:
-        return rows_to_workers(await self._fetchall(SQL["list_workers"], {"age": retention}),
-                               await self._fetchall(SQL["running_jobs_by_worker"], {}))
+        return rows_to_workers(
+            await self._fetchall(SQL["list_workers"], {"age": retention}),
+            await self._fetchall(SQL["running_jobs_by_worker"], {}),
+        )
 
     async def workers_on_node(self, node: str) -> list[tuple[str, int]]:
         rows = await self._fetchall(SQL["workers_on_node"], {"node": node})
@@ -151,21 +172,32 @@ class SQLiteAdmin(SQLiteCore):
 
     # -- periodic ticks and leadership --------------------------------------------
 
-    async def advance_tick(self, schedule: str, expected: datetime | None, tick: datetime,
-                           jobs: Sequence[tuple[NewJob, str]]) -> list[str] | None:
+    async def advance_tick(
+        self,
+        schedule: str,
+        expected: datetime | None,
+        tick: datetime,
+        jobs: Sequence[tuple[NewJob, str]],
+    ) -> list[str] | None:
         async def op(conn: aiosqlite.Connection) -> list[str] | None:
             async with self._transaction(conn):
-                params = {"name": schedule, "tick": tick.timestamp(),
-                          "expected": None if expected is None else expected.timestamp()}
+                params = {
+                    "name": schedule,
+                    "tick": tick.timestamp(),
+                    "expected": None if expected is None else expected.timestamp(),
+                }
                 won = await conn.execute_fetchall(
-                    SQL["start_schedule" if expected is None else "advance_tick"], params)
+                    SQL["start_schedule" if expected is None else "advance_tick"], params
+                )
                 if not won:
                     return None
                 if not jobs:
                     return []
                 ids = await self.insert_jobs([j for j, _ in jobs], connection=conn)
-                await conn.executemany(SQL["set_meta"], [
-                    {"id": i, "meta": meta} for i, (_, meta) in zip(ids, jobs, strict=True)])
+                await conn.executemany(
+                    SQL["set_meta"],
+                    [{"id": i, "meta": meta} for i, (_, meta) in zip(ids, jobs, strict=True)],
+                )
                 return ids
 
         return await self._run("periodic", op)
@@ -182,8 +214,10 @@ class SQLiteAdmin(SQLiteCore):
                 if holder == candidate or lapsed:
                     term = int(term) if holder == candidate else int(term) + 1
                     holder = candidate
-                    await conn.execute(SQL["set_leader"], {"duty": duty, "holder": candidate,
-                                                          "term": term, "ttl": ttl})
+                    await conn.execute(
+                        SQL["set_leader"],
+                        {"duty": duty, "holder": candidate, "term": term, "ttl": ttl},
+                    )
                 return str(holder), int(term)
 
         return await self._run("elect", op)

@@ -57,8 +57,9 @@ _NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 # running jobs (to read them in id order): name the index that holds them.
 _SOURCES = {"running": "aqueue_jobs INDEXED BY aqueue_jobs_running"}
 #: The named statements of queries.sql, placeholders filled.
-SQL = Queries(load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW,
-             JOB_COLUMNS=JOB_COLUMNS)
+SQL = Queries(
+    load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW, JOB_COLUMNS=JOB_COLUMNS
+)
 # insert_job in the %(name)s style of Django's cursor (which turns it back into :name).
 _DBAPI_INSERT_JOB = re.sub(r"(?<!:):(\w+)", r"%(\1)s", SQL["insert_job"])
 
@@ -67,9 +68,13 @@ def new_job_hints(jobs: Sequence[NewJob]) -> list[tuple[str, float]]:
     """One wake-up hint per queue and due time, as PostgreSQL's trigger sends:
     a worker wakes for the due jobs and sets a timer for the later ones."""
     now = time.time()
-    due = {(kind.queue, round(max(0.0, kind.run_at.timestamp() - now if kind.run_at
-                                  else kind.delay), 3))
-           for kind in {j.kind for j in jobs}}
+    due = {
+        (
+            kind.queue,
+            round(max(0.0, kind.run_at.timestamp() - now if kind.run_at else kind.delay), 3),
+        )
+        for kind in {j.kind for j in jobs}
+    }
     return sorted(due)[:_MAX_HINTS]
 
 
@@ -100,12 +105,14 @@ class SQLiteReleaseSteps:
 
     async def ended_edges(self, parents: Sequence[str] | None) -> list[EndedEdge]:
         rows = await self._conn.execute_fetchall(
-            SQL["ended_edges"], {"ids": None if parents is None else json.dumps(list(parents))})
+            SQL["ended_edges"], {"ids": None if parents is None else json.dumps(list(parents))}
+        )
         return [EndedEdge(r[0], r[1], r[2], bool(r[3])) for r in rows]
 
     async def mark_released(self, edges: Sequence[EndedEdge]) -> None:
-        await self._conn.executemany(SQL["mark_released"],
-                                     [{"child": e.child, "parent": e.parent} for e in edges])
+        await self._conn.executemany(
+            SQL["mark_released"], [{"child": e.child, "parent": e.parent} for e in edges]
+        )
 
     async def count_down(self, child: str, n: int) -> None:
         await self._conn.execute(SQL["count_down"], {"id": child, "n": n})
@@ -190,8 +197,13 @@ class SQLiteCore:
             async with self._lock:
                 return await operation(self._connection())
 
-        return await at_edge(once, what=what, is_transient=_is_transient,
-                             translate=lambda exc: _translate(exc, self.path), borrowed=False)
+        return await at_edge(
+            once,
+            what=what,
+            is_transient=_is_transient,
+            translate=lambda exc: _translate(exc, self.path),
+            borrowed=False,
+        )
 
     @asynccontextmanager
     async def _transaction(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
@@ -260,10 +272,18 @@ class SQLiteCore:
     async def insert_jobs(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         rows = [
             {
-                "id": j.id, "task": j.task, "queue": j.queue, "priority": j.priority,
-                "args": j.args, "kwargs": j.kwargs, "max_attempts": j.max_attempts,
-                "timeout": j.timeout, "unique_key": j.unique_key, "delay": j.delay,
-                "run_at": j.run_at.timestamp() if j.run_at else None, "meta": j.meta,
+                "id": j.id,
+                "task": j.task,
+                "queue": j.queue,
+                "priority": j.priority,
+                "args": j.args,
+                "kwargs": j.kwargs,
+                "max_attempts": j.max_attempts,
+                "timeout": j.timeout,
+                "unique_key": j.unique_key,
+                "delay": j.delay,
+                "run_at": j.run_at.timestamp() if j.run_at else None,
+                "meta": j.meta,
                 "limit_key": j.limit_key,
             }
             for j in jobs
@@ -306,8 +326,10 @@ class SQLiteCore:
         for key, job_id in found:
             if key is not None:
                 active.setdefault(key, job_id)
-        return [j.id if j.id in present or not j.unique_key else active.get(j.unique_key, j.id)
-                for j in jobs]
+        return [
+            j.id if j.id in present or not j.unique_key else active.get(j.unique_key, j.id)
+            for j in jobs
+        ]
 
     async def insert_job_batches(self, batches: Iterator[list[NewJob]]) -> list[str]:
         # Encode everything first, then the one all-or-nothing insert: there is
@@ -319,8 +341,12 @@ class SQLiteCore:
     async def claim_jobs(
         self, worker: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        params: dict[str, Any] = {"worker": worker, "lease": lease, "limit": limit,
-                                  "queues": json.dumps(list(queues)) if queues else None}
+        params: dict[str, Any] = {
+            "worker": worker,
+            "lease": lease,
+            "limit": limit,
+            "queues": json.dumps(list(queues)) if queues else None,
+        }
         return claimed_jobs(await self._fetchall(SQL["claim_jobs"], params))
 
     async def complete_jobs(self, worker: str, outcomes: Sequence[Outcome]) -> list[str]:
@@ -332,8 +358,12 @@ class SQLiteCore:
             async with self._transaction(conn):
                 for o in outcomes:
                     params = {
-                        "id": o.id, "attempts": o.attempts, "status": str(o.status),
-                        "result": o.result, "error": o.error, "retry_delay": o.retry_delay,
+                        "id": o.id,
+                        "attempts": o.attempts,
+                        "status": str(o.status),
+                        "result": o.result,
+                        "error": o.error,
+                        "retry_delay": o.retry_delay,
                         "worker": worker,
                     }
                     async with conn.execute(SQL["complete_job"], params) as cur:
@@ -341,16 +371,18 @@ class SQLiteCore:
                             fenced.append(o.id)
                 # Children of the jobs that ended, in this transaction.
                 if outcomes:
-                    released = await self._release(SQLiteReleaseSteps(conn),
-                                                   [o.id for o in outcomes])
+                    released = await self._release(
+                        SQLiteReleaseSteps(conn), [o.id for o in outcomes]
+                    )
             return fenced
 
         fenced = await self._run("complete", op)
         if outcomes:
             # Retries due later wake their own worker (its timer), not everyone.
             gone = set(fenced)
-            self._wake.done([o.id for o in outcomes
-                             if o.id not in gone and o.status in FINAL_STATUSES])
+            self._wake.done(
+                [o.id for o in outcomes if o.id not in gone and o.status in FINAL_STATUSES]
+            )
             if released:
                 self._wake.anything_new()
         return fenced
@@ -363,14 +395,20 @@ class SQLiteCore:
         return [LeaseState(r[0], int(r[1]), bool(r[2])) for r in rows]
 
     async def cancel_requests(self, worker: str, job_ids: Sequence[str]) -> list[str]:
-        rows = await self._fetchall(SQL["cancel_requests"],
-                                    {"ids": json.dumps(list(job_ids)), "worker": worker})
+        rows = await self._fetchall(
+            SQL["cancel_requests"], {"ids": json.dumps(list(job_ids)), "worker": worker}
+        )
         return [r[0] for r in rows]
 
     async def rescue_expired_leases(self, gone: Sequence[str] = ()) -> int:
-        count = await self._rowcount(SQL["rescue_expired_leases"], {
-            "message": LEASE_EXPIRED_MESSAGE, "gone_message": WORKER_GONE_MESSAGE,
-            "gone": json.dumps(list(gone))})
+        count = await self._rowcount(
+            SQL["rescue_expired_leases"],
+            {
+                "message": LEASE_EXPIRED_MESSAGE,
+                "gone_message": WORKER_GONE_MESSAGE,
+                "gone": json.dumps(list(gone)),
+            },
+        )
         if count:
             self._wake.anything()
         return count

@@ -20,19 +20,26 @@ class _SQLiteKeys:
     SQLite's single writer already serialises claims: no key row is locked.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, worker: str, lease: float,
-                 queues: Sequence[str] | None) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, worker: str, lease: float, queues: Sequence[str] | None
+    ) -> None:
         self._conn, self._worker, self._lease = conn, worker, lease
         self._queues = json.dumps(list(queues)) if queues else None
 
     async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
         if after is None:
-            rows = list(await self._conn.execute_fetchall(
-                SQL["limited_first_key"], {"queues": self._queues}))
+            rows = list(
+                await self._conn.execute_fetchall(
+                    SQL["limited_first_key"], {"queues": self._queues}
+                )
+            )
         else:
-            rows = list(await self._conn.execute_fetchall(
-                SQL["limited_next_key"], {"task": after[0], "key": after[1],
-                                         "queues": self._queues}))
+            rows = list(
+                await self._conn.execute_fetchall(
+                    SQL["limited_next_key"],
+                    {"task": after[0], "key": after[1], "queues": self._queues},
+                )
+            )
         return (rows[0][0], rows[0][1]) if rows else None
 
     async def lock(self, task: str, key: str) -> bool:
@@ -46,13 +53,22 @@ class _SQLiteKeys:
         return int(rows[0][0]), int(rows[0][1])
 
     async def claim(self, task: str, key: str, n: int) -> list[ClaimedJob]:
-        return claimed_jobs(await self._conn.execute_fetchall(SQL["limited_claim"], {
-            "task": task, "key": key, "limit": n, "worker": self._worker,
-            "lease": self._lease, "queues": self._queues}))
+        return claimed_jobs(
+            await self._conn.execute_fetchall(
+                SQL["limited_claim"],
+                {
+                    "task": task,
+                    "key": key,
+                    "limit": n,
+                    "worker": self._worker,
+                    "lease": self._lease,
+                    "queues": self._queues,
+                },
+            )
+        )
 
     async def record_starts(self, task: str, key: str, n: int) -> None:
-        await self._conn.executemany(SQL["limited_record_start"],
-                                     [{"task": task, "key": key}] * n)
+        await self._conn.executemany(SQL["limited_record_start"], [{"task": task, "key": key}] * n)
 
 
 class _SQLiteDeps:
@@ -66,17 +82,21 @@ class _SQLiteDeps:
         self._release = release
 
     async def lock_parents(self, ids: Sequence[str]) -> dict[str, str]:
-        rows = await self._conn.execute_fetchall(SQL["parent_statuses"],
-                                                 {"ids": json.dumps(list(ids))})
+        rows = await self._conn.execute_fetchall(
+            SQL["parent_statuses"], {"ids": json.dumps(list(ids))}
+        )
         return {r[0]: r[1] for r in rows}
 
     async def insert_edges(self, edges: Sequence[Edge]) -> None:
-        await self._conn.executemany(SQL["insert_edge"], [
-            {"child": e.child, "parent": e.parent, "run": int(e.run_on_failure)} for e in edges])
+        await self._conn.executemany(
+            SQL["insert_edge"],
+            [{"child": e.child, "parent": e.parent, "run": int(e.run_on_failure)} for e in edges],
+        )
 
     async def set_waiting(self, counts: dict[str, int]) -> None:
-        await self._conn.executemany(SQL["set_waiting"],
-                                     [{"id": c, "n": n} for c, n in counts.items()])
+        await self._conn.executemany(
+            SQL["set_waiting"], [{"id": c, "n": n} for c, n in counts.items()]
+        )
 
     async def release(self, parents: Sequence[str]) -> None:
         await self._release(SQLiteReleaseSteps(self._conn), parents)
@@ -92,9 +112,14 @@ class SQLiteFeatures(SQLiteCore):
 
         return await self._run("claim", op)
 
-    async def claim_limited(self, worker: str, queues: Sequence[str] | None, lease: float,
-                            steps: Callable[[KeyOps], Awaitable[LimitedResult]],
-                            withdraw_offer_at: int | None = None) -> LimitedResult:
+    async def claim_limited(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        steps: Callable[[KeyOps], Awaitable[LimitedResult]],
+        withdraw_offer_at: int | None = None,
+    ) -> LimitedResult:
         # No offers here (no hand-over without NOTIFY): nothing to withdraw.
         async def op(conn: aiosqlite.Connection) -> LimitedResult:
             async with self._transaction(conn):
@@ -102,9 +127,13 @@ class SQLiteFeatures(SQLiteCore):
 
         return await self._run("claim", op)
 
-    async def insert_dependent_jobs(self, jobs: Sequence[NewJob], edges: Sequence[Edge],
-                                    steps: DependencySteps, connection: Any = None
-                                    ) -> list[str]:
+    async def insert_dependent_jobs(
+        self,
+        jobs: Sequence[NewJob],
+        edges: Sequence[Edge],
+        steps: DependencySteps,
+        connection: Any = None,
+    ) -> list[str]:
         async def write(conn: aiosqlite.Connection) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=conn)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}

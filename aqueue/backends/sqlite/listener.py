@@ -22,7 +22,10 @@ class SQLiteNotifications(SQLiteCore):
     host, through datagram sockets beside the database file."""
 
     async def listen(
-        self, on_new: NewJobHandler, on_done: DoneHandler, on_cancel: CancelHandler | None = None,
+        self,
+        on_new: NewJobHandler,
+        on_done: DoneHandler,
+        on_cancel: CancelHandler | None = None,
         on_handover: HandoverHandler | None = None,
     ) -> Listener | None:
         if self._wake.directory is None:
@@ -30,6 +33,7 @@ class SQLiteNotifications(SQLiteCore):
         try:
             return WakeListener(self._wake.directory, on_new, on_done, on_cancel)
         except OSError as exc:
-            log.warning("no wake-up socket in %s (%s): relying on polling",
-                        self._wake.directory, exc)
+            log.warning(
+                "no wake-up socket in %s (%s): relying on polling", self._wake.directory, exc
+            )
             return None

@@ -38,10 +38,16 @@ def django_hosts(allowed: Sequence[str], debug: bool) -> list[str]:
     return hosts
 
 
-def with_dashboard(django_app: ASGIApp, *, path: str = "/aqueue", token: str | None = None,
-                   read_only: bool = False, public_reads: bool = False,
-                   allowed_hosts: Sequence[str] | None = None,
-                   backend: str = "default") -> ASGIApp:
+def with_dashboard(
+    django_app: ASGIApp,
+    *,
+    path: str = "/aqueue",
+    token: str | None = None,
+    read_only: bool = False,
+    public_reads: bool = False,
+    allowed_hosts: Sequence[str] | None = None,
+    backend: str = "default",
+) -> ASGIApp:
     """``django_app`` with the dashboard mounted at ``path`` (needs aqueue[web]).
 
     ``allowed_hosts`` defaults to the project's ``ALLOWED_HOSTS``.
@@ -52,9 +58,17 @@ def with_dashboard(django_app: ASGIApp, *, path: str = "/aqueue", token: str | N
 
     from aqueue.web import create_app
 
-    hosts = allowed_hosts if allowed_hosts is not None else django_hosts(
-        list(settings.ALLOWED_HOSTS), bool(settings.DEBUG))
-    dashboard = create_app(backend_named(backend).queue, token=token, read_only=read_only,
-                           public_reads=public_reads, allowed_hosts=hosts)
+    hosts = (
+        allowed_hosts
+        if allowed_hosts is not None
+        else django_hosts(list(settings.ALLOWED_HOSTS), bool(settings.DEBUG))
+    )
+    dashboard = create_app(
+        backend_named(backend).queue,
+        token=token,
+        read_only=read_only,
+        public_reads=public_reads,
+        allowed_hosts=hosts,
+    )
     prefix = "/" + path.strip("/")
     return Starlette(routes=[Mount(prefix, app=dashboard), Mount("/", app=django_app)])

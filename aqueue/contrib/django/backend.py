@@ -33,8 +33,16 @@ from aqueue.sync import Here
 from aqueue.task import DEFAULT_MAX_ATTEMPTS, JobRequest
 from aqueue.triggers import TriggerAuth
 
-_OPTIONS = {"dsn", "database", "max_attempts", "timeout", "pool_size", "task_modules",
-            "trigger_token", "trigger_allow_unauthenticated"}
+_OPTIONS = {
+    "dsn",
+    "database",
+    "max_attempts",
+    "timeout",
+    "pool_size",
+    "task_modules",
+    "trigger_token",
+    "trigger_allow_unauthenticated",
+}
 
 
 class AqueueBackend(BaseTaskBackend):
@@ -60,13 +68,14 @@ class AqueueBackend(BaseTaskBackend):
         super().__init__(alias, params)
         unknown = sorted(set(self.options) - _OPTIONS)
         if unknown:
-            raise InvalidTaskBackend(f"unknown OPTIONS for the aqueue backend {alias!r}: "
-                                     f"{', '.join(unknown)} (known: {', '.join(sorted(_OPTIONS))})")
+            raise InvalidTaskBackend(
+                f"unknown OPTIONS for the aqueue backend {alias!r}: "
+                f"{', '.join(unknown)} (known: {', '.join(sorted(_OPTIONS))})"
+            )
         self.database: str = self.options.get("database", "default")
         self.dsn: str | None = self.options.get("dsn")
         max_attempts = self.options.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
-        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) \
-                or max_attempts < 1:
+        if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
             raise InvalidTaskBackend("OPTIONS['max_attempts'] must be a whole number >= 1")
         self.max_attempts = max_attempts
         self.timeout: float | None = self.options.get("timeout")
@@ -78,8 +87,10 @@ class AqueueBackend(BaseTaskBackend):
         self._queue: Queue | None = None
         self._lock = threading.Lock()
         try:
-            self.trigger_auth = TriggerAuth(self.options.get("trigger_token"),
-                                            bool(self.options.get("trigger_allow_unauthenticated")))
+            self.trigger_auth = TriggerAuth(
+                self.options.get("trigger_token"),
+                bool(self.options.get("trigger_allow_unauthenticated")),
+            )
         except ValueError as exc:
             raise InvalidTaskBackend(f"OPTIONS['trigger_token']: {exc}") from None
 
@@ -99,8 +110,8 @@ class AqueueBackend(BaseTaskBackend):
                     dsn = self.dsn or dsn_from_django(settings.DATABASES[self.database])
                 except KeyError:
                     raise InvalidTaskBackend(
-                        f"OPTIONS['database'] names {self.database!r}, which is not in "
-                        f"DATABASES") from None
+                        f"OPTIONS['database'] names {self.database!r}, which is not in DATABASES"
+                    ) from None
                 except ConfigurationError as exc:
                     raise InvalidTaskBackend(str(exc)) from None
                 queue = Queue(dsn, pool_size=int(self.options.get("pool_size", 10)))
@@ -110,8 +121,12 @@ class AqueueBackend(BaseTaskBackend):
 
     def _request(self, task: DjangoTask, args: Any, kwargs: Any) -> JobRequest:
         ref = self.queue.task_named(task.module_path).using(
-            queue=task.queue_name, priority=task.priority, run_after=task.run_after,
-            max_attempts=self.max_attempts, timeout=self.timeout)
+            queue=task.queue_name,
+            priority=task.priority,
+            run_after=task.run_after,
+            max_attempts=self.max_attempts,
+            timeout=self.timeout,
+        )
         return ref.prepare(*args, **kwargs)
 
     # -- Django's API ----------------------------------------------------------------
@@ -143,9 +158,19 @@ class AqueueBackend(BaseTaskBackend):
             [job] = self.queue.sync_bridge().call(lambda q: q.enqueue_many([request]))
             job_id = job.id
         result = TaskResult(
-            task=task, id=job_id, status=TaskResultStatus.READY, enqueued_at=timezone.now(),
-            started_at=None, finished_at=None, last_attempted_at=None, args=list(args),
-            kwargs=dict(kwargs), backend=self.alias, errors=[], worker_ids=[])
+            task=task,
+            id=job_id,
+            status=TaskResultStatus.READY,
+            enqueued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=list(args),
+            kwargs=dict(kwargs),
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
         task_enqueued.send(type(self), task_result=result)
         return result
 

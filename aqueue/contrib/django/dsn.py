@@ -24,7 +24,8 @@ def vendor_of(engine: str) -> str:
         return "sqlite"
     raise ConfigurationError(
         f"aqueue cannot use the database engine {engine!r}: PostgreSQL, MySQL/MariaDB and "
-        f"SQLite are supported; give OPTIONS['dsn'] to use another database")
+        f"SQLite are supported; give OPTIONS['dsn'] to use another database"
+    )
 
 
 def dsn_from_django(settings: Mapping[str, Any]) -> str:
@@ -34,8 +35,10 @@ def dsn_from_django(settings: Mapping[str, Any]) -> str:
     name = settings.get("NAME")
     if vendor == "sqlite":
         if not name or str(name) == ":memory:" or str(name).startswith("file:"):
-            raise ConfigurationError("aqueue needs a SQLite database file shared by the web "
-                                     "and worker processes, not an in-memory one")
+            raise ConfigurationError(
+                "aqueue needs a SQLite database file shared by the web "
+                "and worker processes, not an in-memory one"
+            )
         return f"sqlite:///{Path(str(name)).resolve()}"
     user = quote(str(settings.get("USER") or ""), safe="")
     password = quote(str(settings.get("PASSWORD") or ""), safe="")
@@ -44,7 +47,11 @@ def dsn_from_django(settings: Mapping[str, Any]) -> str:
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
     where = f"[{host}]" if ":" in host else host
     if host.startswith("/"):
-        raise ConfigurationError("aqueue does not connect through a Unix socket given as HOST: "
-                                 "give OPTIONS['dsn'] with a host name")
-    return (f"{_SCHEMES[vendor]}://{credentials}{where}{':' + port if port else ''}/"
-            f"{quote(str(name or ''), safe='')}")
+        raise ConfigurationError(
+            "aqueue does not connect through a Unix socket given as HOST: "
+            "give OPTIONS['dsn'] with a host name"
+        )
+    return (
+        f"{_SCHEMES[vendor]}://{credentials}{where}{':' + port if port else ''}/"
+        f"{quote(str(name or ''), safe='')}"
+    )

@@ -36,8 +36,7 @@ class ProjectTasks:
                 for name in self._extra:
                     importlib.import_module(name)
                 found = [f"{config.name}.tasks" for config in apps.get_app_configs()]
-                self._roots = tuple(name for name in (*found, *self._extra)
-                                    if name in sys.modules)
+                self._roots = tuple(name for name in (*found, *self._extra) if name in sys.modules)
             return self._roots
 
     def _allowed(self, module: str) -> bool:

@@ -28,10 +28,19 @@ if TYPE_CHECKING:
 def _running(task: DjangoTask, ctx: JobContext, backend: AqueueBackend) -> TaskResult:
     now = timezone.now()
     return TaskResult(
-        task=task.using(queue_name=ctx.queue), id=ctx.job_id, status=TaskResultStatus.RUNNING,
-        enqueued_at=None, started_at=now, finished_at=None, last_attempted_at=now,
-        args=list(ctx.args), kwargs=dict(ctx.kwargs), backend=backend.alias, errors=[],
-        worker_ids=[ctx.worker] * ctx.attempt)
+        task=task.using(queue_name=ctx.queue),
+        id=ctx.job_id,
+        status=TaskResultStatus.RUNNING,
+        enqueued_at=None,
+        started_at=now,
+        finished_at=None,
+        last_attempted_at=now,
+        args=list(ctx.args),
+        kwargs=dict(ctx.kwargs),
+        backend=backend.alias,
+        errors=[],
+        worker_ids=[ctx.worker] * ctx.attempt,
+    )
 
 
 def _ended(result: TaskResult, status: TaskResultStatus) -> None:
@@ -39,8 +48,14 @@ def _ended(result: TaskResult, status: TaskResultStatus) -> None:
     object.__setattr__(result, "finished_at", timezone.now())
 
 
-def _failed(result: TaskResult, ctx: JobContext, sender: type, started: float,
-            timeout: float | None, exc: BaseException) -> None:
+def _failed(
+    result: TaskResult,
+    ctx: JobContext,
+    sender: type,
+    started: float,
+    timeout: float | None,
+    exc: BaseException,
+) -> None:
     """The attempt raised ``exc``: the task has finished, FAILED, only if aqueue
     will not run it again. An attempt that is retried leaves the task READY, as
     ``get_result`` then says, and sends no ``task_finished``: Django's own
@@ -66,6 +81,7 @@ def wrap(task: DjangoTask, backend: AqueueBackend) -> Callable[..., Any]:
     timeout = backend.timeout
 
     if inspect.iscoroutinefunction(func):
+
         async def run_async(ctx: JobContext, *args: Any, **kwargs: Any) -> Any:
             result = _running(task, ctx, backend)
             started = time.monotonic()
@@ -119,8 +135,12 @@ def resolver(queue: Queue, backend: AqueueBackend) -> Callable[[str], Task[..., 
         if task is None:
             return None
         registered: Task[..., Any] = queue.task(
-            name=name, queue=task.queue_name, takes_context=True,
-            max_attempts=backend.max_attempts, timeout=backend.timeout)(wrap(task, backend))
+            name=name,
+            queue=task.queue_name,
+            takes_context=True,
+            max_attempts=backend.max_attempts,
+            timeout=backend.timeout,
+        )(wrap(task, backend))
         return registered
 
     return resolve

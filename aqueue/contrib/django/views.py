@@ -54,11 +54,13 @@ class _TooLarge(Exception):
     """A body over MAX_BODY (answered 413, before any work)."""
 
 
-def _answer(request: HttpRequest, mutating: bool,
-            make: Callable[[], Callable[[Queue], Awaitable[dict[str, Any]]]]) -> HttpResponse:
+def _answer(
+    request: HttpRequest,
+    mutating: bool,
+    make: Callable[[], Callable[[Queue], Awaitable[dict[str, Any]]]],
+) -> HttpResponse:
     backend = _backend()
-    refused = backend.trigger_auth.check(request.headers.get("Authorization"),
-                                         mutating=mutating)
+    refused = backend.trigger_auth.check(request.headers.get("Authorization"), mutating=mutating)
     if refused is not None:
         return _error(*refused)
     try:
@@ -78,6 +80,7 @@ def _answer(request: HttpRequest, mutating: bool,
 @require_POST
 def run(request: HttpRequest) -> HttpResponse:
     """``POST tasks/run/``: run up to ``max_tasks`` due jobs in this process."""
+
     def make() -> Callable[[Queue], Awaitable[dict[str, Any]]]:
         parsed = triggers.parse_run(_body(request))
         return lambda queue: triggers.run_answer(queue, parsed)
@@ -89,6 +92,7 @@ def run(request: HttpRequest) -> HttpResponse:
 @require_POST
 def run_one(request: HttpRequest) -> HttpResponse:
     """``POST tasks/run-one/``: run the next due job, if any."""
+
     def make() -> Callable[[Queue], Awaitable[dict[str, Any]]]:
         parsed = triggers.parse_run(_body(request), one=True)
         return lambda queue: triggers.run_one_answer(queue, parsed)
@@ -99,6 +103,7 @@ def run_one(request: HttpRequest) -> HttpResponse:
 @require_GET
 def status(request: HttpRequest) -> HttpResponse:
     """``GET tasks/status/?queue_name=``: how many jobs are queued."""
+
     def make() -> Callable[[Queue], Awaitable[dict[str, Any]]]:
         name = triggers.parse_status(request.GET.dict())
         return lambda queue: triggers.status_answer(queue, name)

@@ -27,8 +27,12 @@ async def add(a: int, b: int) -> int:
 
 @task(takes_context=True)
 def report(context: TaskContext, label: str) -> dict[str, Any]:
-    return {"label": label, "attempt": context.attempt, "id": context.task_result.id,
-            "vendor": connection.vendor}
+    return {
+        "label": label,
+        "attempt": context.attempt,
+        "id": context.task_result.id,
+        "vendor": connection.vendor,
+    }
 
 
 @task()

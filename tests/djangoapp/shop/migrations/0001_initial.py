@@ -10,8 +10,12 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="Order",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True,
-                                           serialize=False, verbose_name="ID")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
                 ("email", models.CharField(max_length=200)),
                 ("paid", models.BooleanField(default=False)),
                 ("receipt_sent", models.BooleanField(default=False)),

@@ -15,8 +15,11 @@ class Command(BaseCommand):
     help = "Create or update aqueue's tables on the task backend's database."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--backend", default="default",
-                            help="the TASKS alias whose database to migrate (default: default)")
+        parser.add_argument(
+            "--backend",
+            default="default",
+            help="the TASKS alias whose database to migrate (default: default)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         queue = backend_named(options["backend"]).queue
@@ -34,5 +37,4 @@ class Command(BaseCommand):
         except AqueueError as exc:
             raise CommandError(str(exc)) from None
         done = f"applied {', '.join(map(str, applied))}; " if applied else ""
-        self.stdout.write(f"aqueue's tables are at schema version {version} ({done}"
-                          f"{queue.dsn})")
+        self.stdout.write(f"aqueue's tables are at schema version {version} ({done}{queue.dsn})")

@@ -19,8 +19,10 @@ def backend_named(alias: str) -> AqueueBackend:
     except Exception as exc:
         raise CommandError(f"no task backend {alias!r} in TASKS: {exc}") from None
     if not isinstance(backend, AqueueBackend):
-        raise CommandError(f"the task backend {alias!r} is a {type(backend).__name__}, not "
-                           f"aqueue.contrib.django.AqueueBackend")
+        raise CommandError(
+            f"the task backend {alias!r} is a {type(backend).__name__}, not "
+            f"aqueue.contrib.django.AqueueBackend"
+        )
     return backend
 
 
@@ -29,11 +31,16 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # checks run in the web processes; a worker just starts
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--backend", default="default",
-                            help="the TASKS alias to serve (default: default)")
-        parser.add_argument("--queue", action="append", dest="queue_names", default=None,
-                            help="a queue to serve (repeat for more; default: the backend's "
-                                 "QUEUES)")
+        parser.add_argument(
+            "--backend", default="default", help="the TASKS alias to serve (default: default)"
+        )
+        parser.add_argument(
+            "--queue",
+            action="append",
+            dest="queue_names",
+            default=None,
+            help="a queue to serve (repeat for more; default: the backend's QUEUES)",
+        )
         add_worker_arguments(parser, app=False)
 
     def handle(self, *args: Any, **options: Any) -> None:
