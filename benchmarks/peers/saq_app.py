@@ -42,6 +42,23 @@ settings = {
 }
 
 
+async def _all_complete(url: str) -> bool:
+    """Whether every job record saq keeps (``saq:job:*``, ttl 600 s) has a final
+    status (the drain's check then counts the completed ones)."""
+    import json
+
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match="saq:job:*", count=1000)]
+        values = await client.mget(keys) if keys else []
+    finally:
+        await client.aclose()
+    final = ("complete", "failed", "aborted")
+    return all(v is not None and json.loads(v).get("status") in final for v in values)
+
+
 async def drain(concurrency: int) -> None:
     queue = Queue.from_url(URL)
     worker = Worker(queue=queue, functions=[noop], concurrency=concurrency)
@@ -51,9 +68,10 @@ async def drain(concurrency: int) -> None:
         if URL.startswith("redis"):
             # Its Redis queue counts what is queued, running and not finished;
             # nothing signals the end, so poll them every 50 ms. A job leaves
-            # the active list a moment before its status is written: the
-            # counts must read zero twice, 0.2 s apart (once, a drain stopped
-            # with 2 of 200 jobs unwritten).
+            # the active list a moment before its status is written (a drain
+            # that stopped at zero counts once left 2 of 200 unwritten, and
+            # once even after a second reading 0.2 s later), so the drain ends
+            # when every job's own record says complete.
             async def busy() -> bool:
                 return any(
                     [
@@ -63,12 +81,8 @@ async def drain(concurrency: int) -> None:
                     ]
                 )
 
-            while True:
-                while await busy():  # noqa: ASYNC110 - nothing to wait on but a poll
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.2)
-                if not await busy():
-                    break
+            while await busy() or not await _all_complete(URL):  # noqa: ASYNC110 - a poll
+                await asyncio.sleep(0.05)
         else:
             await wait_until_drained(
                 DSN,
