@@ -35,7 +35,7 @@ from aqueue._worker.lease_keeper import Key, LeaseKeeper
 from aqueue._worker.loop_monitor import LoopMonitor
 from aqueue._worker.rescuer import Rescuer
 from aqueue._worker.shutdown import Stopping, hand_back, shut_down
-from aqueue._worker.slots import Slots
+from aqueue._worker.slots import DEFAULT_CONCURRENCY, Slots, checked_queue_slots
 from aqueue._worker.threads import SyncRunner
 from aqueue._worker.wakeups import Wakeups
 from aqueue.backends.base import Dependencies, Handover, Limits, Listener, Notifications, Registry
@@ -63,14 +63,20 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs jobs from ``queue`` until stopped (or, with ``burst``, until none is due)."""
+    """Runs jobs from ``queue`` until stopped (or, with ``burst``, until none is due).
+
+    ``concurrency`` jobs at once (default 10); ``queue_slots`` (``{"emails": 5,
+    "default": 20}``) serves those queues, each with slots of its own, and
+    ``concurrency`` then defaults to their sum.
+    """
 
     def __init__(
         self,
         queue: Queue,
         *,
-        concurrency: int = 10,
+        concurrency: int | None = None,
         queues: Sequence[str] | None = None,
+        queue_slots: Mapping[str, int] | None = None,
         burst: bool = False,
         max_jobs: int | None = None,
         shutdown_timeout: float = 30.0,
@@ -89,8 +95,13 @@ class Worker:
         log_jobs: bool = False,
         summary_interval: float = 60.0,
     ) -> None:
+        per_queue = checked_queue_slots(queue_slots, queues, prefetch)
+        if concurrency is None:
+            concurrency = sum(per_queue.values()) if per_queue else DEFAULT_CONCURRENCY
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if per_queue:
+            queues = list(per_queue)
         if prefetch is not None and prefetch < 0:
             raise ValueError("prefetch must be >= 0")
         if lease <= 0 or poll_interval <= 0 or shutdown_timeout < 0:
@@ -100,6 +111,8 @@ class Worker:
         self.queue = queue
         self.concurrency = concurrency
         self.queues = list(queues) if queues else None
+        #: Each queue's own slots within ``concurrency`` (``--queue NAME=N``).
+        self.queue_slots = per_queue
         self.burst = burst
         self.max_jobs = max_jobs
         self.shutdown_timeout = shutdown_timeout
@@ -153,13 +166,18 @@ class Worker:
             claim_batch=claim_batch,
             prefetch=prefetch,
             max_jobs=max_jobs,
+            per_queue=per_queue,
         )
         limits = {name: t.limit for name, t in queue.tasks.items() if t.limit is not None}
-        self.limited = (
-            LimitedClaimer(backend, self.name, self.queues, lease, limits)
-            if isinstance(backend, Limits)
-            else None
-        )
+        #: The claimers of limited jobs: one, or with per-queue slots one per
+        #: queue (each claims for its queue's free slots).
+        self.limited_by_queue: dict[str | None, LimitedClaimer] = {}
+        if isinstance(backend, Limits):
+            for name in per_queue or [None]:
+                queues_of = [name] if name is not None else self.queues
+                claimer = LimitedClaimer(backend, self.name, queues_of, lease, limits)
+                self.limited_by_queue[name] = claimer
+        self.limited = self.limited_by_queue.get(None)
         #: This worker's offer to take jobs straight from producers while idle
         #: (aqueue/offers.py: PostgreSQL, with LISTEN, not in burst runs).
         self.offers = (
@@ -174,7 +192,9 @@ class Worker:
                 open_slots=self.slots.open,
                 held=self._held,
             )
-            if isinstance(backend, Handover)
+            # Per-queue slots never stand an offer: a hand-over names no queue's
+            # free slot, so a job could be started past its queue's slots.
+            if isinstance(backend, Handover) and not per_queue
             else None
         )
         node = node_id() if register else None
@@ -226,6 +246,7 @@ class Worker:
             poll_interval=poll_interval,
             probe_interval=probe,
             burst=burst,
+            limited_by_queue={k: v for k, v in self.limited_by_queue.items() if k is not None},
         )
         if observer is not None:
             self.observe(observer)
@@ -271,7 +292,7 @@ class Worker:
         return self._stopping.time_left()
 
     def _on_written(self, job_ids: list[str]) -> None:
-        if self.limited is not None and self.limited.written(job_ids):
+        if any([c.written(job_ids) for c in self.limited_by_queue.values()]):
             self.wakeups.now()  # a limited job held back may start now
         self.queue.results.notify_done(job_ids)
         self._slot_freed.set()  # a smaller backlog may free claims
@@ -310,7 +331,10 @@ class Worker:
             self.name,
             self.queue.dsn,
             self.concurrency,
-            ",".join(self.queues or ["*"]),
+            ",".join(
+                f"{q}={self.queue_slots[q]}" if self.queue_slots else q
+                for q in self.queues or ["*"]
+            ),
         )
         services = self._services(listener is None)
         completing = asyncio.create_task(self.completer.run(), name="aqueue-completer")
@@ -411,8 +435,9 @@ class Worker:
 
     def _ended(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         self.completer.add(outcome)
-        if self.limited is not None:
-            self.limited.finished(job)
+        claimer = self.limited or self.limited_by_queue.get(job.queue)
+        if claimer is not None:
+            claimer.finished(job)
         self.processed_count += 1
         self.processed.append(job.id)
         if outcome.status == JobStatus.QUEUED:
@@ -421,6 +446,8 @@ class Worker:
     def _freed(self) -> None:
         self.claim_loop.dispatch()
         self._slot_freed.set()
+        if self.claim_loop.blocked:
+            self.wakeups.now()  # a queue that was full may have due jobs
 
     # -- leases ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aqueue._worker.completer import Completer
 from aqueue._worker.shutdown import Stopping
@@ -52,6 +52,7 @@ class ClaimLoop:
         poll_interval: float,
         probe_interval: float,
         burst: bool,
+        limited_by_queue: Mapping[str, LimitedClaimer] | None = None,
     ) -> None:
         self._backend = backend
         self._worker = worker
@@ -69,6 +70,11 @@ class ClaimLoop:
         self._poll_interval = poll_interval
         self._probe_interval = probe_interval
         self._burst = burst
+        self._limited_by_queue = dict(limited_by_queue or {})
+        #: Per-queue slots: whether the last claim left a queue that may have
+        #: due jobs (it had no free slot, or the claim filled them all) — they
+        #: wait for a slot of that queue, so a freed slot claims again.
+        self.blocked = False
         #: Whether a listener tells the worker of new jobs (then it never probes).
         self.notified = False
 
@@ -100,6 +106,8 @@ class ClaimLoop:
 
     async def _claim(self, free: int) -> tuple[list[ClaimedJob], Waiting]:
         """One claim turn: limited jobs for the slots free now, then the rest."""
+        if self._slots.per_queue is not None:
+            return await self._claim_by_queue(free)
         jobs: list[ClaimedJob] = []
         waiting: Waiting = None
         slots, offers = self._slots, self._offers
@@ -118,6 +126,39 @@ class ClaimLoop:
                     self._worker, self._queues, free - len(jobs), self._lease
                 )
         return jobs, waiting
+
+    async def _claim_by_queue(self, free: int) -> tuple[list[ClaimedJob], Waiting]:
+        """Per-queue slots: a claim for each queue with free slots, its limited
+        jobs first (each queue has a limited claimer of its own)."""
+        jobs: list[ClaimedJob] = []
+        waiting: Waiting = None
+        rooms = self._slots.free_by_queue()
+        self.blocked = len(rooms) < len(self._slots.per_queue or ())
+        for name, room in rooms.items():
+            room = min(room, free - len(jobs))
+            if room <= 0:
+                self.blocked = True
+                break
+            got: list[ClaimedJob] = []
+            limited = self._limited_by_queue.get(name)
+            if limited is not None:
+                got, held_back = await limited.claim(room)
+                waiting = _sooner(waiting, held_back)
+            if len(got) < room:
+                got += await self._backend.claim_jobs(
+                    self._worker, [name], room - len(got), self._lease
+                )
+            if len(got) == room:
+                self.blocked = True
+            jobs += got
+        return jobs, waiting
+
+    def _due_queues(self) -> list[str] | None:
+        """The queues an idle worker looks into: with per-queue slots, those
+        with a free slot."""
+        if self._slots.per_queue is None:
+            return self._queues
+        return list(self._slots.free_by_queue())
 
     async def _wait_for_a_slot(self, timeout: float | None = None) -> None:
         self._slot_freed.clear()
@@ -199,11 +240,23 @@ class ClaimLoop:
                 # An optimisation must not stop the worker: it claims from now on.
                 log.exception("standing this worker's offer failed; it claims every job now")
                 self._offers.enabled = False
-        backend, queues = self._backend, self._queues
         self._signals.idle.emit(None)
         await self._wakeups.idle(
             seconds,
             0.0 if self.notified else self._probe_interval,
-            lambda: backend.has_due(queues),
+            self._has_due,
             lambda: self._stopping.requested,
         )
+
+    async def _has_due(self) -> bool:
+        queues = self._due_queues()
+        return queues != [] and await self._backend.has_due(queues)
+
+
+def _sooner(first: Waiting, second: Waiting) -> Waiting:
+    """Of two reasons to wait, the one to act on: a slot before a limit."""
+    if "slot" in (first, second):
+        return "slot"
+    if "limit" in (first, second):
+        return "limit"
+    return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +14,7 @@ from aqueue.cli.worker import EXIT_ERROR, StartupError, load_app
 from aqueue.escape import json_line, printable
 from aqueue.queue import Queue
 from aqueue.records import JobFilter, JobInfo
+from aqueue.stop_signals import on_stop_signals
 
 
 def _format_jobs(jobs: list[JobInfo]) -> str:
@@ -438,9 +438,7 @@ async def metrics(queue: Queue, args: argparse.Namespace) -> int:
         flush=True,
     )
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    on_stop_signals(asyncio.get_running_loop(), stop.set)
     sampler.start()
     try:
         await stop.wait()

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from aqueue import durations, logformat
 from aqueue.errors import AqueueError
 from aqueue.queue import Queue
 from aqueue.records import FINAL_STATUS_NAMES
+from aqueue.stop_signals import on_stop_signals
 
 EXIT_ERROR = 1
 
@@ -73,16 +73,46 @@ def load_app(spec: str) -> Queue:
     return app
 
 
+#: ``aqueue-worker``'s slots when neither --concurrency nor --queue says.
+DEFAULT_CONCURRENCY = 100
+
 # -- worker -----------------------------------------------------------------------
 
 
-def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -> None:
+def queue_slot(text: str) -> tuple[str, int]:
+    """``NAME=N`` of ``--queue``."""
+    name, sep, count = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=N, got {text!r}")
+    try:
+        slots = int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: N must be a whole number") from None
+    if slots < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: N must be at least 1")
+    return name, slots
+
+
+def _concurrency(args: argparse.Namespace) -> int | None:
+    given: int | None = args.concurrency
+    if given is not None or args.queue_slots:
+        return given  # None with --queue: the sum of the queues' slots
+    return DEFAULT_CONCURRENCY
+
+
+def add_worker_arguments(
+    parser: argparse.ArgumentParser, *, app: bool = True, queue_option: bool = True
+) -> None:
     """The worker's options on ``parser`` (``app``: with the positional
-    ``module:attribute``; Django's ``aqueue_worker`` has its queue already)."""
+    ``module:attribute``; Django's ``aqueue_worker`` has its queue already, and
+    its own ``--queue``, ``queue_option=False``)."""
     if app:
         parser.add_argument("app", help="the Queue to serve, as module:attribute")
     parser.add_argument(
-        "--concurrency", type=int, default=100, help="jobs run at once (default 100)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs run at once (default 100; with --queue, the sum of their slots)",
     )
     parser.add_argument(
         "--queues",
@@ -90,6 +120,19 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, app: bool = True) -
         default=None,
         help="comma-separated queues to serve (default: all)",
     )
+    if queue_option:
+        parser.add_argument(
+            "--queue",
+            dest="queue_slots",
+            metavar="NAME=N",
+            type=queue_slot,
+            action="append",
+            default=None,
+            help="serve queue NAME with N slots of its own (repeat for each queue; "
+            "instead of --queues)",
+        )
+    else:
+        parser.set_defaults(queue_slots=None)
     parser.add_argument("--burst", action="store_true", help="exit when no job is due")
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after N jobs")
     parser.add_argument(
@@ -211,7 +254,8 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
     try:
         worker = Worker(
             queue,
-            concurrency=args.concurrency,
+            concurrency=_concurrency(args),
+            queue_slots=dict(args.queue_slots) if args.queue_slots else None,
             queues=args.queues,
             burst=args.burst,
             max_jobs=args.max_jobs,
@@ -235,10 +279,11 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             await queue.check_schema()
         except AqueueError as exc:
             raise StartupError(str(exc)) from None
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, worker.stop)
-        await worker.run()
+        restore = on_stop_signals(asyncio.get_running_loop(), worker.stop)
+        try:
+            await worker.run()
+        finally:
+            restore()
     finally:
         if server is not None:
             server.shutdown()

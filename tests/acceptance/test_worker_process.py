@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +279,36 @@ def test_aqueue_workers_lists_live_and_dead_workers(db: TestDatabase, record_fil
         10,
         "the killed worker to show as dead",
     )
+
+
+def test_per_queue_slots_from_the_command_line(db: TestDatabase, record_file: Path) -> None:
+    """``--queue a=1 --queue b=2``: replaying the attempts' starts and ends in
+    the order they were written, queue a never runs two at once, nor b three."""
+    from tests.apps.recording import record
+
+    async def enqueue() -> dict[str, str]:
+        queue = aqueue.Queue(db.dsn)
+        async with queue:
+            names = [q for q in ("a", "b") for _ in range(4)]
+            jobs = await queue.enqueue_many(
+                [record.using(queue=q).prepare(n, 0.3) for n, q in enumerate(names)]
+            )
+        return {job.id: name for job, name in zip(jobs, names, strict=True)}
+
+    queue_of = run(enqueue())
+    worker = WorkerProcess(db.dsn, record_file, "--queue", "a=1", "--queue", "b=2", "--burst")
+    assert worker.wait(60) == 0, worker.output()
+    assert "concurrency 3, queues a=1,b=2" in worker.output()
+    running: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    for kind, job_id, _ in records(record_file):
+        running[queue_of[job_id]] += 1 if kind == "start" else -1
+        most[queue_of[job_id]] = max(most[queue_of[job_id]], running[queue_of[job_id]])
+    assert most == {"a": 1, "b": 2}
+    assert done_counts(record_file) == dict.fromkeys(queue_of, 1)
+
+
+def test_a_bad_queue_slot_is_refused_before_start(db: TestDatabase, record_file: Path) -> None:
+    worker = WorkerProcess(db.dsn, record_file, "--queue", "a=0")
+    assert worker.wait(30) == 2
+    assert "a=0" in worker.output() and "at least 1" in worker.output()

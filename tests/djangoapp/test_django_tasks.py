@@ -234,6 +234,18 @@ def test_a_view_enqueues_with_its_data() -> None:
     assert tasks.send_receipt.get_result(answer.json()["task"]).status == "SUCCESSFUL"
 
 
+def test_the_worker_takes_slots_per_queue() -> None:
+    mail = [tasks.add.using(queue_name="emails").enqueue(n, 1) for n in range(3)]
+    rest = [tasks.add.enqueue(n, 2) for n in range(3)]
+    done = run_worker("--queue", "emails=1", "--queue", "default=2", "--log-level", "INFO")
+    assert done.returncode == 0, done.stderr
+    assert "queues emails=1,default=2" in done.stderr
+    assert [tasks.add.get_result(r.id).return_value for r in mail] == [1, 2, 3]
+    assert [tasks.add.get_result(r.id).return_value for r in rest] == [2, 3, 4]
+    bad = run_worker("--queue", "emails=0")
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
+
+
 def test_run_after_priority_and_queue_name() -> None:
     later = tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1, 1)
     urgent = tasks.add.using(priority=100, queue_name="emails").enqueue(2, 2)

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.tasks import task_backends
 
-from aqueue.cli.worker import add_worker_arguments, run_worker
+from aqueue.cli.worker import add_worker_arguments, queue_slot, run_worker
 from aqueue.contrib.django.backend import AqueueBackend
 
 
@@ -39,18 +39,27 @@ class Command(BaseCommand):
             action="append",
             dest="queue_names",
             default=None,
-            help="a queue to serve (repeat for more; default: the backend's QUEUES)",
+            help="a queue to serve, or NAME=N: a queue with N slots of its own "
+            "(repeat for more; default: the backend's QUEUES)",
         )
-        add_worker_arguments(parser, app=False)
+        add_worker_arguments(parser, app=False, queue_option=False)
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = backend_named(options["backend"])
         namespace = argparse.Namespace(**options)
-        names = options["queue_names"] or options["queues"] or sorted(backend.queues)
+        given = options["queue_names"] or []
+        if any("=" in name for name in given):
+            try:
+                namespace.queue_slots = [queue_slot(name) for name in given]
+            except argparse.ArgumentTypeError as exc:
+                raise CommandError(f"--queue: {exc}") from None
+            given = [name for name, _ in namespace.queue_slots]
+        names = given or options["queues"] or sorted(backend.queues)
         unknown = sorted(set(names) - backend.queues) if backend.queues else []
         if unknown:
             raise CommandError(f"queue(s) not in the backend's QUEUES: {', '.join(unknown)}")
-        namespace.queues = names or None
+        # With slots per queue, the slots name the queues (the worker refuses both).
+        namespace.queues = None if namespace.queue_slots else names or None
         # The project's tasks, loaded now: a job naming anything else fails
         # as an unknown task (no module is ever imported because a row names it).
         backend.project_tasks.roots()
