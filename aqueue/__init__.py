@@ -1,6 +1,7 @@
 """aqueue: an asyncio-native job queue on the database you already have."""
 
 from aqueue._version import __version__
+from aqueue._worker.isolation import Processes
 from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.errors import (
@@ -14,6 +15,7 @@ from aqueue.errors import (
     Retry,
     SchemaError,
     UnknownTask,
+    WorkerProcessDied,
 )
 from aqueue.health import Health
 from aqueue.job import Job
@@ -42,6 +44,7 @@ __all__ = [
     "MiddlewareError",
     "PastAttempt",
     "PayloadTooLarge",
+    "Processes",
     "Queue",
     "Retry",
     "SchemaError",
@@ -49,5 +52,6 @@ __all__ = [
     "UnknownTask",
     "Worker",
     "WorkerInfo",
+    "WorkerProcessDied",
     "__version__",
 ]

@@ -72,3 +72,12 @@ class Retry(Exception):
         seconds = check_delay(delay, "Retry delay")
         super().__init__(reason or f"retry requested in {seconds:g}s")
         self.delay = seconds
+
+
+class WorkerProcessDied(AqueueError):
+    """Stored as the error of an attempt whose child process died under it
+    (``os._exit``, a crash in a C extension, the kernel's OOM kill). The
+    attempt is retried by the task's policy; the worker replaces the child."""
+
+    # Stored (and shown) under the name users import it by.
+    __module__ = "aqueue"

@@ -173,3 +173,21 @@ class LimitedClaimer:
         if result.held_back and not result.jobs:
             return [], "limit"
         return result.jobs, "slot" if self._pending else None
+
+
+def claimers(
+    backend: object,
+    worker: str,
+    queues: list[str] | None,
+    per_queue: Mapping[str, int] | None,
+    lease: float,
+    limits: Mapping[str, TaskLimit],
+) -> dict[str | None, LimitedClaimer]:
+    """A worker's claimers of limited jobs (none where the database has no
+    limits): one for all its queues (key None), or with per-queue slots one per
+    queue, each claiming for its own queue's free slots."""
+    if not isinstance(backend, Limits):
+        return {}
+    if per_queue is None:
+        return {None: LimitedClaimer(backend, worker, queues, lease, limits)}
+    return {name: LimitedClaimer(backend, worker, [name], lease, limits) for name in per_queue}

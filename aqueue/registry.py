@@ -17,10 +17,12 @@ from aqueue.records import TaskLimit
 from aqueue.task import (
     DEFAULT_MAX_ATTEMPTS,
     ContextTaskDecorator,
+    Isolation,
     JobOptions,
     Task,
     TaskDecorator,
     _checked,
+    check_isolation,
     new_jobs,
 )
 
@@ -84,6 +86,7 @@ class TaskRegistry:
         result_ttl: str | float | timedelta | None = None,
         concurrency: int | None = None,
         rate_limit: str | None = None,
+        isolation: Isolation = None,
     ) -> TaskDecorator: ...
 
     @overload
@@ -100,6 +103,7 @@ class TaskRegistry:
         result_ttl: str | float | timedelta | None = None,
         concurrency: int | None = None,
         rate_limit: str | None = None,
+        isolation: Isolation = None,
     ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
@@ -117,6 +121,7 @@ class TaskRegistry:
         result_ttl: str | float | timedelta | None = None,
         concurrency: int | None = None,
         rate_limit: str | None = None,
+        isolation: Isolation = None,
     ) -> Any:
         """Register a function (async, or sync to run in a thread) as a task.
 
@@ -127,8 +132,10 @@ class TaskRegistry:
         ``concurrency=5`` runs at most 5 of its jobs at once and
         ``rate_limit="100/m"`` (``/s``, ``/h``) starts at most 100 in any minute,
         across all workers; ``task.using(limit_key=...)`` applies them per key
-        (see :mod:`aqueue.limits`).
+        (see :mod:`aqueue.limits`). ``isolation="process"`` runs its jobs in a
+        child process of the worker (see :class:`aqueue.Processes`).
         """
+        check_isolation(isolation)  # at the decorator, not at first use
         ttl = None if result_ttl is None else durations.seconds(result_ttl, "result_ttl")
         # Checked here, so that bad limits fail at the decorator, not at first use.
         limit = TaskLimit.of("", concurrency, rate_limit)
@@ -152,6 +159,7 @@ class TaskRegistry:
                 takes_context,
                 ttl,
                 None if limit is None else replace(limit, task=task_name),
+                isolation,
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
                 raise ConfigurationError(f"a different task is already named {task_name!r}")

@@ -7,7 +7,17 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
 
 from aqueue import validation
 from aqueue.backoff import Backoff
@@ -106,6 +116,18 @@ def _check_on_parent_failure(value: object) -> OnParentFailure:
     if value not in ("cancel", "run"):
         raise ValueError(f"on_parent_failure must be 'cancel' or 'run', not {value!r}")
     return value
+
+
+#: Where a task's jobs run: ``"process"`` (a child process), or None (the worker).
+Isolation = Literal["process"] | None
+
+
+def check_isolation(value: object) -> Isolation:
+    if value is None:
+        return None
+    if value == "process":
+        return "process"
+    raise ValueError(f"isolation must be 'process' or None, not {value!r}")
 
 
 _UNSET: Any = object()
@@ -219,8 +241,12 @@ class Task(Generic[P, R]):
         takes_context: bool = False,
         result_ttl: float | None = None,
         limit: TaskLimit | None = None,
+        isolation: Isolation = None,
     ) -> None:
         self.queue = queue
+        #: ``"process"``: its jobs run in a child process of the worker
+        #: (see :mod:`aqueue._worker.processes`); None: in the worker itself.
+        self.isolation = check_isolation(isolation)
         #: Its global concurrency and rate limits (see :mod:`aqueue.limits`).
         self.limit = limit
         #: Seconds a succeeded job of this task is kept (see :mod:`aqueue.retention`).
@@ -299,6 +325,7 @@ class Task(Generic[P, R]):
             self.takes_context,
             self.result_ttl,
             self.limit,
+            self.isolation,
         )
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:

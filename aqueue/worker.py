@@ -31,6 +31,7 @@ from aqueue._worker.claim_loop import ClaimLoop
 from aqueue._worker.completer import Completer
 from aqueue._worker.execution import cancelled_outcome, error_record, run_job
 from aqueue._worker.heartbeat import Heartbeat
+from aqueue._worker.isolation import Isolated, Processes
 from aqueue._worker.lease_keeper import Key, LeaseKeeper
 from aqueue._worker.loop_monitor import LoopMonitor
 from aqueue._worker.rescuer import Rescuer
@@ -38,9 +39,9 @@ from aqueue._worker.shutdown import Stopping, hand_back, shut_down
 from aqueue._worker.slots import DEFAULT_CONCURRENCY, Slots, checked_queue_slots
 from aqueue._worker.threads import SyncRunner
 from aqueue._worker.wakeups import Wakeups
-from aqueue.backends.base import Dependencies, Handover, Limits, Listener, Notifications, Registry
+from aqueue.backends.base import Dependencies, Handover, Listener, Notifications, Registry
 from aqueue.errors import DatabaseUnavailable, UnknownTask
-from aqueue.limits import LimitedClaimer
+from aqueue.limits import claimers
 from aqueue.node import node_id
 from aqueue.observer import WorkerObserver
 from aqueue.offers import Offers
@@ -67,7 +68,8 @@ class Worker:
 
     ``concurrency`` jobs at once (default 10); ``queue_slots`` (``{"emails": 5,
     "default": 20}``) serves those queues, each with slots of its own, and
-    ``concurrency`` then defaults to their sum.
+    ``concurrency`` then defaults to their sum. ``processes`` runs tasks in
+    child processes (:class:`aqueue.Processes`).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Worker:
         concurrency: int | None = None,
         queues: Sequence[str] | None = None,
         queue_slots: Mapping[str, int] | None = None,
+        processes: Processes | None = None,
         burst: bool = False,
         max_jobs: int | None = None,
         shutdown_timeout: float = 30.0,
@@ -147,6 +150,8 @@ class Worker:
         # Hand-backs of jobs handed over with no free slot, under way.
         self._giving_back: set[asyncio.Future[None]] = set()
         self._sync = SyncRunner(concurrency, on_thread_freed=self._slot_freed.set)
+        #: The child processes tasks run in, if this worker has them.
+        self.processes = Isolated(processes) if processes is not None else None
         self.completer = Completer(backend, self.name, self._on_written)
         self.keeper = LeaseKeeper(backend, self.name, lease, self._held, self._on_renewed)
         self.attempts = Attempts(
@@ -171,12 +176,7 @@ class Worker:
         limits = {name: t.limit for name, t in queue.tasks.items() if t.limit is not None}
         #: The claimers of limited jobs: one, or with per-queue slots one per
         #: queue (each claims for its queue's free slots).
-        self.limited_by_queue: dict[str | None, LimitedClaimer] = {}
-        if isinstance(backend, Limits):
-            for name in per_queue or [None]:
-                queues_of = [name] if name is not None else self.queues
-                claimer = LimitedClaimer(backend, self.name, queues_of, lease, limits)
-                self.limited_by_queue[name] = claimer
+        self.limited_by_queue = claimers(backend, self.name, self.queues, per_queue, lease, limits)
         self.limited = self.limited_by_queue.get(None)
         #: This worker's offer to take jobs straight from producers while idle
         #: (aqueue/offers.py: PostgreSQL, with LISTEN, not in burst runs).
@@ -331,10 +331,7 @@ class Worker:
             self.name,
             self.queue.dsn,
             self.concurrency,
-            ",".join(
-                f"{q}={self.queue_slots[q]}" if self.queue_slots else q
-                for q in self.queues or ["*"]
-            ),
+            self.slots.describe(self.queues),
         )
         services = self._services(listener is None)
         completing = asyncio.create_task(self.completer.run(), name="aqueue-completer")
@@ -353,6 +350,8 @@ class Worker:
                 with contextlib.suppress(Exception):
                     await listener.close(self.time_left())
             self._sync.close()
+            if self.processes is not None:
+                await asyncio.wait_for(self.processes.close(), max(self.time_left(), 2.0))
             self.queue.enqueue_hooks.remove(self.wakeups.on_enqueue)
             totals = self.attempts.totals + self.attempts.tally
             log.info(
@@ -431,6 +430,7 @@ class Worker:
             self._sync.run,
             self.queue.max_payload_bytes,
             self.queue.middleware,
+            self.processes,
         )
 
     def _ended(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:

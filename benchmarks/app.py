@@ -55,3 +55,18 @@ def trace_everything(target: aqueue.Queue) -> None:
 
 if os.environ.get("AQUEUE_BENCH_TRACING") == "1":
     trace_everything(queue)
+
+
+@queue.task(name="bench.cpu")
+def cpu(n: int = 0, milliseconds: float = 50.0) -> int:
+    """About ``milliseconds`` of pure Python on this machine: the GIL holds it."""
+    total, deadline = 0, time.thread_time() + milliseconds / 1000
+    while time.thread_time() < deadline:
+        total += sum(range(1000))
+    return total
+
+
+@queue.task(name="bench.sync_noop")
+def sync_noop(n: int = 0) -> int:
+    """A sync no-op: the thread hop, or the child's pipe, alone."""
+    return n

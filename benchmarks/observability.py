@@ -95,7 +95,7 @@ def _drain(dsn: str, name: str, log: Path) -> tuple[float, float]:
     return JOBS / elapsed, rss
 
 
-async def _steady_rate(dsn: str) -> float:
+async def steady_rate(dsn: str) -> float:
     """Jobs/s from the first job's start to the last one's finish."""
     queue = aqueue.Queue(dsn)
     async with queue:
@@ -115,7 +115,7 @@ async def bench_backend(backend: str, runs: int, workdir: Path) -> None:
             await _enqueue(dsn, JOBS, traced=name == "tracing")
             rate, peak = await asyncio.to_thread(_drain, dsn, name, workdir / f"{name}.log")
             drains[name].append(rate)
-            steady[name].append(await _steady_rate(dsn))
+            steady[name].append(await steady_rate(dsn))
             rss[name].append(peak)
             print(
                 f"  {backend} run {run + 1} {name}: {rate:,.0f} jobs/s, steady "

@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aqueue import serialization
+from aqueue._worker.isolation import Isolated, Request
 from aqueue.backends.base import Backend
 from aqueue.context import JobContext
-from aqueue.errors import Retry
+from aqueue.errors import ConfigurationError, Retry
 from aqueue.middleware import Middleware
 from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.task import Task
@@ -36,6 +37,9 @@ def error_record(exc: BaseException, with_traceback: bool = True) -> str:
     ``\\udcxx`` escapes, and JSON escapes U+0000. Always bounded: a message
     over 8 KB or a traceback over 64 KB is cut, with a marker.
     """
+    stored = getattr(exc, "stored_error", None)
+    if isinstance(stored, str):  # raised in a child process, stored there
+        return stored
     kind = type(exc)
     name = kind.__qualname__
     if kind.__module__ != "builtins":
@@ -90,9 +94,10 @@ async def call_task(
     backend: Backend,
     run_sync: RunSync,
     middleware: Middleware | None = None,
+    processes: Isolated | None = None,
 ) -> Any:
     """Call the task's function: a coroutine directly, a sync function in a thread,
-    inside the queue's job middleware if it has any."""
+    or either in a child process, inside the queue's job middleware if it has any."""
     assert task.func is not None
     func = task.func
     wrapped = middleware is not None and bool(middleware.jobs)
@@ -100,6 +105,14 @@ async def call_task(
     args: list[Any] = [ctx, *job.args] if task.takes_context else list(job.args)
 
     async def call() -> Any:
+        if processes is not None and processes.wants(task.isolation):
+            return await in_child(processes, task, job, worker, backend)
+        if task.isolation == "process":
+            raise ConfigurationError(
+                f"task {task.name!r} runs in a child process (isolation='process'), and "
+                "this worker has none: run it with aqueue-worker, or give "
+                "Worker(processes=aqueue.Processes(app='module:attribute'))"
+            )
         if task.is_async:
             return await func(*args, **job.kwargs)
         return await run_sync(functools.partial(func, *args, **job.kwargs))
@@ -110,6 +123,29 @@ async def call_task(
     return await call()
 
 
+async def in_child(
+    processes: Isolated, task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend
+) -> Any:
+    """Run ``job`` in one of the worker's child processes; progress it reports
+    is written here, fenced by this attempt."""
+    request = Request(
+        job.id,
+        task.name,
+        job.queue,
+        job.attempts,
+        job.max_attempts,
+        worker,
+        tuple(job.args),
+        dict(job.kwargs),
+        dict(job.meta) if job.meta else None,
+    )
+
+    def progress(encoded: str) -> Awaitable[bool]:
+        return backend.set_progress(job.id, job.attempts, worker, encoded)
+
+    return await processes.run(request, progress)
+
+
 async def run_job(
     task: Task[Any, Any] | None,
     job: ClaimedJob,
@@ -118,6 +154,7 @@ async def run_job(
     run_sync: RunSync,
     max_payload_bytes: int,
     middleware: Middleware | None = None,
+    processes: Isolated | None = None,
 ) -> Outcome:
     """Run one attempt. ``asyncio.CancelledError`` propagates to the caller."""
     if job.decode_error is not None:
@@ -134,10 +171,10 @@ async def run_job(
     try:
         # The timeout covers the middleware too: one that hangs is stopped.
         if timeout is None:
-            value = await call_task(task, job, worker, backend, run_sync, middleware)
+            value = await call_task(task, job, worker, backend, run_sync, middleware, processes)
         else:
             async with asyncio.timeout(timeout) as scope:
-                value = await call_task(task, job, worker, backend, run_sync, middleware)
+                value = await call_task(task, job, worker, backend, run_sync, middleware, processes)
     except TimeoutError as exc:
         # Only our own scope expiring is the job's timeout; a TimeoutError the
         # task raised itself (its own asyncio.timeout) is an ordinary error.

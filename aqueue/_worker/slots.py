@@ -81,6 +81,12 @@ class Slots:
         #: Jobs claimed (or handed over) so far.
         self.claimed = 0
 
+    def describe(self, queues: list[str] | None) -> str:
+        """``a,b``, ``a=1,b=2`` with per-queue slots, ``*`` for every queue."""
+        if self.per_queue is not None:
+            return ",".join(f"{name}={n}" for name, n in self.per_queue.items())
+        return ",".join(queues or ["*"])
+
     def prefetch_target(self) -> int:
         """How many jobs to hold claimed ahead of free slots."""
         if self.per_queue is not None:

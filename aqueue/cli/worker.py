@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aqueue import durations, logformat
+from aqueue._worker.isolation import Processes
 from aqueue.errors import AqueueError
 from aqueue.queue import Queue
 from aqueue.records import FINAL_STATUS_NAMES
@@ -93,11 +94,42 @@ def queue_slot(text: str) -> tuple[str, int]:
     return name, slots
 
 
+def byte_size(text: str) -> int:
+    """``200MB``, ``1.5GB``, ``512MiB``, ``300000000``: a number of bytes."""
+    units = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+    number = text.strip().lower().removesuffix("b")
+    unit = number.lstrip("0123456789.")
+    try:
+        size = float(number[: len(number) - len(unit)]) * units[unit.strip()]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 200MB or 1GiB)") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be at least one byte")
+    return int(size)
+
+
 def _concurrency(args: argparse.Namespace) -> int | None:
     given: int | None = args.concurrency
     if given is not None or args.queue_slots:
         return given  # None with --queue: the sum of the queues' slots
-    return DEFAULT_CONCURRENCY
+    processes: int | None = args.processes
+    return processes if processes is not None else DEFAULT_CONCURRENCY
+
+
+def _processes(args: argparse.Namespace) -> Processes | None:
+    """Child processes for tasks: for every task with --processes, else for
+    those declared isolation="process" (one child per CPU at most)."""
+    app: str | None = getattr(args, "child_app", None) or getattr(args, "app", None)
+    if app is None:
+        return None
+    return Processes(
+        app,
+        size=args.processes,
+        every_task=args.processes is not None,
+        max_tasks=args.max_tasks_per_child,
+        max_memory=args.max_memory_per_child,
+        setup=getattr(args, "child_setup", None),
+    )
 
 
 def add_worker_arguments(
@@ -133,6 +165,28 @@ def add_worker_arguments(
         )
     else:
         parser.set_defaults(queue_slots=None)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run every task in N child processes (default: only tasks declared "
+        "isolation='process', in one per CPU); --concurrency defaults to N",
+    )
+    parser.add_argument(
+        "--max-tasks-per-child",
+        type=int,
+        default=None,
+        metavar="N",
+        help="replace a child process after N jobs",
+    )
+    parser.add_argument(
+        "--max-memory-per-child",
+        type=byte_size,
+        default=None,
+        metavar="SIZE",
+        help="replace a child process after a job that left it above SIZE (e.g. 200MB)",
+    )
     parser.add_argument("--burst", action="store_true", help="exit when no job is due")
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after N jobs")
     parser.add_argument(
@@ -256,6 +310,7 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             queue,
             concurrency=_concurrency(args),
             queue_slots=dict(args.queue_slots) if args.queue_slots else None,
+            processes=_processes(args),
             queues=args.queues,
             burst=args.burst,
             max_jobs=args.max_jobs,

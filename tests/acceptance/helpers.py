@@ -105,7 +105,9 @@ def records(path: Path) -> list[tuple[str, str, int]]:
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    text = path.read_text()
+    # A line being appended may be read half-written: only whole lines count.
+    for line in text[: text.rfind("\n") + 1].splitlines():
         kind, job_id, attempt, _pid = line.split()
         rows.append((kind, job_id, int(attempt)))
     return rows

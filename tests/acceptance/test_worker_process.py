@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
@@ -312,3 +313,65 @@ def test_a_bad_queue_slot_is_refused_before_start(db: TestDatabase, record_file:
     worker = WorkerProcess(db.dsn, record_file, "--queue", "a=0")
     assert worker.wait(30) == 2
     assert "a=0" in worker.output() and "at least 1" in worker.output()
+
+
+ISOLATED = "tests.apps.isolated:queue"
+
+
+async def _enqueue_isolated(dsn: str, calls: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
+    from tests.apps import isolated
+
+    queue = aqueue.Queue(dsn)
+    async with queue:
+        requests = [isolated.queue.tasks[name].prepare(*args) for name, args in calls]
+        return [job.id for job in await queue.enqueue_many(requests)]
+
+
+def test_a_process_pool_outlives_children_that_die_or_grow(
+    db: TestDatabase, record_file: Path
+) -> None:
+    """``--processes 2``: an ``os._exit`` and a segfault fail their own jobs
+    (WorkerProcessDied, retried), leaking jobs get fresh children past
+    ``--max-memory-per-child``, and every other job succeeds in a child."""
+    calls: list[tuple[str, tuple[Any, ...]]] = [("die", (3,)), ("segfault", ())]
+    calls += [("leak", (60,))] * 4 + [("pid", ())] * 20
+    ids = run(_enqueue_isolated(db.dsn, calls))
+    worker = WorkerProcess(
+        db.dsn,
+        record_file,
+        "--processes",
+        "2",
+        "--max-memory-per-child",
+        "100MB",
+        "--burst",
+        app=ISOLATED,
+    )
+    assert worker.wait(120) == 0, worker.output()  # the worker itself never died
+    jobs = run(statuses(db.dsn))
+    for job_id in ids[:2]:
+        info = jobs[job_id]
+        assert (info.status, info.attempts) == (JobStatus.FAILED, 2)
+        assert info.error is not None and info.error["type"] == "aqueue.WorkerProcessDied"
+    leak_pids = Counter(jobs[i].result for i in ids[2:6])
+    assert all(jobs[i].status == JobStatus.SUCCEEDED for i in ids[2:])
+    assert max(leak_pids.values()) <= 2  # a child past 100 MB is replaced
+    assert worker.proc.pid not in {jobs[i].result for i in ids[2:]}
+
+
+def test_sigterm_leaves_no_child_process(
+    db: TestDatabase, record_file: Path, tmp_path: Path
+) -> None:
+    flags = [tmp_path / f"started{n}" for n in range(2)]
+    run(_enqueue_isolated(db.dsn, [("sleepy", (60, str(f))) for f in flags]))
+    worker = WorkerProcess(
+        db.dsn, record_file, "--processes", "2", "--shutdown-timeout", "1", app=ISOLATED
+    )
+    wait_until(lambda: all(f.exists() and f.read_text() for f in flags), 60, "children to start")
+    children = [int(f.read_text()) for f in flags]
+    began = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+    assert time.monotonic() - began < 10
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -246,6 +246,20 @@ def test_the_worker_takes_slots_per_queue() -> None:
     assert bad.returncode != 0 and "at least 1" in bad.stderr
 
 
+def test_tasks_run_in_child_processes_with_django_set_up() -> None:
+    order = Order.objects.create(email="child@example.com")
+    receipt = tasks.send_receipt.enqueue(order.id)  # the ORM, in a child
+    pids = [tasks.whose_pid.enqueue() for _ in range(4)]
+    done = run_worker("--processes", "2")
+    assert done.returncode == 0, done.stderr
+    assert tasks.send_receipt.get_result(receipt.id).return_value == "receipt for child@example.com"
+    assert Order.objects.get(pk=order.id).receipt_sent
+    results = [tasks.whose_pid.get_result(r.id) for r in pids]
+    worker_pid = int(results[0].worker_ids[0].split(":")[1])
+    ran_in = {r.return_value for r in results}
+    assert worker_pid not in ran_in and 1 <= len(ran_in) <= 2
+
+
 def test_run_after_priority_and_queue_name() -> None:
     later = tasks.add.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1, 1)
     urgent = tasks.add.using(priority=100, queue_name="emails").enqueue(2, 2)

@@ -3,6 +3,7 @@ failing."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.db import connection
@@ -38,3 +39,9 @@ def report(context: TaskContext, label: str) -> dict[str, Any]:
 @task()
 def explode() -> None:
     raise ValueError("kaboom")
+
+
+@task()
+def whose_pid() -> int:
+    """The process the task runs in (a child with --processes)."""
+    return os.getpid()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,6 +11,7 @@ from django.tasks import task_backends
 
 from aqueue.cli.worker import add_worker_arguments, queue_slot, run_worker
 from aqueue.contrib.django.backend import AqueueBackend
+from aqueue.contrib.django.child import BACKEND_ENV
 
 
 def backend_named(alias: str) -> AqueueBackend:
@@ -58,6 +60,10 @@ class Command(BaseCommand):
         unknown = sorted(set(names) - backend.queues) if backend.queues else []
         if unknown:
             raise CommandError(f"queue(s) not in the backend's QUEUES: {', '.join(unknown)}")
+        # Child processes (--processes, isolation="process") set Django up and
+        # load this backend's queue themselves.
+        os.environ[BACKEND_ENV] = options["backend"]
+        namespace.child_app = "aqueue.contrib.django.child:queue"
         # With slots per queue, the slots name the queues (the worker refuses both).
         namespace.queues = None if namespace.queue_slots else names or None
         # The project's tasks, loaded now: a job naming anything else fails
