@@ -351,7 +351,8 @@ class Worker:
                     await listener.close(self.time_left())
             self._sync.close()
             if self.processes is not None:
-                await asyncio.wait_for(self.processes.close(), max(self.time_left(), 2.0))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.processes.close(), max(self.time_left(), 2.0))
             self.queue.enqueue_hooks.remove(self.wakeups.on_enqueue)
             totals = self.attempts.totals + self.attempts.tally
             log.info(

@@ -101,7 +101,12 @@ class _Child:
             message = await self.receive()
             kind = message[0]
             if kind == "progress":
-                self.conn.send(("progress", await progress(message[1])))
+                try:
+                    owned = await progress(message[1])
+                except Exception as exc:  # the database is away: the job goes on
+                    log.warning("progress of a job in process %s not written: %s", self.pid, exc)
+                    owned = False
+                self.conn.send(("progress", owned))
                 continue
             self.rss = message[-1]
             if kind == "ok":
