@@ -162,8 +162,6 @@ class ProcessPool:
         self._busy: set[_Child] = set()
         self._free = asyncio.Semaphore(self.size)
         self._retiring: set[asyncio.Future[None]] = set()
-        #: Children started so far (a test reads replacements from it).
-        self.started = 0
 
     async def run(self, request: Request, progress: Progress) -> Any:
         """Run ``request`` in a free child; a cancel (timeout, cancel request,
@@ -208,7 +206,6 @@ class ProcessPool:
         await asyncio.to_thread(process.start)
         theirs.close()  # the child holds its end: its exit is our end's EOF
         child = _Child(process, ours)
-        self.started += 1
         try:
             first = await child.receive()
         except WorkerProcessDied as exc:

@@ -151,6 +151,25 @@ def uuid_or_none(job_id: str) -> uuid.UUID | None:
         return None
 
 
+def _row(j: NewJob) -> tuple[Any, ...]:
+    """One job's parameters, in the order of the single-row inserts."""
+    return (
+        j.id,
+        j.task,
+        j.queue,
+        j.priority,
+        j.args,
+        j.kwargs,
+        j.max_attempts,
+        j.timeout,
+        j.unique_key,
+        j.delay,
+        j.run_at,
+        j.meta,
+        j.limit_key,
+    )
+
+
 class PostgresCore:
     """Jobs in ``aqueue_jobs``; a pool for queries (one connection kept out of it)."""
 
@@ -439,22 +458,7 @@ class PostgresCore:
             sql = _INSERT_JOB if j.unique_key is None else _INSERT_JOB_UNIQUE
             await self._run(
                 "insert",
-                lambda c: c.execute(
-                    sql,
-                    j.id,
-                    j.task,
-                    j.queue,
-                    j.priority,
-                    j.args,
-                    j.kwargs,
-                    j.max_attempts,
-                    j.timeout,
-                    j.unique_key,
-                    j.delay,
-                    j.run_at,
-                    j.meta,
-                    j.limit_key,
-                ),
+                lambda c: c.execute(sql, *_row(j)),
                 connection,
             )
             return
@@ -477,30 +481,7 @@ class PostgresCore:
             return await insert_through(
                 connection,
                 _DBAPI_INSERT_JOB,
-                [
-                    {
-                        f"p{n}": v
-                        for n, v in enumerate(
-                            (
-                                j.id,
-                                j.task,
-                                j.queue,
-                                j.priority,
-                                j.args,
-                                j.kwargs,
-                                j.max_attempts,
-                                j.timeout,
-                                j.unique_key,
-                                j.delay,
-                                j.run_at,
-                                j.meta,
-                                j.limit_key,
-                            ),
-                            1,
-                        )
-                    }
-                    for j in jobs
-                ],
+                [{f"p{n}": v for n, v in enumerate(_row(j), 1)} for j in jobs],
                 jobs,
             )
         return await insert_resolving_unique_keys(
