@@ -130,6 +130,8 @@ async def mysql() -> str:
                 await cur.execute(f"SHOW CREATE TABLE `{SCRATCH}`.`{table}`")
                 text = (await cur.fetchone())[1]
                 created.append(re.sub(r" AUTO_INCREMENT=\d+", "", text) + ";")
+            # A table whose foreign key names another comes after the tables without one.
+            created.sort(key=lambda statement: "FOREIGN KEY" in statement)
             await cur.execute(f"DROP DATABASE `{SCRATCH}`")
     finally:
         conn.close()
@@ -145,7 +147,9 @@ async def sqlite() -> str:
         async with aiosqlite.connect(path) as conn:
             rows = await conn.execute_fetchall(
                 "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY type = 'index', tbl_name, name"
+                "AND name NOT LIKE 'sqlite_%' "
+                # Triggers last: they name tables that must exist by then.
+                "ORDER BY type = 'trigger', type = 'index', tbl_name, name"
             )
     return header("sqlite") + "\n" + "\n\n".join(f"{r[0]};" for r in rows) + "\n"
 

@@ -3,8 +3,8 @@
 A clone starts exactly as the schema left it, so no test has to know which
 tables a feature added. PostgreSQL clones with ``CREATE DATABASE … TEMPLATE``;
 MariaDB has no templates, so a clone copies each table of the template (named
-by ``information_schema``, not by a list kept here) with ``CREATE TABLE … LIKE``
-and its rows. Clones are made ahead and dropped on a thread of their own, so
+by ``information_schema``, not by a list kept here) with ``CREATE TABLE … LIKE``,
+its rows and its foreign keys. Clones are made ahead and dropped on a thread of their own, so
 that no test waits for either.
 """
 
@@ -202,7 +202,20 @@ class Clones:
             )
             copies = [f"CREATE TABLE `{name}`.`{t}` LIKE `{TEMPLATE}`.`{t}`" for t in tables]
             rows = [f"INSERT INTO `{name}`.`{t}` SELECT * FROM `{TEMPLATE}`.`{t}`" for t in tables]
-            admin(backend, _create(backend, name), *copies, *rows)
+            # CREATE TABLE … LIKE leaves foreign keys out: they are added after the rows.
+            keys = admin(
+                backend,
+                "SELECT CONCAT('ALTER TABLE `', k.table_name, '` ADD CONSTRAINT `',"
+                " k.constraint_name, '` FOREIGN KEY (`', k.column_name, '`) REFERENCES `',"
+                " k.referenced_table_name, '` (`', k.referenced_column_name, '`) ON DELETE ',"
+                " r.delete_rule) FROM information_schema.key_column_usage k"
+                " JOIN information_schema.referential_constraints r"
+                " ON r.constraint_schema = k.constraint_schema"
+                " AND r.constraint_name = k.constraint_name"
+                f" WHERE k.table_schema = '{TEMPLATE}' AND k.referenced_table_name IS NOT NULL",
+            )
+            foreign = [f"USE `{name}`", *keys] if keys else []
+            admin(backend, _create(backend, name), *copies, *rows, *foreign)
         return dsn_for(backend, name)
 
     def sqlite(self, where: Path) -> str:
