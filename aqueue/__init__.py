@@ -21,12 +21,13 @@ from aqueue.health import Health
 from aqueue.job import Job
 from aqueue.middleware import Middleware, MiddlewareError
 from aqueue.queue import Queue
-from aqueue.records import JobInfo, JobStatus, PastAttempt, WorkerInfo
+from aqueue.records import AttemptOutput, JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
 
 __all__ = [
     "AqueueError",
+    "AttemptOutput",
     "Backoff",
     "ConfigurationError",
     "DatabaseUnavailable",

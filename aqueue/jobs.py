@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aqueue import validation
-from aqueue.backends.base import Admin, Dependencies
+from aqueue.backends.base import Admin, Dependencies, Outputs
 from aqueue.backends.common import as_utc
 from aqueue.errors import ConfigurationError
 from aqueue.records import (
     FINAL_STATUS_NAMES,
+    AttemptOutput,
     ImportedJob,
     JobFilter,
     JobInfo,
@@ -58,6 +59,16 @@ class Jobs:
         """
         admin = await self._admin()
         return await admin.list_jobs(validation.check_job_filter(job_filter or JobFilter()))
+
+    async def output(self, job_id: str) -> builtins.list[AttemptOutput]:
+        """What each attempt of the job printed and logged, oldest first, for
+        tasks that capture output (``@queue.task(capture_output=True)``, or
+        run in a child process); empty when none was kept."""
+        await self._queue.open()
+        backend = self._queue.backend
+        if not isinstance(backend, Outputs):
+            return []
+        return await backend.job_outputs(validation.check_name("job id", job_id))
 
     async def counts(
         self, queues: Sequence[str] | None = None, *, totals: bool = False

@@ -250,10 +250,29 @@ class Outcome:
     result: str | None = None
     error: str | None = None
     retry_delay: float = 0.0
+    #: What the attempt printed and logged, when its task captures output.
+    output: AttemptOutput | None = None
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.id, self.attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutput:
+    """What one attempt wrote to stdout and stderr and logged, in order.
+
+    ``id`` is made when the attempt starts, so writing it twice (a retried
+    write) stores it once; ``cut`` counts the bytes left out of the middle
+    (see :mod:`aqueue._worker.output`). ``created_at`` is set when read back.
+    """
+
+    id: str
+    job_id: str
+    attempt: int
+    text: str
+    cut: int = 0
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ class TaskRegistry:
         concurrency: int | None = None,
         rate_limit: str | None = None,
         isolation: Isolation = None,
+        capture_output: bool | None = None,
     ) -> TaskDecorator: ...
 
     @overload
@@ -104,6 +105,7 @@ class TaskRegistry:
         concurrency: int | None = None,
         rate_limit: str | None = None,
         isolation: Isolation = None,
+        capture_output: bool | None = None,
     ) -> ContextTaskDecorator: ...
 
     def task(  # type: ignore[misc]  # P is bound by the decorated function
@@ -122,6 +124,7 @@ class TaskRegistry:
         concurrency: int | None = None,
         rate_limit: str | None = None,
         isolation: Isolation = None,
+        capture_output: bool | None = None,
     ) -> Any:
         """Register a function (async, or sync to run in a thread) as a task.
 
@@ -134,8 +137,12 @@ class TaskRegistry:
         across all workers; ``task.using(limit_key=...)`` applies them per key
         (see :mod:`aqueue.limits`). ``isolation="process"`` runs its jobs in a
         child process of the worker (see :class:`aqueue.Processes`).
+        ``capture_output`` keeps what each attempt prints and logs with the job
+        (default: for tasks that run in a child process only).
         """
         check_isolation(isolation)  # at the decorator, not at first use
+        if capture_output is not None and not isinstance(capture_output, bool):
+            raise TypeError(f"capture_output must be True, False or None, not {capture_output!r}")
         ttl = None if result_ttl is None else durations.seconds(result_ttl, "result_ttl")
         # Checked here, so that bad limits fail at the decorator, not at first use.
         limit = TaskLimit.of("", concurrency, rate_limit)
@@ -160,6 +167,7 @@ class TaskRegistry:
                 ttl,
                 None if limit is None else replace(limit, task=task_name),
                 isolation,
+                capture_output=capture_output,
             )
             if task_name in self.tasks and self.tasks[task_name].func is not fn:
                 raise ConfigurationError(f"a different task is already named {task_name!r}")

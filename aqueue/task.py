@@ -242,8 +242,13 @@ class Task(Generic[P, R]):
         result_ttl: float | None = None,
         limit: TaskLimit | None = None,
         isolation: Isolation = None,
+        *,
+        capture_output: bool | None = None,
     ) -> None:
         self.queue = queue
+        #: Keep what each attempt prints and logs with the job (see
+        #: :mod:`aqueue._worker.output`); None: only when it runs in a child process.
+        self.capture_output = capture_output
         #: ``"process"``: its jobs run in a child process of the worker
         #: (see :mod:`aqueue._worker.processes`); None: in the worker itself.
         self.isolation = check_isolation(isolation)
@@ -326,6 +331,7 @@ class Task(Generic[P, R]):
             self.result_ttl,
             self.limit,
             self.isolation,
+            capture_output=self.capture_output,
         )
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:

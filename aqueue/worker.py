@@ -29,18 +29,19 @@ from aqueue._worker.attempts import Attempts, Summaries, counts
 from aqueue._worker.cancel_watch import CancelWatch
 from aqueue._worker.claim_loop import ClaimLoop
 from aqueue._worker.completer import Completer
-from aqueue._worker.execution import cancelled_outcome, error_record, run_job
+from aqueue._worker.execution import Runner, cancelled_outcome
 from aqueue._worker.heartbeat import Heartbeat
 from aqueue._worker.isolation import Isolated, Processes
 from aqueue._worker.lease_keeper import Key, LeaseKeeper
 from aqueue._worker.loop_monitor import LoopMonitor
+from aqueue._worker.output import DEFAULT_LIMIT, Capture
 from aqueue._worker.rescuer import Rescuer
 from aqueue._worker.shutdown import Stopping, hand_back, shut_down
 from aqueue._worker.slots import DEFAULT_CONCURRENCY, Slots, checked_queue_slots
 from aqueue._worker.threads import SyncRunner
 from aqueue._worker.wakeups import Wakeups
 from aqueue.backends.base import Dependencies, Handover, Listener, Notifications, Registry
-from aqueue.errors import DatabaseUnavailable, UnknownTask
+from aqueue.errors import DatabaseUnavailable
 from aqueue.limits import claimers
 from aqueue.node import node_id
 from aqueue.observer import WorkerObserver
@@ -69,7 +70,8 @@ class Worker:
     ``concurrency`` jobs at once (default 10); ``queue_slots`` (``{"emails": 5,
     "default": 20}``) serves those queues, each with slots of its own, and
     ``concurrency`` then defaults to their sum. ``processes`` runs tasks in
-    child processes (:class:`aqueue.Processes`).
+    child processes (:class:`aqueue.Processes`). ``output_limit``: bytes of
+    captured output kept per attempt (see ``@queue.task(capture_output=...)``).
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Worker:
         observer: WorkerObserver | None = None,
         log_jobs: bool = False,
         summary_interval: float = 60.0,
+        output_limit: int = DEFAULT_LIMIT,
     ) -> None:
         per_queue = checked_queue_slots(queue_slots, queues, prefetch)
         if concurrency is None:
@@ -156,12 +159,13 @@ class Worker:
         self.keeper = LeaseKeeper(backend, self.name, lease, self._held, self._on_renewed)
         self.attempts = Attempts(
             self.name,
-            self._run_attempt,
+            Runner(queue, self.name, self._sync.run, self.processes),
             self.keeper,
             self._ended,
             self._freed,
             self.signals.lease_lost,
             log_jobs=log_jobs,
+            capture=Capture(queue, self.processes, output_limit).start,
         )
         self.slots = Slots(
             concurrency,
@@ -417,22 +421,6 @@ class Worker:
         giving_back.add_done_callback(self._giving_back.discard)
 
     # -- running one job ---------------------------------------------------------------
-
-    async def _run_attempt(self, job: ClaimedJob) -> Outcome:
-        try:
-            task = self.queue.find_task(job.task)
-        except UnknownTask as exc:  # the resolver failed on this job's name alone
-            return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
-        return await run_job(
-            task,
-            job,
-            self.name,
-            self.queue.backend,
-            self._sync.run,
-            self.queue.max_payload_bytes,
-            self.queue.middleware,
-            self.processes,
-        )
 
     def _ended(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         self.completer.add(outcome)

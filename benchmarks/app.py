@@ -70,3 +70,31 @@ def cpu(n: int = 0, milliseconds: float = 50.0) -> int:
 def sync_noop(n: int = 0) -> int:
     """A sync no-op: the thread hop, or the child's pipe, alone."""
     return n
+
+
+# What captured output costs (benchmarks/processes.py): one line per job.
+
+
+@queue.task(name="bench.say", capture_output=True)
+async def say(n: int = 0) -> int:
+    print(f"job {n} says hello")
+    return n
+
+
+@queue.task(name="bench.say_uncaptured")
+async def say_uncaptured(n: int = 0) -> int:
+    print(f"job {n} says hello")
+    return n
+
+
+@queue.task(name="bench.sync_say")
+def sync_say(n: int = 0) -> int:
+    """Captured when it runs in a child process (the default there)."""
+    print(f"job {n} says hello")
+    return n
+
+
+@queue.task(name="bench.sync_say_uncaptured", capture_output=False)
+def sync_say_uncaptured(n: int = 0) -> int:
+    print(f"job {n} says hello")
+    return n

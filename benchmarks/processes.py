@@ -12,6 +12,9 @@ medians are printed with their ratios. Figures are printed, never asserted.
 - **No-op**: ``bench.sync_noop`` in the worker's threads (``--concurrency
   10``) against ``--processes 2`` and ``--processes 10``: what the pipe costs
   per job. And an async no-op (``bench.noop``) in the worker, the default.
+- **Captured output**: a job that prints one line, captured and not, in the
+  worker (``capture_output=True``) and in children (where capture is the
+  default), against the no-ops: what keeping output costs per job.
 - **Memory**: the worker's peak, and one child's after its jobs.
 """
 
@@ -41,6 +44,14 @@ def configurations(cpu_jobs: int, noops: int) -> dict[str, tuple[str, int, list[
         "sync no-op, 10 threads": ("bench.sync_noop", noops, ["--concurrency", "10"]),
         "sync no-op, 2 processes": ("bench.sync_noop", noops, ["--processes", "2"]),
         "sync no-op, 10 processes": ("bench.sync_noop", noops, ["--processes", "10"]),
+        "async print, not captured": ("bench.say_uncaptured", noops, ["--concurrency", "10"]),
+        "async print, captured": ("bench.say", noops, ["--concurrency", "10"]),
+        "sync print, 2 processes, not captured": (
+            "bench.sync_say_uncaptured",
+            noops,
+            ["--processes", "2"],
+        ),
+        "sync print, 2 processes, captured": ("bench.sync_say", noops, ["--processes", "2"]),
     }
 
 
@@ -63,7 +74,8 @@ async def one_run(
     dsn = await fresh(backend, scratch)
     await _enqueue(dsn, task, jobs)
     command = [WORKER, "benchmarks.app:queue", "--dsn", dsn, "--log-level", "WARNING", "--burst"]
-    elapsed, rss = await asyncio.to_thread(peak_rss_of, [*command, *options])
+    # What uncaptured jobs print goes to /dev/null, not into these figures.
+    elapsed, rss = await asyncio.to_thread(peak_rss_of, [*command, *options], None, True)
     queue = aqueue.Queue(dsn)
     async with queue:
         counts = {c.name: c.totals or {} for c in await queue.jobs.counts(totals=True)}
@@ -125,6 +137,10 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"cpu, {label}: processes / threads = {ratio:.2f}x (goal >= 1.8x on two cores)")
         ratio = table["sync no-op, 2 processes"] / table["sync no-op, 10 threads"]
         print(f"sync no-op, {label}: 2 processes / 10 threads = {ratio:.2f}x")
+    for kind in ("async print", "sync print, 2 processes"):
+        kept, plain = flat[f"{kind}, captured"], flat[f"{kind}, not captured"]
+        extra = (1000 / kept - 1000 / plain) * 1000
+        print(f"{kind}: captured / not = {kept / plain:.2f}x, {extra:+.0f} us per job (steady)")
     print(f"one idle child, the app imported: {child_rss_mb():.1f} MiB")
 
 

@@ -14,11 +14,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aqueue import serialization
 from aqueue._worker.execution import cancelled_outcome, error_record
 from aqueue._worker.lease_keeper import Key, LeaseKeeper
+from aqueue._worker.output import Captured
 from aqueue.errors import DatabaseUnavailable
 from aqueue.escape import printable
 from aqueue.observer import WorkerObserver
@@ -41,6 +42,8 @@ class Running:
     cancel_requested: bool = False
     lease_lost: bool = False
     handed_back: bool = False
+    #: Where its output goes, when its task captures it.
+    output: Captured | None = None
 
 
 def counts(tally: Counter[str]) -> str:
@@ -49,20 +52,26 @@ def counts(tally: Counter[str]) -> str:
 
 class Attempts:
     """Starts attempts, stops them (cancel requests, lost leases, shutdown),
-    and turns each end into an outcome for ``ended(job, outcome, duration)``."""
+    and turns each end into an outcome for ``ended(job, outcome, duration)``.
+
+    ``capture(job)`` gives an attempt whose output is kept somewhere to keep
+    it (see :mod:`aqueue._worker.output`); its outcome carries what it wrote,
+    however it ended."""
 
     def __init__(
         self,
         worker: str,
-        run: Callable[[ClaimedJob], Awaitable[Outcome]],
+        run: Callable[[ClaimedJob, Captured | None], Awaitable[Outcome]],
         keeper: LeaseKeeper,
         ended: Callable[[ClaimedJob, Outcome, float], None],
         freed: Callable[[], None],
         lease_lost: Signal[int],
         *,
         log_jobs: bool = False,
+        capture: Callable[[ClaimedJob], Captured | None] | None = None,
     ) -> None:
         self._worker = worker
+        self._capture = capture
         self._run = run
         self._keeper = keeper
         self._ended = ended
@@ -85,15 +94,18 @@ class Attempts:
 
     def start(self, job: ClaimedJob, verify: bool = False) -> None:
         running = Running(job, time.monotonic())
+        if self._capture is not None:
+            running.output = self._capture(job)
         self.running[job.key] = running
         if verify:
             self._verify_first.add(job.key)
         if self.observer is not None:
             self.observer.job_started(job)
-        running.task = asyncio.create_task(self._attempt(job), name=f"aqueue-job-{job.id}")
+        running.task = asyncio.create_task(self._attempt(running), name=f"aqueue-job-{job.id}")
         running.task.add_done_callback(lambda task: self._finished(running, task))
 
-    async def _attempt(self, job: ClaimedJob) -> Outcome:
+    async def _attempt(self, running: Running) -> Outcome:
+        job = running.job
         verify = job.key in self._verify_first
         self._verify_first.discard(job.key)
         if verify or not self._keeper.up_to_date():
@@ -105,7 +117,7 @@ class Attempts:
             with contextlib.suppress(DatabaseUnavailable):
                 await self._keeper.renew()
             await asyncio.sleep(0)  # a cancel the renewal made is delivered here
-        return await self._run(job)
+        return await self._run(job, running.output)
 
     def _finished(self, running: Running, task: asyncio.Task[Outcome]) -> None:
         job = running.job
@@ -123,6 +135,8 @@ class Attempts:
                 outcome = Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
             elif not running.lease_lost:
                 outcome = task.result()
+            if outcome is not None and running.output is not None:
+                outcome = replace(outcome, output=running.output.entry())
             if outcome is not None:
                 what = "retried" if outcome.status == JobStatus.QUEUED else outcome.status.value
                 self.tally[what] += 1

@@ -5,7 +5,8 @@ The child speaks to its worker over one pipe, in tuples:
 
 - worker → child: ``("run", Request)``, ``("stop",)``;
 - child → worker: ``("ready", pid)`` or ``("failed", error)`` once at start;
-  per job ``("progress", encoded)`` (answered ``("progress", bool)``) and one
+  per job ``("progress", encoded)`` (answered ``("progress", bool)``),
+  ``("output", text)`` line by line when the attempt captures, and one
   ``("ok", value, rss)``, ``("retry", error, delay, rss)`` or
   ``("error", error, rss)``, where ``error`` is the stored form of what the
   task raised (type, message and the child's own traceback).
@@ -25,6 +26,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from aqueue._worker.isolation import Request
+from aqueue._worker.output import capturing
 from aqueue.context import JobContext
 from aqueue.errors import Retry
 
@@ -43,6 +45,34 @@ class _ProgressToWorker:
         self._conn.send(("progress", progress))
         answer = self._conn.recv()
         return bool(answer[1])
+
+
+class _OutputToWorker:
+    """An attempt's output, sent to the worker a line at a time: what the
+    worker holds survives this process dying mid-job."""
+
+    #: Characters held back, waiting for the end of their line, at most.
+    HOLD = 8192
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._held: list[str] = []
+        self._held_size = 0
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._held.append(text)
+        self._held_size += len(text)
+        if "\n" in text or self._held_size >= self.HOLD:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._held:
+            text = "".join(self._held)
+            self._held, self._held_size = [], 0
+            self._conn.send(("output", text))
 
 
 def load(spec: str) -> Any:
@@ -112,13 +142,19 @@ def _answer(
 ) -> None:
     from aqueue._worker.execution import error_record
 
+    output = _OutputToWorker(conn) if request.capture else None
+    failed: tuple[Any, ...] | None = None
     try:
-        value = _run(queue, request, conn, loop)
+        with capturing(output):
+            value = _run(queue, request, conn, loop)
     except Retry as exc:
-        conn.send(("retry", error_record(exc), exc.delay, resident_bytes()))
-        return
+        failed = ("retry", error_record(exc), exc.delay)
     except (Exception, SystemExit) as exc:  # SystemExit: a task's sys.exit() fails it alone
-        conn.send(("error", error_record(exc), resident_bytes()))
+        failed = ("error", error_record(exc))
+    if output is not None:
+        output.flush()  # the last line, even without its newline, before the answer
+    if failed is not None:
+        conn.send((*failed, resident_bytes()))
         return
     try:
         conn.send(("ok", value, resident_bytes()))

@@ -7,17 +7,21 @@ import functools
 import math
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aqueue import serialization
 from aqueue._worker.isolation import Isolated, Request
+from aqueue._worker.output import Captured, capturing
 from aqueue.backends.base import Backend
 from aqueue.context import JobContext
-from aqueue.errors import ConfigurationError, Retry
+from aqueue.errors import ConfigurationError, Retry, UnknownTask
 from aqueue.middleware import Middleware
 from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS
+
+if TYPE_CHECKING:
+    from aqueue.queue import Queue
 
 #: How a worker runs a sync function (see :class:`aqueue.threads.SyncRunner`).
 RunSync = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -95,6 +99,7 @@ async def call_task(
     run_sync: RunSync,
     middleware: Middleware | None = None,
     processes: Isolated | None = None,
+    output: Captured | None = None,
 ) -> Any:
     """Call the task's function: a coroutine directly, a sync function in a thread,
     or either in a child process, inside the queue's job middleware if it has any."""
@@ -106,7 +111,7 @@ async def call_task(
 
     async def call() -> Any:
         if processes is not None and processes.wants(task.isolation):
-            return await in_child(processes, task, job, worker, backend)
+            return await in_child(processes, task, job, worker, backend, output)
         if task.isolation == "process":
             raise ConfigurationError(
                 f"task {task.name!r} runs in a child process (isolation='process'), and "
@@ -124,10 +129,15 @@ async def call_task(
 
 
 async def in_child(
-    processes: Isolated, task: Task[Any, Any], job: ClaimedJob, worker: str, backend: Backend
+    processes: Isolated,
+    task: Task[Any, Any],
+    job: ClaimedJob,
+    worker: str,
+    backend: Backend,
+    output: Captured | None = None,
 ) -> Any:
     """Run ``job`` in one of the worker's child processes; progress it reports
-    is written here, fenced by this attempt."""
+    is written here, fenced by this attempt, and what it prints goes to ``output``."""
     request = Request(
         job.id,
         task.name,
@@ -138,12 +148,13 @@ async def in_child(
         tuple(job.args),
         dict(job.kwargs),
         dict(job.meta) if job.meta else None,
+        capture=output is not None,
     )
 
     def progress(encoded: str) -> Awaitable[bool]:
         return backend.set_progress(job.id, job.attempts, worker, encoded)
 
-    return await processes.run(request, progress)
+    return await processes.run(request, progress, output)
 
 
 async def run_job(
@@ -155,8 +166,10 @@ async def run_job(
     max_payload_bytes: int,
     middleware: Middleware | None = None,
     processes: Isolated | None = None,
+    output: Captured | None = None,
 ) -> Outcome:
-    """Run one attempt. ``asyncio.CancelledError`` propagates to the caller."""
+    """Run one attempt; what it prints and logs goes to ``output``, if given.
+    ``asyncio.CancelledError`` propagates to the caller."""
     if job.decode_error is not None:
         # Retrying cannot help: the stored text stays what it is.
         bad = UndecodableArguments(job.decode_error)
@@ -168,13 +181,17 @@ async def run_job(
         return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
     timeout = job.timeout if job.timeout is not None else task.options.timeout
     scope: asyncio.Timeout | None = None
+    call = functools.partial(
+        call_task, task, job, worker, backend, run_sync, middleware, processes, output
+    )
     try:
         # The timeout covers the middleware too: one that hangs is stopped.
-        if timeout is None:
-            value = await call_task(task, job, worker, backend, run_sync, middleware, processes)
-        else:
-            async with asyncio.timeout(timeout) as scope:
-                value = await call_task(task, job, worker, backend, run_sync, middleware, processes)
+        with capturing(output):
+            if timeout is None:
+                value = await call()
+            else:
+                async with asyncio.timeout(timeout) as scope:
+                    value = await call()
     except TimeoutError as exc:
         # Only our own scope expiring is the job's timeout; a TimeoutError the
         # task raised itself (its own asyncio.timeout) is an ordinary error.
@@ -193,6 +210,36 @@ async def run_job(
     except (TypeError, ValueError) as exc:
         return _failure(job, exc, task.backoff.delay(job.attempts))
     return Outcome(job.id, job.attempts, JobStatus.SUCCEEDED, result=result)
+
+
+class Runner:
+    """A worker's attempts, run: the job's task found by name, then :func:`run_job`."""
+
+    def __init__(
+        self, queue: Queue, worker: str, run_sync: RunSync, processes: Isolated | None
+    ) -> None:
+        self._queue = queue
+        self._worker = worker
+        self._run_sync = run_sync
+        self._processes = processes
+
+    async def __call__(self, job: ClaimedJob, output: Captured | None = None) -> Outcome:
+        queue = self._queue
+        try:
+            task = queue.find_task(job.task)
+        except UnknownTask as exc:  # the resolver failed on this job's name alone
+            return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
+        return await run_job(
+            task,
+            job,
+            self._worker,
+            queue.backend,
+            self._run_sync,
+            queue.max_payload_bytes,
+            queue.middleware,
+            self._processes,
+            output,
+        )
 
 
 def cancelled_outcome(job: ClaimedJob) -> Outcome:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aqueue._worker.output import Sink
     from aqueue._worker.processes import ProcessPool
 
 #: Writes a child's progress report (encoded JSON); whether the attempt still owns the job.
@@ -58,6 +59,8 @@ class Request:
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] | None = None
+    #: Send what the attempt prints and logs to the worker, line by line.
+    capture: bool = False
 
 
 class Isolated:
@@ -71,12 +74,12 @@ class Isolated:
         """Whether a task declared with ``isolation`` runs in a child here."""
         return self.options.every_task or isolation == "process"
 
-    async def run(self, request: Request, progress: Progress) -> Any:
+    async def run(self, request: Request, progress: Progress, output: Sink | None = None) -> Any:
         if self.pool is None:
             from aqueue._worker.processes import ProcessPool
 
             self.pool = ProcessPool(self.options)
-        return await self.pool.run(request, progress)
+        return await self.pool.run(request, progress, output)
 
     async def close(self) -> None:
         if self.pool is not None:

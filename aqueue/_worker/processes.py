@@ -28,6 +28,7 @@ from typing import Any
 
 from aqueue._worker.child import main
 from aqueue._worker.isolation import Processes, Progress, Request
+from aqueue._worker.output import Sink
 from aqueue.errors import Retry, WorkerProcessDied
 
 log = logging.getLogger("aqueue.worker")
@@ -91,7 +92,7 @@ class _Child:
             f"the process running the task died ({describe_exit(self.process.exitcode)})"
         )
 
-    async def run(self, request: Request, progress: Progress) -> Any:
+    async def run(self, request: Request, progress: Progress, output: Sink | None) -> Any:
         self.jobs += 1
         try:
             self.conn.send(("run", request))
@@ -100,6 +101,10 @@ class _Child:
         while True:
             message = await self.receive()
             kind = message[0]
+            if kind == "output":
+                if output is not None:
+                    output.write(message[1])
+                continue
             if kind == "progress":
                 try:
                     owned = await progress(message[1])
@@ -163,14 +168,15 @@ class ProcessPool:
         self._free = asyncio.Semaphore(self.size)
         self._retiring: set[asyncio.Future[None]] = set()
 
-    async def run(self, request: Request, progress: Progress) -> Any:
-        """Run ``request`` in a free child; a cancel (timeout, cancel request,
+    async def run(self, request: Request, progress: Progress, output: Sink | None = None) -> Any:
+        """Run ``request`` in a free child, its output (if it captures) to
+        ``output``; a cancel (timeout, cancel request,
         shutdown) kills the child, and a dead child fails the attempt."""
         async with self._free:
             child = self._idle.pop() if self._idle else await self._start()
             self._busy.add(child)
             try:
-                value = await child.run(request, progress)
+                value = await child.run(request, progress, output)
             except (_StoredError, Retry):
                 self._keep_or_retire(child)
                 raise

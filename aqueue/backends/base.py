@@ -4,8 +4,8 @@
 rescue, read. What only some databases do, or only some parts of aqueue need,
 is a capability of its own below — :class:`Schema`, :class:`Notifications`,
 :class:`Handover`, :class:`Limits`, :class:`Dependencies`, :class:`Admin`,
-:class:`Registry`, :class:`Schedules`, :class:`Sessions`. They are
-runtime-checkable: a feature asks ``isinstance(backend, Handover)``, and a
+:class:`Registry`, :class:`Schedules`, :class:`Sessions`, :class:`Outputs`. They
+are runtime-checkable: a feature asks ``isinstance(backend, Handover)``, and a
 backend that cannot hand over simply has no such methods (never a stub that
 raises). A feature's own logic stays in the feature's module and talks to the
 statements a backend implements through the ports of :mod:`aqueue.backends.ports`.
@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from aqueue.backends.ports import DependencySteps, KeyOps
 from aqueue.records import (
+    AttemptOutput,
     ClaimedJob,
     Edge,
     ImportedJob,
@@ -118,7 +119,9 @@ class Backend(Protocol):
         attempt the outcome belongs to. A retry (``queued``) of a job whose
         cancel was requested ends it ``cancelled``. All or nothing: an error
         writes none of them. Children of the jobs that ended are released in
-        the same transaction (see :mod:`aqueue.dependencies`).
+        the same transaction (see :mod:`aqueue.dependencies`), and an outcome's
+        captured ``output`` is stored there too, fenced or not (the attempt
+        ran), once by its id.
         """
 
     async def renew_leases(
@@ -385,3 +388,13 @@ class Sessions(Protocol):
 
     async def end_session(self, key: str) -> None:
         """End the log-in ``key`` (a log-out)."""
+
+
+@runtime_checkable
+class Outputs(Protocol):
+    """What attempts printed and logged (aqueue/_worker/output.py), kept with
+    their job and deleted with it. :meth:`Backend.complete_jobs` stores an
+    outcome's ``output`` with it — once, by its id, however often it is sent."""
+
+    async def job_outputs(self, job_id: str) -> list[AttemptOutput]:
+        """A job's outputs, oldest attempt first."""

@@ -115,6 +115,31 @@ async def retry(queue: Queue, args: argparse.Namespace) -> int:
     return code
 
 
+async def logs(queue: Queue, args: argparse.Namespace) -> int:
+    outputs = await queue.jobs.output(args.job)
+    if args.attempt is not None:
+        outputs = [o for o in outputs if o.attempt == args.attempt]
+    if args.json:
+        for o in outputs:
+            fields = {"attempt": o.attempt, "created_at": o.created_at, "cut": o.cut}
+            print(json_line({**fields, "output": o.text}, default=str))
+        return 0
+    if not outputs:
+        found = await queue.get_job(args.job) is not None
+        kept = "no output kept (its task captures none, or it wrote none)"
+        why = kept if found else "no such job"
+        print(f"{printable(args.job)}: {why}", file=sys.stderr)
+        return 0 if found else EXIT_ERROR
+    for o in outputs:
+        # What a task printed is not trusted with the terminal: escapes are shown, not run.
+        cut = f", {o.cut} bytes cut" if o.cut else ""
+        when = f"{o.created_at:%Y-%m-%d %H:%M:%S} UTC" if o.created_at else "?"
+        print(f"--- attempt {o.attempt} (ended {when}{cut}) ---")
+        text = printable(o.text, multiline=True)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 async def cancel(queue: Queue, args: argparse.Namespace) -> int:
     code = 0
     for job_id in args.ids:

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true")
     sub = command("retry", "queue failed or cancelled jobs again", admin.retry)
     sub.add_argument("ids", nargs="+", metavar="ID")
+    sub = command(
+        "logs", "what each attempt of a job printed and logged (tasks that capture)", admin.logs
+    )
+    sub.add_argument("job", metavar="ID")
+    sub.add_argument("--attempt", type=int, default=None, metavar="N", help="this attempt only")
+    sub.add_argument("--json", action="store_true", help="one JSON object per attempt")
     sub = command("cancel", "cancel queued jobs, stop running ones", admin.cancel)
     sub.add_argument("ids", nargs="+", metavar="ID")
     sub = command("purge", "delete old finished jobs, in batches", admin.purge)

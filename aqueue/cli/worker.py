@@ -12,6 +12,7 @@ from typing import Any
 
 from aqueue import durations, logformat
 from aqueue._worker.isolation import Processes
+from aqueue._worker.output import DEFAULT_LIMIT as DEFAULT_OUTPUT_LIMIT
 from aqueue.errors import AqueueError
 from aqueue.queue import Queue
 from aqueue.records import FINAL_STATUS_NAMES
@@ -187,6 +188,13 @@ def add_worker_arguments(
         metavar="SIZE",
         help="replace a child process after a job that left it above SIZE (e.g. 200MB)",
     )
+    parser.add_argument(
+        "--output-limit",
+        type=byte_size,
+        default=DEFAULT_OUTPUT_LIMIT,
+        metavar="SIZE",
+        help="captured output kept per attempt, its first and last halves (default 64KiB)",
+    )
     parser.add_argument("--burst", action="store_true", help="exit when no job is due")
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after N jobs")
     parser.add_argument(
@@ -324,6 +332,7 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             retention=args.retention,
             log_jobs=args.log_jobs,
             summary_interval=args.log_summary_interval,
+            output_limit=args.output_limit,
         )
     except ValueError as exc:
         raise StartupError(str(exc)) from None

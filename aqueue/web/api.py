@@ -72,6 +72,15 @@ async def get_job(request: Request) -> Response:
     return JSONResponse(present.job_detail(job))
 
 
+async def job_output(request: Request) -> Response:
+    job_id = params.job_id(request.path_params["job_id"])
+    queue = _queue(request)
+    outputs = await queue.jobs.output(job_id)
+    if not outputs and await queue.get_job(job_id) is None:
+        raise HTTPException(404, "no such job")
+    return JSONResponse({"id": job_id, "attempts": [present.output(o) for o in outputs]})
+
+
 async def workers(request: Request) -> Response:
     return JSONResponse({"workers": [present.worker(w) for w in await _queue(request).workers()]})
 
@@ -216,6 +225,7 @@ routes = [
     Route("/jobs/retry", bulk_retry, methods=["POST"]),
     Route("/jobs/cancel", bulk_cancel, methods=["POST"]),
     Route("/jobs/{job_id:str}", get_job),
+    Route("/jobs/{job_id:str}/output", job_output),
     Route("/jobs/{job_id:str}/retry", retry_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/cancel", cancel_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/delete", delete_job, methods=["POST"]),

@@ -85,11 +85,17 @@ async def jobs(request: Request) -> Response:
 
 
 async def job(request: Request) -> Response:
-    info = await api._queue(request).get_job(params.job_id(request.path_params["job_id"]))
+    queue = api._queue(request)
+    job_id = params.job_id(request.path_params["job_id"])
+    info = await queue.get_job(job_id)
     if info is None:
         raise HTTPException(404, "no such job")
     return render(
-        request, "job.html", job=present.job_detail(info), timeline=present.timeline(info)
+        request,
+        "job.html",
+        job=present.job_detail(info),
+        timeline=present.timeline(info),
+        outputs=[present.output(o) for o in await queue.jobs.output(job_id)],
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aqueue import serialization
-from aqueue.records import JobInfo, QueueCounts, WorkerInfo
+from aqueue.records import AttemptOutput, JobInfo, QueueCounts, WorkerInfo
 
 
 def _time(value: datetime | None) -> str | None:
@@ -34,6 +34,11 @@ def job_row(job: JobInfo) -> dict[str, Any]:
         "cancel_requested": job.cancel_requested,
         "waiting_for_parents": job.waiting,
     }
+
+
+def output(o: AttemptOutput) -> dict[str, Any]:
+    """What one attempt printed and logged; ``cut``: bytes left out of its middle."""
+    return {"attempt": o.attempt, "created_at": _time(o.created_at), "cut": o.cut, "output": o.text}
 
 
 def job_detail(job: JobInfo) -> dict[str, Any]:

@@ -32,15 +32,20 @@ class Sizes(Protocol):
     per_producer: int
 
 
-def peak_rss_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a worker to completion; wall seconds and peak RSS (MB).
+def peak_rss_of(
+    command: list[str], env: dict[str, str] | None = None, quiet: bool = False
+) -> tuple[float, float]:
+    """Run a worker to completion; wall seconds and peak RSS (MB). ``quiet``
+    sends what the worker prints to /dev/null.
 
     The peak is the child's own ``VmHWM``, read while it runs. (``wait4``'s
     ``ru_maxrss`` would not do: Linux carries the forking parent's RSS across
     ``exec`` into it, so every child looked as big as the benchmark process.)
     """
     began = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL if quiet else None
+    )
     peak_kb = 0
     while proc.poll() is None:
         try:

@@ -186,3 +186,41 @@ def test_stored_text_never_reaches_the_terminal_raw(database: TestDatabase) -> N
         for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
             assert raw not in done.stdout, (command, done.stdout)
     assert "\\x1b]0;pwned" in _aqueue(database.dsn, "jobs").stdout
+
+
+async def _talk(dsn: str) -> dict[str, str]:
+    queue = aqueue.Queue(dsn)
+    async with queue:
+
+        @queue.task(name="cli.talks", capture_output=True, max_attempts=2, takes_context=True)
+        def talks(ctx: aqueue.JobContext) -> None:
+            print(f"attempt {ctx.attempt} says \x1b[2J hello")
+            if ctx.attempt == 1:
+                raise aqueue.Retry(0.0)
+
+        @queue.task(name="cli.quiet")
+        def quiet() -> None:
+            print("not kept")
+
+        talked, silent = await talks.enqueue(), await quiet.enqueue()
+        await queue.drain()
+        return {"talked": talked.id, "silent": silent.id}
+
+
+def test_logs_shows_each_attempts_output_escaped(database: TestDatabase) -> None:
+    dsn = database.dsn
+    ids = asyncio.run(_talk(dsn))
+    shown = _aqueue(dsn, "logs", ids["talked"])
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split(" (")[0] for line in lines[::2]] == ["--- attempt 1", "--- attempt 2"]
+    # What the task printed reaches the terminal with its escapes shown, not run.
+    assert lines[1] == "attempt 1 says \\x1b[2J hello" and "\x1b" not in shown.stdout
+    assert lines[3] == "attempt 2 says \\x1b[2J hello"
+    one = _aqueue(dsn, "logs", ids["talked"], "--attempt", "2", "--json")
+    [record] = [json.loads(line) for line in one.stdout.splitlines()]
+    assert record["attempt"] == 2 and record["output"] == "attempt 2 says \x1b[2J hello\n"
+    none = _aqueue(dsn, "logs", ids["silent"])
+    assert none.returncode == 0 and "no output kept" in none.stderr
+    missing = _aqueue(dsn, "logs", "0193a1b2-0000-7000-8000-000000000000")
+    assert missing.returncode != 0 and "no such job" in missing.stderr

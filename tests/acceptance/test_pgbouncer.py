@@ -49,7 +49,7 @@ def pooled(bouncer: PgBouncer) -> str:
         async with queue:
             await queue.migrate()
         async with raw(direct()) as sql:
-            await sql.execute("TRUNCATE aqueue_jobs")
+            await sql.execute("TRUNCATE aqueue_jobs CASCADE")  # their output goes too
 
     run(prepare())
     return dsn

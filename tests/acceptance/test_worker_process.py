@@ -332,9 +332,11 @@ def test_a_process_pool_outlives_children_that_die_or_grow(
 ) -> None:
     """``--processes 2``: an ``os._exit`` and a segfault fail their own jobs
     (WorkerProcessDied, retried), leaking jobs get fresh children past
-    ``--max-memory-per-child``, and every other job succeeds in a child."""
+    ``--max-memory-per-child``, and every other job succeeds in a child,
+    keeping what each attempt printed and logged."""
     calls: list[tuple[str, tuple[Any, ...]]] = [("die", (3,)), ("segfault", ())]
     calls += [("leak", (60,))] * 4 + [("pid", ())] * 20
+    calls += [("chatty", (True,)), ("last_words", (5,))]
     ids = run(_enqueue_isolated(db.dsn, calls))
     worker = WorkerProcess(
         db.dsn,
@@ -353,9 +355,21 @@ def test_a_process_pool_outlives_children_that_die_or_grow(
         assert (info.status, info.attempts) == (JobStatus.FAILED, 2)
         assert info.error is not None and info.error["type"] == "aqueue.WorkerProcessDied"
     leak_pids = Counter(jobs[i].result for i in ids[2:6])
-    assert all(jobs[i].status == JobStatus.SUCCEEDED for i in ids[2:])
+    assert all(jobs[i].status == JobStatus.SUCCEEDED for i in ids[2:-1])
     assert max(leak_pids.values()) <= 2  # a child past 100 MB is replaced
-    assert worker.proc.pid not in {jobs[i].result for i in ids[2:]}
+    assert worker.proc.pid not in {jobs[i].result for i in ids[2:-2]}
+    chatty, last_words = run(_outputs(db.dsn, ids[-2:]))
+    assert [(o.attempt, o.text.splitlines()[0]) for o in chatty] == [
+        (1, "out of attempt 1"),
+        (2, "out of attempt 2"),
+    ]
+    assert all("WARNING tests.chatty: logged by attempt" in o.text for o in chatty)
+    assert [(o.attempt, o.text) for o in last_words] == [(1, "about to die\nno newline yet")]
+
+
+async def _outputs(dsn: str, ids: list[str]) -> list[list[aqueue.AttemptOutput]]:
+    async with aqueue.Queue(dsn) as queue:
+        return [await queue.jobs.output(job_id) for job_id in ids]
 
 
 def test_sigterm_leaves_no_child_process(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import os
+import sys
 from pathlib import Path
 
 import aqueue
@@ -77,3 +79,67 @@ def again() -> str:
 @queue.task(name="isolated", isolation="process", max_attempts=1)
 def isolated() -> int:
     return os.getpid()
+
+
+# -- output (aqueue/_worker/output.py) --------------------------------------------
+
+log = logging.getLogger("tests.chatty")
+
+
+@queue.task(name="chatty", max_attempts=2, backoff=QUICK, takes_context=True)
+def chatty(ctx: aqueue.JobContext, fail_first: bool = False) -> str:
+    """Prints, writes to stderr and logs, naming its attempt; fails its first if asked."""
+    print(f"out of attempt {ctx.attempt}")
+    print(f"err of attempt {ctx.attempt}", file=sys.stderr)
+    log.warning("logged by attempt %d", ctx.attempt)
+    if fail_first and ctx.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return "done"
+
+
+@queue.task(name="achatty", capture_output=True, max_attempts=1)
+async def achatty(tag: str, lines: int) -> None:
+    """Interleaves its lines with others' running beside it."""
+    for n in range(lines):
+        print(f"{tag} {n}")
+        await asyncio.sleep(0)
+
+
+@queue.task(name="schatty", capture_output=True, max_attempts=1)
+def schatty(tag: str) -> None:
+    """Prints from the worker's thread for sync tasks."""
+    print(f"{tag} from a thread")
+    log.warning("%s logged from a thread", tag)
+
+
+@queue.task(name="quiet_print", max_attempts=1)
+def quiet_print() -> None:
+    """Prints, in a task that does not capture (in the worker)."""
+    print("not kept")
+
+
+@queue.task(name="last_words", max_attempts=1)
+def last_words(code: int) -> None:
+    print("about to die")
+    sys.stdout.write("no newline yet")  # the worker gets what was sent before the end
+    sys.stdout.flush()
+    os._exit(code)
+
+
+@queue.task(name="loud", max_attempts=1)
+def loud(lines: int) -> None:
+    for n in range(lines):
+        print(f"line {n:06d} " + "x" * 50)
+
+
+@queue.task(name="talk_then_spin", timeout=1, max_attempts=1)
+def talk_then_spin() -> None:
+    print("spinning now")
+    while True:
+        pass
+
+
+@queue.task(name="odd_text", capture_output=True, max_attempts=1)
+def odd_text() -> None:
+    """Prints what some database cannot store as it is."""
+    print("nul \x00, lone \udcff, emoji \U0001f389, bidi \u202e")

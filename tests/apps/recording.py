@@ -39,9 +39,11 @@ async def blocking(ctx: aqueue.JobContext, n: int, seconds: float) -> int:
     return n
 
 
-@queue.task(name="flaky", max_attempts=1)
+@queue.task(name="flaky", max_attempts=1, capture_output=True)
 def flaky(flag: str, note: str) -> str:
-    """Fails until the file ``flag`` exists (then a retry succeeds); a sync task."""
+    """Fails until the file ``flag`` exists (then a retry succeeds); a sync
+    task that keeps what it prints."""
+    print(f"looking for {flag} for {note}")
     if not os.path.exists(flag):
         raise RuntimeError(f"flag {flag} is missing for {note}")
     return f"done: {note}"

@@ -220,10 +220,13 @@ def test_the_dashboard_in_a_browser(
         assert listed == [ids["failed"]]
         shots.take("jobs")
 
-        # The failed job: its traceback, and its <script> argument shown as text.
+        # The failed job: its traceback, what it printed, and its <script>
+        # argument shown as text.
         _click(browser, f"#jobs tr[data-id='{ids['failed']}'] a")
         _wait_text(browser, "#traceback", "RuntimeError: flag")
         _wait_text(browser, "#args", "<script>document.title='pwned'</script>")
+        _wait_text(browser, "#output-1", "looking for")
+        _wait_text(browser, "#output-1", "<script>document.title='pwned'</script>")
         assert browser.title != "pwned"
         assert browser.execute_script("return document.title") != "pwned"
         shots.take("job-failed")
@@ -234,6 +237,7 @@ def test_the_dashboard_in_a_browser(
         # The page refreshes itself while the job is queued or running.
         _wait_text(browser, "main p .status", "succeeded", timeout=30)
         _wait_text(browser, "#result", "done: <script>")
+        _wait_text(browser, "#output-2", "looking for")  # each run's output, in order
         shots.take("job-succeeded")
 
         # Pause and resume a queue from the overview.

@@ -365,3 +365,35 @@ async def test_a_job_waiting_for_parents_names_them(
     assert "9999" not in page and parent.id in page and "when 1 more parent ends" in page
     plain = (await client.get(f"/api/jobs/{parent.id}")).json()
     assert plain["waiting_for_parents"] is None and plain["depends_on"] == []
+
+
+async def test_captured_output_is_served_escaped_and_behind_the_token(
+    client: httpx.AsyncClient, browser: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    @queue.task(name="talks", capture_output=True)
+    def talks() -> None:
+        print("<script>alert('out')</script>")
+        logging.getLogger("tests.web").warning("logged \x1b[31m red")
+
+    @queue.task(name="quiet")
+    def quiet() -> None:
+        print("not kept")
+
+    job = await talks.enqueue()
+    await queue.process(1)
+    response = await client.get(f"/api/jobs/{job.id}/output")
+    assert response.status_code == 200
+    [attempt] = response.json()["attempts"]
+    assert attempt["attempt"] == 1 and attempt["cut"] == 0
+    assert attempt["output"].startswith("<script>alert('out')</script>\n")
+    assert "WARNING tests.web: logged \x1b[31m red" in attempt["output"]
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert "&lt;script&gt;alert(&#39;out&#39;)&lt;/script&gt;" in page
+    assert "<script>alert(" not in page
+    assert (await browser.get(f"/api/jobs/{job.id}/output")).status_code == 401
+    missing = await client.get("/api/jobs/0193a1b2-0000-7000-8000-000000000000/output")
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert (await client.get("/api/jobs/%00/output")).status_code in (400, 404)
+    silent = await quiet.enqueue()  # a task that does not capture: no attempts listed
+    await queue.process(1)
+    assert (await client.get(f"/api/jobs/{silent.id}/output")).json()["attempts"] == []

@@ -425,6 +425,10 @@ class MySQLCore:
                 )
                 if not changed:
                     fenced.append(o.id)
+            outputs = [o.output for o in outcomes if o.output is not None]
+            if outputs:
+                rows = [(o.id, o.attempt, o.text, o.cut, o.job_id) for o in outputs]
+                await cur.executemany(SQL["save_output"], rows)
             # Children of the jobs that ended (a retry of a job whose cancel
             # was requested ends it too), in this transaction: one statement
             # when they have none.

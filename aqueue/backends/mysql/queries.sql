@@ -444,3 +444,15 @@ WHERE duty = %s;
 -- name: resign
 -- Lapsed at once, not deleted: the next holder's term follows this one's.
 UPDATE aqueue_leaders SET expires_at = '1970-01-01' WHERE duty = %s AND holder = %s;
+
+-- name: save_output
+-- One already stored (by its id) stays, and one whose job is gone (deleted
+-- while the write was on its way) is dropped. Not INSERT IGNORE: that would
+-- also hide errors, and aiomysql turns its warnings into Python warnings.
+INSERT INTO aqueue_job_output (job_id, id, attempt, output, cut, created_at)
+SELECT j.id, %s, %s, %s, %s, {{NOW}} FROM aqueue_jobs j WHERE j.id = %s
+ON DUPLICATE KEY UPDATE id = aqueue_job_output.id;
+
+-- name: job_outputs
+SELECT id, attempt, output, cut, created_at FROM aqueue_job_output
+WHERE job_id = %s ORDER BY created_at, attempt;

@@ -1,4 +1,4 @@
--- aqueue's mysql schema after migration 0010: written by
+-- aqueue's mysql schema after migration 0011: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -118,4 +118,15 @@ CREATE TABLE `aqueue_workers` (
   `stopped_at` datetime(6) DEFAULT NULL,
   `node` varchar(255) DEFAULT NULL,
   PRIMARY KEY (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE `aqueue_job_output` (
+  `job_id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `attempt` int(11) NOT NULL,
+  `output` longtext NOT NULL,
+  `cut` bigint(20) NOT NULL DEFAULT 0,
+  `created_at` datetime(6) NOT NULL,
+  PRIMARY KEY (`job_id`,`id`),
+  CONSTRAINT `aqueue_job_output_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

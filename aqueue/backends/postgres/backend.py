@@ -3,8 +3,9 @@ LISTEN/NOTIFY, and producers handing jobs straight to idle workers.
 
 The class is its capabilities put together: the core and the schema
 (:mod:`.core`), admin, registry, schedules and sessions (:mod:`.admin`),
-limits, dependencies and hand-over (:mod:`.features`), notifications
-(:mod:`.listener`). Its SQL is in ``queries.sql``, its schema in ``schema.sql``.
+limits, dependencies and hand-over (:mod:`.features`), captured output
+(:mod:`.outputs`), notifications (:mod:`.listener`). Its SQL is in
+``queries.sql``, its schema in ``schema.sql``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from aqueue.backends.postgres.admin import PostgresAdmin
 from aqueue.backends.postgres.features import PostgresFeatures
 from aqueue.backends.postgres.listener import PostgresListener, PostgresNotifications
+from aqueue.backends.postgres.outputs import PostgresOutputs
 
 
-class PostgresBackend(PostgresAdmin, PostgresFeatures, PostgresNotifications):
+class PostgresBackend(PostgresAdmin, PostgresFeatures, PostgresOutputs, PostgresNotifications):
     """Every capability of :mod:`aqueue.backends.base`."""
 
 

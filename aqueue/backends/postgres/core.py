@@ -533,8 +533,7 @@ class PostgresCore:
         fenced: list[str] = []
         for start in range(0, len(outcomes), _MAX_COMPLETE_BATCH):
             batch = outcomes[start : start + _MAX_COMPLETE_BATCH]
-            rows = await self._fetch(
-                SQL["complete_jobs"],
+            args: list[Any] = [
                 [o.id for o in batch],
                 [o.attempts for o in batch],
                 [str(o.status) for o in batch],
@@ -542,7 +541,18 @@ class PostgresCore:
                 [o.error for o in batch],
                 [o.retry_delay for o in batch],
                 worker,
-            )
+            ]
+            outputs = [o.output for o in batch if o.output is not None]
+            if outputs:  # stored by the same statement
+                args += [
+                    [o.job_id for o in outputs],
+                    [o.id for o in outputs],
+                    [o.attempt for o in outputs],
+                    [o.text for o in outputs],
+                    [o.cut for o in outputs],
+                ]
+            query = "complete_jobs_with_output" if outputs else "complete_jobs"
+            rows = await self._fetch(SQL[query], *args)
             written = {r[0] for r in rows if r[0] is not None}
             fenced.extend(o.id for o in batch if o.id not in written)
         return fenced

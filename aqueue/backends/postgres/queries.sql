@@ -144,6 +144,23 @@ SELECT * FROM aqueue_claim($1, $2, $3, $4::text[]);
 SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::text[],
                               $5::text[], $6::float8[]);
 
+-- name: complete_jobs_with_output
+-- complete_jobs, and the attempts' captured output ($8..$12) in the same
+-- statement: a job seen ended has its output, at no commit of its own. An
+-- output whose job is gone (deleted while the write was on its way) is
+-- dropped; one already stored, by its id, stays as it is.
+WITH saved AS (
+    INSERT INTO aqueue_job_output (job_id, id, attempt, output, cut)
+    SELECT o.job_id, o.id, o.attempt, o.output, o.cut
+    FROM unnest($8::uuid[], $9::uuid[], $10::int[], $11::text[], $12::bigint[])
+             WITH ORDINALITY AS o (job_id, id, attempt, output, cut, n)
+    JOIN aqueue_jobs j ON j.id = o.job_id
+    ORDER BY o.n
+    ON CONFLICT (job_id, id) DO NOTHING
+)
+SELECT * FROM aqueue_complete($7, $1::uuid[], $2::integer[], $3::text[], $4::text[],
+                              $5::text[], $6::float8[]);
+
 -- name: renew_leases
 SELECT * FROM aqueue_renew($1, $2, $3::uuid[]);
 
@@ -564,3 +581,7 @@ WHERE duty = $1 AND NOT EXISTS (SELECT 1 FROM taken);
 -- name: resign
 -- Lapsed at once, not deleted: the next holder's term follows this one's.
 UPDATE aqueue_leaders SET expires_at = '-infinity' WHERE duty = $1 AND holder = $2;
+
+-- name: job_outputs
+SELECT id::text, attempt, output, cut, created_at FROM aqueue_job_output
+WHERE job_id = $1::uuid ORDER BY created_at, attempt;

@@ -1,4 +1,4 @@
--- aqueue's postgresql schema after migration 0017: written by
+-- aqueue's postgresql schema after migration 0018: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.
@@ -8,6 +8,15 @@ CREATE TABLE aqueue_job_deps (
     parent uuid NOT NULL,
     run_on_failure boolean DEFAULT false NOT NULL,
     released boolean DEFAULT false NOT NULL
+);
+
+CREATE TABLE aqueue_job_output (
+    job_id uuid NOT NULL,
+    id uuid NOT NULL,
+    attempt integer NOT NULL,
+    output text NOT NULL,
+    cut bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
 );
 
 CREATE TABLE aqueue_jobs (
@@ -110,6 +119,9 @@ CREATE TABLE aqueue_workers (
 ALTER TABLE ONLY aqueue_job_deps
     ADD CONSTRAINT aqueue_job_deps_pkey PRIMARY KEY (child, parent);
 
+ALTER TABLE ONLY aqueue_job_output
+    ADD CONSTRAINT aqueue_job_output_pkey PRIMARY KEY (job_id, id);
+
 ALTER TABLE ONLY aqueue_jobs
     ADD CONSTRAINT aqueue_jobs_pkey PRIMARY KEY (id);
 
@@ -162,3 +174,6 @@ CREATE INDEX aqueue_jobs_problems_task ON aqueue_jobs USING btree (status, task,
 CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs USING btree (unique_key) WHERE ((unique_key IS NOT NULL) AND (status = ANY (ARRAY['queued'::text, 'running'::text])));
 
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts USING btree (task, limit_key, started_at);
+
+ALTER TABLE ONLY aqueue_job_output
+    ADD CONSTRAINT aqueue_job_output_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;

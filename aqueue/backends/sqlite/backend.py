@@ -3,7 +3,8 @@ processes of one host wake each other through sockets beside the file.
 
 The class is its capabilities put together: the core and the schema
 (:mod:`.core`), admin, registry, schedules and sessions (:mod:`.admin`),
-limits and dependencies (:mod:`.features`), notifications (:mod:`.listener`).
+limits and dependencies (:mod:`.features`), captured output (:mod:`.outputs`),
+notifications (:mod:`.listener`).
 No hand-over. Its SQL is in ``queries.sql``, its schema in ``schema.sql``.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 from aqueue.backends.sqlite.admin import SQLiteAdmin
 from aqueue.backends.sqlite.features import SQLiteFeatures
 from aqueue.backends.sqlite.listener import SQLiteNotifications
+from aqueue.backends.sqlite.outputs import SQLiteOutputs
 
 
-class SQLiteBackend(SQLiteAdmin, SQLiteFeatures, SQLiteNotifications):
+class SQLiteBackend(SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteNotifications):
     """The core, schema, admin, registry, schedules, sessions, limits,
-    dependencies and notifications of :mod:`aqueue.backends.base`."""
+    dependencies, outputs and notifications of :mod:`aqueue.backends.base`."""
 
 
 __all__ = ["SQLiteBackend"]

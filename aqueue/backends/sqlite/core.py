@@ -40,6 +40,7 @@ from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
 from aqueue.records import (
     FINAL_STATUSES,
+    AttemptOutput,
     ClaimedJob,
     EndedEdge,
     JobInfo,
@@ -62,6 +63,10 @@ SQL = Queries(
 )
 # insert_job in the %(name)s style of Django's cursor (which turns it back into :name).
 _DBAPI_INSERT_JOB = re.sub(r"(?<!:):(\w+)", r"%(\1)s", SQL["insert_job"])
+
+
+def output_params(o: AttemptOutput) -> dict[str, Any]:
+    return {"job_id": o.job_id, "id": o.id, "attempt": o.attempt, "output": o.text, "cut": o.cut}
 
 
 def new_job_hints(jobs: Sequence[NewJob]) -> list[tuple[str, float]]:
@@ -369,6 +374,9 @@ class SQLiteCore:
                     async with conn.execute(SQL["complete_job"], params) as cur:
                         if cur.rowcount == 0:
                             fenced.append(o.id)
+                outputs = [o.output for o in outcomes if o.output is not None]
+                if outputs:
+                    await conn.executemany(SQL["save_output"], map(output_params, outputs))
                 # Children of the jobs that ended, in this transaction.
                 if outcomes:
                     released = await self._release(

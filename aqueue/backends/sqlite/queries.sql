@@ -399,3 +399,13 @@ SET holder = excluded.holder, term = excluded.term, expires_at = excluded.expire
 -- name: resign
 -- Lapsed at once, not deleted: the next holder's term follows this one's.
 UPDATE aqueue_leaders SET expires_at = 0 WHERE duty = :duty AND holder = :holder;
+
+-- name: save_output
+-- An output whose job is gone (deleted while the write was on its way) is dropped.
+INSERT OR IGNORE INTO aqueue_job_output (job_id, id, attempt, output, cut, created_at)
+SELECT :job_id, :id, :attempt, :output, :cut, {{NOW}}
+WHERE EXISTS (SELECT 1 FROM aqueue_jobs WHERE id = :job_id);
+
+-- name: job_outputs
+SELECT id, attempt, output, cut, created_at FROM aqueue_job_output
+WHERE job_id = :job_id ORDER BY created_at, rowid;

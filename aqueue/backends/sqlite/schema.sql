@@ -1,4 +1,4 @@
--- aqueue's sqlite schema after migration 0010: written by
+-- aqueue's sqlite schema after migration 0011: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -8,6 +8,16 @@ CREATE TABLE aqueue_job_deps (
     run_on_failure INTEGER NOT NULL DEFAULT 0,
     released INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (child, parent)
+);
+
+CREATE TABLE aqueue_job_output (
+    job_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    output TEXT NOT NULL,
+    cut INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (job_id, id)
 );
 
 CREATE TABLE aqueue_jobs (
@@ -126,3 +136,6 @@ CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs (unique_key)
     WHERE unique_key IS NOT NULL AND status IN ('queued', 'running');
 
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts (task, limit_key, started_at);
+
+CREATE TRIGGER aqueue_job_output_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_job_output WHERE job_id = OLD.id; END;
