@@ -14,6 +14,8 @@ from aqueue.errors import (
     PayloadTooLarge,
     Retry,
     SchemaError,
+    Snooze,
+    TooManySnoozes,
     UnknownTask,
     WorkerProcessDied,
 )
@@ -49,7 +51,9 @@ __all__ = [
     "Queue",
     "Retry",
     "SchemaError",
+    "Snooze",
     "Task",
+    "TooManySnoozes",
     "UnknownTask",
     "Worker",
     "WorkerInfo",

@@ -74,6 +74,31 @@ class Retry(Exception):
         self.delay = seconds
 
 
+class Snooze(Exception):
+    """Raise from a task to run the job again after ``delay`` seconds without
+    spending an attempt: the attempt is given back, and the job's ``meta``
+    counts its snoozes. A job snoozes at most
+    :data:`~aqueue.validation.MAX_SNOOZES` times; past that the attempt fails
+    for good with :class:`TooManySnoozes`. ``delay`` is checked as
+    :class:`Retry`'s is."""
+
+    # Shown under the name users import it by.
+    __module__ = "aqueue"
+
+    def __init__(self, delay: float | timedelta = 0.0, reason: str | None = None) -> None:
+        from aqueue.validation import check_delay
+
+        seconds = check_delay(delay, "Snooze delay")
+        super().__init__(reason or f"snoozed for {seconds:g}s")
+        self.delay = seconds
+
+
+class TooManySnoozes(AqueueError):
+    """Stored as the error of a job that asked to snooze once too often."""
+
+    __module__ = "aqueue"
+
+
 class WorkerProcessDied(AqueueError):
     """Stored as the error of an attempt whose child process died under it
     (``os._exit``, a crash in a C extension, the kernel's OOM kill). The

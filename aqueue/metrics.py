@@ -284,7 +284,7 @@ class WorkerMetrics(Collector):
         finished = CounterMetricFamily(
             "aqueue_jobs_finished",
             "Job attempts finished, by outcome: succeeded, failed "
-            "(for good), retried (failed, will run again) or cancelled",
+            "(for good), retried (failed, will run again), snoozed or cancelled",
             labels=["task", "queue", "outcome"],
         )
         by_pair: dict[tuple[str, str], list[_TaskStats]] = {}

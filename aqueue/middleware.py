@@ -13,7 +13,8 @@ task and last after it, like Django's ``MIDDLEWARE`` list. An exception
 raised by a middleware itself (not one the task raised and the middleware
 let through) fails the attempt as :class:`MiddlewareError`, naming the
 middleware, with the original as its cause; the attempt is retried like any
-other failure. :class:`~aqueue.Retry` raised by a middleware is honoured as is.
+other failure. :class:`~aqueue.Retry` and :class:`~aqueue.Snooze` raised by a
+middleware are honoured as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aqueue.errors import Retry
+from aqueue.errors import Retry, Snooze
 
 if TYPE_CHECKING:
     from aqueue.context import JobContext
@@ -106,7 +107,7 @@ def _job_layer(mw: JobMiddleware, ctx: JobContext, inner: CallNext) -> CallNext:
         try:
             return await mw(ctx, call_next)
         except Exception as exc:
-            if exc in passed or isinstance(exc, Retry):
+            if exc in passed or isinstance(exc, (Retry, Snooze)):
                 raise
             raise MiddlewareError(
                 f"middleware {_name(mw)} raised {type(exc).__name__}: {exc}"

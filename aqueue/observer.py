@@ -20,8 +20,9 @@ class WorkerObserver(Protocol):
         """An attempt of ``job`` started."""
 
     def job_finished(self, job: ClaimedJob, outcome: str, duration: float) -> None:
-        """An attempt ended: ``outcome`` is ``succeeded``, ``failed``, ``retried``
-        or ``cancelled``; ``duration`` in seconds."""
+        """An attempt ended: ``outcome`` is ``succeeded``, ``failed``, ``retried``,
+        ``snoozed`` (given back, see :class:`aqueue.Snooze`) or ``cancelled``;
+        ``duration`` in seconds."""
 
     def claimed(self, count: int, seconds: float) -> None:
         """A claim returned ``count`` jobs after ``seconds``."""

@@ -252,6 +252,8 @@ class Outcome:
     retry_delay: float = 0.0
     #: What the attempt printed and logged, when its task captures output.
     output: AttemptOutput | None = None
+    #: ``queued`` by :class:`~aqueue.Snooze`: the attempt is given back, not spent.
+    snoozed: bool = False
 
     @property
     def key(self) -> tuple[str, int]:

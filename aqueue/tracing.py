@@ -31,6 +31,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from aqueue import serialization
 from aqueue._version import __version__
+from aqueue.errors import Snooze
 from aqueue.middleware import CallNext, EnqueueNext
 
 if TYPE_CHECKING:
@@ -136,6 +137,9 @@ class _JobSpans:
                 # A cancel request, the task's timeout, a lost lease or a shutdown.
                 span.set_attribute("aqueue.job.outcome", "stopped")
                 span.set_status(Status(StatusCode.ERROR, "stopped before it finished"))
+                raise
+            except Snooze:
+                span.set_attribute("aqueue.job.outcome", "snoozed")
                 raise
             except Exception as exc:
                 retried = ctx.attempt < ctx.max_attempts

@@ -18,6 +18,10 @@ MIN_PRIORITY, MAX_PRIORITY = -100, 100
 #: are almost surely a bug (``float("inf")``, milliseconds passed as seconds),
 #: and every database's interval arithmetic overflows somewhere beyond.
 MAX_DELAY_SECONDS = 10 * 365 * 86400.0
+#: How often one job may snooze (``raise aqueue.Snooze``): a job that polls
+#: something every minute can wait most of a day; one that snoozes in a loop
+#: by mistake ends, failed with ``TooManySnoozes``, instead of never.
+MAX_SNOOZES = 1000
 
 
 def check_name(kind: str, value: object) -> str:

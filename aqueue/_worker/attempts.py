@@ -46,6 +46,13 @@ class Running:
     output: Captured | None = None
 
 
+def outcome_name(outcome: Outcome) -> str:
+    """``succeeded``, ``failed``, ``retried``, ``snoozed`` or ``cancelled``."""
+    if outcome.status == JobStatus.QUEUED:
+        return "snoozed" if outcome.snoozed else "retried"
+    return outcome.status.value
+
+
 def counts(tally: Counter[str]) -> str:
     return ", ".join(f"{count} {what}" for what, count in sorted(tally.items()))
 
@@ -138,7 +145,7 @@ class Attempts:
             if outcome is not None and running.output is not None:
                 outcome = replace(outcome, output=running.output.entry())
             if outcome is not None:
-                what = "retried" if outcome.status == JobStatus.QUEUED else outcome.status.value
+                what = outcome_name(outcome)
                 self.tally[what] += 1
                 if self.observer is not None:
                     self.observer.job_finished(job, what, duration)
@@ -161,15 +168,18 @@ class Attempts:
     def _log_outcome(self, job: ClaimedJob, outcome: Outcome, duration: float) -> None:
         # One line per job costs a busy worker a good share of its throughput
         # (docs/observability.md), so successes are DEBUG unless asked for.
-        if outcome.status == JobStatus.SUCCEEDED:
+        if outcome.status == JobStatus.SUCCEEDED or outcome.snoozed:
             level = logging.INFO if self.log_jobs else logging.DEBUG
         else:
             level = logging.WARNING
         if not job_log.isEnabledFor(level):
             return
-        what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
-        what += f" in {duration:.3f}s"
-        if outcome.status == JobStatus.QUEUED:
+        if outcome.snoozed:
+            what = f"snoozed in {duration:.3f}s, again in {outcome.retry_delay:.2f}s"
+        else:
+            what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
+            what += f" in {duration:.3f}s"
+        if outcome.status == JobStatus.QUEUED and not outcome.snoozed:
             what += f", retrying in {outcome.retry_delay:.2f}s"
         error_type = None
         if outcome.error and outcome.status != JobStatus.SUCCEEDED:
@@ -192,7 +202,7 @@ class Attempts:
                 "queue": job.queue,
                 "attempt": job.attempts,
                 "duration": round(duration, 6),
-                "status": "retrying" if outcome.status == JobStatus.QUEUED else str(outcome.status),
+                "status": {"retried": "retrying"}.get(outcome_name(outcome), str(outcome.status)),
                 "worker": self._worker,
                 "error_type": error_type,
             },

@@ -7,7 +7,8 @@ The child speaks to its worker over one pipe, in tuples:
 - child → worker: ``("ready", pid)`` or ``("failed", error)`` once at start;
   per job ``("progress", encoded)`` (answered ``("progress", bool)``),
   ``("output", text)`` line by line when the attempt captures, and one
-  ``("ok", value, rss)``, ``("retry", error, delay, rss)`` or
+  ``("ok", value, rss)``, ``("retry", error, delay, rss)``,
+  ``("snooze", delay, rss)`` or
   ``("error", error, rss)``, where ``error`` is the stored form of what the
   task raised (type, message and the child's own traceback).
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aqueue._worker.isolation import Request
 from aqueue._worker.output import capturing
 from aqueue.context import JobContext
-from aqueue.errors import Retry
+from aqueue.errors import Retry, Snooze
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -149,6 +150,8 @@ def _answer(
             value = _run(queue, request, conn, loop)
     except Retry as exc:
         failed = ("retry", error_record(exc), exc.delay)
+    except Snooze as exc:
+        failed = ("snooze", exc.delay)
     except (Exception, SystemExit) as exc:  # SystemExit: a task's sys.exit() fails it alone
         failed = ("error", error_record(exc))
     if output is not None:

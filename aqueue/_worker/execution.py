@@ -14,11 +14,11 @@ from aqueue._worker.isolation import Isolated, Request
 from aqueue._worker.output import Captured, capturing
 from aqueue.backends.base import Backend
 from aqueue.context import JobContext
-from aqueue.errors import ConfigurationError, Retry, UnknownTask
+from aqueue.errors import ConfigurationError, Retry, Snooze, TooManySnoozes, UnknownTask
 from aqueue.middleware import Middleware
 from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.task import Task
-from aqueue.validation import MAX_DELAY_SECONDS
+from aqueue.validation import MAX_DELAY_SECONDS, MAX_SNOOZES
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
@@ -61,6 +61,16 @@ def _failure(job: ClaimedJob, exc: BaseException, delay: float | None) -> Outcom
             job.id, job.attempts, JobStatus.QUEUED, error=error_record(exc), retry_delay=delay
         )
     return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
+
+
+def _snoozed(job: ClaimedJob, exc: Snooze) -> Outcome:
+    """Queued again after the snooze's delay, the attempt given back; failed
+    for good past :data:`MAX_SNOOZES`."""
+    done = (job.meta or {}).get("snoozes", 0)
+    if isinstance(done, int) and done >= MAX_SNOOZES:
+        too_many = TooManySnoozes(f"the job snoozed {done} times, the most one job may")
+        return _failure(job, too_many, None)
+    return Outcome(job.id, job.attempts, JobStatus.QUEUED, retry_delay=exc.delay, snoozed=True)
 
 
 class UnknownTaskError(Exception):
@@ -201,6 +211,8 @@ async def run_job(
         return _failure(job, exc, task.backoff.delay(job.attempts))
     except Retry as exc:
         return _failure(job, exc, exc.delay)
+    except Snooze as exc:
+        return _snoozed(job, exc)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # SystemExit (a task calling sys.exit(), code it imports) would end
         # the event loop and the worker with it: it fails this attempt alone.

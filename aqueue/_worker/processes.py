@@ -29,7 +29,7 @@ from typing import Any
 from aqueue._worker.child import main
 from aqueue._worker.isolation import Processes, Progress, Request
 from aqueue._worker.output import Sink
-from aqueue.errors import Retry, WorkerProcessDied
+from aqueue.errors import Retry, Snooze, WorkerProcessDied
 
 log = logging.getLogger("aqueue.worker")
 
@@ -118,6 +118,8 @@ class _Child:
                 return message[1]
             if kind == "retry":
                 raise _StoredRetry(message[1], message[2])
+            if kind == "snooze":
+                raise Snooze(message[1])
             raise _StoredError(message[1])
 
     def alive(self) -> bool:
@@ -177,7 +179,7 @@ class ProcessPool:
             self._busy.add(child)
             try:
                 value = await child.run(request, progress, output)
-            except (_StoredError, Retry):
+            except (_StoredError, Retry, Snooze):
                 self._keep_or_retire(child)
                 raise
             except BaseException:  # cancelled, or the child died: it is not reused

@@ -389,3 +389,16 @@ def test_sigterm_leaves_no_child_process(
     for pid in children:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_snoozed_job_keeps_its_attempts(db: TestDatabase, record_file: Path) -> None:
+    """``raise aqueue.Snooze`` in a real worker process: the job runs again
+    without spending its one attempt."""
+    ids = run(_enqueue_isolated(db.dsn, [("snoozer", (3,)), ("snoozer", (2,))]))
+    in_worker = WorkerProcess(db.dsn, record_file, "--burst", app=ISOLATED)
+    assert in_worker.wait(60) == 0, in_worker.output()
+    jobs = run(statuses(db.dsn))
+    for job_id, times in zip(ids, (3, 2), strict=True):
+        info = jobs[job_id]
+        assert (info.status, info.attempts, info.max_attempts) == (JobStatus.SUCCEEDED, 1, 1)
+        assert info.result == {"attempt": 1, "snoozes": times} and info.meta == {"snoozes": times}

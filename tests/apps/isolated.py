@@ -143,3 +143,15 @@ def talk_then_spin() -> None:
 def odd_text() -> None:
     """Prints what some database cannot store as it is."""
     print("nul \x00, lone \udcff, emoji \U0001f389, bidi \u202e")
+
+
+# -- snooze ------------------------------------------------------------------------
+
+
+@queue.task(name="snoozer", max_attempts=1, takes_context=True)
+def snoozer(ctx: aqueue.JobContext, times: int, delay: float = 0.0) -> dict[str, int]:
+    """Snoozes until it has ``times`` times, then says what it saw."""
+    snoozes = int((ctx.meta or {}).get("snoozes", 0))
+    if snoozes < times:
+        raise aqueue.Snooze(delay)
+    return {"attempt": ctx.attempt, "snoozes": snoozes}

@@ -19,6 +19,7 @@ FUNCTIONS = Path(aqueue.__file__).parent / "backends" / "postgres" / "functions.
 #: here with its version and the new checksum.
 SHIPPED = {
     17: "da1ffb4084b74653bef85da81ab77bb72f9afae80d8a34fe30b8bfc24c519909",
+    19: "a56d8eb6bc800bf471f626f3bc121e13d5a7c3310a08899c67e2ff93ffbf6adc",
 }
 
 

@@ -410,7 +410,13 @@ class MySQLCore:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             fenced: list[str] = []
             for o in outcomes:
-                query = "retry_attempt" if o.status == JobStatus.QUEUED else "complete_job"
+                query = (
+                    "snooze_attempt"
+                    if o.snoozed
+                    else "retry_attempt"
+                    if o.status == JobStatus.QUEUED
+                    else "complete_job"
+                )
                 changed = await cur.execute(
                     SQL[query],
                     {

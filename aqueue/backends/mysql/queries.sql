@@ -92,6 +92,24 @@ SET history = CASE WHEN %(status)s = 'queued' AND NOT cancel_requested
     cancel_requested = 0
 WHERE id = %(id)s AND attempts = %(attempts)s AND status = 'running' AND worker = %(worker)s;
 
+-- name: snooze_attempt
+-- aqueue.Snooze: queued again, the attempt given back and counted in
+-- meta.snoozes (result, error and history left as they were); a job whose
+-- cancel was requested ends cancelled. MariaDB applies assignments left to
+-- right: cancel_requested is read before it is cleared, last.
+UPDATE aqueue_jobs
+SET lease_expires_at = NULL,
+    finished_at = CASE WHEN cancel_requested THEN {{NOW}} ELSE NULL END,
+    scheduled_at = CASE WHEN cancel_requested THEN scheduled_at
+                        ELSE {{NOW}} + INTERVAL %(delay_us)s MICROSECOND END,
+    meta = CASE WHEN cancel_requested THEN meta
+                ELSE JSON_SET(COALESCE(meta, '{}'), '$.snoozes',
+                              COALESCE(JSON_VALUE(meta, '$.snoozes'), 0) + 1) END,
+    attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END,
+    status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+    cancel_requested = 0
+WHERE id = %(id)s AND attempts = %(attempts)s AND status = 'running' AND worker = %(worker)s;
+
 -- name: renew_leases
 UPDATE aqueue_jobs SET lease_expires_at = {{NOW}} + INTERVAL %s MICROSECOND
 WHERE status = 'running' AND worker = %s AND id IN ({{ids}});

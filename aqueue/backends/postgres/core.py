@@ -536,7 +536,7 @@ class PostgresCore:
             args: list[Any] = [
                 [o.id for o in batch],
                 [o.attempts for o in batch],
-                [str(o.status) for o in batch],
+                ["snoozed" if o.snoozed else str(o.status) for o in batch],
                 [o.result for o in batch],
                 [o.error for o in batch],
                 [o.retry_delay for o in batch],

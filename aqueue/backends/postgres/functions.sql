@@ -134,10 +134,15 @@ BEGIN
         SELECT * FROM unnest(p_ids, p_attempts, p_status, p_result, p_error, p_retry_delay)
              AS o(id, attempts, status, result, error, retry_delay)),
     done AS (
+        -- 'snoozed' (aqueue.Snooze): queued again, the attempt given back and
+        -- counted in meta.snoozes; result, error and history are left as they were.
         UPDATE aqueue_jobs j
-        SET status = CASE WHEN o.status = 'queued' AND j.cancel_requested THEN 'cancelled'
+        SET status = CASE WHEN o.status IN ('queued', 'snoozed') AND j.cancel_requested
+                          THEN 'cancelled'
+                          WHEN o.status = 'snoozed' THEN 'queued'
                           ELSE o.status END,
-            result = o.result::json, error = o.error::json,
+            result = CASE WHEN o.status = 'snoozed' THEN j.result ELSE o.result::json END,
+            error = CASE WHEN o.status = 'snoozed' THEN j.error ELSE o.error::json END,
             history = CASE WHEN o.status = 'queued' AND NOT j.cancel_requested
                            THEN COALESCE(j.history, '[]'::jsonb) || jsonb_build_array(
                                jsonb_build_object(
@@ -148,10 +153,16 @@ BEGIN
                                    'message', left(replace(o.error, '\u0000', '\ufffd')::jsonb
                                                    ->> 'message', 500)))
                            ELSE j.history END,
+            attempts = CASE WHEN o.status = 'snoozed' AND NOT j.cancel_requested
+                            THEN j.attempts - 1 ELSE j.attempts END,
+            meta = CASE WHEN o.status = 'snoozed' AND NOT j.cancel_requested
+                        THEN COALESCE(j.meta, '{}'::jsonb) || jsonb_build_object(
+                            'snoozes', COALESCE((j.meta ->> 'snoozes')::integer, 0) + 1)
+                        ELSE j.meta END,
             lease_expires_at = NULL, cancel_requested = false,
-            finished_at = CASE WHEN o.status = 'queued' AND NOT j.cancel_requested THEN NULL
-                               ELSE now() END,
-            scheduled_at = CASE WHEN o.status = 'queued' AND NOT j.cancel_requested
+            finished_at = CASE WHEN o.status IN ('queued', 'snoozed') AND NOT j.cancel_requested
+                               THEN NULL ELSE now() END,
+            scheduled_at = CASE WHEN o.status IN ('queued', 'snoozed') AND NOT j.cancel_requested
                                 THEN now() + make_interval(secs => o.retry_delay)
                                 ELSE j.scheduled_at END
         FROM o

@@ -370,6 +370,7 @@ class SQLiteCore:
                         "error": o.error,
                         "retry_delay": o.retry_delay,
                         "worker": worker,
+                        "snoozed": o.snoozed,
                     }
                     async with conn.execute(SQL["complete_job"], params) as cur:
                         if cur.rowcount == 0:

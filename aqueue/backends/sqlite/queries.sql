@@ -34,18 +34,27 @@ RETURNING id, task, queue, priority, args, kwargs, attempts, max_attempts, timeo
           scheduled_at, meta;
 
 -- name: complete_job
--- A retry of a job whose cancel was requested ends it cancelled.
+-- A retry of a job whose cancel was requested ends it cancelled. A snooze
+-- (:snoozed, with status queued) gives the attempt back and counts itself in
+-- meta.snoozes; result, error and history are left as they were.
 UPDATE aqueue_jobs
 SET status = CASE WHEN :status = 'queued' AND cancel_requested THEN 'cancelled'
                   ELSE :status END,
-    result = :result, error = :error, lease_expires_at = NULL, cancel_requested = 0,
-    history = CASE WHEN :status = 'queued' AND NOT cancel_requested
+    result = CASE WHEN :snoozed THEN result ELSE :result END,
+    error = CASE WHEN :snoozed THEN error ELSE :error END,
+    lease_expires_at = NULL, cancel_requested = 0,
+    history = CASE WHEN :status = 'queued' AND NOT :snoozed AND NOT cancel_requested
                    THEN json_insert(COALESCE(history, '[]'), '$[#]', json_object(
                        'attempt', attempts, 'started_at', printf('%.6f', started_at),
                        'ended_at', printf('%.6f', {{NOW}}),
                        'outcome', 'retried', 'error', json_extract(:error, '$.type'),
                        'message', substr(json_extract(:error, '$.message'), 1, 500)))
                    ELSE history END,
+    attempts = CASE WHEN :snoozed AND NOT cancel_requested THEN attempts - 1 ELSE attempts END,
+    meta = CASE WHEN :snoozed AND NOT cancel_requested
+                THEN json_set(COALESCE(meta, '{}'), '$.snoozes',
+                              COALESCE(json_extract(meta, '$.snoozes'), 0) + 1)
+                ELSE meta END,
     finished_at = CASE WHEN :status = 'queued' AND NOT cancel_requested THEN NULL
                        ELSE {{NOW}} END,
     scheduled_at = CASE WHEN :status = 'queued' AND NOT cancel_requested

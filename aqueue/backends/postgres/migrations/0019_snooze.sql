@@ -1,0 +1,3 @@
+-- aqueue.Snooze: aqueue_complete (functions.sql, applied with this step)
+-- takes a 'snoozed' outcome: the job is queued again with its attempt given
+-- back and counted in meta.snoozes. No table changes.
