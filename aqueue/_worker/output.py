@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from aqueue import serialization
 from aqueue.records import AttemptOutput, ClaimedJob
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ def _last(text: str, limit: int) -> str:
 
 
 def storable(text: str) -> str:
-    """Text every database stores: lone surrogates and NUL escaped."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    """Text every database stores: lone surrogates and NUL escaped
+    (PostgreSQL's text has no NUL)."""
+    return serialization.storable_text(text).replace("\x00", "\\x00")
 
 
 class Captured:
