@@ -6,6 +6,7 @@ from aqueue.backoff import Backoff
 from aqueue.context import JobContext
 from aqueue.errors import (
     AqueueError,
+    AttemptLost,
     ConfigurationError,
     DatabaseUnavailable,
     JobCancelled,
@@ -29,6 +30,7 @@ from aqueue.worker import Worker
 
 __all__ = [
     "AqueueError",
+    "AttemptLost",
     "AttemptOutput",
     "Backoff",
     "ConfigurationError",

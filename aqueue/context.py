@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aqueue import serialization
+from aqueue.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from aqueue.backends.base import Backend
@@ -51,3 +52,18 @@ class JobContext:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"progress cannot be encoded as JSON: {exc}") from None
         return await self._backend.set_progress(self.job_id, self.attempt, self.worker, encoded)
+
+    async def step(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` (a function or a coroutine function) as
+        the job's durable step ``name``: once per job, its result stored with
+        the job and returned again to any later attempt (see :mod:`aqueue.steps`).
+
+        Raises ``TypeError`` for a result JSON cannot carry, and
+        :class:`aqueue.AttemptLost` when this attempt no longer holds the job.
+        """
+        from aqueue.steps import StepStore, run_step
+
+        store: StepStore | None = getattr(self._backend, "store_step", None) and self._backend  # type: ignore[assignment]
+        if store is None:
+            raise ConfigurationError("this database keeps no durable steps")
+        return await run_step(store, self.job_id, self.attempt, self.worker, name, fn, args, kwargs)

@@ -99,6 +99,13 @@ class TooManySnoozes(AqueueError):
     __module__ = "aqueue"
 
 
+class AttemptLost(AqueueError):
+    """Raised in a task whose attempt no longer holds its job (its lease ran
+    out and the job was rescued) when it tries to store a durable step."""
+
+    __module__ = "aqueue"
+
+
 class WorkerProcessDied(AqueueError):
     """Stored as the error of an attempt whose child process died under it
     (``os._exit``, a crash in a C extension, the kernel's OOM kill). The

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aqueue import validation
-from aqueue.backends.base import Admin, Dependencies, Outputs
+from aqueue.backends.base import Admin, Dependencies, Outputs, Steps
 from aqueue.backends.common import as_utc
 from aqueue.errors import ConfigurationError
 from aqueue.records import (
@@ -27,6 +27,7 @@ from aqueue.records import (
     JobFilter,
     JobInfo,
     JobStatus,
+    JobStep,
     QueueCounts,
 )
 
@@ -69,6 +70,15 @@ class Jobs:
         if not isinstance(backend, Outputs):
             return []
         return await backend.job_outputs(validation.check_name("job id", job_id))
+
+    async def steps(self, job_id: str) -> builtins.list[JobStep]:
+        """The durable steps the job finished (``await ctx.step(...)``), in
+        the order they were stored; results as stored (JSON text)."""
+        await self._queue.open()
+        backend = self._queue.backend
+        if not isinstance(backend, Steps):
+            return []
+        return await backend.job_steps(validation.check_name("job id", job_id))
 
     async def counts(
         self, queues: Sequence[str] | None = None, *, totals: bool = False

@@ -261,6 +261,17 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class JobStep:
+    """A durable step a job finished (``await ctx.step(name, ...)``): its
+    stored result (as JSON text), and the attempt that ran it."""
+
+    name: str
+    attempt: int
+    result: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptOutput:
     """What one attempt wrote to stdout and stderr and logged, in order.
 

@@ -6,6 +6,8 @@ The child speaks to its worker over one pipe, in tuples:
 - worker → child: ``("run", Request)``, ``("stop",)``;
 - child → worker: ``("ready", pid)`` or ``("failed", error)`` once at start;
   per job ``("progress", encoded)`` (answered ``("progress", bool)``),
+  ``("step", name, result or None)`` (answered ``("step", stored or None)``
+  or ``("step_failed", why)``),
   ``("output", text)`` line by line when the attempt captures, and one
   ``("ok", value, rss)``, ``("retry", error, delay, rss)``,
   ``("snooze", delay, rss)`` or
@@ -29,15 +31,16 @@ from typing import TYPE_CHECKING, Any
 from aqueue._worker.isolation import Request
 from aqueue._worker.output import capturing
 from aqueue.context import JobContext
-from aqueue.errors import Retry, Snooze
+from aqueue.errors import DatabaseUnavailable, Retry, Snooze
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 
 class _ProgressToWorker:
-    """What a child's :class:`JobContext` reports progress through: the worker
-    writes it, with the attempt's fencing, and says whether it could."""
+    """What a child's :class:`JobContext` reports progress and keeps durable
+    steps through: the worker writes them, with the attempt's fencing, and
+    answers."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -46,6 +49,21 @@ class _ProgressToWorker:
         self._conn.send(("progress", progress))
         answer = self._conn.recv()
         return bool(answer[1])
+
+    def _step(self, name: str, result: str | None) -> str | None:
+        self._conn.send(("step", name, result))
+        answer = self._conn.recv()
+        if answer[0] == "step_failed":
+            raise DatabaseUnavailable(f"the worker could not keep step {name!r}: {answer[1]}")
+        return None if answer[1] is None else str(answer[1])
+
+    async def job_step(self, job_id: str, name: str) -> str | None:
+        return self._step(name, None)
+
+    async def store_step(
+        self, job_id: str, attempt: int, worker: str, name: str, result: str
+    ) -> str | None:
+        return self._step(name, result)
 
 
 class _OutputToWorker:

@@ -17,6 +17,7 @@ from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, Retry, Snooze, TooManySnoozes, UnknownTask
 from aqueue.middleware import Middleware
 from aqueue.records import ClaimedJob, JobStatus, Outcome
+from aqueue.steps import StepStore
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS, MAX_SNOOZES
 
@@ -164,7 +165,14 @@ async def in_child(
     def progress(encoded: str) -> Awaitable[bool]:
         return backend.set_progress(job.id, job.attempts, worker, encoded)
 
-    return await processes.run(request, progress, output)
+    async def step(name: str, result: str | None) -> str | None:
+        if not isinstance(backend, StepStore):
+            raise ConfigurationError("this database keeps no durable steps")
+        if result is None:
+            return await backend.job_step(job.id, name)
+        return await backend.store_step(job.id, job.attempts, worker, name, result)
+
+    return await processes.run(request, progress, output, step)
 
 
 async def run_job(

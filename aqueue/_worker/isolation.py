@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 #: Writes a child's progress report (encoded JSON); whether the attempt still owns the job.
 Progress = Callable[[str], Awaitable[bool]]
+#: A child's durable step ``(name, result)``: with no result, the stored one
+#: (or None); with one, stores it and gives back what is stored (None: the
+#: attempt lost the job). See :mod:`aqueue.steps`.
+Step = Callable[[str, str | None], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +78,18 @@ class Isolated:
         """Whether a task declared with ``isolation`` runs in a child here."""
         return self.options.every_task or isolation == "process"
 
-    async def run(self, request: Request, progress: Progress, output: Sink | None = None) -> Any:
+    async def run(
+        self,
+        request: Request,
+        progress: Progress,
+        output: Sink | None = None,
+        step: Step | None = None,
+    ) -> Any:
         if self.pool is None:
             from aqueue._worker.processes import ProcessPool
 
             self.pool = ProcessPool(self.options)
-        return await self.pool.run(request, progress, output)
+        return await self.pool.run(request, progress, output, step)
 
     async def close(self) -> None:
         if self.pool is not None:

@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from aqueue._worker.child import main
-from aqueue._worker.isolation import Processes, Progress, Request
+from aqueue._worker.isolation import Processes, Progress, Request, Step
 from aqueue._worker.output import Sink
 from aqueue.errors import Retry, Snooze, WorkerProcessDied
 
@@ -92,7 +92,9 @@ class _Child:
             f"the process running the task died ({describe_exit(self.process.exitcode)})"
         )
 
-    async def run(self, request: Request, progress: Progress, output: Sink | None) -> Any:
+    async def run(
+        self, request: Request, progress: Progress, output: Sink | None, step: Step | None
+    ) -> Any:
         self.jobs += 1
         try:
             self.conn.send(("run", request))
@@ -112,6 +114,14 @@ class _Child:
                     log.warning("progress of a job in process %s not written: %s", self.pid, exc)
                     owned = False
                 self.conn.send(("progress", owned))
+                continue
+            if kind == "step":
+                try:
+                    stored = None if step is None else await step(message[1], message[2])
+                except Exception as exc:  # the task sees it, as it would in the worker
+                    self.conn.send(("step_failed", f"{type(exc).__name__}: {exc}"))
+                    continue
+                self.conn.send(("step", stored))
                 continue
             self.rss = message[-1]
             if kind == "ok":
@@ -170,15 +180,21 @@ class ProcessPool:
         self._free = asyncio.Semaphore(self.size)
         self._retiring: set[asyncio.Future[None]] = set()
 
-    async def run(self, request: Request, progress: Progress, output: Sink | None = None) -> Any:
+    async def run(
+        self,
+        request: Request,
+        progress: Progress,
+        output: Sink | None = None,
+        step: Step | None = None,
+    ) -> Any:
         """Run ``request`` in a free child, its output (if it captures) to
-        ``output``; a cancel (timeout, cancel request,
+        ``output``, its durable steps through ``step``; a cancel (timeout, cancel request,
         shutdown) kills the child, and a dead child fails the attempt."""
         async with self._free:
             child = self._idle.pop() if self._idle else await self._start()
             self._busy.add(child)
             try:
-                value = await child.run(request, progress, output)
+                value = await child.run(request, progress, output, step)
             except (_StoredError, Retry, Snooze):
                 self._keep_or_retire(child)
                 raise

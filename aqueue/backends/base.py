@@ -4,11 +4,12 @@
 rescue, read. What only some databases do, or only some parts of aqueue need,
 is a capability of its own below — :class:`Schema`, :class:`Notifications`,
 :class:`Handover`, :class:`Limits`, :class:`Dependencies`, :class:`Admin`,
-:class:`Registry`, :class:`Schedules`, :class:`Sessions`, :class:`Outputs`. They
-are runtime-checkable: a feature asks ``isinstance(backend, Handover)``, and a
-backend that cannot hand over simply has no such methods (never a stub that
-raises). A feature's own logic stays in the feature's module and talks to the
-statements a backend implements through the ports of :mod:`aqueue.backends.ports`.
+:class:`Registry`, :class:`Schedules`, :class:`Sessions`, :class:`Outputs`,
+:class:`Steps`. They are runtime-checkable: a feature asks
+``isinstance(backend, Handover)``, and a backend that cannot hand over simply
+has no such methods (never a stub that raises). A feature's own logic stays
+in the feature's module and talks to the statements a backend implements
+through the ports of :mod:`aqueue.backends.ports`.
 
 Each driver package (``postgres``, ``mysql``, ``sqlite``) implements these
 with its SQL beside it and translates driver errors into
@@ -32,6 +33,7 @@ from aqueue.records import (
     ImportedJob,
     JobFilter,
     JobInfo,
+    JobStep,
     LeaseState,
     LimitedResult,
     NewJob,
@@ -398,3 +400,22 @@ class Outputs(Protocol):
 
     async def job_outputs(self, job_id: str) -> list[AttemptOutput]:
         """A job's outputs, oldest attempt first."""
+
+
+@runtime_checkable
+class Steps(Protocol):
+    """Durable steps (aqueue/steps.py): each step's result, stored once per
+    job, fenced by the attempt that ran it, and deleted with the job."""
+
+    async def job_step(self, job_id: str, name: str) -> str | None:
+        """The stored result of the job's step ``name`` (JSON), if it has one."""
+
+    async def store_step(
+        self, job_id: str, attempt: int, worker: str, name: str, result: str
+    ) -> str | None:
+        """Store the step's result while ``worker``'s ``attempt`` holds the job;
+        the stored result (an earlier one stays), or None when the attempt no
+        longer holds the job and none is stored."""
+
+    async def job_steps(self, job_id: str) -> list[JobStep]:
+        """The job's stored steps, in the order they were stored."""

@@ -81,6 +81,15 @@ async def job_output(request: Request) -> Response:
     return JSONResponse({"id": job_id, "attempts": [present.output(o) for o in outputs]})
 
 
+async def job_steps(request: Request) -> Response:
+    job_id = params.job_id(request.path_params["job_id"])
+    queue = _queue(request)
+    steps = await queue.jobs.steps(job_id)
+    if not steps and await queue.get_job(job_id) is None:
+        raise HTTPException(404, "no such job")
+    return JSONResponse({"id": job_id, "steps": [present.step(s) for s in steps]})
+
+
 async def workers(request: Request) -> Response:
     return JSONResponse({"workers": [present.worker(w) for w in await _queue(request).workers()]})
 
@@ -226,6 +235,7 @@ routes = [
     Route("/jobs/cancel", bulk_cancel, methods=["POST"]),
     Route("/jobs/{job_id:str}", get_job),
     Route("/jobs/{job_id:str}/output", job_output),
+    Route("/jobs/{job_id:str}/steps", job_steps),
     Route("/jobs/{job_id:str}/retry", retry_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/cancel", cancel_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/delete", delete_job, methods=["POST"]),

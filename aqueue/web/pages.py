@@ -96,6 +96,7 @@ async def job(request: Request) -> Response:
         job=present.job_detail(info),
         timeline=present.timeline(info),
         outputs=[present.output(o) for o in await queue.jobs.output(job_id)],
+        steps=[present.step(s) for s in await queue.jobs.steps(job_id)],
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aqueue import serialization
-from aqueue.records import AttemptOutput, JobInfo, QueueCounts, WorkerInfo
+from aqueue.records import AttemptOutput, JobInfo, JobStep, QueueCounts, WorkerInfo
 
 
 def _time(value: datetime | None) -> str | None:
@@ -39,6 +39,16 @@ def job_row(job: JobInfo) -> dict[str, Any]:
 def output(o: AttemptOutput) -> dict[str, Any]:
     """What one attempt printed and logged; ``cut``: bytes left out of its middle."""
     return {"attempt": o.attempt, "created_at": _time(o.created_at), "cut": o.cut, "output": o.text}
+
+
+def step(s: JobStep) -> dict[str, Any]:
+    """A durable step the job finished: its name, the attempt that ran it, its result."""
+    return {
+        "name": s.name,
+        "attempt": s.attempt,
+        "created_at": _time(s.created_at),
+        "result": serialization.decode(s.result),
+    }
 
 
 def job_detail(job: JobInfo) -> dict[str, Any]:

@@ -402,3 +402,30 @@ def test_a_snoozed_job_keeps_its_attempts(db: TestDatabase, record_file: Path) -
         info = jobs[job_id]
         assert (info.status, info.attempts, info.max_attempts) == (JobStatus.SUCCEEDED, 1, 1)
         assert info.result == {"attempt": 1, "snoozes": times} and info.meta == {"snoozes": times}
+
+
+def test_a_job_killed_between_steps_does_not_run_its_done_steps_again(
+    db: TestDatabase, record_file: Path, tmp_path: Path
+) -> None:
+    """Durable steps: a worker SIGKILLed after a job's second step; the job
+    rescued by another worker runs only its third."""
+    steps, flag = tmp_path / "steps", tmp_path / "go"
+    [job_id] = run(_enqueue_isolated(db.dsn, [("slow_steps", (str(steps), str(flag)))]))
+    first = WorkerProcess(db.dsn, record_file, "--lease", "2", app=ISOLATED)
+    wait_until(lambda: steps.exists() and "two" in steps.read_text(), 30, "two steps")
+    first.kill()
+    flag.write_text("go")
+    second = WorkerProcess(
+        db.dsn, record_file, "--lease", "2", "--poll-interval", "0.2", app=ISOLATED
+    )
+    try:
+        wait_until(
+            lambda: run(statuses(db.dsn))[job_id].status == JobStatus.SUCCEEDED,
+            60,
+            "the job to succeed on the second worker",
+        )
+    finally:
+        assert second.stop() == 0
+    ran = [line.split()[:2] for line in steps.read_text().splitlines()]
+    assert ran == [["one", "1"], ["two", "1"], ["three", "2"]]
+    assert run(statuses(db.dsn))[job_id].result == "three"

@@ -155,3 +155,41 @@ def snoozer(ctx: aqueue.JobContext, times: int, delay: float = 0.0) -> dict[str,
     if snoozes < times:
         raise aqueue.Snooze(delay)
     return {"attempt": ctx.attempt, "snoozes": snoozes}
+
+
+# -- durable steps (aqueue/steps.py) ------------------------------------------------
+
+
+@queue.task(name="stepper", max_attempts=3, backoff=QUICK, takes_context=True)
+async def stepper(ctx: aqueue.JobContext, record: str, fail_at: int = 0) -> list[object]:
+    """Three steps, each noting in ``record`` that it ran; the attempt numbered
+    ``fail_at`` fails after the second."""
+
+    def note(name: str) -> str:
+        with open(record, "a") as f:
+            f.write(f"{name} {ctx.attempt} {os.getpid()}\n")
+        return f"{name} done"
+
+    first = await ctx.step("one", note, "one")
+    second = await ctx.step("two", note, "two")
+    if ctx.attempt == fail_at:
+        raise RuntimeError("between two and three")
+    third = await ctx.step("three", note, "three")
+    return [first, second, third, ctx.attempt]
+
+
+@queue.task(name="slow_steps", max_attempts=3, takes_context=True)
+async def slow_steps(ctx: aqueue.JobContext, record: str, flag: str) -> str:
+    """Two steps, then waits (for a SIGKILL) until ``flag`` exists, then a third."""
+
+    def note(name: str) -> str:
+        with open(record, "a") as f:
+            f.write(f"{name} {ctx.attempt} {os.getpid()}\n")
+        return name
+
+    await ctx.step("one", note, "one")
+    await ctx.step("two", note, "two")
+    # The test's signal is a file, from another process: looked for, not awaited.
+    while not await asyncio.to_thread(os.path.exists, flag):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return str(await ctx.step("three", note, "three"))

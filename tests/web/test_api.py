@@ -397,3 +397,24 @@ async def test_captured_output_is_served_escaped_and_behind_the_token(
     silent = await quiet.enqueue()  # a task that does not capture: no attempts listed
     await queue.process(1)
     assert (await client.get(f"/api/jobs/{silent.id}/output")).json()["attempts"] == []
+
+
+async def test_durable_steps_are_served_escaped(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    @queue.task(name="stepped", takes_context=True)
+    async def stepped(ctx: aqueue.JobContext) -> None:
+        await ctx.step("fetch <b>", lambda: {"html": "<script>x()</script>"})
+
+    job = await stepped.enqueue()
+    await queue.process(1)
+    response = await client.get(f"/api/jobs/{job.id}/steps")
+    assert response.status_code == 200
+    [step] = response.json()["steps"]
+    assert (step["name"], step["attempt"]) == ("fetch <b>", 1)
+    assert step["result"] == {"html": "<script>x()</script>"}
+    page = (await client.get(f"/jobs/{job.id}")).text
+    assert "fetch &lt;b&gt;" in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+    assert "<script>x()" not in page
+    missing = await client.get("/api/jobs/0193a1b2-0000-7000-8000-000000000000/steps")
+    assert missing.status_code == 404

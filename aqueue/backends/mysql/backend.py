@@ -3,9 +3,9 @@ COMMITTED; idle workers probe instead of listening.
 
 The class is its capabilities put together: the core and the schema
 (:mod:`.core`), admin, registry, schedules and sessions (:mod:`.admin`),
-limits and dependencies (:mod:`.features`), captured output (:mod:`.outputs`).
-No notifications, no hand-over: MySQL has no LISTEN. Its SQL is in
-``queries.sql``, its schema in ``schema.sql``.
+limits and dependencies (:mod:`.features`), captured output (:mod:`.outputs`),
+durable steps (:mod:`.steps`). No notifications, no hand-over: MySQL has no
+LISTEN. Its SQL is in ``queries.sql``, its schema in ``schema.sql``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 from aqueue.backends.mysql.admin import MySQLAdmin
 from aqueue.backends.mysql.features import MySQLFeatures
 from aqueue.backends.mysql.outputs import MySQLOutputs
+from aqueue.backends.mysql.steps import MySQLSteps
 
 
-class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLOutputs):
+class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLOutputs, MySQLSteps):
     """The core, schema, admin, registry, schedules, sessions, limits,
-    dependencies and outputs of :mod:`aqueue.backends.base`."""
+    dependencies, outputs and steps of :mod:`aqueue.backends.base`."""
 
 
 __all__ = ["MySQLBackend"]

@@ -474,3 +474,18 @@ ON DUPLICATE KEY UPDATE id = aqueue_job_output.id;
 -- name: job_outputs
 SELECT id, attempt, output, cut, created_at FROM aqueue_job_output
 WHERE job_id = %s ORDER BY created_at, attempt;
+
+-- name: job_step
+SELECT result FROM aqueue_job_steps WHERE job_id = %s AND name = %s;
+
+-- name: store_step
+-- Fenced: only while the attempt holds the job. One stored already stays.
+INSERT INTO aqueue_job_steps (job_id, name, attempt, result, created_at)
+SELECT id, %(name)s, %(attempt)s, %(result)s, {{NOW}} FROM aqueue_jobs
+WHERE id = %(job_id)s AND attempts = %(attempt)s AND status = 'running'
+  AND worker = %(worker)s
+ON DUPLICATE KEY UPDATE name = aqueue_job_steps.name;
+
+-- name: job_steps
+SELECT name, attempt, result, created_at FROM aqueue_job_steps
+WHERE job_id = %s ORDER BY created_at, name;

@@ -4,8 +4,8 @@ LISTEN/NOTIFY, and producers handing jobs straight to idle workers.
 The class is its capabilities put together: the core and the schema
 (:mod:`.core`), admin, registry, schedules and sessions (:mod:`.admin`),
 limits, dependencies and hand-over (:mod:`.features`), captured output
-(:mod:`.outputs`), notifications (:mod:`.listener`). Its SQL is in
-``queries.sql``, its schema in ``schema.sql``.
+(:mod:`.outputs`), durable steps (:mod:`.steps`), notifications
+(:mod:`.listener`). Its SQL is in ``queries.sql``, its schema in ``schema.sql``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from aqueue.backends.postgres.admin import PostgresAdmin
 from aqueue.backends.postgres.features import PostgresFeatures
 from aqueue.backends.postgres.listener import PostgresListener, PostgresNotifications
 from aqueue.backends.postgres.outputs import PostgresOutputs
+from aqueue.backends.postgres.steps import PostgresSteps
 
 
-class PostgresBackend(PostgresAdmin, PostgresFeatures, PostgresOutputs, PostgresNotifications):
+class PostgresBackend(
+    PostgresAdmin, PostgresFeatures, PostgresOutputs, PostgresSteps, PostgresNotifications
+):
     """Every capability of :mod:`aqueue.backends.base`."""
 
 

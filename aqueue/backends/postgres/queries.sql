@@ -585,3 +585,24 @@ UPDATE aqueue_leaders SET expires_at = '-infinity' WHERE duty = $1 AND holder = 
 -- name: job_outputs
 SELECT id::text, attempt, output, cut, created_at FROM aqueue_job_output
 WHERE job_id = $1::uuid ORDER BY created_at, attempt;
+
+-- name: job_step
+SELECT result FROM aqueue_job_steps WHERE job_id = $1::uuid AND name = $2;
+
+-- name: store_step
+-- Fenced: only while the attempt holds the job. One stored already stays;
+-- either way the stored result is returned (none: the attempt lost the job).
+WITH stored AS (
+    INSERT INTO aqueue_job_steps (job_id, name, attempt, result)
+    SELECT id, $4, $2, $5 FROM aqueue_jobs
+    WHERE id = $1::uuid AND attempts = $2 AND status = 'running' AND worker = $3
+    ON CONFLICT (job_id, name) DO NOTHING
+    RETURNING result)
+SELECT result FROM stored
+UNION ALL
+SELECT result FROM aqueue_job_steps WHERE job_id = $1::uuid AND name = $4
+LIMIT 1;
+
+-- name: job_steps
+SELECT name, attempt, result, created_at FROM aqueue_job_steps
+WHERE job_id = $1::uuid ORDER BY created_at, name;

@@ -4,7 +4,7 @@ processes of one host wake each other through sockets beside the file.
 The class is its capabilities put together: the core and the schema
 (:mod:`.core`), admin, registry, schedules and sessions (:mod:`.admin`),
 limits and dependencies (:mod:`.features`), captured output (:mod:`.outputs`),
-notifications (:mod:`.listener`).
+durable steps (:mod:`.steps`), notifications (:mod:`.listener`).
 No hand-over. Its SQL is in ``queries.sql``, its schema in ``schema.sql``.
 """
 
@@ -14,11 +14,12 @@ from aqueue.backends.sqlite.admin import SQLiteAdmin
 from aqueue.backends.sqlite.features import SQLiteFeatures
 from aqueue.backends.sqlite.listener import SQLiteNotifications
 from aqueue.backends.sqlite.outputs import SQLiteOutputs
+from aqueue.backends.sqlite.steps import SQLiteSteps
 
 
-class SQLiteBackend(SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteNotifications):
+class SQLiteBackend(SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteSteps, SQLiteNotifications):
     """The core, schema, admin, registry, schedules, sessions, limits,
-    dependencies, outputs and notifications of :mod:`aqueue.backends.base`."""
+    dependencies, outputs, steps and notifications of :mod:`aqueue.backends.base`."""
 
 
 __all__ = ["SQLiteBackend"]

@@ -418,3 +418,16 @@ WHERE EXISTS (SELECT 1 FROM aqueue_jobs WHERE id = :job_id);
 -- name: job_outputs
 SELECT id, attempt, output, cut, created_at FROM aqueue_job_output
 WHERE job_id = :job_id ORDER BY created_at, rowid;
+
+-- name: job_step
+SELECT result FROM aqueue_job_steps WHERE job_id = :job_id AND name = :name;
+
+-- name: store_step
+-- Fenced: only while the attempt holds the job. One stored already stays.
+INSERT OR IGNORE INTO aqueue_job_steps (job_id, name, attempt, result, created_at)
+SELECT id, :name, :attempt, :result, {{NOW}} FROM aqueue_jobs
+WHERE id = :job_id AND attempts = :attempt AND status = 'running' AND worker = :worker;
+
+-- name: job_steps
+SELECT name, attempt, result, created_at FROM aqueue_job_steps
+WHERE job_id = :job_id ORDER BY created_at, rowid;

@@ -1,0 +1,77 @@
+"""Durable steps: ``await ctx.step("charge", charge, order_id)`` runs a step
+of a job once, however many attempts the job takes.
+
+The first attempt to finish a step stores its result (JSON) with the job,
+fenced by that attempt: only while it still holds the job. Any later attempt
+— a retry, a job rescued from a worker that died — finds the result stored
+and gets it back without running the step again. So a job that crashed
+after its second of three API calls starts again at the third.
+
+- A step runs at least once, and at most once per attempt that gets as far
+  as it: one whose attempt dies after the call but before the result is
+  stored runs again. Make the step itself idempotent where that matters (an
+  idempotency key for a payment).
+- The result a step returns is what was stored, decoded: the same on the
+  first run and on a replay (a tuple comes back as a list, as JSON has it).
+- An attempt that lost the job (its lease ran out and another took it)
+  cannot store a step: :class:`~aqueue.errors.AttemptLost` is raised in the
+  task, which the worker discards like any lost attempt's outcome.
+- Step names are the job's own: ``ctx.step`` with the same name returns the
+  same stored result. Results go with the job when it is deleted.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from aqueue import serialization, validation
+from aqueue.errors import AttemptLost
+
+#: The largest step result stored, in bytes of JSON (a task's result's bound).
+MAX_STEP_BYTES = 1024 * 1024
+
+
+@runtime_checkable
+class StepStore(Protocol):
+    """Where a job's steps are kept: a backend's :class:`~aqueue.backends.base.Steps`,
+    or, in a child process, the worker's over the pipe."""
+
+    async def job_step(self, job_id: str, name: str) -> str | None: ...
+
+    async def store_step(
+        self, job_id: str, attempt: int, worker: str, name: str, result: str
+    ) -> str | None: ...
+
+
+async def run_step(
+    store: StepStore,
+    job_id: str,
+    attempt: int,
+    worker: str,
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """The step's stored result, or ``fn(*args, **kwargs)``'s (awaited if it
+    is awaitable), stored first."""
+    name = validation.check_name("step name", name)
+    stored = await store.job_step(job_id, name)
+    if stored is not None:
+        return serialization.decode(stored)
+    value = fn(*args, **kwargs)
+    if inspect.isawaitable(value):
+        value = await value
+    try:
+        encoded = serialization.encode_result(value, MAX_STEP_BYTES)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"step {name!r}: {exc}") from None
+    kept = await store.store_step(job_id, attempt, worker, name, encoded)
+    if kept is None:
+        raise AttemptLost(
+            f"step {name!r} not stored: attempt {attempt} of job {job_id} no longer "
+            "holds the job (its lease ran out and it was taken back)"
+        )
+    return serialization.decode(kept)
