@@ -61,9 +61,9 @@ class Attempts:
     """Starts attempts, stops them (cancel requests, lost leases, shutdown),
     and turns each end into an outcome for ``ended(job, outcome, duration)``.
 
-    ``capture(job)`` gives an attempt whose output is kept somewhere to keep
-    it (see :mod:`aqueue._worker.output`); its outcome carries what it wrote,
-    however it ended."""
+    ``capture(job)`` gives the buffer an attempt's output is kept in, for
+    tasks that capture it (see :mod:`aqueue._worker.output`); the outcome
+    carries what the attempt wrote, however it ended."""
 
     def __init__(
         self,
@@ -176,11 +176,10 @@ class Attempts:
             return
         if outcome.snoozed:
             what = f"snoozed in {duration:.3f}s, again in {outcome.retry_delay:.2f}s"
+        elif outcome.status == JobStatus.QUEUED:
+            what = f"failed in {duration:.3f}s, retrying in {outcome.retry_delay:.2f}s"
         else:
-            what = f"{'failed' if outcome.status == JobStatus.QUEUED else outcome.status.value}"
-            what += f" in {duration:.3f}s"
-        if outcome.status == JobStatus.QUEUED and not outcome.snoozed:
-            what += f", retrying in {outcome.retry_delay:.2f}s"
+            what = f"{outcome.status.value} in {duration:.3f}s"
         error_type = None
         if outcome.error and outcome.status != JobStatus.SUCCEEDED:
             # The task's own text: escaped, so that no handler prints a

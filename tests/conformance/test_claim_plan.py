@@ -130,23 +130,24 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
         # renewal may range over the running rows instead (MariaDB counts
         # both ranges by index dives, so stale statistics cannot mislead it).
         async with raw(queue) as sql:
-            plan_of_complete = await sql.fetch(
-                "EXPLAIN " + _sql(queue, "complete_job"),
-                {
-                    "result": "null",
-                    "error": None,
-                    "status": "succeeded",
-                    "delay_us": 0,
-                    "id": ids[0],
-                    "attempts": claimed[0].attempts,
-                    "worker": "plan",
-                },
-            )
+            outcome = {
+                "result": "null",
+                "error": None,
+                "status": "succeeded",
+                "delay_us": 0,
+                "id": ids[0],
+                "attempts": claimed[0].attempts,
+                "worker": "plan",
+            }
+            plan_of_complete = await sql.fetch("EXPLAIN " + _sql(queue, "complete_job"), outcome)
+            plan_of_complete += await sql.fetch("EXPLAIN " + _sql(queue, "snooze_attempt"), outcome)
             plan_of_renew = await sql.fetch(
                 "EXPLAIN " + _sql(queue, "renew_leases", ids=", ".join(["%s"] * 50)),
                 [30_000_000, "plan", *ids],
             )
-        assert [(r[3], r[5]) for r in plan_of_complete] == [("range", "PRIMARY")], plan_of_complete
+        assert [(r[3], r[5]) for r in plan_of_complete] == [("range", "PRIMARY")] * 2, (
+            plan_of_complete
+        )
         assert [r[3] for r in plan_of_renew] == ["range"], plan_of_renew
     else:
         async with raw(queue) as sql:
@@ -160,6 +161,7 @@ async def test_outcomes_and_renewals_find_jobs_by_primary_key(queue: aqueue.Queu
                     "error": None,
                     "retry_delay": 0.0,
                     "worker": "plan",
+                    "snoozed": False,
                 },
             )
             plans += await sql.fetch(
