@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aqueue import serialization
@@ -31,6 +31,8 @@ class JobContext:
     #: What aqueue recorded about the job: ``{"periodic": {"schedule": ...,
     #: "tick": ...}}`` for a job a periodic schedule enqueued.
     meta: Mapping[str, Any] | None = None
+    # How many durable sleeps this run has reached: the n-th is step "aqueue:sleep:n".
+    _sleeps: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
 
     @property
     def periodic_tick(self) -> datetime | None:
@@ -67,3 +69,12 @@ class JobContext:
         if store is None:
             raise ConfigurationError("this database keeps no durable steps")
         return await run_step(store, self.job_id, self.attempt, self.worker, name, fn, args, kwargs)
+
+    async def sleep(self, duration: float | str | timedelta) -> None:
+        """A durable sleep: the job goes back to the queue, its slot freed, and
+        runs again once ``duration`` (seconds, ``"1h"``, a timedelta) has passed,
+        getting its finished steps back (see :mod:`aqueue.steps`). The task's
+        code before the sleep runs again, so keep its side effects in steps."""
+        from aqueue.steps import durable_sleep
+
+        await durable_sleep(self, duration)

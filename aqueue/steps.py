@@ -18,16 +18,26 @@ after its second of three API calls starts again at the third.
   task, which the worker discards like any lost attempt's outcome.
 - Step names are the job's own: ``ctx.step`` with the same name returns the
   same stored result. Results go with the job when it is deleted.
+
+``await ctx.sleep("1h")`` is a durable sleep built on a step and a snooze:
+the first run stores when it should wake (the step ``aqueue:sleep:N`` for
+the run's N-th sleep) and snoozes the job until then, freeing its slot; the
+run after that finds the steps before the sleep stored, and the sleep over.
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from aqueue import serialization, validation
-from aqueue.errors import AttemptLost
+from aqueue import durations, serialization, validation
+from aqueue.errors import AttemptLost, Snooze
+
+if TYPE_CHECKING:
+    from aqueue.context import JobContext
 
 #: The largest step result stored, in bytes of JSON (a task's result's bound).
 MAX_STEP_BYTES = 1024 * 1024
@@ -75,3 +85,17 @@ async def run_step(
             "holds the job (its lease ran out and it was taken back)"
         )
     return serialization.decode(kept)
+
+
+def _now() -> float:
+    return time.time()
+
+
+async def durable_sleep(ctx: JobContext, duration: float | str | timedelta) -> None:
+    """Snooze the job until the stored wake-up time of this run's next sleep."""
+    seconds = durations.seconds(duration, "sleep duration")
+    ctx._sleeps[0] += 1
+    wake = await ctx.step(f"aqueue:sleep:{ctx._sleeps[0]}", lambda: _now() + seconds)
+    left = float(wake) - _now()
+    if left > 0:
+        raise Snooze(left, f"sleeping, {left:g}s left")

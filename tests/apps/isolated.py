@@ -193,3 +193,18 @@ async def slow_steps(ctx: aqueue.JobContext, record: str, flag: str) -> str:
     while not await asyncio.to_thread(os.path.exists, flag):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     return str(await ctx.step("three", note, "three"))
+
+
+@queue.task(name="napper", max_attempts=1, takes_context=True)
+async def napper(ctx: aqueue.JobContext, record: str) -> int:
+    """A step, an hour's durable sleep, a step."""
+
+    def note(name: str) -> str:
+        with open(record, "a") as f:
+            f.write(f"{name} {ctx.attempt}\n")
+        return name
+
+    await ctx.step("before", note, "before")
+    await ctx.sleep("1h")
+    await ctx.step("after", note, "after")
+    return ctx.attempt

@@ -4,14 +4,16 @@ worker and in a child process."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 import aqueue
-from aqueue import JobStatus
+from aqueue import JobStatus, steps
 from aqueue.records import Outcome
 from tests.conformance.isolated import burst, every_task
+from tests.raw import set_time
 
 
 def ran(record: Path) -> list[str]:
@@ -62,3 +64,28 @@ async def test_an_attempt_that_lost_the_job_cannot_store_a_step(app: aqueue.Queu
     assert await backend.complete_jobs("w", [done]) == []
     assert await app.jobs.delete(job.id) == JobStatus.SUCCEEDED
     assert await app.jobs.steps(job.id) == []  # gone with the job
+
+
+async def test_a_durable_sleep_frees_the_slot_and_resumes_after_its_steps(
+    app: aqueue.Queue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / "record"
+    job = await app.enqueue("napper", str(record))
+    before = time.time()
+    assert await app.drain() == 1  # ran up to the sleep, then went back to the queue
+    info = await app.get_job(job.id)
+    assert info is not None and (info.status, info.attempts) == (JobStatus.QUEUED, 0)
+    assert info.scheduled_at.timestamp() >= before + 3590
+    assert [s.name for s in await app.jobs.steps(job.id)] == ["before", "aqueue:sleep:1"]
+    # An hour later (the worker's clock moved, the job due):
+    monkeypatch.setattr(steps, "_now", lambda: time.time() + 3600)
+    await set_time(app, job.id, "scheduled_at", 0.0)
+    assert await app.drain() == 1
+    assert await job.result(timeout=5) == 1  # one attempt, spent once
+    assert record.read_text().splitlines() == ["before 1", "after 1"]
+
+
+async def test_a_sleep_must_be_a_duration(app: aqueue.Queue) -> None:
+    ctx = aqueue.JobContext("j", "t", "default", 1, 1, "w", app.backend)
+    with pytest.raises(ValueError, match="sleep duration"):
+        await ctx.sleep(-1)
