@@ -78,3 +78,14 @@ class JobContext:
         from aqueue.steps import durable_sleep
 
         await durable_sleep(self, duration)
+
+    async def wait_for(self, name: str, timeout: float | str | timedelta | None = None) -> Any:
+        """The payload of the signal ``name`` sent to this job with
+        :meth:`aqueue.Queue.signal`: at once if it was sent already (before the
+        wait, too), else the job is parked — back in the queue, its slot freed —
+        until it comes. Past ``timeout`` raises ``TimeoutError`` in the task.
+        The task's code before the wait runs again: keep side effects in steps
+        (see :mod:`aqueue.steps`)."""
+        from aqueue.steps import wait_for
+
+        return await wait_for(self, name, timeout)

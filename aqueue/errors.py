@@ -84,6 +84,8 @@ class Snooze(Exception):
 
     # Shown under the name users import it by.
     __module__ = "aqueue"
+    #: Counted against the limit (a durable sleep or wait is not).
+    limited = True
 
     def __init__(self, delay: float | timedelta = 0.0, reason: str | None = None) -> None:
         from aqueue.validation import check_delay

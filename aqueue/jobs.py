@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aqueue import validation
-from aqueue.backends.base import Admin, Dependencies, Outputs, Steps
+from aqueue.backends.base import Admin, Dependencies, Outputs, Signals, Steps
 from aqueue.backends.common import as_utc
 from aqueue.errors import ConfigurationError
 from aqueue.records import (
@@ -26,6 +26,7 @@ from aqueue.records import (
     ImportedJob,
     JobFilter,
     JobInfo,
+    JobSignal,
     JobStatus,
     JobStep,
     QueueCounts,
@@ -79,6 +80,14 @@ class Jobs:
         if not isinstance(backend, Steps):
             return []
         return await backend.job_steps(validation.check_name("job id", job_id))
+
+    async def signals(self, job_id: str) -> builtins.list[JobSignal]:
+        """The signals sent to the job (``queue.signal``), in the order they came."""
+        await self._queue.open()
+        backend = self._queue.backend
+        if not isinstance(backend, Signals):
+            return []
+        return await backend.job_signals(validation.check_name("job id", job_id))
 
     async def counts(
         self, queues: Sequence[str] | None = None, *, totals: bool = False

@@ -265,6 +265,16 @@ class Queue(TaskRegistry):
                 hook(queue_name)
         return [Job(self, job_id) for job_id in ids]
 
+    async def signal(self, job_id: str, name: str, payload: Any = None) -> bool:
+        """Send the signal ``name`` (a JSON ``payload``) to a queued or running
+        job, for its ``await ctx.wait_for(name)``: kept until the job is
+        deleted, so one sent before the wait is not lost, and a job parked
+        waiting for it runs at once. False for a missing or finished job, or
+        one that had a signal of that name already (the first stays)."""
+        from aqueue.steps import send_signal
+
+        return await send_signal(await self._ready(), job_id, name, payload)
+
     async def _ready(self) -> Backend:
         if not self._opened:
             await self.open()

@@ -272,6 +272,15 @@ class JobStep:
 
 
 @dataclass(frozen=True, slots=True)
+class JobSignal:
+    """A signal sent to a job (``queue.signal``): its name and payload (JSON text)."""
+
+    name: str
+    payload: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptOutput:
     """What one attempt wrote to stdout and stderr and logged, in order.
 

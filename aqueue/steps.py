@@ -34,25 +34,39 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aqueue import durations, serialization, validation
-from aqueue.errors import AttemptLost, Snooze
+from aqueue.backends.base import Signals
+from aqueue.errors import AttemptLost, ConfigurationError, Snooze
 
 if TYPE_CHECKING:
+    from aqueue.backends.base import Backend
     from aqueue.context import JobContext
 
 #: The largest step result stored, in bytes of JSON (a task's result's bound).
 MAX_STEP_BYTES = 1024 * 1024
+#: Seconds a job parked by ``ctx.wait_for`` sleeps between looks at most
+#: (a signal wakes it at once; the look catches one sent while it parked).
+WAIT_LOOK = 60.0
+
+
+class Parked(Snooze):
+    """A snooze of ``ctx.sleep`` or ``ctx.wait_for``: meant, so not limited."""
+
+    limited = False
 
 
 @runtime_checkable
 class StepStore(Protocol):
-    """Where a job's steps are kept: a backend's :class:`~aqueue.backends.base.Steps`,
-    or, in a child process, the worker's over the pipe."""
+    """Where a job's steps are kept and its signals read: a backend's
+    :class:`~aqueue.backends.base.Steps` and ``Signals``, or, in a child
+    process, the worker's over the pipe."""
 
     async def job_step(self, job_id: str, name: str) -> str | None: ...
 
     async def store_step(
         self, job_id: str, attempt: int, worker: str, name: str, result: str
     ) -> str | None: ...
+
+    async def job_signal(self, job_id: str, name: str) -> str | None: ...
 
 
 async def run_step(
@@ -98,4 +112,48 @@ async def durable_sleep(ctx: JobContext, duration: float | str | timedelta) -> N
     wake = await ctx.step(f"aqueue:sleep:{ctx._sleeps[0]}", lambda: _now() + seconds)
     left = float(wake) - _now()
     if left > 0:
-        raise Snooze(left, f"sleeping, {left:g}s left")
+        raise Parked(left, f"sleeping, {left:g}s left")
+
+
+def wait_step(name: str) -> str:
+    """The step a job waiting for signal ``name`` stores (its deadline)."""
+    return f"aqueue:wait:{name}"
+
+
+async def wait_for(
+    ctx: JobContext, name: str, timeout: float | str | timedelta | None = None
+) -> Any:
+    """The payload of the job's signal ``name``; parks the job until it comes."""
+    name = validation.check_name("signal name", name)
+    store = ctx._backend
+    if not isinstance(store, StepStore):
+        raise ConfigurationError("this database keeps no signals")
+    seconds = None if timeout is None else durations.seconds(timeout, "wait timeout")
+    payload = await store.job_signal(ctx.job_id, name)
+    if payload is not None:
+        return serialization.decode(payload)
+    deadline = await ctx.step(
+        wait_step(name), lambda: None if seconds is None else _now() + seconds
+    )
+    # The wait is stored: a signal from now on wakes the parked job. One sent
+    # meanwhile is read here.
+    payload = await store.job_signal(ctx.job_id, name)
+    if payload is not None:
+        return serialization.decode(payload)
+    left = WAIT_LOOK if deadline is None else float(deadline) - _now()
+    if left <= 0:
+        raise TimeoutError(f"no signal {name!r} came within {seconds:g}s")
+    raise Parked(min(left, WAIT_LOOK), f"waiting for signal {name!r}")
+
+
+async def send_signal(backend: Backend, job_id: str, name: str, payload: Any) -> bool:
+    """:meth:`aqueue.Queue.signal`."""
+    job_id = validation.check_name("job id", job_id)
+    name = validation.check_name("signal name", name)
+    try:
+        encoded = serialization.encode_result(payload, MAX_STEP_BYTES)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"signal {name!r}: {exc}") from None
+    if not isinstance(backend, Signals):
+        raise ConfigurationError("this database keeps no signals")
+    return await backend.send_signal(job_id, name, encoded, wait_step(name))

@@ -6,8 +6,8 @@ The child speaks to its worker over one pipe, in tuples:
 - worker → child: ``("run", Request)``, ``("stop",)``;
 - child → worker: ``("ready", pid)`` or ``("failed", error)`` once at start;
   per job ``("progress", encoded)`` (answered ``("progress", bool)``),
-  ``("step", name, result or None)`` (answered ``("step", stored or None)``
-  or ``("step_failed", why)``),
+  ``("step", "get" | "put" | "signal", name, value or None)`` (answered
+  ``("step", stored or None)`` or ``("step_failed", why)``),
   ``("output", text)`` line by line when the attempt captures, and one
   ``("ok", value, rss)``, ``("retry", error, delay, rss)``,
   ``("snooze", delay, rss)`` or
@@ -50,20 +50,23 @@ class _ProgressToWorker:
         answer = self._conn.recv()
         return bool(answer[1])
 
-    def _step(self, name: str, result: str | None) -> str | None:
-        self._conn.send(("step", name, result))
+    def _step(self, op: str, name: str, value: str | None) -> str | None:
+        self._conn.send(("step", op, name, value))
         answer = self._conn.recv()
         if answer[0] == "step_failed":
             raise DatabaseUnavailable(f"the worker could not keep step {name!r}: {answer[1]}")
         return None if answer[1] is None else str(answer[1])
 
     async def job_step(self, job_id: str, name: str) -> str | None:
-        return self._step(name, None)
+        return self._step("get", name, None)
 
     async def store_step(
         self, job_id: str, attempt: int, worker: str, name: str, result: str
     ) -> str | None:
-        return self._step(name, result)
+        return self._step("put", name, result)
+
+    async def job_signal(self, job_id: str, name: str) -> str | None:
+        return self._step("signal", name, None)
 
 
 class _OutputToWorker:

@@ -68,7 +68,7 @@ def _snoozed(job: ClaimedJob, exc: Snooze) -> Outcome:
     """Queued again after the snooze's delay, the attempt given back; failed
     for good past :data:`MAX_SNOOZES`."""
     done = (job.meta or {}).get("snoozes", 0)
-    if isinstance(done, int) and done >= MAX_SNOOZES:
+    if exc.limited and isinstance(done, int) and done >= MAX_SNOOZES:
         too_many = TooManySnoozes(f"the job snoozed {done} times, the most one job may")
         return _failure(job, too_many, None)
     return Outcome(job.id, job.attempts, JobStatus.QUEUED, retry_delay=exc.delay, snoozed=True)
@@ -165,12 +165,15 @@ async def in_child(
     def progress(encoded: str) -> Awaitable[bool]:
         return backend.set_progress(job.id, job.attempts, worker, encoded)
 
-    async def step(name: str, result: str | None) -> str | None:
+    async def step(op: str, name: str, value: str | None) -> str | None:
         if not isinstance(backend, StepStore):
             raise ConfigurationError("this database keeps no durable steps")
-        if result is None:
+        if op == "get":
             return await backend.job_step(job.id, name)
-        return await backend.store_step(job.id, job.attempts, worker, name, result)
+        if op == "signal":
+            return await backend.job_signal(job.id, name)
+        assert value is not None
+        return await backend.store_step(job.id, job.attempts, worker, name, value)
 
     return await processes.run(request, progress, output, step)
 

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 #: Writes a child's progress report (encoded JSON); whether the attempt still owns the job.
 Progress = Callable[[str], Awaitable[bool]]
-#: A child's durable step ``(name, result)``: with no result, the stored one
-#: (or None); with one, stores it and gives back what is stored (None: the
-#: attempt lost the job). See :mod:`aqueue.steps`.
-Step = Callable[[str, str | None], Awaitable[str | None]]
+#: What a child's durable steps and waits ask of the worker, ``(op, name,
+#: value)``: ``get`` a step's stored result, ``put`` one (what is stored comes
+#: back; None: the attempt lost the job), or read a ``signal``'s payload. See
+#: :mod:`aqueue.steps`.
+Step = Callable[[str, str, str | None], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,7 @@ class _Child:
                 continue
             if kind == "step":
                 try:
-                    stored = None if step is None else await step(message[1], message[2])
+                    stored = None if step is None else await step(*message[1:])
                 except Exception as exc:  # the task sees it, as it would in the worker
                     self.conn.send(("step_failed", f"{type(exc).__name__}: {exc}"))
                     continue

@@ -5,7 +5,7 @@ rescue, read. What only some databases do, or only some parts of aqueue need,
 is a capability of its own below — :class:`Schema`, :class:`Notifications`,
 :class:`Handover`, :class:`Limits`, :class:`Dependencies`, :class:`Admin`,
 :class:`Registry`, :class:`Schedules`, :class:`Sessions`, :class:`Outputs`,
-:class:`Steps`. They are runtime-checkable: a feature asks
+:class:`Steps`, :class:`Signals`. They are runtime-checkable: a feature asks
 ``isinstance(backend, Handover)``, and a backend that cannot hand over simply
 has no such methods (never a stub that raises). A feature's own logic stays
 in the feature's module and talks to the statements a backend implements
@@ -33,6 +33,7 @@ from aqueue.records import (
     ImportedJob,
     JobFilter,
     JobInfo,
+    JobSignal,
     JobStep,
     LeaseState,
     LimitedResult,
@@ -419,3 +420,20 @@ class Steps(Protocol):
 
     async def job_steps(self, job_id: str) -> list[JobStep]:
         """The job's stored steps, in the order they were stored."""
+
+
+@runtime_checkable
+class Signals(Protocol):
+    """Signals to jobs (``queue.signal``, ``ctx.wait_for``): one per job and
+    name, kept until the job is deleted."""
+
+    async def send_signal(self, job_id: str, name: str, payload: str, wait_step: str) -> bool:
+        """Keep the signal if the job is queued or running and has none of that
+        name yet, and make the job due if it is parked with ``wait_step``
+        stored; whether it was kept."""
+
+    async def job_signal(self, job_id: str, name: str) -> str | None:
+        """The payload of the job's signal ``name`` (JSON), if one was sent."""
+
+    async def job_signals(self, job_id: str) -> list[JobSignal]:
+        """The signals sent to the job, in the order they came."""

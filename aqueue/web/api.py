@@ -84,10 +84,16 @@ async def job_output(request: Request) -> Response:
 async def job_steps(request: Request) -> Response:
     job_id = params.job_id(request.path_params["job_id"])
     queue = _queue(request)
-    steps = await queue.jobs.steps(job_id)
-    if not steps and await queue.get_job(job_id) is None:
+    steps, signals = await queue.jobs.steps(job_id), await queue.jobs.signals(job_id)
+    if not steps and not signals and await queue.get_job(job_id) is None:
         raise HTTPException(404, "no such job")
-    return JSONResponse({"id": job_id, "steps": [present.step(s) for s in steps]})
+    return JSONResponse(
+        {
+            "id": job_id,
+            "steps": [present.step(s) for s in steps],
+            "signals": [present.signal(s) for s in signals],
+        }
+    )
 
 
 async def workers(request: Request) -> Response:

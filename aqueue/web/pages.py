@@ -97,6 +97,7 @@ async def job(request: Request) -> Response:
         timeline=present.timeline(info),
         outputs=[present.output(o) for o in await queue.jobs.output(job_id)],
         steps=[present.step(s) for s in await queue.jobs.steps(job_id)],
+        signals=[present.signal(s) for s in await queue.jobs.signals(job_id)],
     )
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aqueue import serialization
-from aqueue.records import AttemptOutput, JobInfo, JobStep, QueueCounts, WorkerInfo
+from aqueue.records import AttemptOutput, JobInfo, JobSignal, JobStep, QueueCounts, WorkerInfo
 
 
 def _time(value: datetime | None) -> str | None:
@@ -48,6 +48,15 @@ def step(s: JobStep) -> dict[str, Any]:
         "attempt": s.attempt,
         "created_at": _time(s.created_at),
         "result": serialization.decode(s.result),
+    }
+
+
+def signal(s: JobSignal) -> dict[str, Any]:
+    """A signal sent to the job: its name, when, its payload."""
+    return {
+        "name": s.name,
+        "created_at": _time(s.created_at),
+        "payload": serialization.decode(s.payload),
     }
 
 

@@ -429,3 +429,37 @@ def test_a_job_killed_between_steps_does_not_run_its_done_steps_again(
     ran = [line.split()[:2] for line in steps.read_text().splitlines()]
     assert ran == [["one", "1"], ["two", "1"], ["three", "2"]]
     assert run(statuses(db.dsn))[job_id].result == "three"
+
+
+async def _signal(dsn: str, job_id: str, payload: object) -> bool:
+    async with aqueue.Queue(dsn) as queue:
+        return await queue.signal(job_id, "approved", payload)
+
+
+def test_signals_reach_jobs_in_a_real_worker(
+    db: TestDatabase, record_file: Path, tmp_path: Path
+) -> None:
+    """One signal sent before its job started, one to a job the worker had
+    parked: both jobs run on to the end with their payloads."""
+    early_record, late_record = tmp_path / "early", tmp_path / "late"
+    [early] = run(_enqueue_isolated(db.dsn, [("approver", (str(early_record),))]))
+    assert run(_signal(db.dsn, early, "before"))
+    worker = WorkerProcess(db.dsn, record_file, "--poll-interval", "0.2", app=ISOLATED)
+    try:
+        [late] = run(_enqueue_isolated(db.dsn, [("approver", (str(late_record),))]))
+        wait_until(
+            lambda: late_record.exists() and run(statuses(db.dsn))[late].status == JobStatus.QUEUED,
+            30,
+            "the late job to park",
+        )
+        assert run(_signal(db.dsn, late, "after"))
+        wait_until(
+            lambda: run(statuses(db.dsn))[late].status == JobStatus.SUCCEEDED,
+            30,
+            "the parked job to run on",
+        )
+    finally:
+        assert worker.stop() == 0
+    jobs = run(statuses(db.dsn))
+    assert (jobs[early].result, jobs[late].result) == ("before", "after")
+    assert late_record.read_text().splitlines() == ["asked 1", "done 1"]

@@ -208,3 +208,18 @@ async def napper(ctx: aqueue.JobContext, record: str) -> int:
     await ctx.sleep("1h")
     await ctx.step("after", note, "after")
     return ctx.attempt
+
+
+@queue.task(name="approver", max_attempts=1, takes_context=True)
+async def approver(ctx: aqueue.JobContext, record: str, timeout: float | None = None) -> object:
+    """A step, a wait for the signal "approved", a step; returns the payload."""
+
+    def note(name: str) -> str:
+        with open(record, "a") as f:
+            f.write(f"{name} {ctx.attempt}\n")
+        return name
+
+    await ctx.step("asked", note, "asked")
+    payload = await ctx.wait_for("approved", timeout=timeout)
+    await ctx.step("done", note, "done")
+    return payload

@@ -418,3 +418,9 @@ async def test_durable_steps_are_served_escaped(
     assert "<script>x()" not in page
     missing = await client.get("/api/jobs/0193a1b2-0000-7000-8000-000000000000/steps")
     assert missing.status_code == 404
+    waiting = await stepped.enqueue()
+    assert await queue.signal(waiting.id, "go <i>", {"note": "<img src=x>"})
+    answer = (await client.get(f"/api/jobs/{waiting.id}/steps")).json()
+    assert answer["steps"] == [] and answer["signals"][0]["payload"] == {"note": "<img src=x>"}
+    page = (await client.get(f"/jobs/{waiting.id}")).text
+    assert "go &lt;i&gt;" in page and "&lt;img src=x&gt;" in page and "<img src=x>" not in page

@@ -489,3 +489,23 @@ ON DUPLICATE KEY UPDATE name = aqueue_job_steps.name;
 -- name: job_steps
 SELECT name, attempt, result, created_at FROM aqueue_job_steps
 WHERE job_id = %s ORDER BY created_at, name;
+
+-- name: send_signal
+-- Only to a job not finished yet; the first signal of a name stays.
+INSERT INTO aqueue_job_signals (job_id, name, payload, created_at)
+SELECT id, %(name)s, %(payload)s, {{NOW}} FROM aqueue_jobs
+WHERE id = %(job_id)s AND status IN ('queued', 'running')
+ON DUPLICATE KEY UPDATE name = aqueue_job_signals.name;
+
+-- name: wake_waiter
+-- A job parked waiting for this signal (its wait step stored) is due now.
+UPDATE aqueue_jobs SET scheduled_at = {{NOW}}
+WHERE id = %(job_id)s AND status = 'queued' AND scheduled_at > {{NOW}}
+  AND EXISTS (SELECT 1 FROM aqueue_job_steps WHERE job_id = %(job_id)s AND name = %(wait)s);
+
+-- name: job_signal
+SELECT payload FROM aqueue_job_signals WHERE job_id = %s AND name = %s;
+
+-- name: job_signals
+SELECT name, payload, created_at FROM aqueue_job_signals
+WHERE job_id = %s ORDER BY created_at, name;

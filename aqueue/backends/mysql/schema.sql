@@ -1,4 +1,4 @@
--- aqueue's mysql schema after migration 0012: written by
+-- aqueue's mysql schema after migration 0013: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -129,6 +129,15 @@ CREATE TABLE `aqueue_job_output` (
   `created_at` datetime(6) NOT NULL,
   PRIMARY KEY (`job_id`,`id`),
   CONSTRAINT `aqueue_job_output_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE `aqueue_job_signals` (
+  `job_id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `name` varchar(255) NOT NULL,
+  `payload` longtext NOT NULL,
+  `created_at` datetime(6) NOT NULL,
+  PRIMARY KEY (`job_id`,`name`),
+  CONSTRAINT `aqueue_job_signals_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE `aqueue_job_steps` (

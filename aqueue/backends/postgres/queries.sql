@@ -606,3 +606,24 @@ LIMIT 1;
 -- name: job_steps
 SELECT name, attempt, result, created_at FROM aqueue_job_steps
 WHERE job_id = $1::uuid ORDER BY created_at, name;
+
+-- name: send_signal
+-- Only to a job not finished yet; the first signal of a name stays. A job
+-- parked waiting for it (its wait step stored) is due at once.
+WITH sent AS (
+    INSERT INTO aqueue_job_signals (job_id, name, payload)
+    SELECT id, $2, $3 FROM aqueue_jobs WHERE id = $1::uuid AND status IN ('queued', 'running')
+    ON CONFLICT (job_id, name) DO NOTHING
+    RETURNING job_id),
+woken AS (
+    UPDATE aqueue_jobs SET scheduled_at = now()
+    WHERE id IN (SELECT job_id FROM sent) AND status = 'queued' AND scheduled_at > now()
+      AND EXISTS (SELECT 1 FROM aqueue_job_steps WHERE job_id = $1::uuid AND name = $4))
+SELECT count(*) FROM sent;
+
+-- name: job_signal
+SELECT payload FROM aqueue_job_signals WHERE job_id = $1::uuid AND name = $2;
+
+-- name: job_signals
+SELECT name, payload, created_at FROM aqueue_job_signals
+WHERE job_id = $1::uuid ORDER BY created_at, name;

@@ -1,4 +1,4 @@
--- aqueue's postgresql schema after migration 0020: written by
+-- aqueue's postgresql schema after migration 0021: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.
@@ -16,6 +16,13 @@ CREATE TABLE aqueue_job_output (
     attempt integer NOT NULL,
     output text NOT NULL,
     cut bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+CREATE TABLE aqueue_job_signals (
+    job_id uuid NOT NULL,
+    name text NOT NULL,
+    payload text NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
 );
 
@@ -130,6 +137,9 @@ ALTER TABLE ONLY aqueue_job_deps
 ALTER TABLE ONLY aqueue_job_output
     ADD CONSTRAINT aqueue_job_output_pkey PRIMARY KEY (job_id, id);
 
+ALTER TABLE ONLY aqueue_job_signals
+    ADD CONSTRAINT aqueue_job_signals_pkey PRIMARY KEY (job_id, name);
+
 ALTER TABLE ONLY aqueue_job_steps
     ADD CONSTRAINT aqueue_job_steps_pkey PRIMARY KEY (job_id, name);
 
@@ -188,6 +198,9 @@ CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts USING btree (task, l
 
 ALTER TABLE ONLY aqueue_job_output
     ADD CONSTRAINT aqueue_job_output_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY aqueue_job_signals
+    ADD CONSTRAINT aqueue_job_signals_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY aqueue_job_steps
     ADD CONSTRAINT aqueue_job_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;

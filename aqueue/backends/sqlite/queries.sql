@@ -431,3 +431,22 @@ WHERE id = :job_id AND attempts = :attempt AND status = 'running' AND worker = :
 -- name: job_steps
 SELECT name, attempt, result, created_at FROM aqueue_job_steps
 WHERE job_id = :job_id ORDER BY created_at, rowid;
+
+-- name: send_signal
+-- Only to a job not finished yet; the first signal of a name stays.
+INSERT OR IGNORE INTO aqueue_job_signals (job_id, name, payload, created_at)
+SELECT id, :name, :payload, {{NOW}} FROM aqueue_jobs
+WHERE id = :job_id AND status IN ('queued', 'running');
+
+-- name: wake_waiter
+-- A job parked waiting for this signal (its wait step stored) is due now.
+UPDATE aqueue_jobs SET scheduled_at = {{NOW}}
+WHERE id = :job_id AND status = 'queued' AND scheduled_at > {{NOW}}
+  AND EXISTS (SELECT 1 FROM aqueue_job_steps WHERE job_id = :job_id AND name = :wait);
+
+-- name: job_signal
+SELECT payload FROM aqueue_job_signals WHERE job_id = :job_id AND name = :name;
+
+-- name: job_signals
+SELECT name, payload, created_at FROM aqueue_job_signals
+WHERE job_id = :job_id ORDER BY created_at, rowid;

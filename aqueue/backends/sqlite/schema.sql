@@ -1,4 +1,4 @@
--- aqueue's sqlite schema after migration 0012: written by
+-- aqueue's sqlite schema after migration 0013: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -18,6 +18,14 @@ CREATE TABLE aqueue_job_output (
     cut INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     PRIMARY KEY (job_id, id)
+);
+
+CREATE TABLE aqueue_job_signals (
+    job_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (job_id, name)
 );
 
 CREATE TABLE aqueue_job_steps (
@@ -148,6 +156,9 @@ CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts (task, limit_key, st
 
 CREATE TRIGGER aqueue_job_output_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_output WHERE job_id = OLD.id; END;
+
+CREATE TRIGGER aqueue_job_signals_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_job_signals WHERE job_id = OLD.id; END;
 
 CREATE TRIGGER aqueue_job_steps_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_steps WHERE job_id = OLD.id; END;

@@ -1,4 +1,5 @@
-"""SQLite: durable steps' results (the Steps capability)."""
+"""SQLite: durable steps' results and signals to jobs (the Steps and Signals
+capabilities)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from aqueue.backends.sqlite.core import SQL, SQLiteCore
-from aqueue.records import JobStep
+from aqueue.records import JobSignal, JobStep
 
 
 class SQLiteSteps(SQLiteCore):
-    """:class:`~aqueue.backends.base.Steps`."""
+    """:class:`~aqueue.backends.base.Steps` and :class:`~aqueue.backends.base.Signals`."""
 
     async def job_step(self, job_id: str, name: str) -> str | None:
         rows = await self._fetchall(SQL["job_step"], {"job_id": job_id, "name": name})
@@ -33,3 +34,24 @@ class SQLiteSteps(SQLiteCore):
     async def job_steps(self, job_id: str) -> list[JobStep]:
         rows = await self._fetchall(SQL["job_steps"], {"job_id": job_id})
         return [JobStep(r[0], r[1], r[2], datetime.fromtimestamp(r[3], UTC)) for r in rows]
+
+    async def send_signal(self, job_id: str, name: str, payload: str, wait_step: str) -> bool:
+        params = {"job_id": job_id, "name": name, "payload": payload, "wait": wait_step}
+
+        async def op(conn: aiosqlite.Connection) -> bool:
+            async with self._transaction(conn):
+                async with conn.execute(SQL["send_signal"], params) as cur:
+                    if cur.rowcount == 0:
+                        return False  # no such job, finished, or signalled already
+                await conn.execute(SQL["wake_waiter"], params)
+            return True
+
+        return await self._run("signal", op)
+
+    async def job_signal(self, job_id: str, name: str) -> str | None:
+        rows = await self._fetchall(SQL["job_signal"], {"job_id": job_id, "name": name})
+        return str(rows[0][0]) if rows else None
+
+    async def job_signals(self, job_id: str) -> list[JobSignal]:
+        rows = await self._fetchall(SQL["job_signals"], {"job_id": job_id})
+        return [JobSignal(r[0], r[1], datetime.fromtimestamp(r[2], UTC)) for r in rows]
