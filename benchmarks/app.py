@@ -98,3 +98,13 @@ def sync_say(n: int = 0) -> int:
 def sync_say_uncaptured(n: int = 0) -> int:
     print(f"job {n} says hello")
     return n
+
+
+# Durable steps (benchmarks/steps.py): a job of ``steps`` steps that do nothing.
+
+
+@queue.task(name="bench.steps", takes_context=True)
+async def stepped(ctx: aqueue.JobContext, steps: int = 10) -> int:
+    for n in range(steps):
+        await ctx.step(f"s{n}", int, n)
+    return steps
