@@ -149,9 +149,10 @@ class Peer:
         await self.install()
         async with self.enqueuer() as (_one, many):
             await many(list(range(s.drain)))
-        elapsed, peak = await asyncio.to_thread(
-            peak_rss_of, self.worker_command(concurrency, drain=True, quiet=quiet), self.env
-        )
+        command = self.worker_command(concurrency, drain=True, quiet=quiet)
+        # A drain that cannot see its end by itself waits for this many.
+        env = {**(self.env or os.environ), "AQUEUE_BENCH_EXPECT": str(s.drain)}
+        elapsed, peak = await asyncio.to_thread(peak_rss_of, command, env)
         done = await self.finished()
         if done != s.drain:
             raise RuntimeError(f"{self.name} drain finished {done} of {s.drain} jobs")
