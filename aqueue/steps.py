@@ -23,6 +23,15 @@ after its second of three API calls starts again at the third.
 the first run stores when it should wake (the step ``aqueue:sleep:N`` for
 the run's N-th sleep) and snoozes the job until then, freeing its slot; the
 run after that finds the steps before the sleep stored, and the sleep over.
+
+``await ctx.wait_for("approved", timeout=...)`` parks the job until
+``await queue.signal(job_id, "approved", payload)``: it returns the payload
+of a signal already sent (one sent before the wait is not lost); else it
+stores that it waits (the step ``aqueue:wait:NAME``) and snoozes the job. A
+signal to a parked job makes it due at once; one that lands in the instant
+the job is parking is seen at its next look, within :data:`WAIT_LOOK`
+seconds. Past ``timeout`` the wait raises ``TimeoutError`` in the task.
+Sleeps and waits are counted in ``meta.snoozes`` but not limited.
 """
 
 from __future__ import annotations
