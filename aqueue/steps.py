@@ -141,15 +141,21 @@ async def wait_for(
     payload = await store.job_signal(ctx.job_id, name)
     if payload is not None:
         return serialization.decode(payload)
-    deadline = await ctx.step(
-        wait_step(name), lambda: None if seconds is None else _now() + seconds
-    )
-    # The wait is stored: a signal from now on wakes the parked job. One sent
-    # meanwhile is read here.
-    payload = await store.job_signal(ctx.job_id, name)
-    if payload is not None:
-        return serialization.decode(payload)
-    left = WAIT_LOOK if deadline is None else float(deadline) - _now()
+    begins = False
+
+    def deadline() -> float | None:
+        nonlocal begins
+        begins = True
+        return None if seconds is None else _now() + seconds
+
+    until = await ctx.step(wait_step(name), deadline)
+    if begins:
+        # The wait is stored only now: a signal from now on wakes the parked
+        # job, and one sent since the first look is read here.
+        payload = await store.job_signal(ctx.job_id, name)
+        if payload is not None:
+            return serialization.decode(payload)
+    left = WAIT_LOOK if until is None else float(until) - _now()
     if left <= 0:
         raise TimeoutError(f"no signal {name!r} came within {seconds:g}s")
     raise Parked(min(left, WAIT_LOOK), f"waiting for signal {name!r}")

@@ -33,6 +33,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from aqueue import serialization
+from aqueue.errors import UnknownTask
 from aqueue.records import AttemptOutput, ClaimedJob
 
 if TYPE_CHECKING:
@@ -215,15 +216,20 @@ class Capture:
         self._queue = queue
         self._processes = processes
         self.limit = limit
+        self._wanted: dict[str, bool] = {}
 
     def start(self, job: ClaimedJob) -> Captured | None:
-        try:
-            task = self._queue.find_task(job.task)
-        except Exception:  # an unknown name fails the job elsewhere
-            return None
-        if task is None:
-            return None
-        wanted = task.capture_output
+        wanted = self._wanted.get(job.task)
         if wanted is None:
-            wanted = self._processes is not None and self._processes.wants(task.isolation)
+            # Once per task name: a resolver (Django's) is not asked twice per job.
+            try:
+                task = self._queue.find_task(job.task)
+            except UnknownTask:  # fails the job where it runs
+                return None
+            if task is None:
+                return None
+            wanted = task.capture_output
+            if wanted is None:
+                wanted = self._processes is not None and self._processes.wants(task.isolation)
+            self._wanted[job.task] = wanted
         return Captured(job.id, job.attempts, self.limit) if wanted else None
