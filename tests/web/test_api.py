@@ -424,3 +424,20 @@ async def test_durable_steps_are_served_escaped(
     assert answer["steps"] == [] and answer["signals"][0]["payload"] == {"note": "<img src=x>"}
     page = (await client.get(f"/jobs/{waiting.id}")).text
     assert "go &lt;i&gt;" in page and "&lt;img src=x&gt;" in page and "<img src=x>" not in page
+
+
+async def test_the_page_of_a_job_with_meta_but_no_schedule_renders(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    """Regression: the job page read ``meta.periodic`` as an attribute, and a
+    job whose meta held anything else (a snooze count, a trace) answered 500."""
+
+    @queue.task(name="sleeper", max_attempts=1)
+    async def sleeper() -> None:
+        raise aqueue.Snooze(3600)
+
+    job = await sleeper.enqueue()
+    await queue.process(1)
+    assert (await job.refresh()).meta == {"snoozes": 1}
+    page = await client.get(f"/jobs/{job.id}")
+    assert page.status_code == 200 and "Periodic" not in page.text
