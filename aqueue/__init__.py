@@ -27,6 +27,7 @@ from aqueue.queue import Queue
 from aqueue.records import AttemptOutput, JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
+from aqueue.workflows import Failure, Workflow, chain, chord, group
 
 __all__ = [
     "AqueueError",
@@ -35,6 +36,7 @@ __all__ = [
     "Backoff",
     "ConfigurationError",
     "DatabaseUnavailable",
+    "Failure",
     "Health",
     "Job",
     "JobCancelled",
@@ -60,5 +62,9 @@ __all__ = [
     "Worker",
     "WorkerInfo",
     "WorkerProcessDied",
+    "Workflow",
     "__version__",
+    "chain",
+    "chord",
+    "group",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aqueue.backends.ports import DependencyOps, ReleaseSteps
-from aqueue.records import FINAL_STATUS_NAMES, Edge, EndedEdge
+from aqueue.records import FINAL_STATUS_NAMES, Edge, EndedEdge, Related
 
 if TYPE_CHECKING:
     from aqueue.task import JobRequest
@@ -83,15 +83,24 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
         await ops.release(ended)
 
 
-def dependency_edges(requests: Sequence[JobRequest], ids: Sequence[str]) -> list[Edge]:
-    """The edges of a batch about to be written with ``ids``. Parents are ids:
-    a request named in ``after`` got its id then, so a parent is always older
-    than its child and no graph can hold a cycle."""
+async def write_related(ops: DependencyOps, related: Related) -> None:
+    """Write the edges and tags of jobs just inserted, in their transaction."""
+    await add_dependencies(ops, related.edges)
+    if related.tags:
+        await ops.insert_tags(related.tags)
+
+
+def related_rows(requests: Sequence[JobRequest], ids: Sequence[str]) -> Related:
+    """The edges and tags of a batch about to be written with ``ids``. Parents
+    are ids: a request named in ``after`` got its id then, so a parent is
+    always older than its child and no graph can hold a cycle."""
     edges = []
+    tags = []
     for child, request in zip(ids, requests, strict=True):
         run = request.options.on_parent_failure == "run"
         for parent in request.options.after:
             if parent == child:
                 raise ValueError("a job cannot wait for itself")
             edges.append(Edge(child, parent, run))
-    return edges
+        tags += request.options.tag_rows(child)
+    return Related(tuple(edges), tuple(tags))

@@ -54,7 +54,7 @@ class Job(Generic[R]):
         when ``timeout`` seconds pass first.
         """
         info = await self._queue.results.wait(self.id, timeout)
-        result: R = _outcome(info)
+        result: R = result_of(info)
         return result
 
     def result_sync(self, timeout: float | None = None) -> R:
@@ -63,7 +63,7 @@ class Job(Generic[R]):
 
         require_no_running_loop("result_sync()", "await job.result()")
         info = self._queue.sync_bridge().call(lambda q: q.results.wait(self.id, timeout))
-        result: R = _outcome(info)
+        result: R = result_of(info)
         return result
 
     async def cancel(self) -> JobStatus:
@@ -79,7 +79,8 @@ class Job(Generic[R]):
         return status
 
 
-def _outcome(info: JobInfo) -> Any:
+def result_of(info: JobInfo) -> Any:
+    """The result of an ended job, or the error its end raises."""
     if info.status == JobStatus.SUCCEEDED:
         return info.result
     if info.status == JobStatus.CANCELLED:

@@ -89,6 +89,15 @@ class Jobs:
             return []
         return await backend.job_signals(validation.check_name("job id", job_id))
 
+    async def children(self, job_id: str) -> builtins.list[str]:
+        """The ids of the jobs enqueued after this one (``after=``, or the next
+        links of a workflow), oldest first."""
+        await self._queue.open()
+        backend = self._queue.backend
+        if not isinstance(backend, Dependencies):
+            return []
+        return await backend.job_children(validation.check_name("job id", job_id))
+
     async def counts(
         self, queues: Sequence[str] | None = None, *, totals: bool = False
     ) -> builtins.list[QueueCounts]:
@@ -170,7 +179,7 @@ class Jobs:
         all_jobs: bool,
     ) -> int:
         f = validation.check_job_filter(job_filter)
-        if not (f.statuses or f.queues or f.tasks or f.id_prefix) and not all_jobs:
+        if not (f.statuses or f.queues or f.tasks or f.id_prefix or f.tag) and not all_jobs:
             raise ValueError(
                 "an empty filter matches every job: pass all_jobs=True to act on every job"
             )
@@ -180,7 +189,12 @@ class Jobs:
         # Walk the matching ids newest first by keyset; acted-on jobs change
         # status, so the cursor, not an offset, keeps the walk exact.
         page = JobFilter(
-            statuses=wanted, queues=f.queues, tasks=f.tasks, id_prefix=f.id_prefix, limit=500
+            statuses=wanted,
+            queues=f.queues,
+            tasks=f.tasks,
+            id_prefix=f.id_prefix,
+            tag=f.tag,
+            limit=500,
         )
         done = 0
         while True:

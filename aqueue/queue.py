@@ -11,13 +11,13 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from aqueue import dsn as dsn_module
 from aqueue import validation
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Dependencies, Registry, Schema
-from aqueue.dependencies import add_dependencies, dependency_edges, release
+from aqueue.dependencies import related_rows, release, write_related
 from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.health import Health
 from aqueue.job import Job
@@ -36,6 +36,10 @@ from aqueue.task import (
     job_ids,
     new_jobs,
 )
+
+if TYPE_CHECKING:
+    from aqueue.workflows.canvas import Node
+    from aqueue.workflows.handle import Workflow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -233,15 +237,15 @@ class Queue(TaskRegistry):
         # is opened (a caller's thread and loop may be of its own, as Django's).
         backend = self.backend if connection is not None else await self._ready()
         queues: set[str] = set()
-        if any(r.options.after for r in requests):
+        if any(r.options.after or r.options.tags or r.options.groups for r in requests):
             if not isinstance(backend, Dependencies):
                 raise ConfigurationError(f"{self.dsn} cannot hold jobs that wait for others")
             ids = job_ids(requests)
             rows = new_jobs(requests, self.max_payload_bytes, ids)
-            edges = dependency_edges(requests, ids)
+            related = related_rows(requests, ids)
             queues = {row.kind.queue for row in rows}
             ids = await backend.insert_dependent_jobs(
-                rows, edges, add_dependencies, connection=connection
+                rows, related, write_related, connection=connection
             )
         elif connection is None and len(requests) > _ENCODE_BATCH:
             # Encode in parts inside one transaction, so that the database
@@ -274,6 +278,19 @@ class Queue(TaskRegistry):
         from aqueue.steps import send_signal
 
         return await send_signal(await self._ready(), job_id, name, payload)
+
+    async def enqueue_workflow(self, workflow: Node, *, connection: Any = None) -> Workflow:
+        """Enqueue a chain, group or chord (:mod:`aqueue.workflows`): every job
+        in one transaction, all or none; returns its handle."""
+        from aqueue.workflows.handle import enqueue
+
+        return await enqueue(self, workflow, connection)
+
+    async def workflow(self, workflow_id: str) -> Workflow:
+        """The handle of an enqueued workflow, found by its id."""
+        from aqueue.workflows.handle import load
+
+        return await load(self, validation.check_job_id(workflow_id, "workflow id"))
 
     async def _ready(self) -> Backend:
         if not self._opened:

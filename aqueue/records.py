@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,6 +86,16 @@ class JobInfo:
     #: Those of them that have not ended yet: what it is waiting for.
     waiting_for: tuple[str, ...] = ()
 
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags it was enqueued with (``using(tags=...)``)."""
+        tags = (self.meta or {}).get("tags")
+        return tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+
+
+#: The tag of every job of a workflow or of one of its groups, before the id.
+GROUP_TAG_PREFIX = "aqueue:group:"
+
 
 @dataclass(frozen=True, slots=True)
 class ImportedJob:
@@ -115,6 +126,23 @@ class ImportedJob:
     scheduled_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+    def tag_rows(self) -> list[tuple[str, str]]:
+        """The ``(job id, tag)`` rows its ``meta`` implies: its tags, and the
+        workflow groups it belongs to (``aqueue:group:<id>``), so that a moved
+        job is found by tag, and a moved workflow by id, as before."""
+        try:
+            meta = json.loads(self.meta) if self.meta else None
+        except ValueError:
+            return []
+        if not isinstance(meta, dict):
+            return []
+        tags = meta.get("tags")
+        facts = meta.get("workflow")
+        groups = facts.get("groups") if isinstance(facts, dict) else None
+        rows = [(self.id, t) for t in tags or () if isinstance(t, str)]
+        rows += [(self.id, f"{GROUP_TAG_PREFIX}{g}") for g in groups or () if isinstance(g, str)]
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +350,8 @@ class JobFilter:
     id_prefix: str | None = None
     before: str | None = None
     after: str | None = None
+    #: Only jobs that carry this tag (see ``using(tags=...)``).
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +425,27 @@ class Edge:
     child: str
     parent: str
     run_on_failure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """What is written beside a batch of new jobs, in its transaction: the
+    edges of children waiting for parents (:mod:`aqueue.dependencies`) and
+    ``(job id, tag)`` rows (tags, and the groups of :mod:`aqueue.workflows`)."""
+
+    edges: tuple[Edge, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.edges or self.tags)
+
+    def kept(self, ids: set[str]) -> Related:
+        """Only the rows of the jobs in ``ids`` (a job whose unique key was
+        taken already went in as the existing one, and gets none)."""
+        return Related(
+            tuple(e for e in self.edges if e.child in ids),
+            tuple(t for t in self.tags if t[0] in ids),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,17 @@ from typing import (
     overload,
 )
 
-from aqueue import validation
+from aqueue import serialization, validation
 from aqueue.backoff import Backoff
 from aqueue.ids import new_job_ids
-from aqueue.records import WAITING_UNTIL, JobKind, NewJob, OnParentFailure, TaskLimit
+from aqueue.records import (
+    GROUP_TAG_PREFIX,
+    WAITING_UNTIL,
+    JobKind,
+    NewJob,
+    OnParentFailure,
+    TaskLimit,
+)
 from aqueue.serialization import encode_arguments
 
 if TYPE_CHECKING:
@@ -86,6 +93,16 @@ class JobOptions:
     after: tuple[str, ...] = ()
     #: What a parent's failure or cancellation does to this job.
     on_parent_failure: OnParentFailure = "cancel"
+    #: Its tags: jobs are found by tag with an index lookup (``queue.jobs.list(tag=...)``).
+    tags: tuple[str, ...] = ()
+    #: The workflow groups it belongs to (set by :mod:`aqueue.workflows`, not ``using``).
+    groups: tuple[str, ...] = ()
+
+    def tag_rows(self, job_id: str) -> list[tuple[str, str]]:
+        """The ``(job id, tag)`` rows stored for a job with these options."""
+        rows = [(job_id, tag) for tag in self.tags]
+        rows += [(job_id, f"{GROUP_TAG_PREFIX}{g}") for g in self.groups]
+        return rows
 
 
 def _check_after(value: object) -> tuple[str, ...]:
@@ -146,6 +163,7 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         "limit_key": validation.check_limit_key,
         "after": _check_after,
         "on_parent_failure": _check_on_parent_failure,
+        "tags": validation.check_tags,
     }
     clean = {k: checks[k](v) for k, v in changes.items() if v is not _UNSET}
     if clean.get("run_after") is not None and clean.get("delay"):
@@ -182,6 +200,11 @@ class JobRequest:
         o = self.options
         # A job with parents waits, not due, until they end (aqueue.dependencies).
         run_at = WAITING_UNTIL if o.after else o.run_after
+        meta = o.meta
+        if o.tags:
+            # Kept in meta too, so that every read of a job shows them.
+            fields = serialization.decode(meta) if meta is not None else {}
+            meta = serialization.encode({**fields, "tags": list(o.tags)})
         return JobKind(
             task=self.task,
             queue=o.queue,
@@ -190,7 +213,7 @@ class JobRequest:
             timeout=o.timeout,
             delay=o.delay,
             run_at=run_at,
-            meta=o.meta,
+            meta=meta,
             limit_key=o.limit_key,
         )
 
@@ -288,6 +311,7 @@ class Task(Generic[P, R]):
         limit_key: str = _UNSET,
         after: Sequence[Job[Any] | str | JobRequest] = _UNSET,
         on_parent_failure: OnParentFailure = _UNSET,
+        tags: Sequence[str] = _UNSET,
     ) -> Task[P, R]:
         """A copy of this task whose jobs carry the given options.
 
@@ -298,6 +322,8 @@ class Task(Generic[P, R]):
         or requests earlier in the same ``enqueue_many``) makes the job wait
         until they have all succeeded; if one fails for good or is cancelled,
         it is cancelled too, or runs anyway with ``on_parent_failure="run"``.
+        ``tags`` (up to 20 strings) are stored so that the jobs of a tag are
+        an index lookup: ``queue.jobs.list(tag="customer:42")``.
         """
         if limit_key is not _UNSET and self.limit is None:
             raise ValueError(
@@ -320,6 +346,7 @@ class Task(Generic[P, R]):
             limit_key=limit_key,
             after=after,
             on_parent_failure=on_parent_failure,
+            tags=tags,
         )
         return Task(
             self.queue,
@@ -336,6 +363,13 @@ class Task(Generic[P, R]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
         """Describe a job without enqueueing it, for :meth:`Queue.enqueue_many`."""
+        return JobRequest(self.name, args, kwargs, self.options)
+
+    def link(self, *args: Any, **kwargs: Any) -> JobRequest:
+        """Describe a workflow link (:func:`aqueue.chain`, :func:`aqueue.chord`):
+        a job that gets the result of what it follows as its first argument,
+        before ``args``. The same as :meth:`prepare`, typed for the argument
+        it does not pass."""
         return JobRequest(self.name, args, kwargs, self.options)
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:

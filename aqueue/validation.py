@@ -22,6 +22,10 @@ MAX_DELAY_SECONDS = 10 * 365 * 86400.0
 #: something every minute can wait most of a day; one that snoozes in a loop
 #: by mistake ends, failed with ``TooManySnoozes``, instead of never.
 MAX_SNOOZES = 1000
+#: The most tags one job carries, and the longest tag.
+MAX_TAGS, MAX_TAG_LENGTH = 20, 100
+#: Tags aqueue writes for itself (a workflow's groups) begin with this.
+RESERVED_TAG_PREFIX = "aqueue:"
 
 
 def check_name(kind: str, value: object) -> str:
@@ -99,6 +103,24 @@ def check_unique_key(value: object) -> str | None:
     return value
 
 
+def check_tags(value: object) -> tuple[str, ...]:
+    """A job's tags: a list of up to :data:`MAX_TAGS` distinct strings of 1 to
+    :data:`MAX_TAG_LENGTH` printable characters, kept in the order given."""
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise TypeError(f"tags must be a list of str, not {type(value).__name__}")
+    tags = tuple(dict.fromkeys(value))
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"a job carries at most {MAX_TAGS} tags, not {len(tags)}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"a tag must be a str of 1 to {MAX_TAG_LENGTH} characters: {tag!r}")
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in tag):
+            raise ValueError(f"a tag must not contain control characters: {tag!r}")
+        if tag.startswith(RESERVED_TAG_PREFIX):
+            raise ValueError(f"tags beginning {RESERVED_TAG_PREFIX!r} are aqueue's own: {tag!r}")
+    return tags
+
+
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -129,6 +151,10 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
     # its pages itself).
     if isinstance(f.limit, bool) or not isinstance(f.limit, int) or f.limit < 1:
         raise ValueError(f"limit must be a positive integer: {f.limit!r}")
+    if f.tag is not None and (
+        not isinstance(f.tag, str) or not f.tag or len(f.tag) > MAX_NAME_LENGTH
+    ):
+        raise ValueError(f"a tag to find is a str of 1 to {MAX_NAME_LENGTH} characters")
     prefix = f.id_prefix
     if prefix is not None:
         prefix = prefix.strip().lower()

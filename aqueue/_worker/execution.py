@@ -20,6 +20,8 @@ from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.steps import StepStore
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS, MAX_SNOOZES
+from aqueue.workflows.canvas import META_KEY as INPUTS_KEY
+from aqueue.workflows.inputs import BadWorkflowShape, with_inputs
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
@@ -252,6 +254,14 @@ class Runner:
             task = queue.find_task(job.task)
         except UnknownTask as exc:  # the resolver failed on this job's name alone
             return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
+        if job.meta is not None and INPUTS_KEY in job.meta:
+            try:  # a workflow's link: its parents' results first among its arguments
+                job = await with_inputs(queue.backend, job)
+            except BadWorkflowShape as exc:
+                return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
+            except Exception as exc:  # the read failed (the database): try again later
+                delay = task.backoff.delay(job.attempts) if task is not None else None
+                return _failure(job, exc, delay)
         return await run_job(
             task,
             job,

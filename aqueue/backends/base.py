@@ -29,7 +29,6 @@ from aqueue.backends.ports import DependencySteps, KeyOps
 from aqueue.records import (
     AttemptOutput,
     ClaimedJob,
-    Edge,
     ImportedJob,
     JobFilter,
     JobInfo,
@@ -39,6 +38,7 @@ from aqueue.records import (
     LimitedResult,
     NewJob,
     Outcome,
+    Related,
     WorkerInfo,
     WorkerRegistration,
 )
@@ -258,13 +258,13 @@ class Dependencies(Protocol):
     async def insert_dependent_jobs(
         self,
         jobs: Sequence[NewJob],
-        edges: Sequence[Edge],
+        related: Related,
         steps: DependencySteps,
         connection: Any = None,
     ) -> list[str]:
         """Insert ``jobs`` (children inserted waiting) and run ``steps`` (the
-        feature's: record the edges of the children that went in) in one
-        transaction (the caller's, on ``connection``)."""
+        features': record the edges and tags of the jobs that went in,
+        ``related.kept(...)``) in one transaction (the caller's, on ``connection``)."""
 
     async def release_ended(self, parents: Sequence[str] | None = None) -> None:
         """Apply to their children the ends of ``parents`` that ended or are gone
@@ -272,6 +272,17 @@ class Dependencies(Protocol):
 
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         """The jobs ``job_id`` was enqueued after, and whether each has ended."""
+
+    async def job_children(self, job_id: str) -> list[str]:
+        """The jobs enqueued after ``job_id``, oldest first."""
+
+
+@runtime_checkable
+class Tags(Protocol):
+    """Jobs found by tag (``using(tags=...)``, the groups of :mod:`aqueue.workflows`)."""
+
+    async def tag_counts(self, tag: str) -> dict[str, int]:
+        """How many jobs with ``tag`` each status holds (statuses without any left out)."""
 
 
 @runtime_checkable

@@ -509,6 +509,9 @@ def list_jobs_sql(
             where.append(f"id < {bind(f.before)}{id_cast}")
         if f.after:
             where.append(f"id > {bind(f.after)}{id_cast}")
+        if f.tag is not None:
+            tagged = f"SELECT job_id FROM aqueue_job_tags WHERE tag = {bind(f.tag)}"  # noqa: S608
+            where.append(f"id IN ({tagged})")
         return where
 
     hints = sources or {}
@@ -528,6 +531,11 @@ def list_jobs_sql(
     chosen = () if set(f.statuses) >= set(JobStatus) else f.statuses
     if not (chosen or f.queues or f.tasks):
         return page([], columns), ascending
+    if f.tag is not None:
+        # A tag's jobs are an index lookup of their own: one page of them,
+        # whatever their status, filtered by it.
+        wanted_statuses = ", ".join(_STATUS_LITERALS[s] for s in chosen)
+        return page([f"status IN ({wanted_statuses})"] if chosen else [], columns), ascending
     wanted = set(chosen) or set(JobStatus)
     finished = sorted(wanted & set(FINAL_STATUS_NAMES))
     pages = []

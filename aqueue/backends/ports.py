@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from aqueue.records import ClaimedJob, Edge, EndedEdge, TaskLimit
+from aqueue.records import ClaimedJob, Edge, EndedEdge, Related, TaskLimit
 
 
 class KeyOps(Protocol):
@@ -63,12 +63,15 @@ class DependencyOps(Protocol):
     async def release(self, parents: Sequence[str]) -> None:
         """Apply these parents' ends to their children."""
 
+    async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        """Write ``(job id, tag)`` rows (a row already there is kept)."""
+
 
 #: The feature's release (``aqueue.dependencies.release``), given to backends
 #: that run it over :class:`ReleaseSteps` (PostgreSQL has a function instead):
 #: applies the ends of ``parents``; whether any child changed.
 ReleaseAlgorithm = Callable[[ReleaseSteps, Sequence[str]], Awaitable[bool]]
 
-#: The feature's part of enqueueing dependents (``aqueue.dependencies.add_dependencies``):
-#: record ``edges`` of the children that went in, over :class:`DependencyOps`.
-DependencySteps = Callable[[DependencyOps, Sequence[Edge]], Awaitable[None]]
+#: The features' part of enqueueing related jobs (``aqueue.dependencies.write_related``):
+#: record the edges and tags of the jobs that went in, over :class:`DependencyOps`.
+DependencySteps = Callable[[DependencyOps, Related], Awaitable[None]]

@@ -88,6 +88,7 @@ async def jobs(queue: Queue, args: argparse.Namespace) -> int:
         statuses=tuple(args.status or ()),
         queues=tuple(args.queue or ()),
         tasks=tuple(args.task or ()),
+        tag=args.tag,
         limit=args.limit,
     )
     jobs = await queue.jobs.list(job_filter)

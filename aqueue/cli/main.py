@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--status", type=csv_list)
     sub.add_argument("--queue", type=csv_list)
     sub.add_argument("--task", type=csv_list)
+    sub.add_argument("--tag", help="only jobs with this tag")
     sub.add_argument("--limit", type=int, default=50)
     sub.add_argument("--json", action="store_true")
     sub = command("retry", "queue failed or cancelled jobs again", admin.retry)

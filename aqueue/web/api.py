@@ -66,10 +66,11 @@ async def list_jobs(request: Request) -> Response:
 
 
 async def get_job(request: Request) -> Response:
-    job = await _queue(request).get_job(params.job_id(request.path_params["job_id"]))
+    queue = _queue(request)
+    job = await queue.get_job(params.job_id(request.path_params["job_id"]))
     if job is None:
         raise HTTPException(404, "no such job")
-    return JSONResponse(present.job_detail(job))
+    return JSONResponse(present.job_detail(job, await queue.jobs.children(job.id)))
 
 
 async def job_output(request: Request) -> Response:
@@ -196,7 +197,7 @@ async def _bulk(request: Request, action: str) -> Response:
     if not query and body.get("all", "").strip().lower() not in _ALL:
         raise params.bad_request(
             f"a {action} of every job must be asked for explicitly: give "
-            f"a filter (queue, status, task, id), or all=true"
+            f"a filter (queue, status, task, id, tag), or all=true"
         )
     count = await (
         queue.jobs.retry_matching(f, all_jobs=not query)

@@ -93,7 +93,7 @@ async def job(request: Request) -> Response:
     return render(
         request,
         "job.html",
-        job=present.job_detail(info),
+        job=present.job_detail(info, await queue.jobs.children(job_id)),
         timeline=present.timeline(info),
         outputs=[present.output(o) for o in await queue.jobs.output(job_id)],
         steps=[present.step(s) for s in await queue.jobs.steps(job_id)],

@@ -23,7 +23,7 @@ def bad_request(message: str) -> HTTPException:
 
 def job_filter(values: Mapping[str, str]) -> JobFilter:
     """A :class:`JobFilter` from ``queue``, ``status``, ``task``, ``id`` (a
-    prefix), ``before``, ``after`` and ``limit``; empty values are ignored."""
+    prefix), ``tag``, ``before``, ``after`` and ``limit``; empty values are ignored."""
 
     def one(name: str) -> str | None:
         value = values.get(name, "").strip()
@@ -43,6 +43,7 @@ def job_filter(values: Mapping[str, str]) -> JobFilter:
         tasks=(task,) if task else (),
         limit=limit,
         id_prefix=one("id"),
+        tag=one("tag"),
         before=one("before"),
         after=one("after"),
     )
@@ -63,6 +64,8 @@ def filter_query(f: JobFilter) -> dict[str, str]:
         query["task"] = f.tasks[0]
     if f.id_prefix:
         query["id"] = f.id_prefix
+    if f.tag:
+        query["tag"] = f.tag
     return query
 
 

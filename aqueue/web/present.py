@@ -60,8 +60,23 @@ def signal(s: JobSignal) -> dict[str, Any]:
     }
 
 
-def job_detail(job: JobInfo) -> dict[str, Any]:
-    """Everything the database holds about a job."""
+def workflow(job: JobInfo) -> dict[str, Any] | None:
+    """A workflow's job's place in it: the workflow's id, its position in its
+    chain (``link``, from 0), the groups it lies in (innermost last)."""
+    facts = (job.meta or {}).get("workflow")
+    if not isinstance(facts, dict):
+        return None
+    groups = facts.get("groups")
+    return {
+        "id": facts.get("id"),
+        "link": facts.get("link"),
+        "groups": [g for g in groups if g != facts.get("id")] if isinstance(groups, list) else [],
+    }
+
+
+def job_detail(job: JobInfo, children: list[str] | None = None) -> dict[str, Any]:
+    """Everything the database holds about a job (``children``: the ids of
+    the jobs enqueued after it, when read)."""
     return {
         **job_row(job),
         "args": job.args,
@@ -74,6 +89,9 @@ def job_detail(job: JobInfo) -> dict[str, Any]:
         "meta": job.meta,
         "depends_on": list(job.depends_on),
         "waiting_for": list(job.waiting_for),
+        "children": children or [],
+        "tags": list(job.tags),
+        "workflow": workflow(job),
         "history": [
             {
                 "attempt": a.attempt,

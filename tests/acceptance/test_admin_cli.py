@@ -224,3 +224,21 @@ def test_logs_shows_each_attempts_output_escaped(database: TestDatabase) -> None
     assert none.returncode == 0 and "no output kept" in none.stderr
     missing = _aqueue(dsn, "logs", "0193a1b2-0000-7000-8000-000000000000")
     assert missing.returncode != 0 and "no such job" in missing.stderr
+
+
+def test_jobs_lists_the_jobs_of_a_tag(database: TestDatabase) -> None:
+    async def prepare() -> dict[str, str]:
+        queue = aqueue.Queue(database.dsn)
+        async with queue:
+            tagged = await queue.task_named("cli.tagged").using(tags=["customer:42"]).enqueue(1)
+            other = await queue.enqueue("cli.tagged", 2)
+            return {"tagged": tagged.id, "other": other.id}
+
+    ids = asyncio.run(prepare())
+    listed = _aqueue(database.dsn, "jobs", "--tag", "customer:42", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert row["id"] == ids["tagged"] and row["meta"] == {"tags": ["customer:42"]}
+    assert ids["other"] not in _aqueue(database.dsn, "jobs", "--tag", "customer:42").stdout
+    bad = _aqueue(database.dsn, "jobs", "--tag", "")
+    assert bad.returncode != 0 and "tag" in bad.stderr and "Traceback" not in bad.stderr

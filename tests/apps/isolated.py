@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -223,3 +224,14 @@ async def approver(ctx: aqueue.JobContext, record: str, timeout: float | None = 
     payload = await ctx.wait_for("approved", timeout=timeout)
     await ctx.step("done", note, "done")
     return payload
+
+
+@queue.task(name="double", max_attempts=1)
+def double(n: int) -> int:
+    return 2 * n
+
+
+@queue.task(name="summed", max_attempts=1)
+def summed(values: list[int]) -> dict[str, object]:
+    """A chord's callback: the members' results, received in a child process."""
+    return {"sum": sum(values), "in_child": multiprocessing.parent_process() is not None}

@@ -53,3 +53,10 @@ def flaky(flag: str, note: str) -> str:
 async def hostile(text: str) -> None:
     """Fails with ``text`` as its message (control characters, a forged line)."""
     raise ValueError(text)
+
+
+@queue.task(name="collect", takes_context=True, max_attempts=5)
+async def collect(ctx: aqueue.JobContext, results: list[int]) -> dict[str, object]:
+    """A chord's callback: says what it received."""
+    _record(f"collect {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    return {"count": len(results), "in_order": results == sorted(results), "sum": sum(results)}

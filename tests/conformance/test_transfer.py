@@ -212,3 +212,33 @@ async def test_an_import_keeps_every_good_line_around_bad_ones(queue: aqueue.Que
     strict = await import_lines(queue, [job(7), job(8, worker="w" * 300)], strict=True)
     assert strict.written == 0 and len(strict.bad_lines) == 1
     assert await queue.get_job("01a20a3e-414a-7001-aa29-fb8a18fc8507") is None
+
+
+async def test_tags_and_finished_workflows_move_with_their_jobs(
+    queue: aqueue.Queue,
+    database: TestDatabase,
+    tmp_path: Path,
+    fresh_dsn: Callable[[str, Path], str],
+) -> None:
+    """The tag rows are rebuilt from each job's meta: a moved job is found by
+    tag, and a moved workflow by its id, in both directions."""
+
+    @queue.task(name="ok")
+    async def ok(value: object) -> object:
+        return {"echo": value}
+
+    tagged = await ok.using(tags=["customer:42"]).enqueue(1)
+    flow = await queue.enqueue_workflow(aqueue.group([ok.prepare(2), ok.prepare(3)]))
+    await queue.drain()
+    other = aqueue.Queue(f"sqlite:///{tmp_path / 'other.db'}")
+    async with other:
+        assert (await copy(queue, other)).written == 3
+        target = aqueue.Queue(fresh_dsn(database.backend, tmp_path))
+        async with target:
+            assert (await copy(other, target)).written == 3
+            for where in (other, target):
+                found = await where.jobs.list(JobFilter(tag="customer:42"))
+                assert [j.id for j in found] == [tagged.id]
+                moved = await where.workflow(flow.id)
+                assert await moved.results(timeout=5) == [{"echo": 2}, {"echo": 3}]
+                assert await moved.counts() == {"succeeded": 2}

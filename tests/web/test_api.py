@@ -426,6 +426,48 @@ async def test_durable_steps_are_served_escaped(
     assert "go &lt;i&gt;" in page and "&lt;img src=x&gt;" in page and "<img src=x>" not in page
 
 
+async def test_a_jobs_tags_workflow_and_children_are_served_escaped(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    @queue.task(name="echo")
+    async def echo(value: object) -> object:
+        return value
+
+    flow = await queue.enqueue_workflow(
+        aqueue.chain(
+            echo.using(tags=["<b>vip</b>"]).prepare(1),
+            aqueue.group([echo.link(), echo.link()]),
+        )
+    )
+    first = (await queue.jobs.list(aqueue.records.JobFilter(tag="<b>vip</b>")))[0]
+    detail = (await client.get(f"/api/jobs/{first.id}")).json()
+    assert detail["tags"] == ["<b>vip</b>"]
+    assert detail["children"] == [job.id for job in flow.jobs]
+    assert detail["workflow"] == {"id": flow.id, "link": 0, "groups": []}
+    member = (await client.get(f"/api/jobs/{flow.jobs[1].id}")).json()
+    assert member["depends_on"] == [first.id] and member["children"] == []
+    assert member["workflow"]["link"] == 1 and len(member["workflow"]["groups"]) == 1
+    listed = (await client.get("/api/jobs", params={"tag": "<b>vip</b>"})).json()["jobs"]
+    assert [j["id"] for j in listed] == [first.id]
+    in_flow = (await client.get("/api/jobs", params={"tag": f"aqueue:group:{flow.id}"})).json()
+    assert len(in_flow["jobs"]) == 3
+    assert (await client.get("/api/jobs", params={"tag": "x" * 300})).status_code == 400
+    page = (await client.get(f"/jobs/{first.id}")).text
+    assert "&lt;b&gt;vip&lt;/b&gt;" in page and "<b>vip</b>" not in page
+    assert 'id="children"' in page and flow.jobs[0].id in page and flow.id in page
+    member_page = (await client.get(f"/jobs/{flow.jobs[1].id}")).text
+    assert "link 2 of its chain, in group" in member_page
+    listing = (await client.get("/jobs", params={"tag": "<b>vip</b>"})).text
+    assert first.id in listing and "<b>vip</b>" not in listing
+    cancelled = await client.post("/api/jobs/cancel", json={"tag": f"aqueue:group:{flow.id}"})
+    assert cancelled.json() == {
+        "action": "cancel",
+        "count": 3,
+        "filter": {"tag": f"aqueue:group:{flow.id}"},
+    }
+    assert await flow.counts() == {"cancelled": 3}
+
+
 async def test_the_page_of_a_job_with_meta_but_no_schedule_renders(
     client: httpx.AsyncClient, queue: aqueue.Queue
 ) -> None:

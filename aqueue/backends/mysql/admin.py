@@ -38,6 +38,9 @@ class MySQLAdmin(MySQLCore):
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows
 
+    async def tag_counts(self, tag: str) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in await self._fetch(SQL["tag_counts"], (tag,))}
+
     async def delete_job(self, job_id: str) -> str | None:
         async def op(cur: aiomysql.Cursor) -> str | None:
             await cur.execute(SQL["lock_job_status"], (job_id,))
@@ -120,7 +123,11 @@ class MySQLAdmin(MySQLCore):
             before = int((await cur.fetchone())[0])
             await cur.executemany(SQL["import_jobs"], [row(j) for j in jobs])
             await cur.execute(count, ids)
-            return int((await cur.fetchone())[0]) - before
+            imported = int((await cur.fetchone())[0]) - before
+            tags = [t for j in jobs for t in j.tag_rows()]
+            if tags:
+                await cur.executemany(SQL["insert_tag"], tags)
+            return imported
 
         return await self._run("import", op, transaction=True)
 

@@ -11,7 +11,7 @@ import aiomysql
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.mysql.core import SQL, MySQLCore, MySQLReleaseSteps, marks, micros
 from aqueue.backends.ports import DependencySteps, KeyOps, ReleaseAlgorithm
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
+from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
 
 
 class _MySQLKeys:
@@ -87,6 +87,9 @@ class _MySQLDeps:
     async def set_waiting(self, counts: dict[str, int]) -> None:
         await self._cur.executemany(SQL["set_waiting"], [(n, c) for c, n in counts.items()])
 
+    async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        await self._cur.executemany(SQL["insert_tag"], list(tags))
+
     async def release(self, parents: Sequence[str]) -> None:
         await self._release(MySQLReleaseSteps(self._cur), parents)
 
@@ -117,14 +120,14 @@ class MySQLFeatures(MySQLCore):
     async def insert_dependent_jobs(
         self,
         jobs: Sequence[NewJob],
-        edges: Sequence[Edge],
+        related: Related,
         steps: DependencySteps,
         connection: Any = None,
     ) -> list[str]:
         async def op(cur: aiomysql.Cursor) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=cur.connection)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
-            await steps(_MySQLDeps(cur, self._release), [e for e in edges if e.child in kept])
+            await steps(_MySQLDeps(cur, self._release), related.kept(kept))
             return ids
 
         return await self._run("insert", op, transaction=connection is None, connection=connection)
@@ -142,3 +145,6 @@ class MySQLFeatures(MySQLCore):
 
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], (job_id,))]
+
+    async def job_children(self, job_id: str) -> list[str]:
+        return [r[0] for r in await self._fetch(SQL["job_children"], (job_id,))]

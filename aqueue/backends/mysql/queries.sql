@@ -372,6 +372,13 @@ INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (%s, %s, %s);
 -- name: set_waiting
 UPDATE aqueue_jobs SET waiting = %s WHERE id = %s;
 
+-- name: insert_tag
+INSERT IGNORE INTO aqueue_job_tags (job_id, tag) VALUES (%s, %s);
+
+-- name: tag_counts
+SELECT j.status, count(*) FROM aqueue_job_tags t
+JOIN aqueue_jobs j ON j.id = t.job_id WHERE t.tag = %s GROUP BY j.status;
+
 -- name: ended_edges
 SELECT d.child, d.parent, p.status, d.run_on_failure
 FROM aqueue_job_deps d LEFT JOIN aqueue_jobs p ON p.id = d.parent
@@ -404,6 +411,9 @@ WHERE id = %s AND status = 'queued' AND waiting > 0;
 
 -- name: job_parents
 SELECT parent, released FROM aqueue_job_deps WHERE child = %s ORDER BY parent;
+
+-- name: job_children
+SELECT child FROM aqueue_job_deps WHERE parent = %s ORDER BY child;
 
 -- name: shift_schedules
 -- aqueue.testing's clock: time passing, seen by the queue as due times drawing

@@ -1,4 +1,4 @@
--- aqueue's mysql schema after migration 0013: written by
+-- aqueue's mysql schema after migration 0014: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -148,4 +148,12 @@ CREATE TABLE `aqueue_job_steps` (
   `created_at` datetime(6) NOT NULL,
   PRIMARY KEY (`job_id`,`name`),
   CONSTRAINT `aqueue_job_steps_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE `aqueue_job_tags` (
+  `job_id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `tag` varchar(200) NOT NULL,
+  PRIMARY KEY (`job_id`,`tag`),
+  KEY `aqueue_job_tags_tag` (`tag`,`job_id`),
+  CONSTRAINT `aqueue_job_tags_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

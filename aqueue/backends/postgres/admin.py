@@ -43,6 +43,9 @@ class PostgresAdmin(PostgresCore):
         rows = [row_to_info(r) for r in await self._fetch(sql, *args)]
         return rows[::-1] if ascending else rows
 
+    async def tag_counts(self, tag: str) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in await self._fetch(SQL["tag_counts"], tag)}
+
     async def delete_job(self, job_id: str) -> str | None:
         key = uuid_or_none(job_id)
         if key is None:
@@ -101,8 +104,18 @@ class PostgresAdmin(PostgresCore):
         if not jobs:
             return 0
         columns = [[getattr(j, name) for j in jobs] for name in IMPORTED_COLUMNS]
-        rows = await self._run("import", lambda c: c.fetch(SQL["import_jobs"], *columns))
-        return len(rows)
+        tags = [row for j in jobs for row in j.tag_rows()]
+
+        async def op(conn: asyncpg.Connection) -> int:
+            async with conn.transaction():
+                rows = await conn.fetch(SQL["import_jobs"], *columns)
+                if tags:
+                    await conn.execute(
+                        SQL["insert_tags"], [t[0] for t in tags], [t[1] for t in tags]
+                    )
+                return len(rows)
+
+        return await self._run("import", op)
 
     # -- the workers registry ---------------------------------------------------
 

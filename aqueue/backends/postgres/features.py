@@ -12,7 +12,7 @@ import asyncpg
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.ports import DependencySteps, KeyOps
 from aqueue.backends.postgres.core import SQL, PostgresCore, uuid_or_none
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
+from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
 
 
 class _PostgresKeys:
@@ -77,6 +77,9 @@ class _PostgresDeps:
     async def release(self, parents: Sequence[str]) -> None:
         await self._conn.execute(SQL["release"], list(parents))
 
+    async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        await self._conn.execute(SQL["insert_tags"], [t[0] for t in tags], [t[1] for t in tags])
+
 
 class PostgresFeatures(PostgresCore):
     """:class:`~aqueue.backends.base.Limits`, :class:`~aqueue.backends.base.Dependencies`
@@ -109,14 +112,14 @@ class PostgresFeatures(PostgresCore):
     async def insert_dependent_jobs(
         self,
         jobs: Sequence[NewJob],
-        edges: Sequence[Edge],
+        related: Related,
         steps: DependencySteps,
         connection: Any = None,
     ) -> list[str]:
         async def write(conn: asyncpg.Connection) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=conn)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
-            await steps(_PostgresDeps(conn), [e for e in edges if e.child in kept])
+            await steps(_PostgresDeps(conn), related.kept(kept))
             return ids
 
         async def op(conn: asyncpg.Connection) -> list[str]:
@@ -137,6 +140,11 @@ class PostgresFeatures(PostgresCore):
         if uuid_or_none(job_id) is None:
             return []
         return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], job_id)]
+
+    async def job_children(self, job_id: str) -> list[str]:
+        if uuid_or_none(job_id) is None:
+            return []
+        return [r[0] for r in await self._fetch(SQL["job_children"], job_id)]
 
     async def offer(
         self, worker: str, queues: Sequence[str] | None, lease: float, ttl: float, token: float

@@ -494,6 +494,14 @@ SELECT id::text, status FROM aqueue_jobs WHERE id = ANY($1::uuid[]) FOR SHARE;
 INSERT INTO aqueue_job_deps (child, parent, run_on_failure)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::boolean[]);
 
+-- name: insert_tags
+INSERT INTO aqueue_job_tags (job_id, tag)
+SELECT * FROM unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING;
+
+-- name: tag_counts
+SELECT j.status::text, count(*) FROM aqueue_job_tags t
+JOIN aqueue_jobs j ON j.id = t.job_id WHERE t.tag = $1 GROUP BY j.status;
+
 -- name: set_waiting
 UPDATE aqueue_jobs j SET waiting = c.n
 FROM unnest($1::uuid[], $2::integer[]) AS c(id, n) WHERE j.id = c.id;
@@ -511,6 +519,9 @@ HAVING count(*) > 0;
 
 -- name: job_parents
 SELECT parent::text, released FROM aqueue_job_deps WHERE child = $1::uuid ORDER BY parent;
+
+-- name: job_children
+SELECT child::text FROM aqueue_job_deps WHERE parent = $1::uuid ORDER BY child;
 
 -- name: shift_schedules
 -- aqueue.testing's clock: time passing, seen by the queue as due times drawing

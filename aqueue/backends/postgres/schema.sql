@@ -1,4 +1,4 @@
--- aqueue's postgresql schema after migration 0021: written by
+-- aqueue's postgresql schema after migration 0022: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.
@@ -32,6 +32,11 @@ CREATE TABLE aqueue_job_steps (
     attempt integer NOT NULL,
     result text NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+CREATE TABLE aqueue_job_tags (
+    job_id uuid NOT NULL,
+    tag text NOT NULL
 );
 
 CREATE TABLE aqueue_jobs (
@@ -143,6 +148,9 @@ ALTER TABLE ONLY aqueue_job_signals
 ALTER TABLE ONLY aqueue_job_steps
     ADD CONSTRAINT aqueue_job_steps_pkey PRIMARY KEY (job_id, name);
 
+ALTER TABLE ONLY aqueue_job_tags
+    ADD CONSTRAINT aqueue_job_tags_pkey PRIMARY KEY (job_id, tag);
+
 ALTER TABLE ONLY aqueue_jobs
     ADD CONSTRAINT aqueue_jobs_pkey PRIMARY KEY (id);
 
@@ -170,7 +178,11 @@ ALTER TABLE ONLY aqueue_sessions
 ALTER TABLE ONLY aqueue_workers
     ADD CONSTRAINT aqueue_workers_pkey PRIMARY KEY (name);
 
+CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps USING btree (parent);
+
 CREATE INDEX aqueue_job_deps_pending ON aqueue_job_deps USING btree (parent) WHERE (NOT released);
+
+CREATE INDEX aqueue_job_tags_tag ON aqueue_job_tags USING btree (tag, job_id);
 
 CREATE INDEX aqueue_jobs_claim ON aqueue_jobs USING btree (priority DESC, scheduled_at, id) INCLUDE (queue, task) WHERE ((status = 'queued'::text) AND (limit_key IS NULL));
 
@@ -204,3 +216,6 @@ ALTER TABLE ONLY aqueue_job_signals
 
 ALTER TABLE ONLY aqueue_job_steps
     ADD CONSTRAINT aqueue_job_steps_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY aqueue_job_tags
+    ADD CONSTRAINT aqueue_job_tags_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;

@@ -38,6 +38,10 @@ class SQLiteAdmin(SQLiteCore):
         rows = [row_to_info(r) for r in await self._fetchall(sql, params)]
         return rows[::-1] if ascending else rows
 
+    async def tag_counts(self, tag: str) -> dict[str, int]:
+        rows = await self._fetchall(SQL["tag_counts"], {"tag": tag})
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def delete_job(self, job_id: str) -> str | None:
         async def op(conn: aiosqlite.Connection) -> str | None:
             async with self._transaction(conn):
@@ -127,7 +131,9 @@ class SQLiteAdmin(SQLiteCore):
             async with self._transaction(conn):
                 before = conn.total_changes
                 await conn.executemany(SQL["import_jobs"], rows)
-                return conn.total_changes - before
+                imported = conn.total_changes - before
+                await conn.executemany(SQL["insert_tag"], [t for j in jobs for t in j.tag_rows()])
+                return imported
 
         return await self._run("import", op)
 

@@ -11,7 +11,7 @@ import aiosqlite
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.ports import DependencySteps, KeyOps, ReleaseAlgorithm
 from aqueue.backends.sqlite.core import SQL, SQLiteCore, SQLiteReleaseSteps, new_job_hints
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, TaskLimit
+from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
 
 
 class _SQLiteKeys:
@@ -101,6 +101,9 @@ class _SQLiteDeps:
     async def release(self, parents: Sequence[str]) -> None:
         await self._release(SQLiteReleaseSteps(self._conn), parents)
 
+    async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        await self._conn.executemany(SQL["insert_tag"], list(tags))
+
 
 class SQLiteFeatures(SQLiteCore):
     """:class:`~aqueue.backends.base.Limits` and :class:`~aqueue.backends.base.Dependencies`."""
@@ -130,14 +133,14 @@ class SQLiteFeatures(SQLiteCore):
     async def insert_dependent_jobs(
         self,
         jobs: Sequence[NewJob],
-        edges: Sequence[Edge],
+        related: Related,
         steps: DependencySteps,
         connection: Any = None,
     ) -> list[str]:
         async def write(conn: aiosqlite.Connection) -> list[str]:
             ids = await self.insert_jobs(jobs, connection=conn)
             kept = {j.id for j, i in zip(jobs, ids, strict=True) if i == j.id}
-            await steps(_SQLiteDeps(conn, self._release), [e for e in edges if e.child in kept])
+            await steps(_SQLiteDeps(conn, self._release), related.kept(kept))
             return ids
 
         if connection is not None:
@@ -166,3 +169,6 @@ class SQLiteFeatures(SQLiteCore):
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         rows = await self._fetchall(SQL["job_parents"], {"id": job_id})
         return [(r[0], bool(r[1])) for r in rows]
+
+    async def job_children(self, job_id: str) -> list[str]:
+        return [r[0] for r in await self._fetchall(SQL["job_children"], {"id": job_id})]

@@ -330,6 +330,13 @@ INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (:child, :par
 -- name: set_waiting
 UPDATE aqueue_jobs SET waiting = :n WHERE id = :id;
 
+-- name: insert_tag
+INSERT OR IGNORE INTO aqueue_job_tags (job_id, tag) VALUES (?, ?);
+
+-- name: tag_counts
+SELECT j.status, count(*) FROM aqueue_job_tags t
+JOIN aqueue_jobs j ON j.id = t.job_id WHERE t.tag = :tag GROUP BY j.status;
+
 -- name: ended_edges
 -- Edges not yet applied whose parent ended or is gone; :ids NULL: any parent.
 SELECT d.child, d.parent, p.status, d.run_on_failure
@@ -355,6 +362,9 @@ WHERE id = :id AND status = 'queued' AND waiting > 0;
 
 -- name: job_parents
 SELECT parent, released FROM aqueue_job_deps WHERE child = :id ORDER BY parent;
+
+-- name: job_children
+SELECT child FROM aqueue_job_deps WHERE parent = :id ORDER BY child;
 
 -- name: shift_schedules
 -- aqueue.testing's clock: time passing, seen by the queue as due times drawing

@@ -1,4 +1,4 @@
--- aqueue's sqlite schema after migration 0013: written by
+-- aqueue's sqlite schema after migration 0014: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -35,6 +35,12 @@ CREATE TABLE aqueue_job_steps (
     result TEXT NOT NULL,
     created_at REAL NOT NULL,
     PRIMARY KEY (job_id, name)
+);
+
+CREATE TABLE aqueue_job_tags (
+    job_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (job_id, tag)
 );
 
 CREATE TABLE aqueue_jobs (
@@ -115,7 +121,11 @@ CREATE TABLE aqueue_workers (
     stopped_at REAL
 , node TEXT);
 
+CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
+
 CREATE INDEX aqueue_job_deps_pending ON aqueue_job_deps (parent) WHERE NOT released;
+
+CREATE INDEX aqueue_job_tags_tag ON aqueue_job_tags (tag, job_id);
 
 CREATE INDEX aqueue_jobs_claim
     ON aqueue_jobs (priority DESC, scheduled_at, id, queue, task, status, limit_key)
@@ -162,3 +172,6 @@ BEGIN DELETE FROM aqueue_job_signals WHERE job_id = OLD.id; END;
 
 CREATE TRIGGER aqueue_job_steps_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_steps WHERE job_id = OLD.id; END;
+
+CREATE TRIGGER aqueue_job_tags_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_job_tags WHERE job_id = OLD.id; END;

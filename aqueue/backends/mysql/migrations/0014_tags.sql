@@ -1,0 +1,11 @@
+-- Tags of jobs (using(tags=[...])) and the groups of workflows a job belongs
+-- to (aqueue/workflows.py, as "aqueue:group:<id>"): one row per job and tag,
+-- so that the jobs of a tag are an index lookup. Deleted with their job.
+CREATE TABLE aqueue_job_tags (
+    job_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    tag VARCHAR(200) NOT NULL,
+    PRIMARY KEY (job_id, tag),
+    KEY aqueue_job_tags_tag (tag, job_id),
+    CONSTRAINT aqueue_job_tags_job FOREIGN KEY (job_id)
+        REFERENCES aqueue_jobs (id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

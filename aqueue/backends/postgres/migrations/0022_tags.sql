@@ -1,0 +1,13 @@
+-- Tags of jobs (using(tags=[...])) and the groups of workflows a job belongs
+-- to (aqueue/workflows.py, as "aqueue:group:<id>"): one row per job and tag,
+-- so that the jobs of a tag are an index lookup. Deleted with their job.
+CREATE TABLE aqueue_job_tags (
+    job_id uuid NOT NULL REFERENCES aqueue_jobs (id) ON DELETE CASCADE,
+    tag text NOT NULL,
+    PRIMARY KEY (job_id, tag)
+);
+CREATE INDEX aqueue_job_tags_tag ON aqueue_job_tags (tag, job_id);
+
+-- A job's children (its page shows them), released or not: the older index
+-- holds only the edges not yet applied.
+CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);

@@ -1,0 +1,17 @@
+-- Tags of jobs (using(tags=[...])) and the groups of workflows a job belongs
+-- to (aqueue/workflows.py, as "aqueue:group:<id>"): one row per job and tag,
+-- so that the jobs of a tag are an index lookup.
+CREATE TABLE aqueue_job_tags (
+    job_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (job_id, tag)
+);
+CREATE INDEX aqueue_job_tags_tag ON aqueue_job_tags (tag, job_id);
+
+-- A job's children (its page shows them), released or not: the older index
+-- holds only the edges not yet applied.
+CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
+
+-- Deleted with their job (on one line: see 0011).
+CREATE TRIGGER aqueue_job_tags_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_job_tags WHERE job_id = OLD.id; END;
