@@ -27,13 +27,15 @@ from aqueue.queue import Queue
 from aqueue.records import AttemptOutput, JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
-from aqueue.workflows import Failure, Workflow, chain, chord, group
+from aqueue.workflows import Batch, BatchClosed, Failure, Workflow, chain, chord, group
 
 __all__ = [
     "AqueueError",
     "AttemptLost",
     "AttemptOutput",
     "Backoff",
+    "Batch",
+    "BatchClosed",
     "ConfigurationError",
     "DatabaseUnavailable",
     "Failure",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from aqueue.backends.ports import DependencyOps, ReleaseSteps
 from aqueue.records import FINAL_STATUS_NAMES, Edge, EndedEdge, Related
+from aqueue.workflows.batches import member_edges, open_batches
 
 if TYPE_CHECKING:
     from aqueue.task import JobRequest
@@ -84,8 +85,12 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
 
 
 async def write_related(ops: DependencyOps, related: Related) -> None:
-    """Write the edges and tags of jobs just inserted, in their transaction."""
-    await add_dependencies(ops, related.edges)
+    """Write the edges, tags and batches of jobs just inserted, in their transaction."""
+    await open_batches(ops, related.opened)
+    edges = list(related.edges)
+    if related.members:
+        edges += await member_edges(ops, related.members)
+    await add_dependencies(ops, edges)
     if related.tags:
         await ops.insert_tags(related.tags)
 
@@ -96,11 +101,19 @@ def related_rows(requests: Sequence[JobRequest], ids: Sequence[str]) -> Related:
     always older than its child and no graph can hold a cycle."""
     edges = []
     tags = []
+    members = []
+    opened: dict[str, dict[str, str]] = {}
     for child, request in zip(ids, requests, strict=True):
-        run = request.options.on_parent_failure == "run"
-        for parent in request.options.after:
+        options = request.options
+        run = options.on_parent_failure == "run"
+        for parent in options.after:
             if parent == child:
                 raise ValueError("a job cannot wait for itself")
             edges.append(Edge(child, parent, run))
-        tags += request.options.tag_rows(child)
-    return Related(tuple(edges), tuple(tags))
+        tags += options.tag_rows(child)
+        if options.batch is not None:
+            members.append((options.batch, child))
+        if options.callback_for is not None:
+            batch, on = options.callback_for
+            opened.setdefault(batch, {})[on] = child
+    return Related(tuple(edges), tuple(tags), tuple(members), tuple(opened.items()))

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from aqueue import dsn as dsn_module
 from aqueue import validation
@@ -36,10 +36,7 @@ from aqueue.task import (
     job_ids,
     new_jobs,
 )
-
-if TYPE_CHECKING:
-    from aqueue.workflows.canvas import Node
-    from aqueue.workflows.handle import Workflow
+from aqueue.workflows.entry import WorkflowEntry
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,7 +47,7 @@ _ENCODE_BATCH = 2000
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
-class Queue(TaskRegistry):
+class Queue(TaskRegistry, WorkflowEntry):
     """A job queue stored in one database.
 
     ``dsn`` is ``postgresql://``, ``mysql://`` (or ``mariadb://``) or
@@ -237,7 +234,7 @@ class Queue(TaskRegistry):
         # is opened (a caller's thread and loop may be of its own, as Django's).
         backend = self.backend if connection is not None else await self._ready()
         queues: set[str] = set()
-        if any(r.options.after or r.options.tags or r.options.groups for r in requests):
+        if any(r.options.relates for r in requests):
             if not isinstance(backend, Dependencies):
                 raise ConfigurationError(f"{self.dsn} cannot hold jobs that wait for others")
             ids = job_ids(requests)
@@ -278,19 +275,6 @@ class Queue(TaskRegistry):
         from aqueue.steps import send_signal
 
         return await send_signal(await self._ready(), job_id, name, payload)
-
-    async def enqueue_workflow(self, workflow: Node, *, connection: Any = None) -> Workflow:
-        """Enqueue a chain, group or chord (:mod:`aqueue.workflows`): every job
-        in one transaction, all or none; returns its handle."""
-        from aqueue.workflows.handle import enqueue
-
-        return await enqueue(self, workflow, connection)
-
-    async def workflow(self, workflow_id: str) -> Workflow:
-        """The handle of an enqueued workflow, found by its id."""
-        from aqueue.workflows.handle import load
-
-        return await load(self, validation.check_job_id(workflow_id, "workflow id"))
 
     async def _ready(self) -> Backend:
         if not self._opened:

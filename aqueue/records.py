@@ -435,9 +435,13 @@ class Related:
 
     edges: tuple[Edge, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
+    #: ``(batch id, job id)``: jobs added to an open batch (:mod:`aqueue.workflows.batches`).
+    members: tuple[tuple[str, str], ...] = ()
+    #: ``(batch id, {"success": job id, ...})``: batches opened with these callbacks.
+    opened: tuple[tuple[str, dict[str, str]], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.edges or self.tags)
+        return bool(self.edges or self.tags or self.members or self.opened)
 
     def kept(self, ids: set[str]) -> Related:
         """Only the rows of the jobs in ``ids`` (a job whose unique key was
@@ -445,6 +449,8 @@ class Related:
         return Related(
             tuple(e for e in self.edges if e.child in ids),
             tuple(t for t in self.tags if t[0] in ids),
+            tuple(m for m in self.members if m[1] in ids),
+            self.opened,
         )
 
 

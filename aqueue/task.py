@@ -97,6 +97,16 @@ class JobOptions:
     tags: tuple[str, ...] = ()
     #: The workflow groups it belongs to (set by :mod:`aqueue.workflows`, not ``using``).
     groups: tuple[str, ...] = ()
+    #: The open batch it joins (set by ``Batch.add``, not ``using``).
+    batch: str | None = None
+    #: ``(batch id, "success" | "failure" | "complete")``: it is that batch's
+    #: callback, held until the batch is closed (set by ``open_batch``).
+    callback_for: tuple[str, str] | None = None
+
+    @property
+    def relates(self) -> bool:
+        """Whether rows beside the job's own are written with it (edges, tags, batches)."""
+        return bool(self.after or self.tags or self.groups or self.batch or self.callback_for)
 
     def tag_rows(self, job_id: str) -> list[tuple[str, str]]:
         """The ``(job id, tag)`` rows stored for a job with these options."""
@@ -199,7 +209,7 @@ class JobRequest:
         """The fields this job shares with others of its task and options."""
         o = self.options
         # A job with parents waits, not due, until they end (aqueue.dependencies).
-        run_at = WAITING_UNTIL if o.after else o.run_after
+        run_at = WAITING_UNTIL if o.after or o.callback_for else o.run_after
         meta = o.meta
         if o.tags:
             # Kept in meta too, so that every read of a job shows them.

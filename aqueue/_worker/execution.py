@@ -20,6 +20,7 @@ from aqueue.records import ClaimedJob, JobStatus, Outcome
 from aqueue.steps import StepStore
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS, MAX_SNOOZES
+from aqueue.workflows.batches import NotNeeded
 from aqueue.workflows.canvas import META_KEY as INPUTS_KEY
 from aqueue.workflows.inputs import BadWorkflowShape, with_inputs
 
@@ -259,6 +260,9 @@ class Runner:
                 job = await with_inputs(queue.backend, job)
             except BadWorkflowShape as exc:
                 return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc))
+            except NotNeeded as exc:  # a batch's callback whose condition did not hold
+                error = error_record(exc, with_traceback=False)
+                return Outcome(job.id, job.attempts, JobStatus.CANCELLED, error=error)
             except Exception as exc:  # the read failed (the database): try again later
                 delay = task.backoff.delay(job.attempts) if task is not None else None
                 return _failure(job, exc, delay)

@@ -286,6 +286,19 @@ class Tags(Protocol):
 
 
 @runtime_checkable
+class Batches(Protocol):
+    """Batches of jobs with callbacks (:mod:`aqueue.workflows.batches`); jobs
+    are added through :class:`Dependencies`."""
+
+    async def close_batch(self, batch_id: str) -> bool | None:
+        """Close the batch and take its hold off its callbacks, in one
+        transaction; False if it was closed already, None for no such batch."""
+
+    async def batch_state(self, batch_id: str) -> tuple[str, bool] | None:
+        """A batch's callbacks (JSON) and whether it is closed; None if unknown."""
+
+
+@runtime_checkable
 class Admin(Protocol):
     """Reading, counting and acting on many jobs: the dashboard, the ``aqueue``
     command, health checks and imports (see :class:`aqueue.jobs.Jobs`)."""

@@ -66,6 +66,13 @@ class DependencyOps(Protocol):
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         """Write ``(job id, tag)`` rows (a row already there is kept)."""
 
+    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
+        """Record an open batch and its callbacks (JSON)."""
+
+    async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
+        """Lock a batch's row until the transaction ends: its callbacks (JSON)
+        and whether it is closed; None for no such batch."""
+
 
 #: The feature's release (``aqueue.dependencies.release``), given to backends
 #: that run it over :class:`ReleaseSteps` (PostgreSQL has a function instead):

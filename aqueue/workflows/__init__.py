@@ -5,8 +5,19 @@ See :mod:`aqueue.workflows.canvas` for how one is built and stored,
 :mod:`aqueue.workflows.handle` for the handle ``enqueue_workflow`` returns.
 """
 
+from aqueue.workflows.batches import Batch, BatchClosed
 from aqueue.workflows.canvas import Chain, Group, chain, chord, group
 from aqueue.workflows.handle import Workflow
 from aqueue.workflows.inputs import Failure
 
-__all__ = ["Chain", "Failure", "Group", "Workflow", "chain", "chord", "group"]
+__all__ = [
+    "Batch",
+    "BatchClosed",
+    "Chain",
+    "Failure",
+    "Group",
+    "Workflow",
+    "chain",
+    "chord",
+    "group",
+]

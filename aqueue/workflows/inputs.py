@@ -17,6 +17,7 @@ from typing import Any
 
 from aqueue.backends.base import Backend
 from aqueue.records import ClaimedJob, JobInfo, JobStatus
+from aqueue.workflows.batches import callback_input
 from aqueue.workflows.canvas import META_KEY, Shape, exits
 
 # Results read per statement: a 1,000-job chord is one or two round trips.
@@ -81,7 +82,12 @@ async def resolve(backend: Backend, shape: Shape) -> Any:
 
 async def with_inputs(backend: Backend, job: ClaimedJob) -> ClaimedJob:
     """``job`` with what it receives put first among its arguments; the same
-    job when it receives nothing."""
+    job when it receives nothing. Raises :class:`~aqueue.workflows.batches.NotNeeded`
+    for a batch's callback whose condition does not hold."""
+    facts = (job.meta or {}).get(META_KEY)
+    if isinstance(facts, dict) and "batch" in facts:
+        value = await callback_input(backend, facts)
+        return dataclasses.replace(job, args=[value, *job.args])
     shape = received_shape(job)
     if shape is None:
         return job

@@ -60,3 +60,20 @@ async def collect(ctx: aqueue.JobContext, results: list[int]) -> dict[str, objec
     """A chord's callback: says what it received."""
     _record(f"collect {ctx.job_id} {ctx.attempt} {os.getpid()}")
     return {"count": len(results), "in_order": results == sorted(results), "sum": sum(results)}
+
+
+@queue.task(name="batch_done", takes_context=True, max_attempts=5)
+async def batch_done(ctx: aqueue.JobContext, counts: dict[str, object], on: str) -> object:
+    """A batch's callback: records that it ran, returns the counts it got."""
+    _record(f"{on} {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    return counts
+
+
+@queue.task(name="gated", takes_context=True, max_attempts=5)
+async def gated(ctx: aqueue.JobContext, gate: str) -> None:
+    """Starts, then waits for the file ``gate``: jobs on several workers end together."""
+    _record(f"start {ctx.job_id} {ctx.attempt} {os.getpid()}")
+    # Another process makes the file: nothing in this one can be awaited instead.
+    while not os.path.exists(gate):  # noqa: ASYNC110, ASYNC240
+        await asyncio.sleep(0.005)
+    _record(f"done {ctx.job_id} {ctx.attempt} {os.getpid()}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -90,6 +91,14 @@ class _MySQLDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._cur.executemany(SQL["insert_tag"], list(tags))
 
+    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
+        await self._cur.execute(SQL["insert_batch"], (batch_id, callbacks))
+
+    async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
+        await self._cur.execute(SQL["lock_batch"], (batch_id,))
+        row = await self._cur.fetchone()
+        return None if row is None else (str(row[0]), bool(row[1]))
+
     async def release(self, parents: Sequence[str]) -> None:
         await self._release(MySQLReleaseSteps(self._cur), parents)
 
@@ -145,6 +154,23 @@ class MySQLFeatures(MySQLCore):
 
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], (job_id,))]
+
+    async def close_batch(self, batch_id: str) -> bool | None:
+        async def op(cur: aiomysql.Cursor) -> bool | None:
+            state = await _MySQLDeps(cur, self._release).lock_batch(batch_id)
+            if state is None or state[1]:
+                return None if state is None else False
+            await cur.execute(SQL["close_batch"], (batch_id,))
+            steps = MySQLReleaseSteps(cur)
+            for callback in json.loads(state[0]).values():
+                await steps.count_down(callback, 1)
+            return True
+
+        return await self._run("update", op, transaction=True)
+
+    async def batch_state(self, batch_id: str) -> tuple[str, bool] | None:
+        rows = await self._fetch(SQL["batch_state"], (batch_id,))
+        return (str(rows[0][0]), rows[0][1] is not None) if rows else None
 
     async def job_children(self, job_id: str) -> list[str]:
         return [r[0] for r in await self._fetch(SQL["job_children"], (job_id,))]

@@ -370,7 +370,20 @@ SELECT id, status FROM aqueue_jobs WHERE id IN ({{ids}}) LOCK IN SHARE MODE;
 INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (%s, %s, %s);
 
 -- name: set_waiting
-UPDATE aqueue_jobs SET waiting = %s WHERE id = %s;
+-- Adds: a new child starts at NULL, and a batch's callback gains its new members.
+UPDATE aqueue_jobs SET waiting = COALESCE(waiting, 0) + %s WHERE id = %s AND status = 'queued';
+
+-- name: insert_batch
+INSERT INTO aqueue_batches (id, callbacks, created_at) VALUES (%s, %s, {{NOW}});
+
+-- name: lock_batch
+SELECT callbacks, closed_at IS NOT NULL FROM aqueue_batches WHERE id = %s FOR UPDATE;
+
+-- name: batch_state
+SELECT callbacks, closed_at FROM aqueue_batches WHERE id = %s;
+
+-- name: close_batch
+UPDATE aqueue_batches SET closed_at = {{NOW}} WHERE id = %s;
 
 -- name: insert_tag
 INSERT IGNORE INTO aqueue_job_tags (job_id, tag) VALUES (%s, %s);

@@ -3,6 +3,7 @@ features drive (:mod:`aqueue.backends.ports`), and the hand-over's offers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,15 @@ class _PostgresDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._conn.execute(SQL["insert_tags"], [t[0] for t in tags], [t[1] for t in tags])
 
+    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
+        await self._conn.execute(SQL["insert_batch"], batch_id, callbacks)
+
+    async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
+        if uuid_or_none(batch_id) is None:
+            return None
+        row = await self._conn.fetchrow(SQL["lock_batch"], batch_id)
+        return None if row is None else (str(row[0]), bool(row[1]))
+
 
 class PostgresFeatures(PostgresCore):
     """:class:`~aqueue.backends.base.Limits`, :class:`~aqueue.backends.base.Dependencies`
@@ -140,6 +150,24 @@ class PostgresFeatures(PostgresCore):
         if uuid_or_none(job_id) is None:
             return []
         return [(r[0], bool(r[1])) for r in await self._fetch(SQL["job_parents"], job_id)]
+
+    async def close_batch(self, batch_id: str) -> bool | None:
+        async def op(conn: asyncpg.Connection) -> bool | None:
+            async with conn.transaction():
+                state = await _PostgresDeps(conn).lock_batch(batch_id)
+                if state is None or state[1]:
+                    return None if state is None else False
+                await conn.execute(SQL["close_batch"], batch_id)
+                await conn.execute(SQL["release_hold"], list(json.loads(state[0]).values()))
+                return True
+
+        return await self._run("update", op)
+
+    async def batch_state(self, batch_id: str) -> tuple[str, bool] | None:
+        if uuid_or_none(batch_id) is None:
+            return None
+        rows = await self._fetch(SQL["batch_state"], batch_id)
+        return (str(rows[0][0]), rows[0][1] is not None) if rows else None
 
     async def job_children(self, job_id: str) -> list[str]:
         if uuid_or_none(job_id) is None:

@@ -503,8 +503,31 @@ SELECT j.status::text, count(*) FROM aqueue_job_tags t
 JOIN aqueue_jobs j ON j.id = t.job_id WHERE t.tag = $1 GROUP BY j.status;
 
 -- name: set_waiting
-UPDATE aqueue_jobs j SET waiting = c.n
-FROM unnest($1::uuid[], $2::integer[]) AS c(id, n) WHERE j.id = c.id;
+-- Adds: a new child starts at NULL, and a batch's callback gains its new members.
+UPDATE aqueue_jobs j SET waiting = COALESCE(j.waiting, 0) + c.n
+FROM unnest($1::uuid[], $2::integer[]) AS c(id, n) WHERE j.id = c.id AND j.status = 'queued';
+
+-- name: insert_batch
+INSERT INTO aqueue_batches (id, callbacks) VALUES ($1::uuid, $2);
+
+-- name: lock_batch
+SELECT callbacks, closed_at IS NOT NULL FROM aqueue_batches WHERE id = $1::uuid FOR UPDATE;
+
+-- name: batch_state
+SELECT callbacks, closed_at FROM aqueue_batches WHERE id = $1::uuid;
+
+-- name: close_batch
+UPDATE aqueue_batches SET closed_at = clock_timestamp() WHERE id = $1::uuid;
+
+-- name: release_hold
+-- A batch's close: each callback's count loses the hold; one at zero is due.
+WITH changed AS (
+    UPDATE aqueue_jobs
+    SET scheduled_at = CASE WHEN waiting <= 1 THEN now() ELSE scheduled_at END,
+        waiting = greatest(waiting - 1, 0)
+    WHERE id = ANY($1::uuid[]) AND status = 'queued' AND waiting > 0
+    RETURNING queue, waiting)
+SELECT pg_notify('aqueue_new', queue || ' 0') FROM changed WHERE waiting = 0;
 
 -- name: release
 SELECT aqueue_release($1::uuid[]);

@@ -3,6 +3,13 @@
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.
 
+CREATE TABLE aqueue_batches (
+    id uuid NOT NULL,
+    callbacks text NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    closed_at timestamp with time zone
+);
+
 CREATE TABLE aqueue_job_deps (
     child uuid NOT NULL,
     parent uuid NOT NULL,
@@ -135,6 +142,9 @@ CREATE TABLE aqueue_workers (
     node text,
     CONSTRAINT aqueue_workers_status_check CHECK ((status = ANY (ARRAY['running'::text, 'stopped'::text, 'dead'::text])))
 );
+
+ALTER TABLE ONLY aqueue_batches
+    ADD CONSTRAINT aqueue_batches_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY aqueue_job_deps
     ADD CONSTRAINT aqueue_job_deps_pkey PRIMARY KEY (child, parent);

@@ -104,6 +104,13 @@ class _SQLiteDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._conn.executemany(SQL["insert_tag"], list(tags))
 
+    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
+        await self._conn.execute(SQL["insert_batch"], {"id": batch_id, "callbacks": callbacks})
+
+    async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
+        rows = list(await self._conn.execute_fetchall(SQL["lock_batch"], {"id": batch_id}))
+        return (str(rows[0][0]), bool(rows[0][1])) if rows else None
+
 
 class SQLiteFeatures(SQLiteCore):
     """:class:`~aqueue.backends.base.Limits` and :class:`~aqueue.backends.base.Dependencies`."""
@@ -169,6 +176,27 @@ class SQLiteFeatures(SQLiteCore):
     async def job_parents(self, job_id: str) -> list[tuple[str, bool]]:
         rows = await self._fetchall(SQL["job_parents"], {"id": job_id})
         return [(r[0], bool(r[1])) for r in rows]
+
+    async def close_batch(self, batch_id: str) -> bool | None:
+        async def op(conn: aiosqlite.Connection) -> bool | None:
+            async with self._transaction(conn):
+                state = await _SQLiteDeps(conn, self._release).lock_batch(batch_id)
+                if state is None or state[1]:
+                    return None if state is None else False
+                await conn.execute(SQL["close_batch"], {"id": batch_id})
+                steps = SQLiteReleaseSteps(conn)
+                for callback in json.loads(state[0]).values():
+                    await steps.count_down(callback, 1)
+                return True
+
+        closed = await self._run("update", op)
+        if closed:
+            self._wake.anything_new()
+        return closed
+
+    async def batch_state(self, batch_id: str) -> tuple[str, bool] | None:
+        rows = await self._fetchall(SQL["batch_state"], {"id": batch_id})
+        return (str(rows[0][0]), rows[0][1] is not None) if rows else None
 
     async def job_children(self, job_id: str) -> list[str]:
         return [r[0] for r in await self._fetchall(SQL["job_children"], {"id": job_id})]

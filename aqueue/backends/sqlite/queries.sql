@@ -328,7 +328,21 @@ SELECT id, status FROM aqueue_jobs WHERE id IN (SELECT value FROM json_each(:ids
 INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (:child, :parent, :run);
 
 -- name: set_waiting
-UPDATE aqueue_jobs SET waiting = :n WHERE id = :id;
+-- Adds: a new child starts at NULL, and a batch's callback gains its new members.
+UPDATE aqueue_jobs SET waiting = COALESCE(waiting, 0) + :n WHERE id = :id AND status = 'queued';
+
+-- name: insert_batch
+INSERT INTO aqueue_batches (id, callbacks, created_at) VALUES (:id, :callbacks, {{NOW}});
+
+-- name: lock_batch
+-- SQLite's one writer is the lock.
+SELECT callbacks, closed_at IS NOT NULL FROM aqueue_batches WHERE id = :id;
+
+-- name: batch_state
+SELECT callbacks, closed_at FROM aqueue_batches WHERE id = :id;
+
+-- name: close_batch
+UPDATE aqueue_batches SET closed_at = {{NOW}} WHERE id = :id;
 
 -- name: insert_tag
 INSERT OR IGNORE INTO aqueue_job_tags (job_id, tag) VALUES (?, ?);

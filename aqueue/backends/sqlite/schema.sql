@@ -2,6 +2,13 @@
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
+CREATE TABLE aqueue_batches (
+    id TEXT PRIMARY KEY,
+    callbacks TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    closed_at REAL
+);
+
 CREATE TABLE aqueue_job_deps (
     child TEXT NOT NULL,
     parent TEXT NOT NULL,

@@ -15,3 +15,13 @@ CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
 -- Deleted with their job (on one line: see 0011).
 CREATE TRIGGER aqueue_job_tags_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_tags WHERE job_id = OLD.id; END;
+
+-- Batches (aqueue/workflows/batches.py): open while jobs are added, then
+-- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
+-- which wait for every member and for the close.
+CREATE TABLE aqueue_batches (
+    id TEXT PRIMARY KEY,
+    callbacks TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    closed_at REAL
+);

@@ -11,3 +11,13 @@ CREATE INDEX aqueue_job_tags_tag ON aqueue_job_tags (tag, job_id);
 -- A job's children (its page shows them), released or not: the older index
 -- holds only the edges not yet applied.
 CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
+
+-- Batches (aqueue/workflows/batches.py): open while jobs are added, then
+-- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
+-- which wait for every member and for the close.
+CREATE TABLE aqueue_batches (
+    id uuid PRIMARY KEY,
+    callbacks text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    closed_at timestamptz
+);

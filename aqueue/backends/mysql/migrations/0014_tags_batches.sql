@@ -9,3 +9,13 @@ CREATE TABLE aqueue_job_tags (
     CONSTRAINT aqueue_job_tags_job FOREIGN KEY (job_id)
         REFERENCES aqueue_jobs (id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Batches (aqueue/workflows/batches.py): open while jobs are added, then
+-- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
+-- which wait for every member and for the close.
+CREATE TABLE aqueue_batches (
+    id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    callbacks LONGTEXT NOT NULL,
+    created_at DATETIME(6) NOT NULL,
+    closed_at DATETIME(6) NULL
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
