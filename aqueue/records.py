@@ -28,6 +28,8 @@ FINAL_STATUS_NAMES = ("succeeded", "failed", "cancelled")
 WAITING_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 #: What a parent's failure or cancellation does to a child job.
 OnParentFailure = Literal["cancel", "run"]
+#: What enqueueing does when a job holds the key (see ``aqueue.uniqueness``).
+OnConflict = Literal["keep", "replace"]
 
 
 @dataclass(frozen=True, slots=True)

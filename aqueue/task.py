@@ -19,7 +19,7 @@ from typing import (
     overload,
 )
 
-from aqueue import serialization, validation
+from aqueue import durations, serialization, validation
 from aqueue.backoff import Backoff
 from aqueue.ids import new_job_ids
 from aqueue.records import (
@@ -27,6 +27,7 @@ from aqueue.records import (
     WAITING_UNTIL,
     JobKind,
     NewJob,
+    OnConflict,
     OnParentFailure,
     TaskLimit,
 )
@@ -97,11 +98,29 @@ class JobOptions:
     tags: tuple[str, ...] = ()
     #: The workflow groups it belongs to (set by :mod:`aqueue.workflows`, not ``using``).
     groups: tuple[str, ...] = ()
+    #: Seconds its unique key stays held after it is enqueued (see :mod:`aqueue.uniqueness`).
+    unique_for: float | None = None
+    #: The statuses of the holder of its key that keep the key held.
+    unique_states: tuple[str, ...] | None = None
+    #: When its key is held by a queued job: keep that job as it is, or give
+    #: it this job's arguments and due time (``"replace"``: a debounce).
+    on_conflict: OnConflict = "keep"
     #: The open batch it joins (set by ``Batch.add``, not ``using``).
     batch: str | None = None
     #: ``(batch id, "success" | "failure" | "complete")``: it is that batch's
     #: callback, held until the batch is closed (set by ``open_batch``).
     callback_for: tuple[str, str] | None = None
+
+    @property
+    def unique_rule(self) -> bool:
+        """Whether its key is held by the rules of :mod:`aqueue.uniqueness`
+        (for a period, past a job's end, or replaced) rather than only while
+        a job holding it is queued or running."""
+        return (
+            self.unique_for is not None
+            or self.unique_states is not None
+            or self.on_conflict != "keep"
+        )
 
     @property
     def relates(self) -> bool:
@@ -139,6 +158,12 @@ def _check_after(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(parents))
 
 
+def _check_on_conflict(value: object) -> OnConflict:
+    if value not in ("keep", "replace"):
+        raise ValueError(f"on_conflict must be 'keep' or 'replace', not {value!r}")
+    return value
+
+
 def _check_on_parent_failure(value: object) -> OnParentFailure:
     if value not in ("cancel", "run"):
         raise ValueError(f"on_parent_failure must be 'cancel' or 'run', not {value!r}")
@@ -174,11 +199,18 @@ def _checked(options: JobOptions, **changes: Any) -> JobOptions:
         "after": _check_after,
         "on_parent_failure": _check_on_parent_failure,
         "tags": validation.check_tags,
+        "unique_for": lambda v: None if v is None else durations.seconds(v, "unique_for"),
+        "unique_states": validation.check_unique_states,
+        "on_conflict": _check_on_conflict,
     }
     clean = {k: checks[k](v) for k, v in changes.items() if v is not _UNSET}
     if clean.get("run_after") is not None and clean.get("delay"):
         raise ValueError("give either delay or run_after, not both")
     options = dataclasses.replace(options, **clean)
+    if options.unique_rule and options.unique_key is None:
+        raise ValueError(
+            "unique_for, unique_states and on_conflict apply to a unique_key: give one"
+        )
     if options.after and (options.delay or options.run_after is not None):
         raise ValueError(
             "a job with after= becomes due when its parents end: "
@@ -322,6 +354,9 @@ class Task(Generic[P, R]):
         after: Sequence[Job[Any] | str | JobRequest] = _UNSET,
         on_parent_failure: OnParentFailure = _UNSET,
         tags: Sequence[str] = _UNSET,
+        unique_for: float | str | timedelta | None = _UNSET,
+        unique_states: Sequence[str] | None = _UNSET,
+        on_conflict: OnConflict = _UNSET,
     ) -> Task[P, R]:
         """A copy of this task whose jobs carry the given options.
 
@@ -334,6 +369,10 @@ class Task(Generic[P, R]):
         it is cancelled too, or runs anyway with ``on_parent_failure="run"``.
         ``tags`` (up to 20 strings) are stored so that the jobs of a tag are
         an index lookup: ``queue.jobs.list(tag="customer:42")``.
+        ``unique_for`` (``"1h"``) holds ``unique_key`` for that long after a job
+        takes it, ``unique_states`` says which statuses of that job keep holding
+        it, and ``on_conflict="replace"`` gives a queued holder this call's
+        arguments and due time (see :mod:`aqueue.uniqueness`).
         """
         if limit_key is not _UNSET and self.limit is None:
             raise ValueError(
@@ -357,6 +396,9 @@ class Task(Generic[P, R]):
             after=after,
             on_parent_failure=on_parent_failure,
             tags=tags,
+            unique_for=unique_for,
+            unique_states=unique_states,
+            on_conflict=on_conflict,
         )
         return Task(
             self.queue,

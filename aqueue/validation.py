@@ -121,6 +121,27 @@ def check_tags(value: object) -> tuple[str, ...]:
     return tags
 
 
+def check_unique_states(value: object) -> tuple[str, ...] | None:
+    """The statuses in which a job keeps holding its unique key: a list of
+    statuses that includes ``queued`` and ``running`` (an active job always
+    holds its key)."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise TypeError(f"unique_states must be a list of statuses, not {type(value).__name__}")
+    known = [s.value for s in JobStatus]
+    for status in value:
+        if status not in known:
+            raise ValueError(
+                f"unknown status {status!r} in unique_states: one of {', '.join(known)}"
+            )
+    if not {"queued", "running"} <= set(value):
+        raise ValueError(
+            "unique_states must include 'queued' and 'running': an active job always holds its key"
+        )
+    return tuple(s for s in known if s in value)
+
+
 _HEX = frozenset("0123456789abcdef")
 
 

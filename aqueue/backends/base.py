@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from aqueue.backends.ports import DependencySteps, KeyOps
+from aqueue.backends.ports import DependencySteps, KeyOps, UniqueSteps
 from aqueue.records import (
     AttemptOutput,
     ClaimedJob,
@@ -283,6 +283,15 @@ class Tags(Protocol):
 
     async def tag_counts(self, tag: str) -> dict[str, int]:
         """How many jobs with ``tag`` each status holds (statuses without any left out)."""
+
+
+@runtime_checkable
+class Uniqueness(Protocol):
+    """Keys held for a period or past a job's end (:mod:`aqueue.uniqueness`)."""
+
+    async def insert_unique(self, job: NewJob, steps: UniqueSteps) -> str:
+        """Run ``steps`` (which inserts ``job``, or finds the job holding its
+        key) over :class:`~aqueue.backends.ports.UniqueOps`, in one transaction."""
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from aqueue.records import ClaimedJob, Edge, EndedEdge, Related, TaskLimit
+from aqueue.records import ClaimedJob, Edge, EndedEdge, NewJob, Related, TaskLimit
 
 
 class KeyOps(Protocol):
@@ -72,6 +72,38 @@ class DependencyOps(Protocol):
     async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
         """Lock a batch's row until the transaction ends: its callbacks (JSON)
         and whether it is closed; None for no such batch."""
+
+
+class UniqueOps(Protocol):
+    """The statements of enqueueing one job whose key is held for a period or
+    past its end (:mod:`aqueue.uniqueness`), inside one transaction."""
+
+    async def ensure_key(self, key: str) -> None:
+        """Make sure the key has a row (a new one holds no job)."""
+
+    async def lock_key(self, key: str) -> tuple[str | None, float]:
+        """Lock the key's row: the job holding it and the seconds since it took it."""
+
+    async def job_status(self, job_id: str) -> str | None:
+        """The job's status; None if it is gone."""
+
+    async def record_key(self, key: str, job_id: str) -> None:
+        """The key is held by ``job_id`` from now."""
+
+    async def replace_job(self, job_id: str, job: NewJob) -> bool:
+        """Give a queued job (not waiting for parents) ``job``'s arguments,
+        priority, due time and meta; whether it was."""
+
+    async def insert(self, job: NewJob) -> str:
+        """Insert the job; the id of the job that holds its key while queued or
+        running, if another does already."""
+
+    async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
+        """Write ``(job id, tag)`` rows."""
+
+
+#: The feature's part of enqueueing one uniquely keyed job (``aqueue.uniqueness``).
+UniqueSteps = Callable[[UniqueOps, NewJob], Awaitable[str]]
 
 
 #: The feature's release (``aqueue.dependencies.release``), given to backends

@@ -14,9 +14,10 @@ from aqueue.backends.mysql.admin import MySQLAdmin
 from aqueue.backends.mysql.features import MySQLFeatures
 from aqueue.backends.mysql.outputs import MySQLOutputs
 from aqueue.backends.mysql.steps import MySQLSteps
+from aqueue.backends.mysql.unique import MySQLUnique
 
 
-class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLOutputs, MySQLSteps):
+class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLOutputs, MySQLSteps, MySQLUnique):
     """The core, schema, admin, registry, schedules, sessions, limits,
     dependencies, outputs and steps of :mod:`aqueue.backends.base`."""
 

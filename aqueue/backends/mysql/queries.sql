@@ -386,7 +386,7 @@ SELECT callbacks, closed_at FROM aqueue_batches WHERE id = %s;
 UPDATE aqueue_batches SET closed_at = {{NOW}} WHERE id = %s;
 
 -- name: insert_tag
-INSERT IGNORE INTO aqueue_job_tags (job_id, tag) VALUES (%s, %s);
+INSERT INTO aqueue_job_tags (job_id, tag) VALUES (%s, %s) ON DUPLICATE KEY UPDATE tag = tag;
 
 -- name: tag_counts
 SELECT j.status, count(*) FROM aqueue_job_tags t
@@ -532,3 +532,23 @@ SELECT payload FROM aqueue_job_signals WHERE job_id = %s AND name = %s;
 -- name: job_signals
 SELECT name, payload, created_at FROM aqueue_job_signals
 WHERE job_id = %s ORDER BY created_at, name;
+
+-- name: ensure_key
+-- A row for the key, so that producers of it have one to queue up on.
+-- (Not INSERT IGNORE: its duplicate-key warning would reach the application.)
+INSERT INTO aqueue_unique_keys (unique_key, created_at) VALUES (%s, {{NOW}})
+ON DUPLICATE KEY UPDATE unique_key = unique_key;
+
+-- name: lock_key
+SELECT job_id, TIMESTAMPDIFF(MICROSECOND, created_at, {{NOW}}) / 1000000.0
+FROM aqueue_unique_keys WHERE unique_key = %s FOR UPDATE;
+
+-- name: record_key
+UPDATE aqueue_unique_keys SET job_id = %s, created_at = {{NOW}} WHERE unique_key = %s;
+
+-- name: replace_job
+-- A debounce: the queued holder of a key takes the new arguments and due time.
+UPDATE aqueue_jobs
+SET args = %s, kwargs = %s, neg_priority = %s,
+    scheduled_at = COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND), meta = %s
+WHERE id = %s AND status = 'queued' AND COALESCE(waiting, 0) = 0;

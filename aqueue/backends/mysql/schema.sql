@@ -165,3 +165,12 @@ CREATE TABLE `aqueue_job_tags` (
   KEY `aqueue_job_tags_tag` (`tag`,`job_id`),
   CONSTRAINT `aqueue_job_tags_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE `aqueue_unique_keys` (
+  `unique_key` varchar(255) NOT NULL,
+  `job_id` char(36) CHARACTER SET ascii COLLATE ascii_bin DEFAULT NULL,
+  `created_at` datetime(6) NOT NULL,
+  PRIMARY KEY (`unique_key`),
+  KEY `aqueue_unique_keys_job` (`job_id`),
+  CONSTRAINT `aqueue_unique_keys_job` FOREIGN KEY (`job_id`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -15,10 +15,16 @@ from aqueue.backends.postgres.features import PostgresFeatures
 from aqueue.backends.postgres.listener import PostgresListener, PostgresNotifications
 from aqueue.backends.postgres.outputs import PostgresOutputs
 from aqueue.backends.postgres.steps import PostgresSteps
+from aqueue.backends.postgres.unique import PostgresUnique
 
 
 class PostgresBackend(
-    PostgresAdmin, PostgresFeatures, PostgresOutputs, PostgresSteps, PostgresNotifications
+    PostgresAdmin,
+    PostgresFeatures,
+    PostgresOutputs,
+    PostgresSteps,
+    PostgresUnique,
+    PostgresNotifications,
 ):
     """Every capability of :mod:`aqueue.backends.base`."""
 

@@ -661,3 +661,27 @@ SELECT payload FROM aqueue_job_signals WHERE job_id = $1::uuid AND name = $2;
 -- name: job_signals
 SELECT name, payload, created_at FROM aqueue_job_signals
 WHERE job_id = $1::uuid ORDER BY created_at, name;
+
+-- name: ensure_key
+-- A row for the key, so that producers of it have one to queue up on.
+INSERT INTO aqueue_unique_keys (unique_key) VALUES ($1) ON CONFLICT DO NOTHING;
+
+-- name: lock_key
+SELECT job_id::text, extract(epoch FROM clock_timestamp() - created_at)::float8
+FROM aqueue_unique_keys WHERE unique_key = $1 FOR UPDATE;
+
+-- name: record_key
+UPDATE aqueue_unique_keys SET job_id = $2::uuid, created_at = clock_timestamp()
+WHERE unique_key = $1;
+
+-- name: replace_job
+-- A debounce: the queued holder of a key takes the new arguments and due time.
+WITH changed AS (
+    UPDATE aqueue_jobs
+    SET args = $2::json, kwargs = $3::json, priority = $4,
+        scheduled_at = COALESCE($6::timestamptz, now() + make_interval(secs => $5)),
+        meta = $7::jsonb
+    WHERE id = $1::uuid AND status = 'queued' AND COALESCE(waiting, 0) = 0
+    RETURNING queue, scheduled_at)
+SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
+FROM changed;

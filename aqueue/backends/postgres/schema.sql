@@ -127,6 +127,12 @@ CREATE TABLE aqueue_sessions (
     expires_at timestamp with time zone NOT NULL
 );
 
+CREATE TABLE aqueue_unique_keys (
+    unique_key text NOT NULL,
+    job_id uuid,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
 CREATE TABLE aqueue_workers (
     name text NOT NULL,
     host text NOT NULL,
@@ -185,6 +191,9 @@ ALTER TABLE ONLY aqueue_queues
 ALTER TABLE ONLY aqueue_sessions
     ADD CONSTRAINT aqueue_sessions_pkey PRIMARY KEY (key);
 
+ALTER TABLE ONLY aqueue_unique_keys
+    ADD CONSTRAINT aqueue_unique_keys_pkey PRIMARY KEY (unique_key);
+
 ALTER TABLE ONLY aqueue_workers
     ADD CONSTRAINT aqueue_workers_pkey PRIMARY KEY (name);
 
@@ -218,6 +227,8 @@ CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs USING btree (unique_ke
 
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts USING btree (task, limit_key, started_at);
 
+CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys USING btree (job_id);
+
 ALTER TABLE ONLY aqueue_job_output
     ADD CONSTRAINT aqueue_job_output_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
 
@@ -229,3 +240,6 @@ ALTER TABLE ONLY aqueue_job_steps
 
 ALTER TABLE ONLY aqueue_job_tags
     ADD CONSTRAINT aqueue_job_tags_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY aqueue_unique_keys
+    ADD CONSTRAINT aqueue_unique_keys_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;

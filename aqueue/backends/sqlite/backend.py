@@ -15,9 +15,12 @@ from aqueue.backends.sqlite.features import SQLiteFeatures
 from aqueue.backends.sqlite.listener import SQLiteNotifications
 from aqueue.backends.sqlite.outputs import SQLiteOutputs
 from aqueue.backends.sqlite.steps import SQLiteSteps
+from aqueue.backends.sqlite.unique import SQLiteUnique
 
 
-class SQLiteBackend(SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteSteps, SQLiteNotifications):
+class SQLiteBackend(
+    SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteSteps, SQLiteUnique, SQLiteNotifications
+):
     """The core, schema, admin, registry, schedules, sessions, limits,
     dependencies, outputs, steps and notifications of :mod:`aqueue.backends.base`."""
 

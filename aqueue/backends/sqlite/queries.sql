@@ -474,3 +474,20 @@ SELECT payload FROM aqueue_job_signals WHERE job_id = :job_id AND name = :name;
 -- name: job_signals
 SELECT name, payload, created_at FROM aqueue_job_signals
 WHERE job_id = :job_id ORDER BY created_at, rowid;
+
+-- name: ensure_key
+-- A row for the key (SQLite's one writer is the lock).
+INSERT OR IGNORE INTO aqueue_unique_keys (unique_key, created_at) VALUES (:key, {{NOW}});
+
+-- name: lock_key
+SELECT job_id, {{NOW}} - created_at FROM aqueue_unique_keys WHERE unique_key = :key;
+
+-- name: record_key
+UPDATE aqueue_unique_keys SET job_id = :id, created_at = {{NOW}} WHERE unique_key = :key;
+
+-- name: replace_job
+-- A debounce: the queued holder of a key takes the new arguments and due time.
+UPDATE aqueue_jobs
+SET args = :args, kwargs = :kwargs, priority = :priority,
+    scheduled_at = COALESCE(:run_at, {{NOW}} + :delay), meta = :meta
+WHERE id = :id AND status = 'queued' AND COALESCE(waiting, 0) = 0;

@@ -114,6 +114,12 @@ CREATE TABLE aqueue_sessions (
     expires_at REAL NOT NULL
 );
 
+CREATE TABLE aqueue_unique_keys (
+    unique_key TEXT PRIMARY KEY,
+    job_id TEXT,
+    created_at REAL NOT NULL
+);
+
 CREATE TABLE aqueue_workers (
     name TEXT PRIMARY KEY,
     host TEXT NOT NULL,
@@ -171,6 +177,8 @@ CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs (unique_key)
 
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts (task, limit_key, started_at);
 
+CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys (job_id);
+
 CREATE TRIGGER aqueue_job_output_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_output WHERE job_id = OLD.id; END;
 
@@ -182,3 +190,6 @@ BEGIN DELETE FROM aqueue_job_steps WHERE job_id = OLD.id; END;
 
 CREATE TRIGGER aqueue_job_tags_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_tags WHERE job_id = OLD.id; END;
+
+CREATE TRIGGER aqueue_unique_keys_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_unique_keys WHERE job_id = OLD.id; END;

@@ -19,3 +19,15 @@ CREATE TABLE aqueue_batches (
     created_at DATETIME(6) NOT NULL,
     closed_at DATETIME(6) NULL
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):
+-- one row per key, naming the job that holds it and since when. Producers of
+-- the same key queue up on the row's lock. Deleted with the job.
+CREATE TABLE aqueue_unique_keys (
+    unique_key VARCHAR(255) NOT NULL PRIMARY KEY,
+    job_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
+    created_at DATETIME(6) NOT NULL,
+    KEY aqueue_unique_keys_job (job_id),
+    CONSTRAINT aqueue_unique_keys_job FOREIGN KEY (job_id)
+        REFERENCES aqueue_jobs (id) ON DELETE CASCADE
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

@@ -21,3 +21,13 @@ CREATE TABLE aqueue_batches (
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     closed_at timestamptz
 );
+
+-- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):
+-- one row per key, naming the job that holds it and since when. Producers of
+-- the same key queue up on the row's lock. Deleted with the job.
+CREATE TABLE aqueue_unique_keys (
+    unique_key text PRIMARY KEY,
+    job_id uuid REFERENCES aqueue_jobs (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys (job_id);

@@ -25,3 +25,16 @@ CREATE TABLE aqueue_batches (
     created_at REAL NOT NULL,
     closed_at REAL
 );
+
+-- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):
+-- one row per key, naming the job that holds it and since when.
+CREATE TABLE aqueue_unique_keys (
+    unique_key TEXT PRIMARY KEY,
+    job_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys (job_id);
+
+-- Deleted with their job (on one line: see 0011).
+CREATE TRIGGER aqueue_unique_keys_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_unique_keys WHERE job_id = OLD.id; END;
