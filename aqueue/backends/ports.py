@@ -66,8 +66,9 @@ class DependencyOps(Protocol):
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         """Write ``(job id, tag)`` rows (a row already there is kept)."""
 
-    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
-        """Record an open batch and its callbacks (JSON)."""
+    async def insert_batch(self, batch_id: str, callbacks: str, anchor: str) -> None:
+        """Record an open batch and its callbacks (JSON); the row is deleted
+        with the job ``anchor``."""
 
     async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
         """Lock a batch's row until the transaction ends: its callbacks (JSON)

@@ -63,7 +63,9 @@ class NotNeeded(Exception):
 async def open_batches(ops: DependencyOps, opened: Sequence[tuple[str, dict[str, str]]]) -> None:
     """Record batches whose callbacks were just inserted, each callback held."""
     for batch_id, callbacks in opened:
-        await ops.insert_batch(batch_id, serialization.encode(callbacks))
+        # The row goes with a callback: on_complete's, which runs whatever the end.
+        anchor = next(callbacks[on] for on in ("complete", "success", "failure") if on in callbacks)
+        await ops.insert_batch(batch_id, serialization.encode(callbacks), anchor)
         await ops.set_waiting({job_id: 1 for job_id in callbacks.values()})
 
 

@@ -75,6 +75,10 @@ async def test_callbacks_wait_for_the_close_and_every_job(queue: aqueue.Queue) -
     assert failure.status == JobStatus.CANCELLED and failure.error is not None
     assert "had no failed or cancelled job" in failure.error["message"]
     assert await batch.counts() == {"succeeded": 5}
+    # The batch's row goes with its anchor, the on_complete callback.
+    assert await queue.jobs.delete(callbacks["complete"].id) == JobStatus.SUCCEEDED
+    with pytest.raises(aqueue.BatchClosed, match="does not exist"):
+        await batch.is_closed()
 
 
 async def test_a_failure_cancels_on_success_and_runs_on_failure(queue: aqueue.Queue) -> None:

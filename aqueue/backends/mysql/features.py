@@ -91,8 +91,8 @@ class _MySQLDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._cur.executemany(SQL["insert_tag"], list(tags))
 
-    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
-        await self._cur.execute(SQL["insert_batch"], (batch_id, callbacks))
+    async def insert_batch(self, batch_id: str, callbacks: str, anchor: str) -> None:
+        await self._cur.execute(SQL["insert_batch"], (batch_id, callbacks, anchor))
 
     async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
         await self._cur.execute(SQL["lock_batch"], (batch_id,))

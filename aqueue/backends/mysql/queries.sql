@@ -374,7 +374,7 @@ INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (%s, %s, %s);
 UPDATE aqueue_jobs SET waiting = COALESCE(waiting, 0) + %s WHERE id = %s AND status = 'queued';
 
 -- name: insert_batch
-INSERT INTO aqueue_batches (id, callbacks, created_at) VALUES (%s, %s, {{NOW}});
+INSERT INTO aqueue_batches (id, callbacks, anchor, created_at) VALUES (%s, %s, %s, {{NOW}});
 
 -- name: lock_batch
 SELECT callbacks, closed_at IS NOT NULL FROM aqueue_batches WHERE id = %s FOR UPDATE;

@@ -2,14 +2,6 @@
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
-CREATE TABLE `aqueue_batches` (
-  `id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  `callbacks` longtext NOT NULL,
-  `created_at` datetime(6) NOT NULL,
-  `closed_at` datetime(6) DEFAULT NULL,
-  PRIMARY KEY (`id`)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
 CREATE TABLE `aqueue_job_deps` (
   `child` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   `parent` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
@@ -126,6 +118,17 @@ CREATE TABLE `aqueue_workers` (
   `stopped_at` datetime(6) DEFAULT NULL,
   `node` varchar(255) DEFAULT NULL,
   PRIMARY KEY (`name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE `aqueue_batches` (
+  `id` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `callbacks` longtext NOT NULL,
+  `anchor` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  `created_at` datetime(6) NOT NULL,
+  `closed_at` datetime(6) DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `aqueue_batches_anchor` (`anchor`),
+  CONSTRAINT `aqueue_batches_anchor` FOREIGN KEY (`anchor`) REFERENCES `aqueue_jobs` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE `aqueue_job_output` (

@@ -81,8 +81,8 @@ class _PostgresDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._conn.execute(SQL["insert_tags"], [t[0] for t in tags], [t[1] for t in tags])
 
-    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
-        await self._conn.execute(SQL["insert_batch"], batch_id, callbacks)
+    async def insert_batch(self, batch_id: str, callbacks: str, anchor: str) -> None:
+        await self._conn.execute(SQL["insert_batch"], batch_id, callbacks, anchor)
 
     async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
         if uuid_or_none(batch_id) is None:

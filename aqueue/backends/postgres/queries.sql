@@ -508,7 +508,7 @@ UPDATE aqueue_jobs j SET waiting = COALESCE(j.waiting, 0) + c.n
 FROM unnest($1::uuid[], $2::integer[]) AS c(id, n) WHERE j.id = c.id AND j.status = 'queued';
 
 -- name: insert_batch
-INSERT INTO aqueue_batches (id, callbacks) VALUES ($1::uuid, $2);
+INSERT INTO aqueue_batches (id, callbacks, anchor) VALUES ($1::uuid, $2, $3::uuid);
 
 -- name: lock_batch
 SELECT callbacks, closed_at IS NOT NULL FROM aqueue_batches WHERE id = $1::uuid FOR UPDATE;

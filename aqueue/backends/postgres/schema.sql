@@ -6,6 +6,7 @@
 CREATE TABLE aqueue_batches (
     id uuid NOT NULL,
     callbacks text NOT NULL,
+    anchor uuid NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     closed_at timestamp with time zone
 );
@@ -197,6 +198,8 @@ ALTER TABLE ONLY aqueue_unique_keys
 ALTER TABLE ONLY aqueue_workers
     ADD CONSTRAINT aqueue_workers_pkey PRIMARY KEY (name);
 
+CREATE INDEX aqueue_batches_anchor ON aqueue_batches USING btree (anchor);
+
 CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps USING btree (parent);
 
 CREATE INDEX aqueue_job_deps_pending ON aqueue_job_deps USING btree (parent) WHERE (NOT released);
@@ -228,6 +231,9 @@ CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs USING btree (unique_ke
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts USING btree (task, limit_key, started_at);
 
 CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys USING btree (job_id);
+
+ALTER TABLE ONLY aqueue_batches
+    ADD CONSTRAINT aqueue_batches_anchor_fkey FOREIGN KEY (anchor) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY aqueue_job_output
     ADD CONSTRAINT aqueue_job_output_job_id_fkey FOREIGN KEY (job_id) REFERENCES aqueue_jobs(id) ON DELETE CASCADE;

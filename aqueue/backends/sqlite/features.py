@@ -104,8 +104,9 @@ class _SQLiteDeps:
     async def insert_tags(self, tags: Sequence[tuple[str, str]]) -> None:
         await self._conn.executemany(SQL["insert_tag"], list(tags))
 
-    async def insert_batch(self, batch_id: str, callbacks: str) -> None:
-        await self._conn.execute(SQL["insert_batch"], {"id": batch_id, "callbacks": callbacks})
+    async def insert_batch(self, batch_id: str, callbacks: str, anchor: str) -> None:
+        params = {"id": batch_id, "callbacks": callbacks, "anchor": anchor}
+        await self._conn.execute(SQL["insert_batch"], params)
 
     async def lock_batch(self, batch_id: str) -> tuple[str, bool] | None:
         rows = list(await self._conn.execute_fetchall(SQL["lock_batch"], {"id": batch_id}))

@@ -332,7 +332,8 @@ INSERT INTO aqueue_job_deps (child, parent, run_on_failure) VALUES (:child, :par
 UPDATE aqueue_jobs SET waiting = COALESCE(waiting, 0) + :n WHERE id = :id AND status = 'queued';
 
 -- name: insert_batch
-INSERT INTO aqueue_batches (id, callbacks, created_at) VALUES (:id, :callbacks, {{NOW}});
+INSERT INTO aqueue_batches (id, callbacks, anchor, created_at)
+VALUES (:id, :callbacks, :anchor, {{NOW}});
 
 -- name: lock_batch
 -- SQLite's one writer is the lock.

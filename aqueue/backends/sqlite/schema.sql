@@ -5,6 +5,7 @@
 CREATE TABLE aqueue_batches (
     id TEXT PRIMARY KEY,
     callbacks TEXT NOT NULL,
+    anchor TEXT NOT NULL,
     created_at REAL NOT NULL,
     closed_at REAL
 );
@@ -134,6 +135,8 @@ CREATE TABLE aqueue_workers (
     stopped_at REAL
 , node TEXT);
 
+CREATE INDEX aqueue_batches_anchor ON aqueue_batches (anchor);
+
 CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
 
 CREATE INDEX aqueue_job_deps_pending ON aqueue_job_deps (parent) WHERE NOT released;
@@ -178,6 +181,9 @@ CREATE UNIQUE INDEX aqueue_jobs_unique_key ON aqueue_jobs (unique_key)
 CREATE INDEX aqueue_limit_starts_key ON aqueue_limit_starts (task, limit_key, started_at);
 
 CREATE INDEX aqueue_unique_keys_job ON aqueue_unique_keys (job_id);
+
+CREATE TRIGGER aqueue_batches_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_batches WHERE anchor = OLD.id; END;
 
 CREATE TRIGGER aqueue_job_output_gone AFTER DELETE ON aqueue_jobs
 BEGIN DELETE FROM aqueue_job_output WHERE job_id = OLD.id; END;

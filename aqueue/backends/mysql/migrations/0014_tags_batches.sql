@@ -12,12 +12,18 @@ CREATE TABLE aqueue_job_tags (
 
 -- Batches (aqueue/workflows/batches.py): open while jobs are added, then
 -- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
--- which wait for every member and for the close.
+-- which wait for every member and for the close. The row goes with its
+-- anchor, one of the callbacks (on_complete's, else on_success's, else
+-- on_failure's), when retention or a hand deletes it.
 CREATE TABLE aqueue_batches (
     id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     callbacks LONGTEXT NOT NULL,
+    anchor CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     created_at DATETIME(6) NOT NULL,
-    closed_at DATETIME(6) NULL
+    closed_at DATETIME(6) NULL,
+    KEY aqueue_batches_anchor (anchor),
+    CONSTRAINT aqueue_batches_anchor FOREIGN KEY (anchor)
+        REFERENCES aqueue_jobs (id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
 -- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):

@@ -14,13 +14,17 @@ CREATE INDEX aqueue_job_deps_parent ON aqueue_job_deps (parent);
 
 -- Batches (aqueue/workflows/batches.py): open while jobs are added, then
 -- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
--- which wait for every member and for the close.
+-- which wait for every member and for the close. The row goes with its
+-- anchor, one of the callbacks (on_complete's, else on_success's, else
+-- on_failure's), when retention or a hand deletes it.
 CREATE TABLE aqueue_batches (
     id uuid PRIMARY KEY,
     callbacks text NOT NULL,
+    anchor uuid NOT NULL REFERENCES aqueue_jobs (id) ON DELETE CASCADE,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     closed_at timestamptz
 );
+CREATE INDEX aqueue_batches_anchor ON aqueue_batches (anchor);
 
 -- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):
 -- one row per key, naming the job that holds it and since when. Producers of

@@ -18,13 +18,20 @@ BEGIN DELETE FROM aqueue_job_tags WHERE job_id = OLD.id; END;
 
 -- Batches (aqueue/workflows/batches.py): open while jobs are added, then
 -- closed once; "callbacks" names the callback jobs ({"success": id, ...}),
--- which wait for every member and for the close.
+-- which wait for every member and for the close. The row goes with its
+-- anchor, one of the callbacks (on_complete's, else on_success's, else
+-- on_failure's), when retention or a hand deletes it.
 CREATE TABLE aqueue_batches (
     id TEXT PRIMARY KEY,
     callbacks TEXT NOT NULL,
+    anchor TEXT NOT NULL,
     created_at REAL NOT NULL,
     closed_at REAL
 );
+CREATE INDEX aqueue_batches_anchor ON aqueue_batches (anchor);
+
+CREATE TRIGGER aqueue_batches_gone AFTER DELETE ON aqueue_jobs
+BEGIN DELETE FROM aqueue_batches WHERE anchor = OLD.id; END;
 
 -- Unique keys held for a period or past a job's end (aqueue/uniqueness.py):
 -- one row per key, naming the job that holds it and since when.
