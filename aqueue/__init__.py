@@ -1,5 +1,7 @@
 """aqueue: an asyncio-native job queue on the database you already have."""
 
+from typing import TYPE_CHECKING, Any
+
 from aqueue._version import __version__
 from aqueue._worker.isolation import Processes
 from aqueue.backoff import Backoff
@@ -27,7 +29,21 @@ from aqueue.queue import Queue
 from aqueue.records import AttemptOutput, JobInfo, JobStatus, PastAttempt, WorkerInfo
 from aqueue.task import JobOptions, JobRequest, Task
 from aqueue.worker import Worker
-from aqueue.workflows import Batch, BatchClosed, Failure, Workflow, chain, chord, group
+
+if TYPE_CHECKING:
+    from aqueue.workflows import Batch, BatchClosed, Failure, Workflow, chain, chord, group
+
+_WORKFLOWS = frozenset(("Batch", "BatchClosed", "Failure", "Workflow", "chain", "chord", "group"))
+
+
+def __getattr__(name: str) -> Any:
+    # Workflows load on first use: a worker whose jobs use none never imports them.
+    if name in _WORKFLOWS:
+        import aqueue.workflows
+
+        return getattr(aqueue.workflows, name)
+    raise AttributeError(f"module 'aqueue' has no attribute {name!r}")
+
 
 __all__ = [
     "AqueueError",

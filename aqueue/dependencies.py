@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from aqueue.backends.ports import DependencyOps, ReleaseSteps
 from aqueue.records import FINAL_STATUS_NAMES, Edge, EndedEdge, Related
-from aqueue.workflows.batches import member_edges, open_batches
 
 if TYPE_CHECKING:
     from aqueue.task import JobRequest
@@ -86,10 +85,14 @@ async def add_dependencies(ops: DependencyOps, edges: Sequence[Edge]) -> None:
 
 async def write_related(ops: DependencyOps, related: Related) -> None:
     """Write the edges, tags and batches of jobs just inserted, in their transaction."""
-    await open_batches(ops, related.opened)
     edges = list(related.edges)
-    if related.members:
-        edges += await member_edges(ops, related.members)
+    if related.opened or related.members:
+        # Imported here: producers that use no batch never load it.
+        from aqueue.workflows.batches import member_edges, open_batches
+
+        await open_batches(ops, related.opened)
+        if related.members:
+            edges += await member_edges(ops, related.members)
     await add_dependencies(ops, edges)
     if related.tags:
         await ops.insert_tags(related.tags)

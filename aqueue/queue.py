@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from aqueue import dsn as dsn_module
-from aqueue import uniqueness, validation
+from aqueue import validation
 from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Dependencies, Registry, Schema
 from aqueue.dependencies import related_rows, release, write_related
@@ -234,12 +234,16 @@ class Queue(TaskRegistry, WorkflowEntry):
         # is opened (a caller's thread and loop may be of its own, as Django's).
         backend = self.backend if connection is not None else await self._ready()
         queues: set[str] = set()
-        if any(r.options.unique_rule for r in requests):
+        # Requests prepared alike share one options object: look at each once.
+        options = {id(r.options): r.options for r in requests}.values()
+        if any(o.unique_rule for o in options):
+            from aqueue import uniqueness  # only for producers that use it
+
             ids = await uniqueness.write(
                 backend, requests, connection, self.max_payload_bytes, self._write
             )
             queues = {r.options.queue for r in requests}
-        elif any(r.options.relates for r in requests):
+        elif any(o.relates for o in options):
             if not isinstance(backend, Dependencies):
                 raise ConfigurationError(f"{self.dsn} cannot hold jobs that wait for others")
             ids = job_ids(requests)

@@ -95,6 +95,8 @@ class JobInfo:
         return tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
 
 
+#: The key of ``meta`` a workflow's or a batch's facts about a job are under.
+WORKFLOW_META_KEY = "workflow"
 #: The tag of every job of a workflow or of one of its groups, before the id.
 GROUP_TAG_PREFIX = "aqueue:group:"
 
@@ -140,7 +142,7 @@ class ImportedJob:
         if not isinstance(meta, dict):
             return []
         tags = meta.get("tags")
-        facts = meta.get("workflow")
+        facts = meta.get(WORKFLOW_META_KEY)
         groups = facts.get("groups") if isinstance(facts, dict) else None
         rows = [(self.id, t) for t in tags or () if isinstance(t, str)]
         rows += [(self.id, f"{GROUP_TAG_PREFIX}{g}") for g in groups or () if isinstance(g, str)]

@@ -108,3 +108,15 @@ async def stepped(ctx: aqueue.JobContext, steps: int = 10) -> int:
     for n in range(steps):
         await ctx.step(f"s{n}", int, n)
     return steps
+
+
+@queue.task(name="bench.collect")
+async def collect(results: list[object]) -> int:
+    """A chord's callback: how many results it got."""
+    return len(results)
+
+
+@queue.task(name="bench.batch_done")
+async def batch_done(counts: dict[str, object]) -> object:
+    """A batch's callback: the counts it got."""
+    return counts

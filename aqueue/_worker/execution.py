@@ -16,13 +16,10 @@ from aqueue.backends.base import Backend
 from aqueue.context import JobContext
 from aqueue.errors import ConfigurationError, Retry, Snooze, TooManySnoozes, UnknownTask
 from aqueue.middleware import Middleware
-from aqueue.records import ClaimedJob, JobStatus, Outcome
+from aqueue.records import WORKFLOW_META_KEY, ClaimedJob, JobStatus, Outcome
 from aqueue.steps import StepStore
 from aqueue.task import Task
 from aqueue.validation import MAX_DELAY_SECONDS, MAX_SNOOZES
-from aqueue.workflows.batches import NotNeeded
-from aqueue.workflows.canvas import META_KEY as INPUTS_KEY
-from aqueue.workflows.inputs import BadWorkflowShape, with_inputs
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
@@ -255,7 +252,11 @@ class Runner:
             task = queue.find_task(job.task)
         except UnknownTask as exc:  # the resolver failed on this job's name alone
             return Outcome(job.id, job.attempts, JobStatus.FAILED, error=error_record(exc, False))
-        if job.meta is not None and INPUTS_KEY in job.meta:
+        if job.meta is not None and WORKFLOW_META_KEY in job.meta:
+            # Imported here: a worker whose jobs use no workflow never loads it.
+            from aqueue.workflows.batches import NotNeeded
+            from aqueue.workflows.inputs import BadWorkflowShape, with_inputs
+
             try:  # a workflow's link: its parents' results first among its arguments
                 job = await with_inputs(queue.backend, job)
             except BadWorkflowShape as exc:

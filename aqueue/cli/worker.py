@@ -343,6 +343,7 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             await queue.check_schema()
         except AqueueError as exc:
             raise StartupError(str(exc)) from None
+        _give_back_freed_memory()
         restore = on_stop_signals(asyncio.get_running_loop(), worker.stop)
         try:
             await worker.run()
@@ -354,6 +355,19 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
             server.server_close()
         await queue.close(worker.time_left())
     return 0
+
+
+def _give_back_freed_memory() -> None:
+    """Ask glibc to return the heap freed by start-up (imports, parsing the
+    schema check's rows) to the system: ~0.4 MB of an idle worker's 30."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
 
 
 def _serve_metrics(worker: Any, args: argparse.Namespace) -> Any:

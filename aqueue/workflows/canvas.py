@@ -29,12 +29,13 @@ from typing import Any, Union
 
 from aqueue import serialization
 from aqueue.ids import new_job_ids
+from aqueue.records import WORKFLOW_META_KEY
 from aqueue.task import JobRequest
 
 #: What a job receives: a job id (that job's result) or a list of shapes.
 Shape = Union[str, list["Shape"]]  # noqa: UP007 - a recursive alias needs Union at runtime
 #: The key of ``meta`` a workflow's facts about a job are stored under.
-META_KEY = "workflow"
+META_KEY = WORKFLOW_META_KEY
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from aqueue import validation
-from aqueue.task import JobRequest
-from aqueue.workflows.batches import Batch, open_batch
-from aqueue.workflows.canvas import Node
-from aqueue.workflows.handle import Workflow, enqueue, load
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
+    from aqueue.task import JobRequest
+    from aqueue.workflows.batches import Batch
+    from aqueue.workflows.canvas import Node
+    from aqueue.workflows.handle import Workflow
+
+# The modules each method needs are imported in it: a Queue whose jobs use no
+# workflow never loads them (an idle worker stays small).
 
 
 class WorkflowEntry:
@@ -21,10 +24,14 @@ class WorkflowEntry:
     async def enqueue_workflow(self, workflow: Node, *, connection: Any = None) -> Workflow:
         """Enqueue a chain, group or chord: every job in one transaction, all
         or none (``connection``: the caller's, as ``enqueue_many``); its handle."""
+        from aqueue.workflows.handle import enqueue
+
         return await enqueue(_queue(self), workflow, connection)
 
     async def workflow(self, workflow_id: str) -> Workflow:
         """The handle of an enqueued workflow, found again by its id."""
+        from aqueue.workflows.handle import load
+
         return await load(_queue(self), validation.check_job_id(workflow_id, "workflow id"))
 
     async def open_batch(
@@ -41,11 +48,15 @@ class WorkflowEntry:
         once, when every job added has ended: ``on_success`` if all
         succeeded, ``on_failure`` if one failed or was cancelled,
         ``on_complete`` either way."""
+        from aqueue.workflows.batches import open_batch
+
         callbacks = {"success": on_success, "failure": on_failure, "complete": on_complete}
         return await open_batch(_queue(self), callbacks, connection)
 
     def batch(self, batch_id: str) -> Batch:
         """A handle on a batch opened here or elsewhere, by its id (not read)."""
+        from aqueue.workflows.batches import Batch
+
         return Batch(_queue(self), validation.check_job_id(batch_id, "batch id"))
 
 
