@@ -101,6 +101,11 @@ WORKFLOW_META_KEY = "workflow"
 GROUP_TAG_PREFIX = "aqueue:group:"
 
 
+def group_tag(group_id: str) -> str:
+    """The tag every job of a workflow, group or batch carries."""
+    return f"{GROUP_TAG_PREFIX}{group_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ImportedJob:
     """A whole job row to insert as it is (``aqueue import`` and ``aqueue copy``).
@@ -145,7 +150,7 @@ class ImportedJob:
         facts = meta.get(WORKFLOW_META_KEY)
         groups = facts.get("groups") if isinstance(facts, dict) else None
         rows = [(self.id, t) for t in tags or () if isinstance(t, str)]
-        rows += [(self.id, f"{GROUP_TAG_PREFIX}{g}") for g in groups or () if isinstance(g, str)]
+        rows += [(self.id, group_tag(g)) for g in groups or () if isinstance(g, str)]
         return rows
 
 

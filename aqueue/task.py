@@ -23,13 +23,13 @@ from aqueue import durations, serialization, validation
 from aqueue.backoff import Backoff
 from aqueue.ids import new_job_ids
 from aqueue.records import (
-    GROUP_TAG_PREFIX,
     WAITING_UNTIL,
     JobKind,
     NewJob,
     OnConflict,
     OnParentFailure,
     TaskLimit,
+    group_tag,
 )
 from aqueue.serialization import encode_arguments
 
@@ -130,7 +130,7 @@ class JobOptions:
     def tag_rows(self, job_id: str) -> list[tuple[str, str]]:
         """The ``(job id, tag)`` rows stored for a job with these options."""
         rows = [(job_id, tag) for tag in self.tags]
-        rows += [(job_id, f"{GROUP_TAG_PREFIX}{g}") for g in self.groups]
+        rows += [(job_id, group_tag(g)) for g in self.groups]
         return rows
 
 

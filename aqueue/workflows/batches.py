@@ -37,7 +37,7 @@ from aqueue.backends.ports import DependencyOps
 from aqueue.errors import ConfigurationError
 from aqueue.ids import new_job_ids
 from aqueue.job import Job
-from aqueue.records import GROUP_TAG_PREFIX, Edge
+from aqueue.records import Edge, group_tag
 from aqueue.task import JobRequest
 from aqueue.workflows.canvas import META_KEY
 
@@ -92,7 +92,7 @@ async def summary(backend: Backend, batch_id: str) -> dict[str, Any]:
     """What a callback receives: the batch's members counted by status."""
     if not isinstance(backend, Tags):
         raise ConfigurationError("this database keeps no batches")
-    counts = await backend.tag_counts(f"{GROUP_TAG_PREFIX}{batch_id}")
+    counts = await backend.tag_counts(group_tag(batch_id))
     return {
         "batch": batch_id,
         "total": sum(counts.values()),
@@ -140,21 +140,21 @@ class Batch:
     async def close(self) -> bool:
         """Close the batch: no job can be added any more, and the callbacks
         run once every job in it has ended. False if it was closed already."""
-        closed = await _batches(self._queue).close_batch(self.id)
+        closed = await (await _batches(self._queue)).close_batch(self.id)
         if closed is None:
             raise BatchClosed(f"batch {self.id} does not exist")
         return closed
 
     async def is_closed(self) -> bool:
         """Whether the batch is closed."""
-        state = await _batches(self._queue).batch_state(self.id)
+        state = await (await _batches(self._queue)).batch_state(self.id)
         if state is None:
             raise BatchClosed(f"batch {self.id} does not exist")
         return state[1]
 
     async def callbacks(self) -> dict[str, Job[Any]]:
         """The callback jobs, by when they run (``success``, ``failure``, ``complete``)."""
-        state = await _batches(self._queue).batch_state(self.id)
+        state = await (await _batches(self._queue)).batch_state(self.id)
         if state is None:
             raise BatchClosed(f"batch {self.id} does not exist")
         found: dict[str, str] = serialization.decode(state[0])
@@ -162,13 +162,15 @@ class Batch:
 
     async def counts(self) -> dict[str, int]:
         """The batch's jobs (callbacks not included) by status."""
+        await self._queue.open()
         backend = self._queue.backend
         if not isinstance(backend, Tags):
             raise ConfigurationError(f"{self._queue.dsn} keeps no batches")
-        return await backend.tag_counts(f"{GROUP_TAG_PREFIX}{self.id}")
+        return await backend.tag_counts(group_tag(self.id))
 
 
-def _batches(queue: Queue) -> Batches:
+async def _batches(queue: Queue) -> Batches:
+    await queue.open()
     backend = queue.backend
     if not isinstance(backend, Batches):
         raise ConfigurationError(f"{queue.dsn} keeps no batches")

@@ -8,18 +8,14 @@ from typing import TYPE_CHECKING, Any
 from aqueue.backends.base import Tags
 from aqueue.errors import ConfigurationError, JobNotFound
 from aqueue.job import Job, result_of
-from aqueue.records import FINAL_STATUSES, GROUP_TAG_PREFIX, JobFilter, JobInfo
+from aqueue.records import FINAL_STATUSES, JobFilter, JobInfo, group_tag
 from aqueue.workflows.canvas import META_KEY, Node, Shape, exits, plan
+from aqueue.workflows.inputs import read_jobs
 
 if TYPE_CHECKING:
     from aqueue.queue import Queue
 
 _PAGE = 1000
-
-
-def group_tag(group_id: str) -> str:
-    """The tag every job of a workflow or group carries."""
-    return f"{GROUP_TAG_PREFIX}{group_id}"
 
 
 class Workflow:
@@ -46,6 +42,7 @@ class Workflow:
     async def counts(self) -> dict[str, int]:
         """How many of the workflow's jobs each status holds (every job of it,
         not only those of :attr:`jobs`); statuses without any are left out."""
+        await self._queue.open()
         return await _tags(self._queue).tag_counts(group_tag(self.id))
 
     async def cancel(self) -> int:
@@ -62,9 +59,9 @@ class Workflow:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         ids = exits(self._shape)
-        backend = self._queue.backend
+        await self._queue.open()
         while True:
-            found = {info.id: info for info in await backend.get_jobs(ids)}
+            found = await read_jobs(self._queue.backend, ids)
             pending = [i for i in ids if i not in found or found[i].status not in FINAL_STATUSES]
             if not pending:
                 return _build(self._shape, found)

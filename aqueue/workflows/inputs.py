@@ -70,14 +70,19 @@ def _value(shape: Shape, found: dict[str, JobInfo]) -> Any:
     return Failure(shape, info.status.value, info.error)
 
 
-async def resolve(backend: Backend, shape: Shape) -> Any:
-    """``shape`` with each job id replaced by its result (or :class:`Failure`)."""
-    ids = list(dict.fromkeys(exits(shape)))
+async def read_jobs(backend: Backend, ids: list[str]) -> dict[str, JobInfo]:
+    """The jobs of ``ids`` that exist, by id, read a few hundred per statement."""
+    ids = list(dict.fromkeys(ids))
     found: dict[str, JobInfo] = {}
     for first in range(0, len(ids), _READ_BATCH):
         for info in await backend.get_jobs(ids[first : first + _READ_BATCH]):
             found[info.id] = info
-    return _value(shape, found)
+    return found
+
+
+async def resolve(backend: Backend, shape: Shape) -> Any:
+    """``shape`` with each job id replaced by its result (or :class:`Failure`)."""
+    return _value(shape, await read_jobs(backend, exits(shape)))
 
 
 async def with_inputs(backend: Backend, job: ClaimedJob) -> ClaimedJob:
