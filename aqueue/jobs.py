@@ -127,6 +127,28 @@ class Jobs:
         """Queue a failed or cancelled job again with fresh attempts; False otherwise."""
         return await (await self._admin()).retry_job(str(job_id))
 
+    async def reschedule(
+        self,
+        job_id: str,
+        *,
+        run_at: datetime | None = None,
+        now: bool = False,
+        priority: int | None = None,
+    ) -> bool:
+        """Change a queued job that is not waiting for parents: make it due at
+        ``run_at`` (an aware datetime) or at once (``now=True``), and/or give it
+        ``priority``. False for any other job (running, finished, waiting, gone)."""
+        if run_at is not None and now:
+            raise ValueError("give either run_at or now=True, not both")
+        if run_at is not None:
+            run_at = validation.check_run_after(run_at)
+        if priority is not None:
+            priority = validation.check_priority(priority)
+        if run_at is None and not now and priority is None:
+            raise ValueError("nothing to change: give run_at, now=True or priority")
+        admin = await self._admin()
+        return await admin.reschedule_job(str(job_id), now or run_at is not None, run_at, priority)
+
     async def cancel(self, job_id: str) -> JobStatus | None:
         """Cancel a queued job, or ask the worker running it to stop it.
 

@@ -322,6 +322,13 @@ class Admin(Protocol):
     async def cancel_job(self, job_id: str) -> str | None:
         """Cancel a queued job, or ask a running one to stop; return the status after."""
 
+    async def reschedule_job(
+        self, job_id: str, move: bool, run_at: datetime | None, priority: int | None
+    ) -> bool:
+        """Make a queued job (not one waiting for parents) due at ``run_at``
+        (None: now) if ``move``, and give it ``priority`` unless None;
+        whether it was such a job."""
+
     async def retry_job(self, job_id: str) -> bool:
         """Put a failed or cancelled job back in the queue with fresh attempts."""
 

@@ -174,6 +174,31 @@ async def cancel_job(request: Request) -> Response:
     )
 
 
+async def reschedule_job(request: Request) -> Response:
+    """Run a queued job now, or change its due time or priority."""
+    queue, body, who = await _act(request)
+    job_id = params.job_id(request.path_params["job_id"])
+    run_at, now = params.due_time(body.get("run_at", ""))
+    priority = params.priority(body.get("priority", ""))
+    if run_at is None and not now and priority is None:
+        raise params.bad_request("give run_at (an ISO 8601 time, or 'now') or priority")
+    if not await queue.jobs.reschedule(job_id, run_at=run_at, now=now, priority=priority):
+        job = await queue.get_job(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        why = "it waits for its parents" if job.waiting else f"it is {job.status}"
+        raise HTTPException(409, f"only a queued job can be changed: {why}")
+    changes = []
+    if now:
+        changes.append("due now")
+    elif run_at is not None:
+        changes.append(f"due {run_at.isoformat()}")
+    if priority is not None:
+        changes.append(f"priority {priority}")
+    audit.record("reschedule", f"job {job_id}: {', '.join(changes)}", who)
+    return _done(request, body, {"id": job_id, "changed": changes})
+
+
 async def delete_job(request: Request) -> Response:
     queue, body, who = await _act(request)
     job_id = params.job_id(request.path_params["job_id"])
@@ -246,6 +271,7 @@ routes = [
     Route("/jobs/{job_id:str}/retry", retry_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/cancel", cancel_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/delete", delete_job, methods=["POST"]),
+    Route("/jobs/{job_id:str}/reschedule", reschedule_job, methods=["POST"]),
     Route("/workers", workers),
     # Queue names may hold slashes (sent percent-encoded).
     Route("/queues/{queue:path}/pause", pause_queue, methods=["POST"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
@@ -67,6 +68,38 @@ def filter_query(f: JobFilter) -> dict[str, str]:
     if f.tag:
         query["tag"] = f.tag
     return query
+
+
+def due_time(text: str) -> tuple[datetime | None, bool]:
+    """``run_at`` of an action: ``("", False)`` for none, ``now``, or an ISO
+    8601 time (UTC when it names no offset); 400 for anything else."""
+    text = text.strip()
+    if not text:
+        return None, False
+    if text.lower() == "now":
+        return None, True
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad_request(f"run_at is not an ISO 8601 time or 'now': {text[:40]!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when, False
+
+
+def priority(text: str) -> int | None:
+    """``priority`` of an action: None for none; 400 unless a whole number in range."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise bad_request(f"priority must be a whole number, not {text[:40]!r}") from None
+    try:
+        return validation.check_priority(value)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 async def body(request: Request) -> bytes:

@@ -143,6 +143,8 @@ def _seed(dsn: str, flag: Path) -> dict[str, str]:
             ).id
             for n in range(3):
                 await queue.enqueue("record", n)
+            later = queue.task_named("record").using(delay=3600, tags=["<b>later</b>"])
+            ids["later"] = (await later.enqueue(7)).id
             return ids
 
     return asyncio.run(main())
@@ -253,6 +255,13 @@ def test_the_dashboard_in_a_browser(
             )
         )
         assert _paused(dsn) == []
+
+        # A job due in an hour: run it now from its page; it runs at once.
+        browser.get(server + f"/jobs/{ids['later']}")
+        _wait_text(browser, "#tags", "<b>later</b>")  # its tag, shown as text
+        shots.take("job-queued")
+        _click(browser, "button.run-now")
+        _wait_text(browser, "main p .status", "succeeded", timeout=30)
 
         # The workers page shows the running worker.
         browser.get(server + "/workers")

@@ -483,3 +483,77 @@ async def test_the_page_of_a_job_with_meta_but_no_schedule_renders(
     assert (await job.refresh()).meta == {"snoozes": 1}
     page = await client.get(f"/jobs/{job.id}")
     assert page.status_code == 200 and "Periodic" not in page.text
+
+
+async def test_a_queued_job_is_run_now_or_rescheduled(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    queue: aqueue.Queue,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @queue.task(name="later")
+    async def later() -> None:
+        return None
+
+    job = await later.using(delay=3600).enqueue()
+    before = await job.refresh()
+    url = f"/api/jobs/{job.id}/reschedule"
+    with caplog.at_level(logging.INFO, logger="aqueue.audit"):
+        answer = await client.post(url, json={"run_at": "now"})
+    assert answer.status_code == 200 and answer.json()["changed"] == ["due now"]
+    assert "reschedule" in caplog.text and job.id in caplog.text
+    moved = await job.refresh()
+    assert moved.scheduled_at < before.scheduled_at
+    assert await queue.process_one() is not None  # due: it runs
+    assert await job.status() == aqueue.JobStatus.SUCCEEDED
+    # A due time and a priority, on another queued job.
+    other = await later.using(delay=60).enqueue()
+    answer = await client.post(
+        f"/api/jobs/{other.id}/reschedule",
+        json={"run_at": "2031-01-02T03:04:05+00:00", "priority": "7"},
+    )
+    assert answer.status_code == 200
+    info = await other.refresh()
+    assert info.priority == 7 and info.scheduled_at.isoformat().startswith("2031-01-02T03:04:05")
+    naive = await client.post(
+        f"/api/jobs/{other.id}/reschedule", json={"run_at": "2030-05-06 07:08:09"}
+    )
+    assert naive.status_code == 200  # no offset: UTC
+    assert (await other.refresh()).scheduled_at.isoformat().startswith("2030-05-06T07:08:09")
+    # Bad input is a 400 on that input; a job that is not queued, a 409; none, a 404.
+    for body in ({}, {"run_at": "soon"}, {"priority": "high"}, {"priority": "101"}):
+        bad = await client.post(f"/api/jobs/{other.id}/reschedule", json=body)
+        assert bad.status_code == 400, body
+    done = await client.post(url, json={"run_at": "now"})
+    assert done.status_code == 409 and "succeeded" in done.json()["error"]
+    parent = await later.enqueue()
+    child = await later.using(after=[parent]).enqueue()
+    waiting = await client.post(f"/api/jobs/{child.id}/reschedule", json={"run_at": "now"})
+    assert waiting.status_code == 409 and "parents" in waiting.json()["error"]
+    missing = await client.post(
+        "/api/jobs/0193a1b2-0000-7000-8000-000000000000/reschedule", json={"run_at": "now"}
+    )
+    assert missing.status_code == 404
+    await browser.post("/login", data={"token": TOKEN, "next": "/"})
+    page = (await browser.get(f"/jobs/{other.id}")).text
+    assert 'class="run-now"' in page and 'id="reschedule"' in page
+    assert 'class="run-now"' not in (await browser.get(f"/jobs/{child.id}")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    ran = await browser.post(
+        f"/api/jobs/{other.id}/reschedule",
+        data={"csrf": csrf.group(1), "priority": "-3", "run_at": "", "next": f"/jobs/{other.id}"},
+    )
+    assert ran.status_code == 303 and ran.headers["location"] == f"/jobs/{other.id}"
+    assert (await other.refresh()).priority == -3
+
+
+async def test_actions_that_change_a_job_need_the_token_and_csrf(
+    browser: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    job = await queue.enqueue("later", 1)
+    url = f"/api/jobs/{job.id}/reschedule"
+    assert (await browser.post(url, json={"run_at": "now"})).status_code == 401
+    login = await browser.post("/login", data={"token": TOKEN, "next": "/"})
+    assert login.status_code in (302, 303)
+    assert (await browser.post(url, data={"run_at": "now"})).status_code == 403  # no CSRF

@@ -63,6 +63,17 @@ class MySQLAdmin(MySQLCore):
 
         return await self._run("cancel", op, transaction=True)
 
+    async def reschedule_job(
+        self, job_id: str, move: bool, run_at: datetime | None, priority: int | None
+    ) -> bool:
+        when = run_at.astimezone(UTC).replace(tzinfo=None) if run_at else None
+        neg = None if priority is None else -priority
+        changed = await self._rowcount(SQL["reschedule_job"], (move, when, neg, job_id))
+        # A row whose values did not change counts 0 in MySQL: ask what it is.
+        return changed == 1 or (
+            changed == 0 and (await self._fetch(SQL["movable_job"], (job_id,))) != []
+        )
+
     async def retry_job(self, job_id: str) -> bool:
         return await self._rowcount(SQL["retry_job"], (job_id,)) == 1
 

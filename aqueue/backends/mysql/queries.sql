@@ -182,6 +182,17 @@ SET history = IF(started_at IS NULL, history, JSON_ARRAY_APPEND(COALESCE(history
     cancel_requested = 0, lease_expires_at = NULL, status = 'queued'
 WHERE id = %s AND status IN ('failed', 'cancelled');
 
+-- name: reschedule_job
+-- A queued job (not one waiting for parents) made due at the given time (NULL:
+-- now) when asked, and given a priority unless NULL (the dashboard's actions).
+UPDATE aqueue_jobs
+SET scheduled_at = IF(%s, COALESCE(%s, {{NOW}}), scheduled_at),
+    neg_priority = COALESCE(%s, neg_priority)
+WHERE id = %s AND status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: movable_job
+SELECT id FROM aqueue_jobs WHERE id = %s AND status = 'queued' AND COALESCE(waiting, 0) = 0;
+
 -- name: queue_counts
 -- Read from aqueue_jobs_status_queue alone: the cost is the number of queued,
 -- running and failed jobs, never the finished history. Grouped in the index's

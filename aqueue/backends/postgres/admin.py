@@ -63,6 +63,14 @@ class PostgresAdmin(PostgresCore):
         status = await self._fetchval(SQL["job_status"], key)
         return None if status is None else str(status)
 
+    async def reschedule_job(
+        self, job_id: str, move: bool, run_at: datetime | None, priority: int | None
+    ) -> bool:
+        key = uuid_or_none(job_id)
+        if key is None:
+            return False
+        return bool(await self._fetch(SQL["reschedule_job"], key, move, run_at, priority))
+
     async def retry_job(self, job_id: str) -> bool:
         key = uuid_or_none(job_id)
         return key is not None and bool(await self._fetch(SQL["retry_job"], key))

@@ -269,6 +269,18 @@ WITH retried AS (
     RETURNING queue)
 SELECT pg_notify('aqueue_new', queue || ' 0') FROM retried;
 
+-- name: reschedule_job
+-- A queued job (not one waiting for parents) made due at $3 (NULL: now) when
+-- $2, and given priority $4 unless NULL (the dashboard's run now, priority, due time).
+WITH moved AS (
+    UPDATE aqueue_jobs
+    SET scheduled_at = CASE WHEN $2 THEN COALESCE($3::timestamptz, now()) ELSE scheduled_at END,
+        priority = COALESCE($4, priority)
+    WHERE id = $1::uuid AND status = 'queued' AND COALESCE(waiting, 0) = 0
+    RETURNING queue, scheduled_at)
+SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
+FROM moved;
+
 -- name: queue_counts
 -- Each part is read from indexes alone (index-only once vacuumed): queued
 -- from the claim index and the limited jobs' index, running from the lease

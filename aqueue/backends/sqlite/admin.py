@@ -69,6 +69,20 @@ class SQLiteAdmin(SQLiteCore):
             self._wake.cancel(job_id)
         return status
 
+    async def reschedule_job(
+        self, job_id: str, move: bool, run_at: datetime | None, priority: int | None
+    ) -> bool:
+        params = {
+            "id": job_id,
+            "move": int(move),
+            "run_at": run_at.timestamp() if run_at else None,
+            "priority": priority,
+        }
+        moved = await self._rowcount(SQL["reschedule_job"], params) == 1
+        if moved:
+            self._wake.anything_new()
+        return moved
+
     async def retry_job(self, job_id: str) -> bool:
         retried = await self._rowcount(SQL["retry_job"], {"id": job_id}) == 1
         if retried:

@@ -134,6 +134,14 @@ SET status = 'queued', attempts = 0, scheduled_at = {{NOW}}, started_at = NULL,
                     'message', substr(json_extract(error, '$.message'), 1, 500))))
 WHERE id = :id AND status IN ('failed', 'cancelled');
 
+-- name: reschedule_job
+-- A queued job (not one waiting for parents) made due at :run_at (NULL: now)
+-- when :move, and given :priority unless NULL (the dashboard's actions).
+UPDATE aqueue_jobs
+SET scheduled_at = iif(:move, COALESCE(:run_at, {{NOW}}), scheduled_at),
+    priority = COALESCE(:priority, priority)
+WHERE id = :id AND status = 'queued' AND COALESCE(waiting, 0) = 0;
+
 -- name: queue_counts
 -- Each part is read from indexes alone: queued from the claim index and the
 -- limited jobs' index, running from the running index, failed from the
