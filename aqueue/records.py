@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,12 @@ GROUP_TAG_PREFIX = "aqueue:group:"
 def group_tag(group_id: str) -> str:
     """The tag every job of a workflow, group or batch carries."""
     return f"{GROUP_TAG_PREFIX}{group_id}"
+
+
+def schedule_tag(schedule: str) -> str:
+    """The tag of the jobs a periodic schedule enqueued: a digest of its
+    name, which may be longer than a tag."""
+    return "aqueue:schedule:" + hashlib.sha256(schedule.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +368,11 @@ class JobFilter:
     after: str | None = None
     #: Only jobs that carry this tag (see ``using(tags=...)``).
     tag: str | None = None
+    #: Only jobs whose task name contains this text (the dashboard's task search).
+    task_contains: str | None = None
+    #: Only queued jobs due later than now: the scheduled ones (and those
+    #: waiting for parents). Implies ``statuses=("queued",)``.
+    due_later: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,12 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
     # its pages itself).
     if isinstance(f.limit, bool) or not isinstance(f.limit, int) or f.limit < 1:
         raise ValueError(f"limit must be a positive integer: {f.limit!r}")
+    if f.task_contains is not None and (
+        not isinstance(f.task_contains, str) or len(f.task_contains) > MAX_NAME_LENGTH
+    ):
+        raise ValueError(f"a task name to search for is at most {MAX_NAME_LENGTH} characters")
+    if f.due_later and not set(f.statuses) <= {"queued"}:
+        raise ValueError("scheduled jobs are queued ones: due_later takes no other status")
     if f.tag is not None and (
         not isinstance(f.tag, str) or not f.tag or len(f.tag) > MAX_NAME_LENGTH
     ):
@@ -184,6 +190,8 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
             raise ValueError(f"an id prefix is 1 to 32 hex digits: {prefix[:80]!r}")
     return replace(
         f,
+        statuses=("queued",) if f.due_later else f.statuses,
+        task_contains=f.task_contains or None,
         id_prefix=prefix,
         before=None if f.before is None else check_job_id(f.before, "the 'before' cursor"),
         after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"),

@@ -474,6 +474,8 @@ def list_jobs_sql(
     running: str = "status = 'running'",
     sources: Mapping[str, str] | None = None,
     problem_key: bool = False,
+    now: str = "now()",
+    contains: Callable[[str, str], str] = lambda column, marker: f"strpos({column}, {marker}) > 0",
 ) -> tuple[str, bool]:
     """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
 
@@ -490,6 +492,9 @@ def list_jobs_sql(
     finished page of a queue or task filter). ``problem_key``: the dialect
     has no partial indexes and keeps ``status:task`` of failed and cancelled
     jobs in an indexed ``problem_key`` column instead (MySQL/MariaDB).
+    ``now`` is the dialect's clock as SQL, for ``due_later``; ``contains``
+    writes "``column`` contains the bound text" (a fixed function call, so no
+    pattern characters need escaping).
     """
     f = job_filter
     # A page newer than a cursor is read upwards from it, then put newest first.
@@ -512,6 +517,8 @@ def list_jobs_sql(
         if f.tag is not None:
             tagged = f"SELECT job_id FROM aqueue_job_tags WHERE tag = {bind(f.tag)}"  # noqa: S608
             where.append(f"id IN ({tagged})")
+        if f.task_contains:
+            where.append(contains("task", bind(f.task_contains)))
         return where
 
     hints = sources or {}
@@ -531,11 +538,13 @@ def list_jobs_sql(
     chosen = () if set(f.statuses) >= set(JobStatus) else f.statuses
     if not (chosen or f.queues or f.tasks):
         return page([], columns), ascending
+    later = [f"scheduled_at > {now}"] if f.due_later else []
     if f.tag is not None:
         # A tag's jobs are an index lookup of their own: one page of them,
         # whatever their status, filtered by it.
         wanted_statuses = ", ".join(_STATUS_LITERALS[s] for s in chosen)
-        return page([f"status IN ({wanted_statuses})"] if chosen else [], columns), ascending
+        by_status = [f"status IN ({wanted_statuses})"] if chosen else []
+        return page(by_status + later, columns), ascending
     wanted = set(chosen) or set(JobStatus)
     finished = sorted(wanted & set(FINAL_STATUS_NAMES))
     pages = []
@@ -543,7 +552,7 @@ def list_jobs_sql(
         # Two pages: the claim index holds unlimited jobs, aqueue_jobs_limited
         # the others (see aqueue.limits); each predicate verbatim, for SQLite.
         for limited in ("limit_key IS NULL", "limit_key IS NOT NULL"):
-            pages.append(page(["status = 'queued'", limited], source="queued"))
+            pages.append(page(["status = 'queued'", limited, *later], source="queued"))
     if "running" in wanted:
         pages.append(page([running], source="running"))
     if finished:

@@ -97,6 +97,12 @@ async def job_steps(request: Request) -> Response:
     )
 
 
+async def schedules(request: Request) -> Response:
+    from aqueue.web.schedules import schedules as read
+
+    return JSONResponse({"schedules": await read(_queue(request))})
+
+
 async def workers(request: Request) -> Response:
     return JSONResponse({"workers": [present.worker(w) for w in await _queue(request).workers()]})
 
@@ -273,6 +279,7 @@ routes = [
     Route("/jobs/{job_id:str}/delete", delete_job, methods=["POST"]),
     Route("/jobs/{job_id:str}/reschedule", reschedule_job, methods=["POST"]),
     Route("/workers", workers),
+    Route("/schedules", schedules),
     # Queue names may hold slashes (sent percent-encoded).
     Route("/queues/{queue:path}/pause", pause_queue, methods=["POST"]),
     Route("/queues/{queue:path}/resume", resume_queue, methods=["POST"]),

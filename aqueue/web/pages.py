@@ -63,7 +63,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         csrf=auth.csrf_token(who),
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         database=api._queue(request).dsn,
-        statuses=[s.value for s in JobStatus],
+        statuses=[s.value for s in JobStatus] + ["scheduled"],
         elapsed_ms=(time.perf_counter() - started) * 1000,
         **context,
     )
@@ -99,6 +99,12 @@ async def job(request: Request) -> Response:
         steps=[present.step(s) for s in await queue.jobs.steps(job_id)],
         signals=[present.signal(s) for s in await queue.jobs.signals(job_id)],
     )
+
+
+async def schedules_page(request: Request) -> Response:
+    from aqueue.web.schedules import schedules
+
+    return render(request, "schedules.html", schedules=await schedules(api._queue(request)))
 
 
 async def workers(request: Request) -> Response:
@@ -168,6 +174,7 @@ routes = [
     Route("/jobs", jobs),
     Route("/jobs/{job_id:str}", job),
     Route("/workers", workers),
+    Route("/schedules", schedules_page),
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
 ]

@@ -23,8 +23,10 @@ def bad_request(message: str) -> HTTPException:
 
 
 def job_filter(values: Mapping[str, str]) -> JobFilter:
-    """A :class:`JobFilter` from ``queue``, ``status``, ``task``, ``id`` (a
-    prefix), ``tag``, ``before``, ``after`` and ``limit``; empty values are ignored."""
+    """A :class:`JobFilter` from ``queue``, ``status`` (a job status, or
+    ``scheduled``: queued and due later), ``task`` (text the task's name
+    contains), ``id`` (a prefix), ``tag``, ``before``, ``after`` and
+    ``limit``; empty values are ignored."""
 
     def one(name: str) -> str | None:
         value = values.get(name, "").strip()
@@ -38,10 +40,12 @@ def job_filter(values: Mapping[str, str]) -> JobFilter:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise bad_request(f"limit must be from 1 to {MAX_PAGE_SIZE}: {limit}")
     queue, status, task = one("queue"), one("status"), one("task")
+    scheduled = status == "scheduled"
     found = JobFilter(
-        statuses=(status,) if status else (),
+        statuses=("queued",) if scheduled else (status,) if status else (),
+        due_later=scheduled,
         queues=(queue,) if queue else (),
-        tasks=(task,) if task else (),
+        task_contains=task,
         limit=limit,
         id_prefix=one("id"),
         tag=one("tag"),
@@ -60,9 +64,9 @@ def filter_query(f: JobFilter) -> dict[str, str]:
     if f.queues:
         query["queue"] = f.queues[0]
     if f.statuses:
-        query["status"] = f.statuses[0]
-    if f.tasks:
-        query["task"] = f.tasks[0]
+        query["status"] = "scheduled" if f.due_later else f.statuses[0]
+    if f.task_contains:
+        query["task"] = f.task_contains
     if f.id_prefix:
         query["id"] = f.id_prefix
     if f.tag:

@@ -6,7 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from aqueue import serialization
-from aqueue.records import AttemptOutput, JobInfo, JobSignal, JobStep, QueueCounts, WorkerInfo
+from aqueue.records import (
+    WAITING_UNTIL,
+    AttemptOutput,
+    JobInfo,
+    JobSignal,
+    JobStep,
+    QueueCounts,
+    WorkerInfo,
+)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -33,7 +41,18 @@ def job_row(job: JobInfo) -> dict[str, Any]:
         "worker": job.worker,
         "cancel_requested": job.cancel_requested,
         "waiting_for_parents": job.waiting,
+        "error": error_line(job),
     }
+
+
+def error_line(job: JobInfo) -> str | None:
+    """The job's error in one short line (``Type: message``), or None."""
+    error = job.error
+    if not isinstance(error, dict):
+        return None
+    line = f"{error.get('type', 'Error')}: {error.get('message', '')}".splitlines()
+    text = line[0] if line else ""
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def output(o: AttemptOutput) -> dict[str, Any]:
@@ -118,7 +137,8 @@ def timeline(job: JobInfo) -> list[tuple[str, datetime]]:
     # After the attempts it follows: a sort keeps equal times in this order.
     # A job waiting for its parents has no due time yet (its stored one is a
     # placeholder far in the future): the page names the parents instead.
-    waiting = job.waiting is not None and job.waiting > 0
+    # So has a child cancelled by its parent before it was ever due.
+    waiting = job.waiting is not None and (job.waiting > 0 or job.scheduled_at >= WAITING_UNTIL)
     if job.scheduled_at != job.created_at and not waiting:
         moments.append(("due again" if job.history else "due", job.scheduled_at))
     if job.started_at is not None:

@@ -156,3 +156,34 @@ async def test_overview_counts_and_recent_throughput(queue: aqueue.Queue) -> Non
     await set_time(queue, ids["mail"][1], "finished_at", -1200)
     mail = {q.name: q for q in await queue.jobs.counts()}["mail"]
     assert mail.finished_60m["succeeded"] == 2 and mail.finished_5m["succeeded"] == 1
+
+
+async def test_scheduled_jobs_and_task_text_are_found(queue: aqueue.Queue) -> None:
+    """``due_later`` lists queued jobs due later (and those waiting for
+    parents), not those due now; ``task_contains`` finds part of a name, with
+    the characters a LIKE pattern would treat specially taken as they are."""
+
+    @queue.task(name="app.emails.send")
+    async def send() -> None:
+        return None
+
+    @queue.task(name="app.reports%_build")
+    async def build() -> None:
+        return None
+
+    due = await send.enqueue()
+    later = await send.using(delay=3600).enqueue()
+    child = await send.using(after=[due]).enqueue()
+    odd = await build.using(delay=60).enqueue()
+    scheduled = await queue.jobs.list(JobFilter(due_later=True))
+    assert [j.id for j in scheduled] == [odd.id, child.id, later.id]
+    assert [j.id for j in await queue.jobs.list(JobFilter(due_later=True, tag="x"))] == []
+    emails = await queue.jobs.list(JobFilter(task_contains="emails"))
+    assert [j.id for j in emails] == [child.id, later.id, due.id]
+    assert [j.id for j in await queue.jobs.list(JobFilter(task_contains="%_"))] == [odd.id]
+    assert await queue.jobs.list(JobFilter(task_contains="_%")) == []
+    assert await queue.jobs.list(JobFilter(task_contains="EMAILS")) == []  # case counts
+    both = JobFilter(due_later=True, task_contains="emails", queues=("default",))
+    assert [j.id for j in await queue.jobs.list(both)] == [child.id, later.id]
+    with pytest.raises(ValueError, match="due_later"):
+        await queue.jobs.list(JobFilter(due_later=True, statuses=("failed",)))

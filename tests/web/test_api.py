@@ -557,3 +557,83 @@ async def test_actions_that_change_a_job_need_the_token_and_csrf(
     login = await browser.post("/login", data={"token": TOKEN, "next": "/"})
     assert login.status_code in (302, 303)
     assert (await browser.post(url, data={"run_at": "now"})).status_code == 403  # no CSRF
+
+
+async def test_lists_show_due_times_and_errors_and_find_scheduled_jobs(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    @queue.task(name="app.mail.send", max_attempts=1)
+    async def send(fail: bool) -> None:
+        if fail:
+            raise ValueError("no <mx> record\nsecond line")
+
+    broken = await send.enqueue(True)
+    await queue.process(1)
+    later = await send.using(delay=3600).enqueue(False)
+    parent = await send.using(delay=7200).enqueue(False)
+    child = await send.using(after=[parent]).enqueue(False)
+    rows = (await client.get("/api/jobs", params={"status": "scheduled"})).json()
+    assert [j["id"] for j in rows["jobs"]] == [child.id, parent.id, later.id]
+    assert rows["filter"] == {"status": "scheduled"}
+    failed = (await client.get("/api/jobs", params={"task": "mail"})).json()["jobs"]
+    assert [j["id"] for j in failed][-1] == broken.id
+    assert failed[-1]["error"] == "ValueError: no <mx> record"
+    page = (await client.get("/jobs", params={"status": "scheduled"})).text
+    assert "after 1 parent" in page and "9999" not in page
+    page = (await client.get("/jobs", params={"task": "mail", "status": "failed"})).text
+    assert "no &lt;mx&gt; record" in page and "<mx>" not in page
+    # A child cancelled by its parent was never due: no placeholder date shows.
+    await queue.jobs.cancel(parent.id)
+    assert (await child.refresh()).status == aqueue.JobStatus.CANCELLED
+    assert "9999" not in (await client.get(f"/jobs/{child.id}")).text
+
+
+async def test_schedules_show_their_ticks_and_the_jobs_they_made(
+    client: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from aqueue.periodic import Scheduler
+
+    @queue.periodic("*/5 * * * *", name="<b>digest</b>")
+    @queue.task(name="digest")
+    async def digest() -> None:
+        return None
+
+    @queue.periodic("0 3 * * *", timezone="Europe/Paris")
+    @queue.task(name="nightly")
+    async def nightly() -> None:
+        return None
+
+    empty = (await client.get("/api/schedules")).json()["schedules"]
+    assert [(s["name"], s["last_tick"], s["recent_jobs"]) for s in empty] == [
+        ("<b>digest</b>", None, []),
+        ("nightly 0 3 * * * Europe/Paris", None, []),
+    ]
+    assert empty[1]["timezone"] == "Europe/Paris" and empty[1]["next_tick"] is not None
+    scheduler = Scheduler.of(queue)
+    now = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
+    await scheduler.tick(now)  # starts each schedule at its latest tick
+    await scheduler.tick(now + timedelta(minutes=5))
+    made = await queue.jobs.list(aqueue.records.JobFilter(tasks=("digest",)))
+    found = {s["name"]: s for s in (await client.get("/api/schedules")).json()["schedules"]}
+    assert [j["id"] for j in found["<b>digest</b>"]["recent_jobs"]] == [j.id for j in made]
+    assert found["<b>digest</b>"]["last_tick"].startswith("2026-01-01T12:05")
+    tagged = await client.get("/api/jobs", params={"tag": found["<b>digest</b>"]["tag"]})
+    assert [j["id"] for j in tagged.json()["jobs"]] == [j.id for j in made]
+    page = (await client.get("/schedules")).text
+    assert "&lt;b&gt;digest&lt;/b&gt;" in page and "<b>digest</b>" not in page
+    assert "Europe/Paris" in page and "all its jobs" in page
+    # A dashboard without the app knows a schedule by its ticks alone.
+    bare = aqueue.Queue(queue.dsn)
+    async with (
+        bare,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=dashboard(bare)),
+            base_url="http://localhost",
+            headers=bearer(),
+        ) as other,
+    ):
+        rows = (await other.get("/api/schedules")).json()["schedules"]
+        assert {r["name"] for r in rows} == {"<b>digest</b>", "nightly 0 3 * * * Europe/Paris"}
+        assert all(r["cron"] is None for r in rows)

@@ -18,7 +18,15 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.mysql.core import _JOB_COLUMNS, _SOURCES, SQL, MySQLCore, marks, micros
-from aqueue.records import ImportedJob, JobFilter, JobInfo, NewJob, WorkerInfo, WorkerRegistration
+from aqueue.records import (
+    ImportedJob,
+    JobFilter,
+    JobInfo,
+    NewJob,
+    WorkerInfo,
+    WorkerRegistration,
+    schedule_tag,
+)
 
 
 class MySQLAdmin(MySQLCore):
@@ -33,7 +41,13 @@ class MySQLAdmin(MySQLCore):
             return "%s"
 
         sql, ascending = list_jobs_sql(
-            job_filter, bind, columns=_JOB_COLUMNS, sources=_SOURCES, problem_key=True
+            job_filter,
+            bind,
+            columns=_JOB_COLUMNS,
+            sources=_SOURCES,
+            problem_key=True,
+            now="UTC_TIMESTAMP(6)",
+            contains=lambda column, marker: f"LOCATE({marker}, {column}) > 0",
         )
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows
@@ -209,6 +223,7 @@ class MySQLAdmin(MySQLCore):
             ids = await self.insert_jobs([j for j, _ in jobs], connection=cur.connection)
             for job_id, (_, meta) in zip(ids, jobs, strict=True):
                 await cur.execute(SQL["set_meta"], (meta, job_id))
+            await cur.executemany(SQL["insert_tag"], [(i, schedule_tag(schedule)) for i in ids])
             return ids
 
         return await self._run("periodic", op, transaction=True)

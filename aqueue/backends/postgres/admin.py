@@ -19,7 +19,15 @@ from aqueue.backends.common import (
     rows_to_workers,
 )
 from aqueue.backends.postgres.core import SQL, PostgresCore, uuid_or_none
-from aqueue.records import ImportedJob, JobFilter, JobInfo, NewJob, WorkerInfo, WorkerRegistration
+from aqueue.records import (
+    ImportedJob,
+    JobFilter,
+    JobInfo,
+    NewJob,
+    WorkerInfo,
+    WorkerRegistration,
+    schedule_tag,
+)
 
 
 class PostgresAdmin(PostgresCore):
@@ -186,6 +194,7 @@ class PostgresAdmin(PostgresCore):
                 await conn.executemany(
                     SQL["set_meta"], [(i, meta) for i, (_, meta) in zip(ids, jobs, strict=True)]
                 )
+                await conn.execute(SQL["insert_tags"], ids, [schedule_tag(schedule)] * len(ids))
                 return ids
 
         return await self._run("periodic", op)

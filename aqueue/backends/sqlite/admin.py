@@ -18,8 +18,16 @@ from aqueue.backends.common import (
     row_to_info,
     rows_to_workers,
 )
-from aqueue.backends.sqlite.core import _SOURCES, SQL, SQLiteCore
-from aqueue.records import ImportedJob, JobFilter, JobInfo, NewJob, WorkerInfo, WorkerRegistration
+from aqueue.backends.sqlite.core import _SOURCES, NOW, SQL, SQLiteCore
+from aqueue.records import (
+    ImportedJob,
+    JobFilter,
+    JobInfo,
+    NewJob,
+    WorkerInfo,
+    WorkerRegistration,
+    schedule_tag,
+)
 
 
 class SQLiteAdmin(SQLiteCore):
@@ -34,7 +42,14 @@ class SQLiteAdmin(SQLiteCore):
             params[name] = value
             return f":{name}"
 
-        sql, ascending = list_jobs_sql(job_filter, bind, columns=JOB_COLUMNS, sources=_SOURCES)
+        sql, ascending = list_jobs_sql(
+            job_filter,
+            bind,
+            columns=JOB_COLUMNS,
+            sources=_SOURCES,
+            now=NOW,
+            contains=lambda column, marker: f"instr({column}, {marker}) > 0",
+        )
         rows = [row_to_info(r) for r in await self._fetchall(sql, params)]
         return rows[::-1] if ascending else rows
 
@@ -218,6 +233,8 @@ class SQLiteAdmin(SQLiteCore):
                     SQL["set_meta"],
                     [{"id": i, "meta": meta} for i, (_, meta) in zip(ids, jobs, strict=True)],
                 )
+                tag = schedule_tag(schedule)
+                await conn.executemany(SQL["insert_tag"], [(i, tag) for i in ids])
                 return ids
 
         return await self._run("periodic", op)

@@ -53,13 +53,14 @@ T = TypeVar("T")
 log = logging.getLogger("aqueue.sqlite")
 # Hints sent for one insert at most (a batch has few kinds of job).
 _MAX_HINTS = 20
-_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+#: The database clock as SQL: epoch seconds (unixepoch('subsec') needs SQLite 3.42).
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 # SQLite's planner would walk the whole primary key for a page of the few
 # running jobs (to read them in id order): name the index that holds them.
 _SOURCES = {"running": "aqueue_jobs INDEXED BY aqueue_jobs_running"}
 #: The named statements of queries.sql, placeholders filled.
 SQL = Queries(
-    load_queries(__package__ or "aqueue.backends.sqlite"), NOW=_NOW, JOB_COLUMNS=JOB_COLUMNS
+    load_queries(__package__ or "aqueue.backends.sqlite"), NOW=NOW, JOB_COLUMNS=JOB_COLUMNS
 )
 # insert_job in the %(name)s style of Django's cursor (which turns it back into :name).
 _DBAPI_INSERT_JOB = re.sub(r"(?<!:):(\w+)", r"%(\1)s", SQL["insert_job"])
@@ -261,7 +262,7 @@ class SQLiteCore:
                     for statement in migration.statements:
                         await conn.execute(statement)
                     await conn.execute(
-                        f"INSERT INTO aqueue_migrations VALUES (?, ?, {_NOW})",  # noqa: S608 - a constant
+                        f"INSERT INTO aqueue_migrations VALUES (?, ?, {NOW})",  # noqa: S608 - a constant
                         (migration.version, migration.name),
                     )
                     applied.append(migration.version)
