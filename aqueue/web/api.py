@@ -120,7 +120,11 @@ async def _body(request: Request) -> dict[str, str]:
             raise params.bad_request("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise params.bad_request("the body must be a JSON object")
-        return {str(k): "" if v is None else str(v) for k, v in body.items()}
+        # A list (a selection's "ids") is read as the pages' forms send it.
+        return {
+            str(k): "" if v is None else ",".join(map(str, v)) if isinstance(v, list) else str(v)
+            for k, v in body.items()
+        }
     return await params.form(request)
 
 
@@ -217,6 +221,46 @@ async def delete_job(request: Request) -> Response:
     return _done(request, body, {"id": job_id, "deleted": True, "status": str(status)})
 
 
+async def _retry_one(queue: Queue, job_id: str) -> bool:
+    return await queue.jobs.retry(job_id)
+
+
+async def _cancel_one(queue: Queue, job_id: str) -> bool:
+    return await queue.jobs.cancel(job_id) in (JobStatus.CANCELLED, JobStatus.RUNNING)
+
+
+async def _delete_one(queue: Queue, job_id: str) -> bool:
+    return await queue.jobs.delete(job_id) not in (None, JobStatus.RUNNING)
+
+
+async def _run_now_one(queue: Queue, job_id: str) -> bool:
+    return await queue.jobs.reschedule(job_id, now=True)
+
+
+#: What a selection can be given: each job that does not allow it is skipped.
+_ON_SELECTED = {
+    "retry": _retry_one,
+    "cancel": _cancel_one,
+    "delete": _delete_one,
+    "run_now": _run_now_one,
+}
+
+
+async def act_on_selected(request: Request) -> Response:
+    """Retry, cancel, delete or run now the jobs ticked on a page (``ids``)."""
+    queue, body, who = await _act(request)
+    action = body.get("action", "")
+    act = _ON_SELECTED.get(action)
+    if act is None:
+        raise params.bad_request(f"action must be one of {', '.join(_ON_SELECTED)}")
+    ids = params.selected_ids(body.get("ids", ""))
+    count = 0
+    for job_id in ids:
+        count += await act(queue, job_id)
+    audit.record(action, f"{len(ids)} selected jobs", who, count)
+    return _done(request, body, {"action": action, "count": count, "selected": len(ids)})
+
+
 #: What a bulk action's body must say to act on every job, without a filter.
 _ALL = {"true", "1", "yes", "on"}
 
@@ -271,6 +315,7 @@ routes = [
     Route("/jobs", list_jobs),
     Route("/jobs/retry", bulk_retry, methods=["POST"]),
     Route("/jobs/cancel", bulk_cancel, methods=["POST"]),
+    Route("/jobs/selected", act_on_selected, methods=["POST"]),
     Route("/jobs/{job_id:str}", get_job),
     Route("/jobs/{job_id:str}/output", job_output),
     Route("/jobs/{job_id:str}/steps", job_steps),

@@ -114,13 +114,36 @@ async def body(request: Request) -> bytes:
     return raw
 
 
+#: The most jobs one action on a selection takes (a page's rows, at most).
+MAX_SELECTED = MAX_PAGE_SIZE
+
+
 async def form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (the only kind the pages send)."""
+    """An urlencoded form body (the only kind the pages send); a field sent
+    more than once (the ticked rows' ``ids``) is joined with commas."""
     raw = await body(request)
     try:
-        return dict(parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=50))
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=MAX_SELECTED + 20)
     except (UnicodeDecodeError, ValueError):
         raise bad_request("the form could not be read") from None
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        fields[key] = f"{fields[key]},{value}" if key in fields else value
+    return fields
+
+
+def selected_ids(text: str) -> list[str]:
+    """The job ids of an action on a selection (comma-separated); 400 for
+    none, too many, or one that is not an id."""
+    raw = [part.strip() for part in text.split(",") if part.strip()]
+    if not raw:
+        raise bad_request("select at least one job (ids)")
+    if len(raw) > MAX_SELECTED:
+        raise bad_request(f"at most {MAX_SELECTED} jobs at a time, not {len(raw)}")
+    try:
+        return list(dict.fromkeys(validation.check_job_id(part) for part in raw))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def job_id(raw: str) -> str:

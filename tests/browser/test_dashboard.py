@@ -145,6 +145,7 @@ def _seed(dsn: str, flag: Path) -> dict[str, str]:
                 await queue.enqueue("record", n)
             later = queue.task_named("record").using(delay=3600, tags=["<b>later</b>"])
             ids["later"] = (await later.enqueue(7)).id
+            ids["ticked"] = (await later.enqueue(8)).id
             return ids
 
     return asyncio.run(main())
@@ -263,6 +264,19 @@ def test_the_dashboard_in_a_browser(
         _click(browser, "button.run-now")
         _wait_text(browser, "main p .status", "succeeded", timeout=30)
 
+        # Another, ticked in the jobs list and run from there.
+        browser.get(server + "/jobs?status=scheduled")
+        _click(browser, f"#jobs tr[data-id='{ids['ticked']}'] input[type=checkbox]")
+        shots.take("jobs-selected")
+        _click(browser, "button.selected-run-now")
+        _wait(browser, 30).until(
+            lambda d: _status(dsn, ids["ticked"]) == "succeeded", "the ticked job never ran"
+        )
+
+        # The schedules page, of a dashboard run without the app: none ticked.
+        browser.get(server + "/schedules")
+        _wait_text(browser, "main", "No periodic schedule has ticked")
+
         # The workers page shows the running worker.
         browser.get(server + "/workers")
         _wait_text(browser, "#workers", "running")
@@ -274,6 +288,15 @@ def test_the_dashboard_in_a_browser(
         WebDriverWait(browser, 10).until(lambda d: "/login?next=" in d.current_url)
     finally:
         worker.stop()
+
+
+def _status(dsn: str, job_id: str) -> str:
+    async def main() -> str:
+        async with aqueue.Queue(dsn) as queue:
+            info = await queue.get_job(job_id)
+            return "" if info is None else info.status.value
+
+    return asyncio.run(main())
 
 
 def _paused(dsn: str) -> list[str]:

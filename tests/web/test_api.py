@@ -637,3 +637,44 @@ async def test_schedules_show_their_ticks_and_the_jobs_they_made(
         rows = (await other.get("/api/schedules")).json()["schedules"]
         assert {r["name"] for r in rows} == {"<b>digest</b>", "nightly 0 3 * * * Europe/Paris"}
         assert all(r["cron"] is None for r in rows)
+
+
+async def test_ticked_jobs_are_acted_on_together(
+    client: httpx.AsyncClient, browser: httpx.AsyncClient, queue: aqueue.Queue
+) -> None:
+    @queue.task(name="later")
+    async def later() -> None:
+        return None
+
+    jobs = [await later.using(delay=3600).enqueue() for _ in range(3)]
+    ids = [job.id for job in jobs]
+    ran = await client.post("/api/jobs/selected", json={"action": "run_now", "ids": ids[:2]})
+    assert ran.json() == {"action": "run_now", "count": 2, "selected": 2}
+    assert await queue.drain() == 2
+    # Cancel the three: the two finished ones are skipped, and counted so.
+    cancelled = await client.post("/api/jobs/selected", json={"action": "cancel", "ids": ids})
+    assert cancelled.json()["count"] == 1
+    assert await jobs[2].status() == aqueue.JobStatus.CANCELLED
+    # From the page: ticked boxes are repeated form fields.
+    await browser.post("/login", data={"token": TOKEN, "next": "/"})
+    page = (await browser.get("/jobs")).text
+    assert page.count('name="ids"') == 3
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    form = [("csrf", csrf.group(1)), ("next", "/jobs"), ("action", "delete")]
+    form += [("ids", job_id) for job_id in ids]
+    deleted = await browser.post(
+        "/api/jobs/selected",
+        content="&".join(f"{k}={quote(v)}" for k, v in form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/jobs"
+    assert await queue.jobs.list(aqueue.records.JobFilter()) == []
+    # Bad selections are 400s, and act on nothing.
+    for body in (
+        {"action": "explode", "ids": ids},
+        {"action": "retry", "ids": []},
+        {"action": "retry", "ids": ["not-an-id"]},
+        {"action": "retry", "ids": ["0193a1b2-0000-7000-8000-000000000000"] * 501},
+    ):
+        assert (await client.post("/api/jobs/selected", json=body)).status_code == 400

@@ -31,7 +31,9 @@ async function refresh() {
     const focused = document.activeElement;
     const typing = current && current.contains(focused) && focused !== box &&
       ["INPUT", "SELECT", "TEXTAREA"].includes(focused.tagName);
-    if (fresh && current && !typing) {
+    // Nor while rows are ticked for an action: the swap would untick them.
+    const ticked = current && current.querySelector("input[name=ids]:checked");
+    if (fresh && current && !typing && !ticked) {
       current.replaceWith(fresh);
       const freshBox = refreshBox();
       if (freshBox) {
