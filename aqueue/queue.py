@@ -22,6 +22,7 @@ from aqueue.errors import ConfigurationError, SchemaError
 from aqueue.health import Health
 from aqueue.job import Job
 from aqueue.jobs import Jobs
+from aqueue.loop_lock import LoopLock
 from aqueue.middleware import Middleware
 from aqueue.records import JobInfo, NewJob, WorkerInfo
 from aqueue.registry import TaskRegistry
@@ -80,7 +81,7 @@ class Queue(TaskRegistry, WorkflowEntry):
         self.pool_size = pool_size
         TaskRegistry.__init__(self, _checked(JobOptions(), queue=default_queue))
         self._backend: Backend | None = None
-        self._open_lock = asyncio.Lock()
+        self._open_lock = LoopLock()
         self._opened = False
         #: Callbacks run when this process enqueues jobs (in-process wake-up).
         self.enqueue_hooks: list[Callable[[str], None]] = []
@@ -141,7 +142,7 @@ class Queue(TaskRegistry, WorkflowEntry):
 
     async def open(self) -> None:
         """Connect. SQLite databases are migrated on open (zero set-up)."""
-        async with self._open_lock:
+        async with self._open_lock():
             if self._opened:
                 return
             backend = self.backend
@@ -157,7 +158,7 @@ class Queue(TaskRegistry, WorkflowEntry):
     async def close(self, timeout: float = 3.0) -> None:
         """Close every connection: gracefully within ``timeout`` seconds, then by
         dropping them, so that an unreachable database never holds up an exit."""
-        async with self._open_lock:
+        async with self._open_lock():
             end = asyncio.get_running_loop().time() + timeout
             await self.results.close(timeout)
             if self._backend is not None:

@@ -41,6 +41,7 @@ LEAVES = {
     "aqueue.ids",
     "aqueue.node",
     "aqueue._version",
+    "aqueue.loop_lock",
 }
 
 

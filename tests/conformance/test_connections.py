@@ -94,3 +94,24 @@ async def test_sqlite_is_durable_unless_told_otherwise(
         # A setting of each connection: read on aqueue's own, which no API hands out.
         rows = await queue.backend._fetchall("PRAGMA synchronous", {})  # type: ignore[attr-defined]
         assert rows[0][0] == level  # 2 = FULL: on disk when enqueue returns
+
+
+def test_a_queue_closed_under_one_event_loop_opens_under_the_next(database: object) -> None:
+    """Regression: SQLite's connection lock stayed bound to the event loop it
+    was first contended on, so a queue used under two ``asyncio.run()`` calls
+    (a script, a test suite, Django's tests) failed in the second as soon as
+    two of its calls met; so would the queue's own lock of opening and closing."""
+    from tests.databases import TestDatabase
+
+    assert isinstance(database, TestDatabase)
+    queue = aqueue.Queue(database.dsn)
+
+    async def busy() -> None:
+        await asyncio.gather(*(queue.open() for _ in range(3)))  # opens that meet
+        try:
+            await asyncio.gather(*(queue.jobs.counts() for _ in range(5)))
+        finally:
+            await asyncio.gather(*(queue.close() for _ in range(3)))
+
+    asyncio.run(busy())
+    asyncio.run(busy())

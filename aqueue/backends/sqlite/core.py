@@ -10,7 +10,6 @@ told through the wake-up sockets beside the file (:mod:`aqueue.backends.wakeup`)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -38,6 +37,7 @@ from aqueue.backends.sqlfile import Queries, latest_version, load_migrations, lo
 from aqueue.backends.wakeup import WakeSender, channel_directory
 from aqueue.dsn import DSN
 from aqueue.errors import AqueueError, DatabaseUnavailable, SchemaError
+from aqueue.loop_lock import LoopLock
 from aqueue.records import (
     FINAL_STATUSES,
     AttemptOutput,
@@ -148,7 +148,7 @@ class SQLiteCore:
         # the process; ?synchronous=normal trades that for speed.
         self._synchronous = dsn.options.get("synchronous", "full").upper()
         self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._lock = LoopLock()  # one connection: one statement at a time
         # Wake-ups through sockets beside the file (aqueue.backends.wakeup),
         # each sent after the commit of its change, never before; ?wakeup=off
         # (or no directory to be had) sends none and leaves workers to probe.
@@ -200,7 +200,7 @@ class SQLiteCore:
 
     async def _run(self, what: str, operation: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         async def once() -> T:
-            async with self._lock:
+            async with self._lock():
                 return await operation(self._connection())
 
         return await at_edge(
