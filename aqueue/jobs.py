@@ -60,7 +60,26 @@ class Jobs:
         A bad status, cursor or prefix raises ``ValueError``.
         """
         admin = await self._admin()
-        return await admin.list_jobs(validation.check_job_filter(job_filter or JobFilter()))
+        wanted = validation.check_job_filter(job_filter or JobFilter())
+        if wanted.task_contains:
+            # The names that contain the text, then their jobs by the indexes
+            # of names: a text no name has is answered without reading a job.
+            names = [n for n in await admin.task_names() if wanted.task_contains in n]
+            if wanted.tasks:
+                names = [n for n in names if n in wanted.tasks]
+            if not names:
+                return []
+            wanted = replace(wanted, tasks=tuple(names), task_contains=None)
+        return await admin.list_jobs(wanted)
+
+    async def task_names(self) -> builtins.list[str]:
+        """Every task name the jobs in the database have, sorted (the
+        dashboard's choices); read from indexes, not a row per job."""
+        return await (await self._admin()).task_names()
+
+    async def queue_names(self) -> builtins.list[str]:
+        """Every queue name the jobs in the database have, sorted."""
+        return await (await self._admin()).queue_names()
 
     async def output(self, job_id: str) -> builtins.list[AttemptOutput]:
         """What each attempt of the job printed and logged, oldest first, for

@@ -1,8 +1,8 @@
 """The seam a worker reports what it does through, for metrics.
 
-A worker calls these hooks only when it was given an observer (see
-``Worker(observer=...)``); without one it pays a single ``is None`` check per
-job. :class:`aqueue.metrics.WorkerMetrics` implements them with
+Every worker has one: the counter of :mod:`aqueue.flow` (the dashboard's
+charts), and with ``Worker(observer=...)`` that one too (:class:`Observers`).
+:class:`aqueue.metrics.WorkerMetrics` implements the hooks with
 prometheus-client; any object with these methods will do.
 """
 
@@ -32,3 +32,30 @@ class WorkerObserver(Protocol):
 
     def event(self, name: str, amount: int) -> None:
         """A worker signal (``renewed``, ``lease_lost``, ``rescued``, ``handed_back``, …)."""
+
+
+class Observers:
+    """Several observers reported to as one (a worker has one observer)."""
+
+    def __init__(self, *observers: WorkerObserver) -> None:
+        self.observers = observers
+
+    def job_started(self, job: ClaimedJob) -> None:
+        for o in self.observers:
+            o.job_started(job)
+
+    def job_finished(self, job: ClaimedJob, outcome: str, duration: float) -> None:
+        for o in self.observers:
+            o.job_finished(job, outcome, duration)
+
+    def claimed(self, count: int, seconds: float) -> None:
+        for o in self.observers:
+            o.claimed(count, seconds)
+
+    def outcomes_written(self, count: int, seconds: float) -> None:
+        for o in self.observers:
+            o.outcomes_written(count, seconds)
+
+    def event(self, name: str, amount: int) -> None:
+        for o in self.observers:
+            o.event(name, amount)

@@ -376,6 +376,22 @@ class JobFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowRow:
+    """One minute of one queue's flow (see :mod:`aqueue.flow`): attempts that
+    ended in it by outcome, and the jobs due and waiting when it was sampled
+    (None: not sampled)."""
+
+    #: Unix seconds at the minute's start.
+    minute: int
+    #: The queue, or ``"*"`` for all queues added up.
+    queue: str
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    depth: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueCounts:
     """One queue's jobs, as the database held them when read (see
     :meth:`aqueue.jobs.Jobs.counts`): the one counting record of aqueue.

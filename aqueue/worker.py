@@ -42,9 +42,10 @@ from aqueue._worker.threads import SyncRunner
 from aqueue._worker.wakeups import Wakeups
 from aqueue.backends.base import Dependencies, Handover, Listener, Notifications, Registry
 from aqueue.errors import DatabaseUnavailable
+from aqueue.flow import FlowRecorder
 from aqueue.limits import claimers
 from aqueue.node import node_id
-from aqueue.observer import WorkerObserver
+from aqueue.observer import Observers, WorkerObserver
 from aqueue.offers import Offers
 from aqueue.periodic import Scheduler
 from aqueue.records import ClaimedJob, JobStatus, LeaseState, Outcome, WorkerRegistration
@@ -252,15 +253,19 @@ class Worker:
             burst=burst,
             limited_by_queue={k: v for k, v in self.limited_by_queue.items() if k is not None},
         )
-        if observer is not None:
-            self.observe(observer)
+        #: Counts the attempts it ends for the dashboard's charts (aqueue/flow.py).
+        self.flow = FlowRecorder.of(queue, self.name)
+        for watcher in (self.flow.counter if self.flow else None, observer):
+            if watcher is not None:
+                self.observe(watcher)
 
     def observe(self, observer: WorkerObserver) -> None:
-        """Report each job, claim, outcome write and signal to ``observer``
-        (see :mod:`aqueue.observer`; :mod:`aqueue.metrics` is one)."""
-        self.attempts.observer = observer
-        self.signals.listen(observer.event)
-        self.completer.on_write_time = observer.outcomes_written
+        """Report each job, claim, outcome write and signal to ``observer`` as
+        well (see :mod:`aqueue.observer`; :mod:`aqueue.metrics` is one)."""
+        both = observer if self.observer is None else Observers(self.observer, observer)
+        self.attempts.observer = both
+        self.signals.listen(both.event)
+        self.completer.on_write_time = both.outcomes_written
 
     @property
     def observer(self) -> WorkerObserver | None:
@@ -374,6 +379,8 @@ class Worker:
             services.append(self.retention)
         if self.summary_interval > 0:
             services.append(Summaries(self.attempts, self.summary_interval))
+        if self.flow is not None:
+            services.append(self.flow)
         if self.periodic and self.queue.schedules and not self.burst:
             services.append(Scheduler.of(self.queue))
         if unnotified:  # nothing tells this worker of cancel requests: it asks

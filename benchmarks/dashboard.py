@@ -8,12 +8,13 @@ Each backend gets a fresh database filled by one SQL statement per part (no
 aqueue code is timed there): finished jobs spread over the last 7 days (2 %
 failed, 1 % cancelled) in four busy queues, a rare queue (1 in 1,000 jobs)
 and an old queue (only the oldest 1,000 jobs); queued jobs over the last
-1,000 seconds, one in ten scheduled an hour ahead; 20 task names. Then the
-statistics are refreshed as the database's own maintenance would
-(PostgreSQL's autovacuum is off on this machine: ``VACUUM ANALYZE``; MariaDB
-and SQLite: ``ANALYZE``). Each page is requested through the ASGI app
-in-process (template rendering included, no network) --repeat times after
-one warm-up; the median and the slowest are printed, never asserted.
+1,000 seconds, one in ten scheduled an hour ahead; 20 task names; two days
+of the charts' flow (a row per minute and queue, as the workers write it,
+through aqueue's own writes). Then the statistics are refreshed as the
+database's own maintenance would (PostgreSQL's autovacuum is off on this
+machine: ``VACUUM ANALYZE``; MariaDB and SQLite: ``ANALYZE``). Each page is
+requested through the ASGI app in-process (template rendering included, no
+network) --repeat times after one warm-up; the median and the slowest are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -147,6 +148,23 @@ async def fill(queue: aqueue.Queue, finished: int, queued: int) -> None:
             await backend._fetchall(statement, {})
 
 
+async def fill_flow(queue: aqueue.Queue) -> None:
+    from aqueue.backends.base import Flow
+    from aqueue.flow import KEEP, minute_of
+    from aqueue.records import FlowRow
+
+    backend = queue.backend
+    assert isinstance(backend, Flow)
+    last = minute_of(time.time())
+    names = ("default", "emails", "reports", "webhooks", "rare", "old")
+    minutes = [last - 60 * m for m in range(KEEP // 60)]
+    rows = [FlowRow(m, q, 100 + m % 7, m % 3, m % 5) for m in minutes for q in names]
+    for start in range(0, len(rows), 2000):
+        await backend.add_flow(rows[start : start + 2000])
+    for m in minutes:
+        await backend.set_depths(m, [(q, 500 + m % 11) for q in names])
+
+
 async def pages(queue: aqueue.Queue) -> list[str]:
     from aqueue.records import JobFilter
 
@@ -158,6 +176,9 @@ async def pages(queue: aqueue.Queue) -> list[str]:
     )
     return [
         "/",
+        "/?range=day",
+        "/?range=day&queue=emails",
+        "/api/flow?range=day",
         "/api/overview",
         "/jobs",
         "/jobs?status=failed",
@@ -167,8 +188,13 @@ async def pages(queue: aqueue.Queue) -> list[str]:
         "/jobs?queue=rare",
         "/jobs?queue=old",
         "/jobs?queue=emails&status=queued",
+        "/jobs?status=scheduled",
         "/jobs?task=app.tasks.task_3",
+        "/jobs?task=task_3",
+        "/jobs?task=no-such-task",
+        "/jobs?task=no-such-task&status=failed",
         "/jobs?task=app.tasks.task_3&status=failed",
+        "/jobs?tag=nightly",
         f"/jobs?id={failed[0].id[:9]}",
         f"/jobs?before={middle[0].id}",
         f"/jobs?status=failed&before={failed[0].id}",
@@ -188,6 +214,7 @@ async def measure(
     async with queue:
         started = time.perf_counter()
         await fill(queue, finished, queued)
+        await fill_flow(queue)
         print(
             f"{backend}: filled {finished:,} finished + {queued:,} queued jobs in "
             f"{time.perf_counter() - started:.0f} s",

@@ -29,6 +29,7 @@ from aqueue.backends.ports import DependencySteps, KeyOps, UniqueSteps
 from aqueue.records import (
     AttemptOutput,
     ClaimedJob,
+    FlowRow,
     ImportedJob,
     JobFilter,
     JobInfo,
@@ -315,6 +316,12 @@ class Admin(Protocol):
     async def list_jobs(self, job_filter: JobFilter) -> list[JobInfo]:
         """Jobs matching ``job_filter``, newest first."""
 
+    async def task_names(self) -> list[str]:
+        """Every task name the jobs have, sorted (read from indexes)."""
+
+    async def queue_names(self) -> list[str]:
+        """Every queue name the jobs have, sorted (read from indexes)."""
+
     async def delete_job(self, job_id: str) -> str | None:
         """Delete a job that is not running; return the status it had
         (``running``: not deleted), or ``None`` for an unknown id."""
@@ -417,6 +424,25 @@ class Schedules(Protocol):
 
     async def resign(self, duty: str, holder: str) -> None:
         """Give up the lead of ``duty`` if ``holder`` has it."""
+
+
+@runtime_checkable
+class Flow(Protocol):
+    """The flow of jobs over time, for the dashboard's charts (aqueue/flow.py)."""
+
+    async def add_flow(self, rows: Sequence[FlowRow]) -> None:
+        """Add the attempts counted in ``rows`` to their minute's and queue's
+        row (their ``depth`` is not read)."""
+
+    async def set_depths(self, minute: int, depths: Sequence[tuple[str, int]]) -> None:
+        """Record the queues' depths at ``minute``."""
+
+    async def prune_flow(self, before: int) -> None:
+        """Forget the minutes before ``before``."""
+
+    async def read_flow(self, since: int, queue: str | None) -> list[FlowRow]:
+        """The minutes from ``since`` on, oldest first: one queue's, or all
+        queues' added up (``queue`` None; their ``queue`` is ``"*"``)."""
 
 
 @runtime_checkable

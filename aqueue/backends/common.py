@@ -15,6 +15,7 @@ from aqueue.errors import AqueueError
 from aqueue.records import (
     FINAL_STATUS_NAMES,
     ClaimedJob,
+    FlowRow,
     JobFilter,
     JobInfo,
     JobStatus,
@@ -69,6 +70,13 @@ def as_utc(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return datetime.fromtimestamp(float(value), UTC)
+
+
+def flow_row(r: Sequence[Any]) -> FlowRow:
+    """A row of the ``flow_of_*`` queries (sums come back as decimals)."""
+    return FlowRow(
+        int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), None if r[5] is None else int(r[5])
+    )
 
 
 def _lenient(values: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -476,6 +484,7 @@ def list_jobs_sql(
     problem_key: bool = False,
     now: str = "now()",
     contains: Callable[[str, str], str] = lambda column, marker: f"strpos({column}, {marker}) > 0",
+    limited: str = "limit_key IS NOT NULL",
 ) -> tuple[str, bool]:
     """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
 
@@ -489,7 +498,9 @@ def list_jobs_sql(
     ``id`` unqualified (the rows are joined ``USING (id)``). ``sources``
     replaces ``aqueue_jobs`` in a page's FROM with a dialect's index hint:
     keys ``queued``, ``running``, ``finished`` and ``finished_by_name`` (the
-    finished page of a queue or task filter). ``problem_key``: the dialect
+    finished page of a queue or task filter) and ``queued_limited`` (the page
+    of queued limited jobs). ``limited``: the predicate of queued limited jobs
+    the dialect's index of them is found by. ``problem_key``: the dialect
     has no partial indexes and keeps ``status:task`` of failed and cancelled
     jobs in an indexed ``problem_key`` column instead (MySQL/MariaDB).
     ``now`` is the dialect's clock as SQL, for ``due_later``; ``contains``
@@ -551,8 +562,10 @@ def list_jobs_sql(
     if "queued" in wanted:
         # Two pages: the claim index holds unlimited jobs, aqueue_jobs_limited
         # the others (see aqueue.limits); each predicate verbatim, for SQLite.
-        for limited in ("limit_key IS NULL", "limit_key IS NOT NULL"):
-            pages.append(page(["status = 'queued'", limited, *later], source="queued"))
+        # Each on its own index: a page of limited jobs read along the primary
+        # key would walk the whole table when there are none.
+        pages.append(page(["status = 'queued'", "limit_key IS NULL", *later], source="queued"))
+        pages.append(page(["status = 'queued'", limited, *later], source="queued_limited"))
     if "running" in wanted:
         pages.append(page([running], source="running"))
     if finished:

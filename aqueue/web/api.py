@@ -21,6 +21,8 @@ from aqueue.queue import Queue
 from aqueue.records import JobFilter, JobStatus
 from aqueue.web import params, present
 from aqueue.web.auth import CSRF_HEADER, Auth, local_target, visitor
+from aqueue.web.flow import RANGES
+from aqueue.web.flow import flow as read_flow
 
 log = logging.getLogger("aqueue.web")
 
@@ -59,6 +61,26 @@ async def jobs_page(request: Request, f: JobFilter) -> dict[str, Any]:
 async def overview(request: Request) -> Response:
     queues = await _queue(request).jobs.counts()
     return JSONResponse({"queues": [present.queue_summary(q) for q in queues]})
+
+
+async def flow(request: Request) -> Response:
+    span, queue_name = params.flow_params(request.query_params)
+    found = await read_flow(_queue(request), span, queue_name)
+    if found is None:
+        raise HTTPException(404, "this database keeps no flow of jobs")
+    return JSONResponse(
+        {
+            "range": span,
+            "queue": queue_name,
+            "bucket_seconds": RANGES[span][1],
+            "buckets": [b.as_json() for b in found],
+        }
+    )
+
+
+async def names(request: Request) -> Response:
+    jobs = _queue(request).jobs
+    return JSONResponse({"tasks": await jobs.task_names(), "queues": await jobs.queue_names()})
 
 
 async def list_jobs(request: Request) -> Response:
@@ -144,12 +166,10 @@ async def _act(request: Request) -> tuple[Queue, dict[str, str], str]:
     who = visitor(request)
     if auth.read_only:
         raise HTTPException(403, "this dashboard is read-only")
-    if who.how is None:
+    if not who.can_act:
         raise HTTPException(401, "log in, or send the token as 'Authorization: Bearer <token>'")
     body = await _body(request)
-    if who.how == "session" and not auth.csrf_ok(
-        who, request.headers.get(CSRF_HEADER) or body.get("csrf")
-    ):
+    if not auth.csrf_ok(who, request.headers.get(CSRF_HEADER) or body.get("csrf")):
         raise HTTPException(403, "missing or wrong CSRF token")
     return _queue(request), body, who.describe()
 
@@ -312,6 +332,8 @@ async def resume_queue(request: Request) -> Response:
 
 routes = [
     Route("/overview", overview),
+    Route("/flow", flow),
+    Route("/names", names),
     Route("/jobs", list_jobs),
     Route("/jobs/retry", bulk_retry, methods=["POST"]),
     Route("/jobs/cancel", bulk_cancel, methods=["POST"]),

@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aqueue.errors import AqueueError, ConfigurationError, DatabaseUnavailable
 from aqueue.queue import Queue
 from aqueue.web import api, pages
-from aqueue.web.auth import Auth, RequireCredentials, base_path
+from aqueue.web.auth import Auth, RequireCredentials, SiteLogin, base_path
 from aqueue.web.guard import LOOPBACK_HOSTS, AllowedHosts, Guard
+from aqueue.web.names import Names
 from aqueue.web.params import MAX_BODY_BYTES
 from aqueue.web.sessions import DEFAULT_TTL
 
@@ -131,6 +132,7 @@ def create_app(
     public_reads: bool = False,
     allowed_hosts: Sequence[str] | None = None,
     session_ttl: float = DEFAULT_TTL,
+    site_login: SiteLogin | None = None,
 ) -> Starlette:
     """The dashboard as an ASGI app, to serve or to mount in another app.
 
@@ -143,9 +145,17 @@ def create_app(
     explicit choice: job data is user data); without a token it is required,
     and there are no actions. The app answers only to the host names in
     ``allowed_hosts`` (``"*.example.com"``, ``"*"`` for any; default: the
-    loopback names).
+    loopback names). ``site_login`` lends the log-in of a site the app is
+    mounted in (``aqueue.contrib.django.asgi.with_dashboard(django_login=True)``):
+    its users need no token.
     """
-    auth = Auth(token, read_only=read_only, public_reads=public_reads, session_ttl=session_ttl)
+    auth = Auth(
+        token,
+        read_only=read_only,
+        public_reads=public_reads,
+        session_ttl=session_ttl,
+        site_login=site_login,
+    )
     hosts = host_rules(allowed_hosts)
     target, lifespan = queue_and_lifespan(queue)
 
@@ -172,6 +182,7 @@ def create_app(
     )
     app.state.queue = target
     app.state.auth = auth
+    app.state.names = Names()
     if metrics is not None:
         app.state.depths = metrics.state()
     return app

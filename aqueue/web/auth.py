@@ -7,6 +7,10 @@ the session's CSRF token. ``public_reads`` opens the reads to anyone who
 reaches the app — an explicit choice; actions still need the token. Without a
 token there are no actions, and the reads must be opened explicitly.
 
+A framework the dashboard is mounted in can lend its own log-in instead (a
+:class:`SiteLogin`, such as Django's staff users): its users read and act,
+with a CSRF token bound to their session on the site.
+
 Credentials are checked before a request's body is read, and failed
 attempts (a wrong token at the log-in or as a bearer header) slow down.
 """
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from html import escape
+from typing import Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aqueue.backends.base import Sessions as SessionStore
@@ -32,15 +38,57 @@ MIN_TOKEN_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
+class SiteUser:
+    """Someone logged in to the site the dashboard is mounted in."""
+
+    name: str
+    #: The site's session key: what the CSRF token is bound to. Never shown.
+    session: str
+    #: Whether the site lets them use the dashboard (Django: an active staff user).
+    allowed: bool
+
+
+class SiteLogin(Protocol):
+    """The door to a host framework's own log-in (see
+    ``aqueue.contrib.django.login``)."""
+
+    #: Named in the audit log: "Django user 'ann' from ...".
+    site: str
+
+    async def user(self, request: Request) -> SiteUser | None:
+        """The site's logged-in user of this request, or None."""
+        ...
+
+    def login_url(self, next_path: str) -> str:
+        """The site's log-in page, coming back to ``next_path``."""
+        ...
+
+    def csrf_token(self, session: str) -> str:
+        """A token only the site can make from its session key."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Visitor:
     """How a request identified itself: ``bearer`` (the token), ``session``
-    (a log-in's cookie, ``secret``) or neither (``None``)."""
+    (a log-in's cookie, ``secret``), ``site`` (the host framework's log-in,
+    ``user``), ``refused`` (logged in to the site, not allowed here) or
+    neither (``None``)."""
 
     how: str | None
     address: str
     secret: str | None = None
+    user: str | None = None
+    site: str | None = None
+
+    @property
+    def can_act(self) -> bool:
+        """Whether the visitor holds a credential that actions accept."""
+        return self.how in ("bearer", "session", "site")
 
     def describe(self) -> str:
+        if self.how == "site":
+            return f"{self.site} user {self.user!r} from {self.address}"
         what = {"bearer": "bearer token", "session": "logged-in session"}.get(
             self.how or "", "anonymous visitor"
         )
@@ -57,19 +105,21 @@ class Auth:
         read_only: bool = False,
         public_reads: bool = False,
         session_ttl: float = DEFAULT_TTL,
+        site_login: SiteLogin | None = None,
     ) -> None:
         if token is not None and len(token) < MIN_TOKEN_LENGTH:
             raise ConfigurationError(
                 f"the dashboard's token must have at least {MIN_TOKEN_LENGTH} characters"
             )
-        if token is None and not public_reads:
+        if token is None and site_login is None and not public_reads:
             raise ConfigurationError(
                 "the dashboard needs a token: job arguments, results and errors are your "
                 "users' data (give token=..., or public_reads=True for a read-only "
                 "dashboard open to whoever can reach it)"
             )
         self._token = token.encode() if token is not None else None
-        self.read_only = read_only or token is None
+        self.site_login = site_login
+        self.read_only = read_only or (token is None and site_login is None)
         self.public_reads = public_reads
         self.sessions = Sessions(token, session_ttl) if token is not None else None
         self.throttle = Throttle()
@@ -88,11 +138,16 @@ class Auth:
     async def identify(self, request: Request) -> Visitor | None:
         """The request's credentials, checked; None when it offered a wrong token."""
         address = request.client.host if request.client else "unknown"
-        if self._token is None:  # open reads, no actions: nothing to check
+        if self._token is None and self.site_login is None:  # open reads, no actions
             return Visitor(None, address)
-        bearer = self.bearer(request)
+        bearer = self.bearer(request) if self._token is not None else None
         if bearer is not None:
             return Visitor("bearer", address) if bearer else None
+        if self.site_login is not None:
+            user = await self.site_login.user(request)
+            if user is not None:
+                how = "site" if user.allowed else "refused"
+                return Visitor(how, address, user.session, user.name, self.site_login.site)
         secret = request.cookies.get(SESSION_COOKIE, "")
         if secret and self.sessions is not None:
             if await self.sessions.alive(await backend_of(request), secret):
@@ -100,16 +155,21 @@ class Auth:
         return Visitor(None, address)
 
     def csrf_token(self, visitor: Visitor) -> str:
-        if self.sessions is None or visitor.secret is None:
+        if visitor.secret is None:
             return ""
-        return self.sessions.csrf_token(visitor.secret)
+        if visitor.how == "site" and self.site_login is not None:
+            return self.site_login.csrf_token(visitor.secret)
+        if visitor.how == "session" and self.sessions is not None:
+            return self.sessions.csrf_token(visitor.secret)
+        return ""
 
     def csrf_ok(self, visitor: Visitor, offered: str | None) -> bool:
-        return (
-            self.sessions is not None
-            and visitor.secret is not None
-            and self.sessions.csrf_ok(visitor.secret, offered)
-        )
+        """Whether a form or script of this visitor's pages sent the request:
+        bearer-token callers need none (no browser sends that header by itself)."""
+        if visitor.how == "bearer":
+            return True
+        expected = self.csrf_token(visitor)
+        return bool(expected) and offered is not None and hmac.compare_digest(offered, expected)
 
 
 async def backend_of(request: Request) -> SessionStore:
@@ -184,19 +244,37 @@ class RequireCredentials:
             await _unauthorized(scope, receive, send, "the bearer token is not this dashboard's")
             return
         scope["aqueue.visitor"] = found
-        open_path = inside in _OPEN_PATHS or inside.startswith(_OPEN_PREFIXES)
-        if found.how is not None or self.auth.public_reads or open_path:
+        open_path = inside.startswith(_OPEN_PREFIXES) or (
+            inside in _OPEN_PATHS and self.auth.site_login is None
+        )
+        if found.can_act or self.auth.public_reads or open_path:
             await self.app(scope, receive, send)
             return
         api = inside.startswith("/api/") or inside in ("/api", "/metrics")
+        if found.how == "refused":
+            await _refused(scope, receive, send, found, api)
+            return
         if api or request.method != "GET":
             await _unauthorized(
                 scope, receive, send, "log in, or send the token as 'Authorization: Bearer <token>'"
             )
             return
         here = path + (f"?{request.url.query}" if request.url.query else "")
-        to_login = RedirectResponse(f"{base}/login?{urlencode({'next': here})}", status_code=303)
-        await to_login(scope, receive, send)
+        if self.auth.site_login is not None:
+            login = self.auth.site_login.login_url(base + "/" if inside == "/login" else here)
+        else:
+            login = f"{base}/login?{urlencode({'next': here})}"
+        await RedirectResponse(login, status_code=303)(scope, receive, send)
+
+
+async def _refused(scope: Scope, receive: Receive, send: Send, who: Visitor, api: bool) -> None:
+    """403 for a site user the site does not let in (Django: not active staff)."""
+    message = f"this dashboard is for the {who.site} site's staff; {who.user!r} is not one"
+    if api:
+        await JSONResponse({"error": message}, status_code=403)(scope, receive, send)
+    else:
+        page = f"<!doctype html><title>403 · aqueue</title><h1>403</h1><p>{escape(message)}</p>"
+        await HTMLResponse(page, status_code=403)(scope, receive, send)
 
 
 async def _unauthorized(scope: Scope, receive: Receive, send: Send, message: str) -> None:

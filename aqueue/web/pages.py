@@ -16,8 +16,9 @@ from starlette.routing import Route
 
 from aqueue import audit
 from aqueue.records import JobStatus
-from aqueue.web import api, params, present
+from aqueue.web import api, charts, params, present
 from aqueue.web.auth import SESSION_COOKIE, Visitor, backend_of, base_path, local_target
+from aqueue.web.flow import RANGES, flow
 
 templates = jinja2.Environment(
     loader=jinja2.PackageLoader("aqueue.web", "templates"),
@@ -58,8 +59,11 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         request=request,
         base=base,
         read_only=auth.read_only,
-        logged_in=who.how == "session",
-        can_log_in=auth.sessions is not None,
+        # Actions are shown to a visitor whose pages carry a CSRF token.
+        logged_in=who.how in ("session", "site"),
+        own_session=who.how == "session",
+        site_user=who.user if who.how == "site" else None,
+        can_log_in=auth.sessions is not None and auth.site_login is None,
         csrf=auth.csrf_token(who),
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         database=api._queue(request).dsn,
@@ -71,16 +75,40 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
 
 
 async def overview(request: Request) -> Response:
-    queues = [present.queue_summary(q) for q in await api._queue(request).jobs.counts()]
-    return render(request, "overview.html", queues=queues)
+    span, chosen = params.flow_params(request.query_params)
+    queue = api._queue(request)
+    queues = [present.queue_summary(q) for q in await queue.jobs.counts()]
+    bars = await flow(queue, span, chosen)
+    which = f"queue {chosen}" if chosen else "all queues"
+    per = "minute" if RANGES[span][1] == 60 else "15 minutes"
+    title = f"attempts per {per}, {which}"
+    return render(
+        request,
+        "overview.html",
+        queues=queues,
+        span=span,
+        spans=list(RANGES),
+        chosen=chosen,
+        per=per,
+        outcomes=None if bars is None else charts.outcome_bars(bars, title),
+        depths=None if bars is None else charts.depth_line(bars, f"due jobs, {which}"),
+    )
 
 
 async def jobs(request: Request) -> Response:
     f = params.job_filter(request.query_params)
     page = await api.jobs_page(request, f)
     query = page["filter"]
+    task_names, queue_names = await request.app.state.names.read(api._queue(request))
     return render(
-        request, "jobs.html", page=page, query=query, urlencode=urlencode, filtered=bool(query)
+        request,
+        "jobs.html",
+        page=page,
+        query=query,
+        urlencode=urlencode,
+        filtered=bool(query),
+        task_names=task_names,
+        queue_names=queue_names,
     )
 
 
@@ -123,6 +151,8 @@ def _address(request: Request) -> str:
 async def login(request: Request) -> Response:
     auth = api._auth(request)
     target = _safe_next(request, request.query_params.get("next", ""))
+    if auth.site_login is not None:  # the site's own log-in page let them in
+        return RedirectResponse(target, status_code=303)
     if request.method == "GET":
         return render(request, "login.html", next=target, error=None)
     if auth.read_only or auth.sessions is None:

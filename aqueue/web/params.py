@@ -159,3 +159,17 @@ def queue_name(raw: str) -> str:
         return validation.check_name("queue", raw)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
+
+
+def flow_params(values: Mapping[str, str]) -> tuple[str, str | None]:
+    """The charts' ``range`` (``hour``, the default, or ``day``) and ``queue``
+    (empty: all queues)."""
+    from aqueue.web.flow import RANGES
+
+    span = values.get("range", "").strip() or "hour"
+    if span not in RANGES:
+        raise bad_request(f"range must be one of {', '.join(RANGES)}, not {span[:40]!r}")
+    queue = values.get("queue", "").strip() or None
+    if queue is not None and len(queue) > 255:
+        raise bad_request("a queue name has at most 255 characters")
+    return span, queue

@@ -46,9 +46,6 @@ class Sessions:
         another site can neither read nor compute it."""
         return self._mac("csrf", secret)
 
-    def csrf_ok(self, secret: str, offered: str | None) -> bool:
-        return offered is not None and hmac.compare_digest(offered, self.csrf_token(secret))
-
     async def start(self, backend: SessionStore) -> str:
         """A new log-in: its cookie secret."""
         secret = secrets.token_urlsafe(32)

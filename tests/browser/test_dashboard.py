@@ -207,7 +207,17 @@ def test_the_dashboard_in_a_browser(
             ),
             "the failed job never showed on the overview",
         )
+        # The flow chart: the worker's counts arrive within its flush
+        # interval, and the page's refresh redraws the chart.
+        bars = "#outcomes-chart svg rect"
+        _wait(browser, 40).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, bars), "the chart never showed a bar"
+        )
         shots.take("overview")
+        _click(browser, "#span-day")
+        WebDriverWait(browser, 10).until(lambda d: "range=day" in d.current_url)
+        _wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, bars))
+        _wait_text(browser, "#depth-chart figcaption", "Jobs due and waiting")
 
         # The jobs list, filtered to failed jobs through the form.
         browser.get(server + "/jobs")

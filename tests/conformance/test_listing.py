@@ -3,12 +3,16 @@ the overview's counts, on each backend."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 
 import aqueue
 from aqueue import JobStatus
 from aqueue.records import JobFilter
-from tests.raw import set_time
+from tests.raw import raw, set_time
 
 
 async def _jobs(queue: aqueue.Queue) -> dict[str, list[str]]:
@@ -187,3 +191,85 @@ async def test_scheduled_jobs_and_task_text_are_found(queue: aqueue.Queue) -> No
     assert [j.id for j in await queue.jobs.list(both)] == [child.id, later.id]
     with pytest.raises(ValueError, match="due_later"):
         await queue.jobs.list(JobFilter(due_later=True, statuses=("failed",)))
+
+
+async def test_task_and_queue_names_and_search_by_part_of_a_task_name(
+    queue: aqueue.Queue,
+) -> None:
+    @queue.task(name="app.emails.send")
+    async def send() -> None:
+        return None
+
+    @queue.task(name="app.reports.build", concurrency=2)
+    async def build() -> None:
+        return None
+
+    @queue.task(name="app.emails.bounce", max_attempts=1)
+    async def bounce() -> None:
+        raise ValueError("no")
+
+    failed = (await bounce.using(queue="mail").enqueue()).id
+    await queue.process(5)
+    queued = (await send.using(queue="mail").enqueue()).id
+    limited = (await build.using(queue="reports").enqueue()).id  # a limited queued job
+    assert await queue.jobs.task_names() == [
+        "app.emails.bounce",
+        "app.emails.send",
+        "app.reports.build",
+    ]
+    assert await queue.jobs.queue_names() == ["mail", "reports"]
+
+    def ids(jobs: list[aqueue.JobInfo]) -> list[str]:
+        return [j.id for j in jobs]
+
+    assert ids(await queue.jobs.list(JobFilter(task_contains="emails"))) == [queued, failed]
+    assert ids(await queue.jobs.list(JobFilter(task_contains="reports."))) == [limited]
+    found = await queue.jobs.list(JobFilter(task_contains="emails", statuses=("failed",)))
+    assert ids(found) == [failed]
+    assert await queue.jobs.list(JobFilter(task_contains="nothing has this")) == []
+    # Both filters: names that contain the text among the names given.
+    both = JobFilter(task_contains="app.", tasks=("app.emails.send",))
+    assert ids(await queue.jobs.list(both)) == [queued]
+
+
+@pytest.mark.parametrize("database", ["mysql", "sqlite"], indirect=True)
+async def test_the_queued_list_reads_limited_jobs_from_their_index(
+    queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the page of queued limited jobs was read along the primary
+    key, so with none queued it walked every row (1.0 s on MariaDB, 0.27 s on
+    SQLite at 1.1M jobs, for a list of queued jobs)."""
+
+    @queue.task(name="plain")
+    async def plain() -> None:
+        return None
+
+    await queue.enqueue_many([plain.prepare() for _ in range(500)])
+    backend: Any = queue.backend
+    seen: list[tuple[str, Any]] = []
+    name = "_fetch" if queue.dialect == "mysql" else "_fetchall"
+    original = getattr(backend, name)
+
+    async def capture(sql: str, args: Any = ()) -> Any:
+        seen.append((sql, args))
+        return await original(sql, args)
+
+    monkeypatch.setattr(backend, name, capture)
+    assert len(await queue.jobs.list(JobFilter(statuses=("queued",), limit=10))) == 10
+    monkeypatch.undo()
+    sql, args = seen[-1]
+    async with raw(queue) as conn:
+        if queue.dialect == "mysql":
+            rows = await conn.fetch("ANALYZE FORMAT=JSON " + sql, list(args))
+            report = json.loads(rows[0][0])
+            walked = [float(r) for r in re.findall(r'"r_rows":\s*([0-9.]+)', rows[0][0])]
+            assert "aqueue_jobs_limited" in json.dumps(report), report
+            assert max(walked) <= 20, report  # never the 500 rows
+        else:
+            plan = " / ".join(
+                str(r[-1]) for r in await conn.fetch("EXPLAIN QUERY PLAN " + sql, args)
+            )
+            limited_page = (
+                r"CO-ROUTINE page1 / SCAN aqueue_jobs USING (COVERING )?INDEX aqueue_jobs_limited"
+            )
+            assert re.search(limited_page, plan), plan

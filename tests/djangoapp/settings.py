@@ -58,12 +58,35 @@ USE_TZ = True
 ROOT_URLCONF = "tests.djangoapp.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "aqueue.contrib.django",
     "tests.djangoapp.shop",
 ]
-MIDDLEWARE: list[str] = []
+# The admin's log-in page lets staff into the dashboard mounted with
+# django_login=True (tests/djangoapp/asgi.py).
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
 TASKS = {
     "default": {
         "BACKEND": "aqueue.contrib.django.AqueueBackend",

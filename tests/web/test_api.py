@@ -101,6 +101,9 @@ async def test_pages_follow_their_cursors(client: httpx.AsyncClient, jobs: dict[
         ("/api/jobs?before=nope", 400),
         ("/api/jobs?id=zz", 400),
         ("/api/jobs?queue=%00", 400),
+        ("/api/flow?range=week", 400),
+        ("/api/flow?queue=" + "q" * 300, 400),
+        ("/?range=%3Cscript%3E", 400),
         ("/api/jobs/not-a-uuid", 404),
         ("/api/jobs/0193a1b2-0000-7000-8000-000000000000", 404),
         ("/jobs?status=bogus", 400),
@@ -678,3 +681,56 @@ async def test_ticked_jobs_are_acted_on_together(
         {"action": "retry", "ids": ["0193a1b2-0000-7000-8000-000000000000"] * 501},
     ):
         assert (await client.post("/api/jobs/selected", json=body)).status_code == 400
+
+
+async def test_the_overview_charts_the_flow(queue: aqueue.Queue, client: httpx.AsyncClient) -> None:
+    from aqueue.worker import Worker
+
+    @queue.task(name="ok")
+    async def ok() -> None:
+        return None
+
+    @queue.task(name="boom", max_attempts=1)
+    async def boom() -> None:
+        raise ValueError("no")
+
+    await queue.enqueue_many(
+        [ok.using(queue="mail").prepare() for _ in range(3)] + [boom.using(queue="web").prepare()]
+    )
+    await Worker(queue, burst=True, register=False).run()
+
+    hour = (await client.get("/api/flow")).json()
+    assert (hour["range"], hour["queue"], hour["bucket_seconds"]) == ("hour", None, 60)
+    assert len(hour["buckets"]) == 60
+    assert sum(b["succeeded"] for b in hour["buckets"]) == 3
+    assert sum(b["failed"] for b in hour["buckets"]) == 1
+    day = (await client.get("/api/flow", params={"range": "day", "queue": "mail"})).json()
+    assert len(day["buckets"]) == 96 and day["bucket_seconds"] == 900
+    assert [sum(b[k] for b in day["buckets"]) for k in ("succeeded", "failed")] == [3, 0]
+
+    page = await client.get("/", params={"queue": "web"})
+    assert page.status_code == 200
+    chart = re.search(r'<figure id="outcomes-chart">.*?</figure>', page.text, re.S)
+    assert chart is not None and '<svg class="chart"' in chart[0]
+    assert "0 succeeded, 0 retried, 1 failed" in chart[0]
+    assert 'class="on">web</a>' in page.text
+
+
+async def test_task_and_queue_choices_come_from_the_database(
+    queue: aqueue.Queue, client: httpx.AsyncClient, jobs: dict[str, str]
+) -> None:
+    await queue.enqueue("odd<b>name</b>")  # a name only the database knows
+    names = (await client.get("/api/names")).json()
+    assert names == {
+        "tasks": ["boom", "odd<b>name</b>", "ok"],
+        "queues": ["default", "mail", "web"],
+    }
+    page = (await client.get("/jobs")).text
+    assert (
+        '<datalist id="task-names"><option value="boom">'
+        '<option value="odd&lt;b&gt;name&lt;/b&gt;"><option value="ok"></datalist>'
+    ) in page
+    assert '<option value="mail">' in page and "<b>name" not in page
+    found = (await client.get("/api/jobs", params={"task": "oo"})).json()["jobs"]
+    assert [j["id"] for j in found] == [jobs["failed"]]
+    assert (await client.get("/api/jobs", params={"task": "zzz"})).json()["jobs"] == []

@@ -48,9 +48,18 @@ class MySQLAdmin(MySQLCore):
             problem_key=True,
             now="UTC_TIMESTAMP(6)",
             contains=lambda column, marker: f"LOCATE({marker}, {column}) > 0",
+            # The generated column its index is on: MariaDB does not match the
+            # expression it stands for.
+            limited="limited_status = 'queued'",
         )
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows
+
+    async def task_names(self) -> list[str]:
+        return [str(r[0]) for r in await self._fetch(SQL["task_names"])]
+
+    async def queue_names(self) -> list[str]:
+        return [str(r[0]) for r in await self._fetch(SQL["queue_names"])]
 
     async def tag_counts(self, tag: str) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in await self._fetch(SQL["tag_counts"], (tag,))}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from aqueue.backends.mysql.admin import MySQLAdmin
 from aqueue.backends.mysql.features import MySQLFeatures
+from aqueue.backends.mysql.flow import MySQLFlow
 from aqueue.backends.mysql.outputs import MySQLOutputs
 from aqueue.backends.mysql.steps import MySQLSteps
 from aqueue.backends.mysql.unique import MySQLUnique
 
 
-class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLOutputs, MySQLSteps, MySQLUnique):
+class MySQLBackend(MySQLAdmin, MySQLFeatures, MySQLFlow, MySQLOutputs, MySQLSteps, MySQLUnique):
     """The core, schema, admin, registry, schedules, sessions, limits,
     dependencies, outputs and steps of :mod:`aqueue.backends.base`."""
 

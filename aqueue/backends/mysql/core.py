@@ -42,7 +42,10 @@ _JOB_COLUMNS = JOB_COLUMNS.replace("priority,", "-neg_priority AS priority,")
 # With a queue or task filter, MariaDB's ORDER BY ... LIMIT heuristic may walk
 # the whole primary key looking for matches; the (queue, id) and (task, id)
 # indexes give the same order over the matches alone.
-_SOURCES = {"finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)"}
+_SOURCES = {
+    "finished_by_name": "aqueue_jobs IGNORE INDEX (PRIMARY)",
+    "queued_limited": "aqueue_jobs FORCE INDEX (aqueue_jobs_limited)",
+}
 #: The named statements of queries.sql, placeholders filled.
 SQL = Queries(load_queries(_PACKAGE), NOW="UTC_TIMESTAMP(6)", JOB_COLUMNS=_JOB_COLUMNS)
 

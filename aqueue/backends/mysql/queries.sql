@@ -563,3 +563,39 @@ UPDATE aqueue_jobs
 SET args = %s, kwargs = %s, neg_priority = %s,
     scheduled_at = COALESCE(%s, {{NOW}} + INTERVAL %s MICROSECOND), meta = %s
 WHERE id = %s AND status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: add_flow
+-- Rows come sorted by (minute, queue): workers adding to the same rows lock
+-- them in one order.
+INSERT INTO aqueue_flow (minute, queue, succeeded, failed, retried)
+VALUES (%s, %s, %s, %s, %s)
+ON DUPLICATE KEY UPDATE
+    succeeded = succeeded + VALUES(succeeded),
+    failed = failed + VALUES(failed),
+    retried = retried + VALUES(retried);
+
+-- name: set_depths
+INSERT INTO aqueue_flow (minute, queue, depth) VALUES (%s, %s, %s)
+ON DUPLICATE KEY UPDATE depth = VALUES(depth);
+
+-- name: prune_flow
+DELETE FROM aqueue_flow WHERE minute < %s;
+
+-- name: flow_of_queue
+SELECT minute, queue, succeeded, failed, retried, depth FROM aqueue_flow
+WHERE minute >= %s AND queue = %s
+ORDER BY minute;
+
+-- name: flow_of_all
+SELECT minute, '*', sum(succeeded), sum(failed), sum(retried), sum(depth) FROM aqueue_flow
+WHERE minute >= %s
+GROUP BY minute
+ORDER BY minute;
+
+-- name: task_names
+-- A loose scan of the task index: one probe per name, not a row per job.
+SELECT DISTINCT task FROM aqueue_jobs ORDER BY task;
+
+-- name: queue_names
+-- A loose scan of the queue index: one probe per name, not a row per job.
+SELECT DISTINCT queue FROM aqueue_jobs ORDER BY queue;

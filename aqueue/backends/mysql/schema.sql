@@ -1,6 +1,16 @@
--- aqueue's mysql schema after migration 0014: written by
+-- aqueue's mysql schema after migration 0015: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
+
+CREATE TABLE `aqueue_flow` (
+  `minute` bigint(20) NOT NULL,
+  `queue` varchar(255) NOT NULL,
+  `succeeded` bigint(20) NOT NULL DEFAULT 0,
+  `failed` bigint(20) NOT NULL DEFAULT 0,
+  `retried` bigint(20) NOT NULL DEFAULT 0,
+  `depth` bigint(20) DEFAULT NULL,
+  PRIMARY KEY (`minute`,`queue`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE `aqueue_job_deps` (
   `child` char(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

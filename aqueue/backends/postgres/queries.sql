@@ -697,3 +697,64 @@ WITH changed AS (
     RETURNING queue, scheduled_at)
 SELECT pg_notify('aqueue_new', queue || ' ' || greatest(0, extract(epoch FROM scheduled_at - now())))
 FROM changed;
+
+-- name: add_flow
+-- Rows come sorted by (minute, queue): workers adding to the same rows lock
+-- them in one order.
+INSERT INTO aqueue_flow AS f (minute, queue, succeeded, failed, retried)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+ON CONFLICT (minute, queue) DO UPDATE
+SET succeeded = f.succeeded + excluded.succeeded,
+    failed = f.failed + excluded.failed,
+    retried = f.retried + excluded.retried;
+
+-- name: set_depths
+INSERT INTO aqueue_flow (minute, queue, depth)
+SELECT $1::bigint, u.queue, u.depth FROM unnest($2::text[], $3::bigint[]) AS u(queue, depth)
+ON CONFLICT (minute, queue) DO UPDATE SET depth = excluded.depth;
+
+-- name: prune_flow
+DELETE FROM aqueue_flow WHERE minute < $1;
+
+-- name: flow_of_queue
+SELECT minute, queue, succeeded, failed, retried, depth FROM aqueue_flow
+WHERE minute >= $1 AND queue = $2
+ORDER BY minute;
+
+-- name: flow_of_all
+SELECT minute, '*', sum(succeeded), sum(failed), sum(retried), sum(depth) FROM aqueue_flow
+WHERE minute >= $1
+GROUP BY minute
+ORDER BY minute;
+
+-- name: task_names
+-- Every task name jobs have, without reading a row per job: finished jobs'
+-- by a skip scan of their task index (one probe per name), the others from
+-- the indexes of queued and running jobs.
+WITH RECURSIVE finished (task) AS (
+    SELECT min(task) FROM aqueue_jobs WHERE finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.task) FROM aqueue_jobs AS j
+            WHERE j.finished_at IS NOT NULL AND j.task > f.task)
+    FROM finished AS f WHERE f.task IS NOT NULL
+)
+SELECT task FROM finished WHERE task IS NOT NULL
+UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
+UNION SELECT task FROM aqueue_jobs WHERE lease_expires_at IS NOT NULL AND status = 'running'
+ORDER BY 1;
+
+-- name: queue_names
+-- As task_names, for queue names (the same indexes hold them).
+WITH RECURSIVE finished (queue) AS (
+    SELECT min(queue) FROM aqueue_jobs WHERE finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.queue) FROM aqueue_jobs AS j
+            WHERE j.finished_at IS NOT NULL AND j.queue > f.queue)
+    FROM finished AS f WHERE f.queue IS NOT NULL
+)
+SELECT queue FROM finished WHERE queue IS NOT NULL
+UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
+UNION SELECT queue FROM aqueue_jobs WHERE lease_expires_at IS NOT NULL AND status = 'running'
+ORDER BY 1;

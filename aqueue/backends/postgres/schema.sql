@@ -1,4 +1,4 @@
--- aqueue's postgresql schema after migration 0022: written by
+-- aqueue's postgresql schema after migration 0023: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.
@@ -9,6 +9,15 @@ CREATE TABLE aqueue_batches (
     anchor uuid NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     closed_at timestamp with time zone
+);
+
+CREATE TABLE aqueue_flow (
+    minute bigint NOT NULL,
+    queue text NOT NULL,
+    succeeded bigint DEFAULT 0 NOT NULL,
+    failed bigint DEFAULT 0 NOT NULL,
+    retried bigint DEFAULT 0 NOT NULL,
+    depth bigint
 );
 
 CREATE TABLE aqueue_job_deps (
@@ -152,6 +161,9 @@ CREATE TABLE aqueue_workers (
 
 ALTER TABLE ONLY aqueue_batches
     ADD CONSTRAINT aqueue_batches_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY aqueue_flow
+    ADD CONSTRAINT aqueue_flow_pkey PRIMARY KEY (minute, queue);
 
 ALTER TABLE ONLY aqueue_job_deps
     ADD CONSTRAINT aqueue_job_deps_pkey PRIMARY KEY (child, parent);

@@ -53,6 +53,12 @@ class SQLiteAdmin(SQLiteCore):
         rows = [row_to_info(r) for r in await self._fetchall(sql, params)]
         return rows[::-1] if ascending else rows
 
+    async def task_names(self) -> list[str]:
+        return [str(r[0]) for r in await self._fetchall(SQL["task_names"], {})]
+
+    async def queue_names(self) -> list[str]:
+        return [str(r[0]) for r in await self._fetchall(SQL["queue_names"], {})]
+
     async def tag_counts(self, tag: str) -> dict[str, int]:
         rows = await self._fetchall(SQL["tag_counts"], {"tag": tag})
         return {str(r[0]): int(r[1]) for r in rows}

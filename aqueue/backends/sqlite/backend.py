@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aqueue.backends.sqlite.admin import SQLiteAdmin
 from aqueue.backends.sqlite.features import SQLiteFeatures
+from aqueue.backends.sqlite.flow import SQLiteFlow
 from aqueue.backends.sqlite.listener import SQLiteNotifications
 from aqueue.backends.sqlite.outputs import SQLiteOutputs
 from aqueue.backends.sqlite.steps import SQLiteSteps
@@ -19,10 +20,16 @@ from aqueue.backends.sqlite.unique import SQLiteUnique
 
 
 class SQLiteBackend(
-    SQLiteAdmin, SQLiteFeatures, SQLiteOutputs, SQLiteSteps, SQLiteUnique, SQLiteNotifications
+    SQLiteAdmin,
+    SQLiteFeatures,
+    SQLiteFlow,
+    SQLiteOutputs,
+    SQLiteSteps,
+    SQLiteUnique,
+    SQLiteNotifications,
 ):
     """The core, schema, admin, registry, schedules, sessions, limits,
-    dependencies, outputs, steps and notifications of :mod:`aqueue.backends.base`."""
+    dependencies, flow, outputs, steps and notifications of :mod:`aqueue.backends.base`."""
 
 
 __all__ = ["SQLiteBackend"]

@@ -57,7 +57,10 @@ _MAX_HINTS = 20
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 # SQLite's planner would walk the whole primary key for a page of the few
 # running jobs (to read them in id order): name the index that holds them.
-_SOURCES = {"running": "aqueue_jobs INDEXED BY aqueue_jobs_running"}
+_SOURCES = {
+    "running": "aqueue_jobs INDEXED BY aqueue_jobs_running",
+    "queued_limited": "aqueue_jobs INDEXED BY aqueue_jobs_limited",
+}
 #: The named statements of queries.sql, placeholders filled.
 SQL = Queries(
     load_queries(__package__ or "aqueue.backends.sqlite"), NOW=NOW, JOB_COLUMNS=JOB_COLUMNS

@@ -500,3 +500,62 @@ UPDATE aqueue_jobs
 SET args = :args, kwargs = :kwargs, priority = :priority,
     scheduled_at = COALESCE(:run_at, {{NOW}} + :delay), meta = :meta
 WHERE id = :id AND status = 'queued' AND COALESCE(waiting, 0) = 0;
+
+-- name: add_flow
+INSERT INTO aqueue_flow (minute, queue, succeeded, failed, retried)
+VALUES (:minute, :queue, :succeeded, :failed, :retried)
+ON CONFLICT (minute, queue) DO UPDATE
+SET succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: set_depths
+INSERT INTO aqueue_flow (minute, queue, depth) VALUES (:minute, :queue, :depth)
+ON CONFLICT (minute, queue) DO UPDATE SET depth = excluded.depth;
+
+-- name: prune_flow
+DELETE FROM aqueue_flow WHERE minute < :before;
+
+-- name: flow_of_queue
+SELECT minute, queue, succeeded, failed, retried, depth FROM aqueue_flow
+WHERE minute >= :since AND queue = :queue
+ORDER BY minute;
+
+-- name: flow_of_all
+SELECT minute, '*', sum(succeeded), sum(failed), sum(retried), sum(depth) FROM aqueue_flow
+WHERE minute >= :since
+GROUP BY minute
+ORDER BY minute;
+
+-- name: task_names
+-- Every task name jobs have, without reading a row per job: finished jobs'
+-- by a skip scan of their task index (one probe per name), the others from
+-- the indexes of queued and running jobs (predicates verbatim: SQLite uses a
+-- partial index only where it finds them).
+WITH RECURSIVE finished (task) AS (
+    SELECT min(task) FROM aqueue_jobs WHERE finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.task) FROM aqueue_jobs AS j
+            WHERE j.finished_at IS NOT NULL AND j.task > f.task)
+    FROM finished AS f WHERE f.task IS NOT NULL
+)
+SELECT task FROM finished WHERE task IS NOT NULL
+UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
+UNION SELECT task FROM aqueue_jobs INDEXED BY aqueue_jobs_running WHERE status = 'running'
+ORDER BY 1;
+
+-- name: queue_names
+-- As task_names, for queue names (the same indexes hold them).
+WITH RECURSIVE finished (queue) AS (
+    SELECT min(queue) FROM aqueue_jobs WHERE finished_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT min(j.queue) FROM aqueue_jobs AS j
+            WHERE j.finished_at IS NOT NULL AND j.queue > f.queue)
+    FROM finished AS f WHERE f.queue IS NOT NULL
+)
+SELECT queue FROM finished WHERE queue IS NOT NULL
+UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
+UNION SELECT queue FROM aqueue_jobs INDEXED BY aqueue_jobs_running WHERE status = 'running'
+ORDER BY 1;

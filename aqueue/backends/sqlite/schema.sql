@@ -1,4 +1,4 @@
--- aqueue's sqlite schema after migration 0014: written by
+-- aqueue's sqlite schema after migration 0015: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 
@@ -8,6 +8,16 @@ CREATE TABLE aqueue_batches (
     anchor TEXT NOT NULL,
     created_at REAL NOT NULL,
     closed_at REAL
+);
+
+CREATE TABLE aqueue_flow (
+    minute INTEGER NOT NULL,
+    queue TEXT NOT NULL,
+    succeeded INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    retried INTEGER NOT NULL DEFAULT 0,
+    depth INTEGER,
+    PRIMARY KEY (minute, queue)
 );
 
 CREATE TABLE aqueue_job_deps (

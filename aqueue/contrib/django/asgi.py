@@ -11,6 +11,10 @@ Requests under ``/aqueue/`` (``path=``) go to the dashboard, on the queue of
 the ``TASKS`` backend; everything else to Django. The dashboard asks for its
 token on every page and API call (``public_reads=True`` opens the reads on
 purpose) and answers only to the project's ``ALLOWED_HOSTS``.
+
+With ``django_login=True`` the project's own log-in lets its active staff users
+in, no token needed (see :mod:`aqueue.contrib.django.login`); a ``token`` still
+works for API clients beside it.
 """
 
 from __future__ import annotations
@@ -47,15 +51,21 @@ def with_dashboard(
     public_reads: bool = False,
     allowed_hosts: Sequence[str] | None = None,
     backend: str = "default",
+    django_login: bool = False,
+    login_url: str = "admin:login",
 ) -> ASGIApp:
     """``django_app`` with the dashboard mounted at ``path`` (needs aqueue[web]).
 
     ``allowed_hosts`` defaults to the project's ``ALLOWED_HOSTS``.
+    ``django_login``: staff users logged in to the project may use it, and
+    others are sent to ``login_url`` (a URL or a URL name; the admin's by
+    default, as ``staff_member_required`` does).
     """
     from django.conf import settings
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
+    from aqueue.contrib.django.login import DjangoStaffLogin
     from aqueue.web import create_app
 
     hosts = (
@@ -69,6 +79,7 @@ def with_dashboard(
         read_only=read_only,
         public_reads=public_reads,
         allowed_hosts=hosts,
+        site_login=DjangoStaffLogin(login_url) if django_login else None,
     )
     prefix = "/" + path.strip("/")
     return Starlette(routes=[Mount(prefix, app=dashboard), Mount("/", app=django_app)])
