@@ -12,6 +12,7 @@ the jobs are the ledger.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import Counter
@@ -33,6 +34,8 @@ FLUSH_INTERVAL = 10.0
 KEEP = 2 * 86400
 #: The duty's name in aqueue_leaders.
 DUTY = "flow"
+#: Seconds the last write, as a worker stops, may take.
+FINAL_FLUSH_TIMEOUT = 2.0
 
 Depths = Callable[[], Awaitable[Sequence[tuple[str, int]]]]
 
@@ -149,6 +152,8 @@ class FlowRecorder(LedService):
 
     async def stop(self) -> None:
         await super().stop()
-        # What ended since the last flush; a database gone by now loses it.
+        # What ended since the last flush; a database gone or slow by now
+        # loses it rather than hold the worker's shutdown up.
         with contextlib.suppress(Exception):
-            await self.flush()
+            async with asyncio.timeout(FINAL_FLUSH_TIMEOUT):
+                await self.flush()

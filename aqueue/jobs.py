@@ -220,7 +220,8 @@ class Jobs:
         all_jobs: bool,
     ) -> int:
         f = validation.check_job_filter(job_filter)
-        if not (f.statuses or f.queues or f.tasks or f.id_prefix or f.tag) and not all_jobs:
+        unfiltered = replace(f, limit=JobFilter().limit, before=None, after=None) == JobFilter()
+        if unfiltered and not all_jobs:
             raise ValueError(
                 "an empty filter matches every job: pass all_jobs=True to act on every job"
             )
@@ -228,15 +229,10 @@ class Jobs:
         if not wanted:
             return 0
         # Walk the matching ids newest first by keyset; acted-on jobs change
-        # status, so the cursor, not an offset, keeps the walk exact.
-        page = JobFilter(
-            statuses=wanted,
-            queues=f.queues,
-            tasks=f.tasks,
-            id_prefix=f.id_prefix,
-            tag=f.tag,
-            limit=500,
-        )
+        # status, so the cursor, not an offset, keeps the walk exact. Every
+        # condition of the filter is kept (a search by part of a task name, a
+        # due time later than now) — only its statuses are narrowed.
+        page = replace(f, statuses=wanted, limit=500, before=None, after=None)
         done = 0
         while True:
             jobs = await self.list(page)

@@ -373,6 +373,20 @@ class JobFilter:
     #: Only queued jobs due later than now: the scheduled ones (and those
     #: waiting for parents). Implies ``statuses=("queued",)``.
     due_later: bool = False
+    #: Only jobs whose arguments hold these values: ``(("user_id", 42),)`` is
+    #: the keyword argument ``user_id`` equal to 42, ``(("0", "a"),)`` the
+    #: first positional argument equal to ``"a"`` (values are str, int, float
+    #: or bool). Like ``error_contains``, looked for among the newest
+    #: :data:`SEARCH_WINDOW` jobs the other conditions select, per status:
+    #: narrow those (a task, a status, ``before=``) to search further back.
+    args: tuple[tuple[str, Any], ...] = ()
+    #: Only jobs whose recorded error (type, message, traceback) contains this text.
+    error_contains: str | None = None
+
+
+#: Rows a search of arguments or error text reads per status, at most: what
+#: keeps it fast on any history (see :class:`JobFilter`).
+SEARCH_WINDOW = 3_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from aqueue.records import JobFilter, JobStatus
 
@@ -182,6 +184,7 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
         not isinstance(f.tag, str) or not f.tag or len(f.tag) > MAX_NAME_LENGTH
     ):
         raise ValueError(f"a tag to find is a str of 1 to {MAX_NAME_LENGTH} characters")
+    _check_search(f)
     prefix = f.id_prefix
     if prefix is not None:
         prefix = prefix.strip().lower()
@@ -192,6 +195,8 @@ def check_job_filter(job_filter: JobFilter) -> JobFilter:
         f,
         statuses=("queued",) if f.due_later else f.statuses,
         task_contains=f.task_contains or None,
+        error_contains=f.error_contains or None,
+        args=tuple((str(k), v) for k, v in f.args),
         id_prefix=prefix,
         before=None if f.before is None else check_job_id(f.before, "the 'before' cursor"),
         after=None if f.after is None else check_job_id(f.after, "the 'after' cursor"),
@@ -219,3 +224,52 @@ def check_limit_key(value: str | None) -> str | None:
     if value is None or value == "":
         return value
     return check_name("limit_key", value)
+
+
+_ARG_KEY = re.compile(r"\d{1,4}|[A-Za-z_][A-Za-z0-9_]{0,99}")
+#: Argument values a search compares, at most.
+MAX_SEARCHED_ARGS = 5
+
+
+def _check_search(f: JobFilter) -> None:
+    """The filter's argument values and error text, or a ValueError."""
+    if f.error_contains is not None and (
+        not isinstance(f.error_contains, str) or len(f.error_contains) > 500
+    ):
+        raise ValueError("an error text to search for is a str of at most 500 characters")
+    if len(f.args) > MAX_SEARCHED_ARGS:
+        raise ValueError(f"a search compares at most {MAX_SEARCHED_ARGS} arguments")
+    for pair in f.args:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValueError(f"an argument to search for is a (name, value) pair: {pair!r:.80}")
+        key, value = pair
+        if not isinstance(key, str) or not _ARG_KEY.fullmatch(key):
+            raise ValueError(
+                "an argument is named by a keyword (letters, digits, _) or a position "
+                f"(0, 1, ...): {key!r:.80}"
+            )
+        if not isinstance(value, str | int | float) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise ValueError(
+                f"an argument's value to search for is a str, int, float or bool: {value!r:.80}"
+            )
+        if isinstance(value, str) and len(value) > 1000:
+            raise ValueError("an argument's value to search for is at most 1,000 characters")
+
+
+def argument_search(text: str) -> tuple[str, Any]:
+    """``name=value`` (a keyword argument) or ``0=value`` (a position) as a
+    search of :class:`~aqueue.records.JobFilter`'s ``args``: the value read as
+    JSON when it is a number, ``true``/``false`` or a quoted string, else as
+    the text itself (``user_id=42``, ``email=a@b.c``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"an argument search is name=value: {text[:80]!r}")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    if not isinstance(value, str | int | float):
+        value = raw
+    return key.strip(), value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -14,6 +15,7 @@ from aqueue.backends.base import CallerConnection
 from aqueue.errors import AqueueError
 from aqueue.records import (
     FINAL_STATUS_NAMES,
+    SEARCH_WINDOW,
     ClaimedJob,
     FlowRow,
     JobFilter,
@@ -472,6 +474,22 @@ def id_bounds(prefix: str) -> tuple[str, str]:
 
 _STATUS_LITERALS = {status.value: f"'{status.value}'" for status in JobStatus}
 
+#: Writes "the argument ``key`` (a position's digits, or a keyword) equals the
+#: JSON value ``value``", binding what it needs with ``bind``.
+ArgEquals = Callable[[str, str, Callable[[Any], str]], str]
+
+
+def _postgres_arg_equals(key: str, value: str, bind: Callable[[Any], str]) -> str:
+    if key.isdigit():
+        return f"(args::jsonb -> {bind(int(key))}::int) = {bind(value)}::jsonb"
+    return f"(kwargs::jsonb -> {bind(key)}::text) = {bind(value)}::jsonb"
+
+
+def json_path(key: str) -> str:
+    """The JSON path of an argument (``$[0]`` or ``$."name"``; names are
+    letters, digits and ``_``, checked before)."""
+    return f"$[{int(key)}]" if key.isdigit() else f'$."{key}"'
+
 
 def list_jobs_sql(
     job_filter: JobFilter,
@@ -485,6 +503,9 @@ def list_jobs_sql(
     now: str = "now()",
     contains: Callable[[str, str], str] = lambda column, marker: f"strpos({column}, {marker}) > 0",
     limited: str = "limit_key IS NOT NULL",
+    arg_equals: ArgEquals | None = None,
+    error_text: str = "error::text",
+    search_by_join: bool = False,
 ) -> tuple[str, bool]:
     """The SQL of ``list_jobs`` for ``job_filter``, and whether it reads upwards.
 
@@ -505,7 +526,12 @@ def list_jobs_sql(
     jobs in an indexed ``problem_key`` column instead (MySQL/MariaDB).
     ``now`` is the dialect's clock as SQL, for ``due_later``; ``contains``
     writes "``column`` contains the bound text" (a fixed function call, so no
-    pattern characters need escaping).
+    pattern characters need escaping). A search of arguments or error text
+    reads each page's newest :data:`SEARCH_WINDOW` rows and keeps those that
+    match: ``arg_equals`` writes "this argument equals this JSON value" (the
+    default is PostgreSQL's), ``error_text`` is the error as text;
+    ``search_by_join`` reads the window's ids from the index alone and joins
+    their rows (MariaDB's planner otherwise scans the primary key for them).
     """
     f = job_filter
     # A page newer than a cursor is read upwards from it, then put newest first.
@@ -533,11 +559,33 @@ def list_jobs_sql(
         return where
 
     hints = sources or {}
+    equals = arg_equals or _postgres_arg_equals
+
+    def searched() -> list[str]:
+        found = [equals(k, json.dumps(v), bind) for k, v in f.args]
+        if f.error_contains:
+            found.append(contains(error_text, bind(f.error_contains)))
+        return found
 
     def page(where: list[str], selected: str = "id", source: str = "", by_task: bool = True) -> str:
         where = where + common(by_task)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         table = hints.get(source, "aqueue_jobs")
+        if f.args or f.error_contains:
+            # The newest rows of the index, then the matches among them: a
+            # bounded read whatever the history (binds in text order).
+            if search_by_join:
+                window, joined = "id", " JOIN aqueue_jobs USING (id)"
+            else:
+                window, joined = ("id, args, kwargs, error" if selected == "id" else "*"), ""
+            inner = (
+                f"SELECT {window} FROM {table} {clause}"  # noqa: S608 - fixed fragments
+                f"ORDER BY id {direction} LIMIT {bind(SEARCH_WINDOW)}"
+            )
+            return (
+                f"SELECT {selected} FROM ({inner}) AS w{joined} "  # noqa: S608 - fixed fragments
+                f"WHERE {' AND '.join(searched())} ORDER BY id {direction} LIMIT {bind(f.limit)}"
+            )
         return (
             f"SELECT {selected} FROM {table} {clause}"  # noqa: S608 - fixed fragments
             f"ORDER BY id {direction} LIMIT {bind(f.limit)}"

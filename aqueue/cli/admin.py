@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aqueue import audit
+from aqueue import audit, validation
 from aqueue.cli.worker import EXIT_ERROR, StartupError, load_app
 from aqueue.escape import json_line, printable
 from aqueue.queue import Queue
@@ -89,6 +89,8 @@ async def jobs(queue: Queue, args: argparse.Namespace) -> int:
         queues=tuple(args.queue or ()),
         tasks=tuple(args.task or ()),
         tag=args.tag,
+        args=tuple(validation.argument_search(a) for a in args.arg or ()),
+        error_contains=args.error,
         limit=args.limit,
     )
     jobs = await queue.jobs.list(job_filter)

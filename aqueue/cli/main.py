@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--queue", type=csv_list)
     sub.add_argument("--task", type=csv_list)
     sub.add_argument("--tag", help="only jobs with this tag")
+    sub.add_argument(
+        "--arg",
+        action="append",
+        metavar="NAME=VALUE",
+        help="only jobs whose argument NAME (a keyword, or a position: 0, 1, ...) is VALUE",
+    )
+    sub.add_argument("--error", help="only jobs whose error contains this text")
     sub.add_argument("--limit", type=int, default=50)
     sub.add_argument("--json", action="store_true")
     sub = command("retry", "queue failed or cancelled jobs again", admin.retry)

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from aqueue import audit
-from aqueue.records import JobStatus
+from aqueue.records import SEARCH_WINDOW, JobStatus
 from aqueue.web import api, charts, params, present
 from aqueue.web.auth import SESSION_COOKIE, Visitor, backend_of, base_path, local_target
 from aqueue.web.flow import RANGES, flow
@@ -109,6 +109,7 @@ async def jobs(request: Request) -> Response:
         filtered=bool(query),
         task_names=task_names,
         queue_names=queue_names,
+        search_window=SEARCH_WINDOW,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
@@ -25,8 +27,9 @@ def bad_request(message: str) -> HTTPException:
 def job_filter(values: Mapping[str, str]) -> JobFilter:
     """A :class:`JobFilter` from ``queue``, ``status`` (a job status, or
     ``scheduled``: queued and due later), ``task`` (text the task's name
-    contains), ``id`` (a prefix), ``tag``, ``before``, ``after`` and
-    ``limit``; empty values are ignored."""
+    contains), ``id`` (a prefix), ``tag``, ``arg`` (``name=value``, see
+    :func:`argument`), ``error`` (text the error contains), ``before``,
+    ``after`` and ``limit``; empty values are ignored."""
 
     def one(name: str) -> str | None:
         value = values.get(name, "").strip()
@@ -49,6 +52,8 @@ def job_filter(values: Mapping[str, str]) -> JobFilter:
         limit=limit,
         id_prefix=one("id"),
         tag=one("tag"),
+        args=argument(one("arg")),
+        error_contains=one("error"),
         before=one("before"),
         after=one("after"),
     )
@@ -71,7 +76,31 @@ def filter_query(f: JobFilter) -> dict[str, str]:
         query["id"] = f.id_prefix
     if f.tag:
         query["tag"] = f.tag
+    for key, value in f.args[:1]:
+        shown = value if isinstance(value, str) and _plain_text(value) else json.dumps(value)
+        query["arg"] = f"{key}={shown}"
+    if f.error_contains:
+        query["error"] = f.error_contains
     return query
+
+
+def _plain_text(value: str) -> bool:
+    """Whether ``value`` reads back as the same string when not quoted."""
+    try:
+        json.loads(value)
+    except ValueError:
+        return True
+    return False
+
+
+def argument(text: str | None) -> tuple[tuple[str, Any], ...]:
+    """``arg=name=value`` as a search (see :func:`aqueue.validation.argument_search`)."""
+    if text is None:
+        return ()
+    try:
+        return (validation.argument_search(text),)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def due_time(text: str) -> tuple[datetime | None, bool]:

@@ -242,3 +242,22 @@ def test_jobs_lists_the_jobs_of_a_tag(database: TestDatabase) -> None:
     assert ids["other"] not in _aqueue(database.dsn, "jobs", "--tag", "customer:42").stdout
     bad = _aqueue(database.dsn, "jobs", "--tag", "")
     assert bad.returncode != 0 and "tag" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_jobs_finds_jobs_by_argument_and_error_text(database: TestDatabase) -> None:
+    async def prepare() -> dict[str, str]:
+        queue = aqueue.Queue(database.dsn)
+        async with queue:
+            wanted = await queue.enqueue("cli.send", "north", user_id=42)
+            await queue.enqueue("cli.send", "south", user_id=7)
+            return {"wanted": wanted.id}
+
+    ids = asyncio.run(prepare())
+    for search in (["--arg", "user_id=42"], ["--arg", "0=north", "--arg", "user_id=42"]):
+        listed = _aqueue(database.dsn, "jobs", *search, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [r["id"] for r in json.loads(listed.stdout)] == [ids["wanted"]]
+    none = _aqueue(database.dsn, "jobs", "--error", "anything", "--json")
+    assert none.returncode == 0 and json.loads(none.stdout) == []
+    bad = _aqueue(database.dsn, "jobs", "--arg", "user_id")
+    assert bad.returncode != 0 and "name=value" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium (Debian's, through its
 chromedriver), served by a real ``aqueue dashboard`` process beside a real
-worker: open each page, filter, read a traceback, log in, retry a failed job
-and watch it succeed, pause and resume a queue. A screenshot of each page is
+worker, on PostgreSQL: open each page, filter, read a traceback, log in,
+retry a failed job and watch it succeed, pause and resume a queue, see the
+flow chart, run jobs now from their page and from ticked rows. A screenshot of each page is
 saved under the test's tmp_path (and in $AQUEUE_SCREENSHOT_DIR when set).
 """
 
@@ -21,7 +22,7 @@ import pytest
 
 import aqueue
 from tests.acceptance.helpers import ADMIN, ROOT, WorkerProcess
-from tests.databases import IN_CI
+from tests.databases import IN_CI, TestDatabase
 
 TOKEN = "browser-test-token-123"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -60,9 +61,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# On PostgreSQL, the database most dashboards are run against (the API tests
+# cover all three).
+pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+
+
 @pytest.fixture
-def dsn(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'aqueue.db'}"
+def dsn(database: TestDatabase) -> str:
+    return database.dsn
 
 
 @pytest.fixture
@@ -232,6 +238,19 @@ def test_the_dashboard_in_a_browser(
         )
         assert listed == [ids["failed"]]
         shots.take("jobs")
+
+        # Search by an argument's value: the record job given 2, and the note
+        # of how far back the search looks.
+        browser.get(server + "/jobs")
+        browser.find_element(By.NAME, "arg").send_keys("0=2")
+        browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda d: "arg=0%3D2" in d.current_url)
+        _wait_text(browser, "#search-window", "newest 3,000")
+        found = _wait(browser).until(
+            lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")]
+        )
+        assert len(found) == 1 and "record" in found[0], found
+        browser.get(server + "/jobs?status=failed")
 
         # The failed job: its traceback, what it printed, and its <script>
         # argument shown as text.

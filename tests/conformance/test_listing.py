@@ -273,3 +273,89 @@ async def test_the_queued_list_reads_limited_jobs_from_their_index(
                 r"CO-ROUTINE page1 / SCAN aqueue_jobs USING (COVERING )?INDEX aqueue_jobs_limited"
             )
             assert re.search(limited_page, plan), plan
+
+
+async def test_bulk_actions_keep_every_condition_of_the_filter(queue: aqueue.Queue) -> None:
+    """Regression: a bulk retry or cancel dropped the search by part of a task
+    name and the "scheduled" status, acting on every failed or queued job
+    instead of the matching ones (the dashboard's "… all matching")."""
+
+    @queue.task(name="app.emails.bounce", max_attempts=1)
+    async def bounce() -> None:
+        raise ValueError("no")
+
+    @queue.task(name="app.reports.crash", max_attempts=1)
+    async def crash() -> None:
+        raise ValueError("no")
+
+    await bounce.enqueue()
+    await crash.enqueue()
+    await queue.process(5)
+    due = (await bounce.enqueue()).id
+    later = (await bounce.using(delay=3600).enqueue()).id
+
+    retried = await queue.jobs.retry_matching(JobFilter(task_contains="emails"))
+    assert retried == 1
+    failed = await queue.jobs.list(JobFilter(statuses=("failed",)))
+    assert [j.task for j in failed] == ["app.reports.crash"]
+    cancelled = await queue.jobs.cancel_matching(JobFilter(statuses=("queued",), due_later=True))
+    assert cancelled == 1
+    assert (await queue.get_job(later)).status == JobStatus.CANCELLED  # type: ignore[union-attr]
+    assert (await queue.get_job(due)).status == JobStatus.QUEUED  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="all_jobs"):
+        await queue.jobs.retry_matching(JobFilter())
+
+
+async def test_search_by_argument_values_and_error_text(
+    queue: aqueue.Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @queue.task(name="send")
+    async def send(user_id: int = 0, email: str = "", urgent: bool = False) -> None:
+        return None
+
+    @queue.task(name="report")
+    async def report(region: str, year: int) -> None:
+        return None
+
+    @queue.task(name="charge", max_attempts=1)
+    async def charge(tenant: int) -> None:
+        raise RuntimeError(f"quota exceeded for tenant {tenant}")
+
+    ann = (await send.enqueue(user_id=42, email="ann@example.com", urgent=True)).id
+    bob = (await send.enqueue(user_id=7, email="bob@example.com")).id
+    north = (await report.enqueue("north", 2026)).id
+    failed = (await charge.enqueue(9)).id
+    await queue.process(10)
+
+    async def found(**conditions: Any) -> list[str]:
+        return [j.id for j in await queue.jobs.list(JobFilter(**conditions))]
+
+    assert await found(args=(("user_id", 42),)) == [ann]
+    assert await found(args=(("user_id", "42"),)) == []  # a string is not the number
+    assert await found(args=(("email", "bob@example.com"),)) == [bob]
+    assert await found(args=(("urgent", True),)) == [ann]
+    assert await found(args=(("0", "north"), ("1", 2026))) == [north]
+    assert await found(args=(("0", "south"),)) == []
+    assert await found(args=(("user_id", 42),), statuses=("failed",)) == []
+    assert await found(error_contains="quota exceeded") == [failed]
+    assert await found(error_contains="quota exceeded", statuses=("failed",)) == [failed]
+    assert await found(error_contains="quota", tasks=("send",)) == []
+    assert await found(args=(("0", 9),), error_contains="tenant 9") == [failed]
+    for bad in (
+        JobFilter(args=(("a-b", 1),)),
+        JobFilter(args=(("x", {"a": 1}),)),
+        JobFilter(args=(("x", float("nan")),)),
+        JobFilter(error_contains="x" * 501),
+    ):
+        with pytest.raises(ValueError):
+            await queue.jobs.list(bad)
+
+    # The search reads the newest rows of each status, at most: narrowing by
+    # a cursor moves the window back.
+    monkeypatch.setattr("aqueue.backends.common.SEARCH_WINDOW", 3)
+    for n in range(5):
+        await send.enqueue(user_id=1000 + n)
+    newest = await found(statuses=("queued",))
+    assert await found(args=(("user_id", 1000),), statuses=("queued",)) == []
+    older = await found(args=(("user_id", 1000),), statuses=("queued",), before=newest[2])
+    assert len(older) == 1

@@ -734,3 +734,36 @@ async def test_task_and_queue_choices_come_from_the_database(
     found = (await client.get("/api/jobs", params={"task": "oo"})).json()["jobs"]
     assert [j["id"] for j in found] == [jobs["failed"]]
     assert (await client.get("/api/jobs", params={"task": "zzz"})).json()["jobs"] == []
+
+
+async def test_search_by_argument_and_error_text(
+    queue: aqueue.Queue, client: httpx.AsyncClient, jobs: dict[str, str]
+) -> None:
+    @queue.task(name="send")
+    async def send(user_id: int, email: str = "") -> None:
+        return None
+
+    wanted = (await send.enqueue(user_id=42, email="a@example.com")).id
+    await send.enqueue(user_id=7)
+
+    async def ids(**params: str) -> list[str]:
+        answer = await client.get("/api/jobs", params=params)
+        assert answer.status_code == 200, answer.text
+        return [j["id"] for j in answer.json()["jobs"]]
+
+    assert await ids(arg="user_id=42") == [wanted]
+    assert await ids(arg="email=a@example.com") == [wanted]
+    assert await ids(arg='user_id="42"') == []  # quoted: the text, not the number
+    # The first fixture job's argument is the text "<script>alert(1)</script>".
+    assert await ids(arg="0=<script>alert(1)</script>") == [jobs["ok"]]
+    assert await ids(error="it broke") == [jobs["failed"]]
+    assert await ids(error="it broke", status="failed", queue="web") == [jobs["failed"]]
+    for bad in ("no-equals-sign", "=1", "a-b=1"):
+        answer = await client.get("/api/jobs", params={"arg": bad})
+        assert answer.status_code == 400 and "argument" in answer.json()["error"], answer.text
+    page = await client.get("/jobs", params={"arg": "user_id=42", "error": ""})
+    assert page.status_code == 200 and 'id="search-window"' in page.text
+    assert f'data-id="{wanted}"' in page.text
+    # The filter's own links carry the search (a quoted value stays quoted).
+    listed = (await client.get("/api/jobs", params={"arg": 'user_id="42"'})).json()
+    assert listed["filter"]["arg"] == 'user_id="42"'

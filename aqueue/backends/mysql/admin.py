@@ -13,6 +13,7 @@ import aiomysql
 from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     delete_in_batches,
+    json_path,
     list_jobs_sql,
     row_to_info,
     rows_to_workers,
@@ -51,6 +52,12 @@ class MySQLAdmin(MySQLCore):
             # The generated column its index is on: MariaDB does not match the
             # expression it stands for.
             limited="limited_status = 'queued'",
+            arg_equals=lambda key, value, bind: (
+                f"JSON_CONTAINS({'args' if key.isdigit() else 'kwargs'}, {bind(value)}, "
+                f"{bind(json_path(key))})"
+            ),
+            error_text="error",
+            search_by_join=True,
         )
         rows = [row_to_info(r) for r in await self._fetch(sql, args)]
         return rows[::-1] if ascending else rows

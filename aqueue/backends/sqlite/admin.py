@@ -14,6 +14,7 @@ from aqueue.backends.common import (
     IMPORTED_COLUMNS,
     JOB_COLUMNS,
     delete_in_batches,
+    json_path,
     list_jobs_sql,
     row_to_info,
     rows_to_workers,
@@ -49,6 +50,11 @@ class SQLiteAdmin(SQLiteCore):
             sources=_SOURCES,
             now=NOW,
             contains=lambda column, marker: f"instr({column}, {marker}) > 0",
+            arg_equals=lambda key, value, bind: (
+                f"json_extract({'args' if key.isdigit() else 'kwargs'}, {bind(json_path(key))})"
+                f" = json_extract({bind(value)}, '$')"
+            ),
+            error_text="error",
         )
         rows = [row_to_info(r) for r in await self._fetchall(sql, params)]
         return rows[::-1] if ascending else rows
