@@ -60,17 +60,19 @@ class Jobs:
         A bad status, cursor or prefix raises ``ValueError``.
         """
         admin = await self._admin()
-        wanted = validation.check_job_filter(job_filter or JobFilter())
-        if wanted.task_contains:
-            # The names that contain the text, then their jobs by the indexes
-            # of names: a text no name has is answered without reading a job.
-            names = [n for n in await admin.task_names() if wanted.task_contains in n]
-            if wanted.tasks:
-                names = [n for n in names if n in wanted.tasks]
-            if not names:
-                return []
-            wanted = replace(wanted, tasks=tuple(names), task_contains=None)
-        return await admin.list_jobs(wanted)
+        wanted = await self._named(admin, validation.check_job_filter(job_filter or JobFilter()))
+        return [] if wanted is None else await admin.list_jobs(wanted)
+
+    async def _named(self, admin: Admin, f: JobFilter) -> JobFilter | None:
+        """``f`` with its part of a task name turned into the names that
+        contain it, so that their jobs are found by the indexes of names (a
+        text no name has reads no job); None when no name does."""
+        if not f.task_contains:
+            return f
+        names = [n for n in await admin.task_names() if f.task_contains in n]
+        if f.tasks:
+            names = [n for n in names if n in f.tasks]
+        return replace(f, tasks=tuple(names), task_contains=None) if names else None
 
     async def task_names(self) -> builtins.list[str]:
         """Every task name the jobs in the database have, sorted (the
@@ -231,8 +233,12 @@ class Jobs:
         # Walk the matching ids newest first by keyset; acted-on jobs change
         # status, so the cursor, not an offset, keeps the walk exact. Every
         # condition of the filter is kept (a search by part of a task name, a
-        # due time later than now) — only its statuses are narrowed.
-        page = replace(f, statuses=wanted, limit=500, before=None, after=None)
+        # due time later than now) — only its statuses are narrowed; the
+        # names a task search stands for are read once, not per page.
+        named = await self._named(await self._admin(), f)
+        if named is None:
+            return 0
+        page = replace(named, statuses=wanted, limit=500, before=None, after=None)
         done = 0
         while True:
             jobs = await self.list(page)

@@ -63,10 +63,14 @@ class MySQLAdmin(MySQLCore):
         return rows[::-1] if ascending else rows
 
     async def task_names(self) -> list[str]:
-        return [str(r[0]) for r in await self._fetch(SQL["task_names"])]
+        return await self._names("task")
 
     async def queue_names(self) -> list[str]:
-        return [str(r[0]) for r in await self._fetch(SQL["queue_names"])]
+        return await self._names("queue")
+
+    async def _names(self, column: str) -> list[str]:
+        sql = SQL.render("job_names", column=column)  # one of two fixed column names
+        return [str(r[0]) for r in await self._fetch(sql)]
 
     async def tag_counts(self, tag: str) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in await self._fetch(SQL["tag_counts"], (tag,))}

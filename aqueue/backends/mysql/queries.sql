@@ -592,10 +592,7 @@ WHERE minute >= %s
 GROUP BY minute
 ORDER BY minute;
 
--- name: task_names
--- A loose scan of the task index: one probe per name, not a row per job.
-SELECT DISTINCT task FROM aqueue_jobs ORDER BY task;
-
--- name: queue_names
--- A loose scan of the queue index: one probe per name, not a row per job.
-SELECT DISTINCT queue FROM aqueue_jobs ORDER BY queue;
+-- name: job_names
+-- Every task (or queue) name jobs have: a loose scan of the index of task (or
+-- queue) names, one probe per name, not a row per job.
+SELECT DISTINCT {{column}} FROM aqueue_jobs ORDER BY {{column}};

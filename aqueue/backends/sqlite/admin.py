@@ -60,10 +60,14 @@ class SQLiteAdmin(SQLiteCore):
         return rows[::-1] if ascending else rows
 
     async def task_names(self) -> list[str]:
-        return [str(r[0]) for r in await self._fetchall(SQL["task_names"], {})]
+        return await self._names("task")
 
     async def queue_names(self) -> list[str]:
-        return [str(r[0]) for r in await self._fetchall(SQL["queue_names"], {})]
+        return await self._names("queue")
+
+    async def _names(self, column: str) -> list[str]:
+        sql = SQL.render("job_names", column=column)  # one of two fixed column names
+        return [str(r[0]) for r in await self._fetchall(sql, {})]
 
     async def tag_counts(self, tag: str) -> dict[str, int]:
         rows = await self._fetchall(SQL["tag_counts"], {"tag": tag})

@@ -527,35 +527,21 @@ WHERE minute >= :since
 GROUP BY minute
 ORDER BY minute;
 
--- name: task_names
--- Every task name jobs have, without reading a row per job: finished jobs'
--- by a skip scan of their task index (one probe per name), the others from
+-- name: job_names
+-- Every task (or queue) name jobs have, without reading a row per job:
+-- finished jobs' by a skip scan of their index of task (or queue) names (one
+-- probe per name), the others from
 -- the indexes of queued and running jobs (predicates verbatim: SQLite uses a
 -- partial index only where it finds them).
-WITH RECURSIVE finished (task) AS (
-    SELECT min(task) FROM aqueue_jobs WHERE finished_at IS NOT NULL
+WITH RECURSIVE finished ({{column}}) AS (
+    SELECT min({{column}}) FROM aqueue_jobs WHERE finished_at IS NOT NULL
     UNION ALL
-    SELECT (SELECT min(j.task) FROM aqueue_jobs AS j
-            WHERE j.finished_at IS NOT NULL AND j.task > f.task)
-    FROM finished AS f WHERE f.task IS NOT NULL
+    SELECT (SELECT min(j.{{column}}) FROM aqueue_jobs AS j
+            WHERE j.finished_at IS NOT NULL AND j.{{column}} > f.{{column}})
+    FROM finished AS f WHERE f.{{column}} IS NOT NULL
 )
-SELECT task FROM finished WHERE task IS NOT NULL
-UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
-UNION SELECT task FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
-UNION SELECT task FROM aqueue_jobs INDEXED BY aqueue_jobs_running WHERE status = 'running'
-ORDER BY 1;
-
--- name: queue_names
--- As task_names, for queue names (the same indexes hold them).
-WITH RECURSIVE finished (queue) AS (
-    SELECT min(queue) FROM aqueue_jobs WHERE finished_at IS NOT NULL
-    UNION ALL
-    SELECT (SELECT min(j.queue) FROM aqueue_jobs AS j
-            WHERE j.finished_at IS NOT NULL AND j.queue > f.queue)
-    FROM finished AS f WHERE f.queue IS NOT NULL
-)
-SELECT queue FROM finished WHERE queue IS NOT NULL
-UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
-UNION SELECT queue FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
-UNION SELECT queue FROM aqueue_jobs INDEXED BY aqueue_jobs_running WHERE status = 'running'
+SELECT {{column}} FROM finished WHERE {{column}} IS NOT NULL
+UNION SELECT {{column}} FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NULL
+UNION SELECT {{column}} FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
+UNION SELECT {{column}} FROM aqueue_jobs INDEXED BY aqueue_jobs_running WHERE status = 'running'
 ORDER BY 1;
