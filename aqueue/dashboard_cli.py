@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dsn", default=None, help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)"
     )
     parser.add_argument(
+        "--read-dsn",
+        default=None,
+        help="a read replica for the pages' lists, counts and charts (default $AQUEUE_READ_DSN)",
+    )
+    parser.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only)",
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from aqueue.queue import Queue
         from aqueue.web import create_app
     except ImportError as exc:
         print(
@@ -105,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
+        # A queue of its own with a replica (left to the process's exit to close).
+        queue = Queue(args.dsn, read_dsn=args.read_dsn) if args.read_dsn else args.dsn
         app = create_app(
-            args.dsn,
+            queue,
             token=token,
             read_only=args.read_only,
             public_reads=args.public_reads,

@@ -327,3 +327,18 @@ def listen_dsn(given: str | None) -> DSN | None:
     if parsed.dialect != "postgresql":
         raise ConfigurationError(f"listen_dsn must be a PostgreSQL DSN, not {parsed}")
     return parsed
+
+
+def read_dsn(given: str | None, primary: DSN) -> DSN | None:
+    """The DSN of a read replica: ``given``, else ``$AQUEUE_READ_DSN``; of
+    the primary's kind (a SQLite file has no replicas)."""
+    raw = given or os.environ.get("AQUEUE_READ_DSN")
+    if not raw:
+        return None
+    parsed = parse(raw)
+    if parsed.dialect == "sqlite" or parsed.dialect != primary.dialect:
+        raise ConfigurationError(
+            f"read_dsn must be a replica of the queue's {primary.dialect} database "
+            f"(PostgreSQL or MySQL), not {parsed}"
+        )
+    return parsed

@@ -5,6 +5,8 @@ the schema is this version's, no due job of an unpaused queue has waited
 longer than ``max_queued_age``, no running job's lease ran out more than
 ``lease_grace`` seconds ago (that means no worker is alive to rescue it),
 and at least ``min_workers`` workers are alive in the workers registry.
+With a read replica (``Queue(read_dsn=...)``) the counts are read there, and
+its replay must be at most ``max_replica_lag`` seconds behind.
 
 The verdict: ``healthy`` (exit 0), ``unhealthy`` (1) or ``unknown`` (2:
 the database did not answer, so nothing can be told). A Kubernetes liveness
@@ -49,6 +51,9 @@ class Health:
     workers_alive: int = 0
     workers_dead: int = 0
     paused_queues: list[str] = field(default_factory=list)
+    #: The read replica the counts came from (without secrets), and its lag in seconds.
+    read_database: str | None = None
+    replica_lag: float | None = None
 
     @property
     def exit_code(self) -> int:
@@ -68,8 +73,11 @@ async def check(
     min_workers: int = 0,
     lease_grace: float = 60.0,
     timeout: float = 10.0,
+    max_replica_lag: float = 60.0,
 ) -> Health:
-    """Run the checks on ``queue``'s database; see the module's docstring."""
+    """Check ``queue``'s database, schema, waiting jobs, leases, workers and
+    read replica (see the module's docstring); never raises for a database
+    that cannot be reached."""
     database = queue.dsn
     now = datetime.now(UTC)
     path = queue.sqlite_path
@@ -79,7 +87,8 @@ async def check(
         return Health(UNHEALTHY, [f"the database file {path} does not exist"], database, now)
     try:
         return await asyncio.wait_for(
-            _checks(queue, max_queued_age, min_workers, lease_grace, now), timeout
+            _checks(queue, max_queued_age, min_workers, lease_grace, max_replica_lag, now),
+            timeout,
         )
     except TimeoutError:
         return Health(UNKNOWN, [f"the database did not answer within {timeout:g}s"], database, now)
@@ -88,7 +97,12 @@ async def check(
 
 
 async def _checks(
-    queue: Queue, max_queued_age: float, min_workers: int, lease_grace: float, now: datetime
+    queue: Queue,
+    max_queued_age: float,
+    min_workers: int,
+    lease_grace: float,
+    max_replica_lag: float,
+    now: datetime,
 ) -> Health:
     found, wanted = await queue.schema_versions()
     base: dict[str, Any] = {
@@ -97,6 +111,7 @@ async def _checks(
         "reachable": True,
         "schema_version": found,
         "schema_wanted": wanted,
+        "read_database": queue.reads.dsn,
     }
     if found is None or found < wanted:
         what = "missing" if found is None else f"at version {found}, this aqueue needs {wanted}"
@@ -104,7 +119,13 @@ async def _checks(
     summaries = await queue.jobs.counts()
     workers = await queue.workers()
     expired = await queue.jobs.expired_leases(lease_grace)
+    lag = await queue.reads.lag()
     problems: list[str] = []
+    if lag is not None and lag > max_replica_lag:
+        problems.append(
+            f"the read replica is {lag:.0f}s behind (more than {max_replica_lag:g}s): "
+            "what is read there is stale"
+        )
     waiting = [
         (s.oldest_due_age, s.name)
         for s in summaries
@@ -136,4 +157,5 @@ async def _checks(
         workers_alive=alive,
         workers_dead=sum(w.status == "dead" for w in workers),
         paused_queues=[s.name for s in summaries if s.paused],
+        replica_lag=lag,
     )

@@ -4,7 +4,9 @@ What the dashboard, the ``aqueue`` command, health checks and metrics use,
 beside the producer API of :class:`~aqueue.Queue` — procrastinate's
 ``JobManager``, in short. One counting API, :meth:`Jobs.counts`, instead of
 several overlapping ones. Every action on jobs is written to the audit log by
-whoever calls it (see :mod:`aqueue.audit`).
+whoever calls it (see :mod:`aqueue.audit`). With a read replica
+(``Queue(read_dsn=...)``) lists, counts and names are read there; one job's
+details and every action use the primary (see :mod:`aqueue.replica`).
 """
 
 from __future__ import annotations
@@ -45,21 +47,28 @@ class Jobs:
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
 
-    async def _admin(self) -> Admin:
-        await self._queue.open()
-        backend = self._queue.backend
+    async def _admin(self, *, reads: bool = False) -> Admin:
+        """The primary database, or with ``reads`` where operators' reads go."""
+        if reads:
+            backend = await self._queue.reads.backend()
+        else:
+            await self._queue.open()
+            backend = self._queue.backend
         if not isinstance(backend, Admin):
             raise ConfigurationError(f"{self._queue.dsn} cannot list or act on jobs")
         return backend
 
-    async def list(self, job_filter: JobFilter | None = None) -> builtins.list[JobInfo]:
+    async def list(
+        self, job_filter: JobFilter | None = None, *, primary: bool = False
+    ) -> builtins.list[JobInfo]:
         """Jobs matching ``job_filter`` (all, by default), newest first.
 
         Page with the filter's keyset cursors: ``before=<last id shown>`` for
         the next (older) page, ``after=<first id shown>`` for the previous one.
-        A bad status, cursor or prefix raises ``ValueError``.
+        A bad status, cursor or prefix raises ``ValueError``. Read on the read
+        replica, if any, unless ``primary`` (to see one's own writes at once).
         """
-        admin = await self._admin()
+        admin = await self._admin(reads=not primary)
         wanted = await self._named(admin, validation.check_job_filter(job_filter or JobFilter()))
         return [] if wanted is None else await admin.list_jobs(wanted)
 
@@ -77,11 +86,11 @@ class Jobs:
     async def task_names(self) -> builtins.list[str]:
         """Every task name the jobs in the database have, sorted (the
         dashboard's choices); read from indexes, not a row per job."""
-        return await (await self._admin()).task_names()
+        return await (await self._admin(reads=True)).task_names()
 
     async def queue_names(self) -> builtins.list[str]:
         """Every queue name the jobs in the database have, sorted."""
-        return await (await self._admin()).queue_names()
+        return await (await self._admin(reads=True)).queue_names()
 
     async def output(self, job_id: str) -> builtins.list[AttemptOutput]:
         """What each attempt of the job printed and logged, oldest first, for
@@ -129,7 +138,7 @@ class Jobs:
         grow with the finished history. ``totals`` adds every job's count by
         status (a scan of the whole table).
         """
-        admin = await self._admin()
+        admin = await self._admin(reads=True)
         reads: builtins.list[Awaitable[Any]] = [
             admin.queue_states(),
             admin.queue_counts(),
@@ -241,7 +250,7 @@ class Jobs:
         page = replace(named, statuses=wanted, limit=500, before=None, after=None)
         done = 0
         while True:
-            jobs = await self.list(page)
+            jobs = await self.list(page, primary=True)
             for job in jobs:
                 done += await act(job.id)
             if len(jobs) < page.limit:
@@ -277,7 +286,7 @@ class Jobs:
 
     async def expired_leases(self, grace: float) -> int:
         """Running jobs whose lease ran out over ``grace`` seconds ago."""
-        return await (await self._admin()).count_expired_leases(grace)
+        return await (await self._admin(reads=True)).count_expired_leases(grace)
 
 
 def _summarize(

@@ -19,13 +19,14 @@ from aqueue.backends import Backend, create_backend
 from aqueue.backends.base import Dependencies, Registry, Schema
 from aqueue.dependencies import related_rows, release, write_related
 from aqueue.errors import ConfigurationError, SchemaError
-from aqueue.health import Health
+from aqueue.health import check as health_check
 from aqueue.job import Job
 from aqueue.jobs import Jobs
 from aqueue.loop_lock import LoopLock
 from aqueue.middleware import Middleware
 from aqueue.records import JobInfo, NewJob, WorkerInfo
 from aqueue.registry import TaskRegistry
+from aqueue.replica import Reads
 from aqueue.results import Results
 from aqueue.retention import retention_policy
 from aqueue.sync import SyncBridge, require_no_running_loop
@@ -57,6 +58,8 @@ class Queue(TaskRegistry, WorkflowEntry):
     and close its connections; the producer API also opens it on first use.
     ``retention`` (``{"succeeded": "7d", "failed": "30d", "cancelled": "7d"}``)
     has workers delete finished jobs past those ages (see :mod:`aqueue.retention`).
+    ``read_dsn`` (or ``AQUEUE_READ_DSN``): a read replica for lists, counts,
+    charts and health (see :mod:`aqueue.replica`).
     """
 
     def __init__(
@@ -68,11 +71,14 @@ class Queue(TaskRegistry, WorkflowEntry):
         default_queue: str = "default",
         retention: Mapping[str, str | float | timedelta] | None = None,
         listen_dsn: str | None = None,
+        read_dsn: str | None = None,
     ) -> None:
         self._dsn = dsn_module.parse(dsn_module.resolve(dsn))
         # Where PostgreSQL's LISTEN connects when not to ``dsn``: the server
         # itself, when ``dsn`` goes through PgBouncer (AQUEUE_LISTEN_DSN).
         self._listen_dsn = dsn_module.listen_dsn(listen_dsn)
+        #: Where operators' reads go: the read replica, if any (see :mod:`aqueue.replica`).
+        self.reads = Reads(self, dsn_module.read_dsn(read_dsn, self._dsn))
         #: Seconds finished jobs are kept, per final status; unlisted ones are kept.
         self.retention = retention_policy(retention or {})
         if max_payload_bytes < 1:
@@ -113,10 +119,13 @@ class Queue(TaskRegistry, WorkflowEntry):
             return None
         return self._dsn.database
 
-    def use_dsn(self, dsn: str | None, listen_dsn: str | None = None) -> str:
+    def use_dsn(
+        self, dsn: str | None, listen_dsn: str | None = None, read_dsn: str | None = None
+    ) -> str:
         """Point a queue that is not open yet at another database (``--dsn``;
-        None keeps it) and LISTEN connection (``--listen-dsn``); the DSN it
-        replaced, as it was given (to put back, as :mod:`aqueue.testing` does)."""
+        None keeps it), LISTEN connection (``--listen-dsn``) and read replica
+        (``--read-dsn``); the DSN it replaced, as it was given (to put back,
+        as :mod:`aqueue.testing` does)."""
         if self._opened:
             raise ConfigurationError("cannot change the DSN of an open queue")
         replaced = self._dsn.raw
@@ -124,6 +133,8 @@ class Queue(TaskRegistry, WorkflowEntry):
             self._dsn = dsn_module.parse(dsn)
         if listen_dsn is not None:
             self._listen_dsn = dsn_module.listen_dsn(listen_dsn)
+        if dsn is not None or read_dsn is not None:
+            self.reads = Reads(self, dsn_module.read_dsn(read_dsn or self.reads.raw_dsn, self._dsn))
         self._backend = None
         self.close_sync()  # sync calls run on a twin made with the DSN of its time
         self._sync_bridge = None
@@ -161,6 +172,7 @@ class Queue(TaskRegistry, WorkflowEntry):
         async with self._open_lock():
             end = asyncio.get_running_loop().time() + timeout
             await self.results.close(timeout)
+            await self.reads.close(timeout)
             if self._backend is not None:
                 await self._backend.close(max(0.05, end - asyncio.get_running_loop().time()))
             self._opened = False
@@ -311,6 +323,7 @@ class Queue(TaskRegistry, WorkflowEntry):
                     pool_size=self.pool_size,
                     default_queue=self.default_options.queue,
                     listen_dsn=self._listen_dsn.raw if self._listen_dsn else None,
+                    read_dsn=self.reads.raw_dsn,
                 )
                 copy.tasks = self.tasks
                 copy.middleware = self.middleware
@@ -377,30 +390,15 @@ class Queue(TaskRegistry, WorkflowEntry):
         stopped and dead ones for an hour after they went."""
         from aqueue._worker.heartbeat import RETENTION_SECONDS
 
-        backend = await self._ready()
+        backend = await self.reads.backend()
         if not isinstance(backend, Registry):
             return []
         return await backend.list_workers(RETENTION_SECONDS)
 
-    async def health(
-        self,
-        *,
-        max_queued_age: float = 300.0,
-        min_workers: int = 0,
-        lease_grace: float = 60.0,
-        timeout: float = 10.0,
-    ) -> Health:
-        """Check the database, schema, waiting jobs, leases and workers (see
-        :mod:`aqueue.health`); never raises for an unreachable database."""
-        from aqueue.health import check
-
-        return await check(
-            self,
-            max_queued_age=max_queued_age,
-            min_workers=min_workers,
-            lease_grace=lease_grace,
-            timeout=timeout,
-        )
+    #: ``await queue.health(...)``: check the database, schema, waiting jobs,
+    #: leases, workers and replica lag (see :func:`aqueue.health.check`); never
+    #: raises for an unreachable database.
+    health = health_check
 
     # -- processing without a worker process ---------------------------------------
 

@@ -236,8 +236,12 @@ async def w3_drain(dsn: str, s: Sizes, concurrency: int, quiet: bool = True) -> 
 
 @contextlib.asynccontextmanager
 async def server_connection(dsn: str) -> AsyncIterator[Any]:
-    """A plain driver connection to ``dsn``'s database (None for SQLite)."""
+    """A plain driver connection to ``dsn``'s database (None for SQLite);
+    straight to the server for a DSN through PgBouncer: what is measured is
+    the server's, and asyncpg's prepared statements need a session of their own."""
     p = parse(dsn)
+    if p.options.get("pgbouncer") == "on":
+        p = parse(SERVERS["postgresql"].rsplit("/", 1)[0] + "/" + p.database)
     if p.dialect == "postgresql":
         pg = await asyncpg.connect(
             host=p.host, port=p.port, user=p.user, password=p.password, database=p.database

@@ -15,7 +15,10 @@ and dead tuples (PostgreSQL) or the file and WAL size (SQLite).
 **W9** starts ``--workers`` worker processes, lets them idle ``--idle``
 seconds, and prints the connections they hold, the server's load while they
 idle (statements/s on MySQL, transactions/s on PostgreSQL), then the
-aggregate rate at which they drain ``--jobs`` jobs enqueued at once.
+aggregate rate at which they drain ``--jobs`` jobs enqueued at once. With
+``--backend pgbouncer`` the workers reach the server through PgBouncer (a
+pool of 20 sessions) and probe for jobs; add ``--listen-direct`` to give
+each a LISTEN connection straight to the server, as docs/scaling.md advises.
 
 Figures are printed (and written as JSON with ``--output``), never asserted.
 """
@@ -37,7 +40,7 @@ from typing import Any
 import aqueue
 from aqueue.dsn import parse
 from benchmarks.app import noop
-from benchmarks.run import fresh, idle_load, mysql_row, server_connection
+from benchmarks.run import SERVERS, fresh, idle_load, mysql_row, server_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = str(Path(sys.executable).with_name("aqueue-worker"))
@@ -256,9 +259,13 @@ async def w8(
 # -- W9 ---------------------------------------------------------------------------------
 
 
-async def w9(backend: str, workers: int, idle: float, jobs: int, scratch: Path) -> dict[str, Any]:
+async def w9(
+    backend: str, workers: int, idle: float, jobs: int, scratch: Path, listen_direct: bool = False
+) -> dict[str, Any]:
     dsn = await fresh(backend, scratch)
-    procs = start_workers(dsn, workers, "--concurrency", "10")
+    # Behind PgBouncer, LISTEN needs a session of its own on the server.
+    listen = ["--listen-dsn", SERVERS["postgresql"]] if listen_direct else []
+    procs = start_workers(dsn, workers, "--concurrency", "10", *listen)
     try:
         await asyncio.sleep(5.0 + workers * 0.2)  # all started and idle
         held = await connections(dsn)
@@ -276,6 +283,7 @@ async def w9(backend: str, workers: int, idle: float, jobs: int, scratch: Path) 
         "workload": "W9",
         "backend": backend,
         "workers": workers,
+        "listen_direct": listen_direct,
         "connections_held": held,
         "idle_seconds": idle,
         "idle_load_per_s": load,
@@ -307,6 +315,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=20, help="W9's worker processes")
     parser.add_argument("--idle", type=float, default=60.0, help="W9's idle seconds")
     parser.add_argument("--jobs", type=int, default=20_000, help="W9's drain")
+    parser.add_argument(
+        "--listen-direct",
+        action="store_true",
+        help="W9 through PgBouncer: each worker LISTENs on a direct connection",
+    )
     parser.add_argument("--output", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -317,7 +330,14 @@ def main() -> None:
                 )
             else:
                 result = asyncio.run(
-                    w9(args.backend, args.workers, args.idle, args.jobs, Path(scratch))
+                    w9(
+                        args.backend,
+                        args.workers,
+                        args.idle,
+                        args.jobs,
+                        Path(scratch),
+                        args.listen_direct,
+                    )
                 )
         finally:
             from benchmarks.run import _BOUNCER

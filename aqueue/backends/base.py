@@ -446,6 +446,18 @@ class Flow(Protocol):
 
 
 @runtime_checkable
+class Replication(Protocol):
+    """A database that can say how far behind its primary it is (aqueue/replica.py)."""
+
+    async def wal_position(self) -> str:
+        """Where the primary's log is now (read on the primary)."""
+
+    async def replica_lag(self, position: str) -> float | None:
+        """Seconds this replica's replay is behind: 0 when it has replayed up
+        to the primary's ``position``; None when it is not a replica."""
+
+
+@runtime_checkable
 class Sessions(Protocol):
     """The dashboard's log-in sessions (aqueue/web/sessions.py)."""
 

@@ -41,10 +41,10 @@ def _job_json(job: JobInfo) -> dict[str, Any]:
 async def run_admin(args: argparse.Namespace) -> int:
     if getattr(args, "app", None):
         queue = load_app(args.app)
-        if args.dsn:
-            queue.use_dsn(args.dsn)
+        if args.dsn or args.read_dsn:
+            queue.use_dsn(args.dsn, read_dsn=args.read_dsn)
     else:
-        queue = Queue(args.dsn)
+        queue = Queue(args.dsn, read_dsn=args.read_dsn)
     command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
     if not args.opens:
         # health and backup open the database themselves, if they can: opening
@@ -294,6 +294,7 @@ async def health(queue: Queue, args: argparse.Namespace) -> int:
         min_workers=args.min_workers,
         lease_grace=args.lease_grace,
         timeout=args.timeout,
+        max_replica_lag=args.max_replica_lag,
     )
     if args.json:
         print(json.dumps(health.as_dict(), indent=2))
@@ -319,6 +320,9 @@ async def health(queue: Queue, args: argparse.Namespace) -> int:
             f"{health.expired_leases} with leases out over {args.lease_grace:g}s"
         )
         print(f"  workers      {health.workers_alive} alive, {health.workers_dead} dead")
+        if health.read_database is not None:
+            lag = "unknown" if health.replica_lag is None else f"{health.replica_lag:.1f}s"
+            print(f"  replica      {health.read_database}: {lag} behind")
         if health.paused_queues:
             print(f"  paused       {printable(', '.join(health.paused_queues))}")
     return health.exit_code

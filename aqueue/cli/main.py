@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="database URL (default: $AQUEUE_DSN, else sqlite:///aqueue.db)",
         )
+        sub.add_argument(
+            "--read-dsn",
+            default=None,
+            help="a read replica for lists, counts and health (default $AQUEUE_READ_DSN)",
+        )
         sub.set_defaults(handler=handler, opens=True)
         return sub
 
@@ -143,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         metavar="SECONDS",
         help="cannot tell (exit 2) when the database takes longer (default 10)",
+    )
+    sub.add_argument(
+        "--max-replica-lag",
+        type=parse_duration,
+        default=60.0,
+        metavar="SECONDS",
+        help="unhealthy when the read replica is further behind (default 60)",
     )
     sub.add_argument("--json", action="store_true")
     sub.set_defaults(opens=False)

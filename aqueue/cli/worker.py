@@ -211,6 +211,11 @@ def add_worker_arguments(
         "PgBouncer (default $AQUEUE_LISTEN_DSN)",
     )
     parser.add_argument(
+        "--read-dsn",
+        default=None,
+        help="a read replica for the metrics' counts (default $AQUEUE_READ_DSN)",
+    )
+    parser.add_argument(
         "--lease",
         type=float,
         default=30.0,
@@ -311,8 +316,8 @@ async def _run_worker(args: argparse.Namespace, queue: Queue | None) -> int:
 
     if queue is None:
         queue = load_app(args.app)
-    if args.dsn or args.listen_dsn:
-        queue.use_dsn(args.dsn, args.listen_dsn)
+    if args.dsn or args.listen_dsn or args.read_dsn:
+        queue.use_dsn(args.dsn, args.listen_dsn, args.read_dsn)
     try:
         worker = Worker(
             queue,

@@ -63,8 +63,7 @@ def buckets(rows: list[FlowRow], span: int, step: int, now: float) -> list[Bucke
 async def flow(queue: Queue, span_name: str, queue_name: str | None) -> list[Bucket] | None:
     """The bars of ``span_name`` (a key of :data:`RANGES`); None where the
     database keeps no flow."""
-    await queue.open()
-    backend = queue.backend
+    backend = await queue.reads.backend()
     if not isinstance(backend, Flow):
         return None
     span, step = RANGES[span_name]

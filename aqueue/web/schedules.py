@@ -42,7 +42,7 @@ async def schedules(queue: Queue) -> list[dict[str, Any]]:
                     "next_tick": _time(s.next_tick),
                 }
             )
-    backend = queue.backend
+    backend = await queue.reads.backend()
     last = await backend.last_ticks() if isinstance(backend, Schedules) else {}
     declared = {row["name"] for row in rows}
     for name in sorted(set(last) - declared):

@@ -98,7 +98,7 @@ async def load(queue: Queue, workflow_id: str) -> Workflow:
     places: dict[str, list[int]] = {}
     page = JobFilter(tag=group_tag(workflow_id), limit=_PAGE)
     while True:
-        jobs = await queue.jobs.list(page)
+        jobs = await queue.jobs.list(page, primary=True)
         for info in jobs:
             at = ((info.meta or {}).get(META_KEY) or {}).get("at") or {}
             path = at.get(workflow_id) if isinstance(at, dict) else None

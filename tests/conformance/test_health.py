@@ -3,7 +3,10 @@ problem it looks for found and named."""
 
 from __future__ import annotations
 
+import pytest
+
 import aqueue
+from aqueue.errors import ConfigurationError
 from aqueue.records import WorkerRegistration
 from tests.databases import TestDatabase
 from tests.raw import expire_leases, set_time
@@ -71,3 +74,24 @@ async def test_an_unreachable_database_cannot_tell(database: TestDatabase) -> No
     assert (health.status, health.exit_code, health.reachable) == ("unknown", 2, False)
     assert "cannot be reached" in health.problems[0] and "s3cret" not in str(health)
     await queue.close()
+
+
+async def test_reads_through_a_read_dsn_see_the_same_jobs(database: TestDatabase) -> None:
+    """``read_dsn`` on each server backend (here the database itself, as a
+    replica with no lag; the PostgreSQL replica's own tests are in
+    tests/acceptance/test_read_replica.py); SQLite has none to offer."""
+    if database.backend == "sqlite":
+        with pytest.raises(ConfigurationError, match="read_dsn"):
+            aqueue.Queue(database.dsn, read_dsn=database.dsn)
+        return
+    queue = aqueue.Queue(database.dsn, read_dsn=database.dsn)
+    async with queue:
+        job = await queue.enqueue("mail.send", 1)
+        assert [j.id for j in await queue.jobs.list()] == [job.id]
+        assert await queue.jobs.task_names() == ["mail.send"]
+        health = await queue.health()
+        assert health.status == "healthy" and health.due == 1
+        assert health.read_database == queue.dsn
+        # Not a standby: a lag cannot be told (MySQL never tells one).
+        assert health.replica_lag is None
+    assert queue.reads.dsn == queue.dsn

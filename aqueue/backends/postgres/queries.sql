@@ -744,3 +744,21 @@ UNION SELECT {{column}} FROM aqueue_jobs WHERE status = 'queued' AND limit_key I
 UNION SELECT {{column}} FROM aqueue_jobs WHERE status = 'queued' AND limit_key IS NOT NULL
 UNION SELECT {{column}} FROM aqueue_jobs WHERE lease_expires_at IS NOT NULL AND status = 'running'
 ORDER BY 1;
+
+-- name: wal_position
+-- On the primary: how far its WAL goes now.
+SELECT pg_current_wal_lsn()::text;
+
+-- name: replica_lag
+-- On a standby, given the primary's wal_position read just before: 0 when it
+-- has replayed up to there (an idle primary writes nothing, and the age of
+-- the last commit replayed would grow for no reason), else that commit's age
+-- — the primary has moved on since (a standby cut off from it included;
+-- one that replayed no commit since it started: the time since then).
+-- NULL on a database that is not a standby.
+SELECT CASE
+    WHEN NOT pg_is_in_recovery() THEN NULL
+    WHEN pg_last_wal_replay_lsn() >= $1::text::pg_lsn THEN 0.0
+    ELSE greatest(0.0, extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(),
+                                                           pg_postmaster_start_time())))::float8
+END;
