@@ -44,7 +44,8 @@ async def run_admin(args: argparse.Namespace) -> int:
         if args.dsn or args.read_dsn:
             queue.use_dsn(args.dsn, read_dsn=args.read_dsn)
     else:
-        queue = Queue(args.dsn, read_dsn=args.read_dsn)
+        # (copy has no --read-dsn: it names its databases with --from and --to)
+        queue = Queue(args.dsn, read_dsn=getattr(args, "read_dsn", None))
     command: Callable[[Queue, argparse.Namespace], Awaitable[int]] = args.handler
     if not args.opens:
         # health and backup open the database themselves, if they can: opening

@@ -190,6 +190,9 @@ async def slow_steps(ctx: aqueue.JobContext, record: str, flag: str) -> str:
 
     await ctx.step("one", note, "one")
     await ctx.step("two", note, "two")
+    # Both steps are stored now (a step's note is written before its result
+    # is): the test may kill the worker from here on.
+    await asyncio.to_thread(Path(record + ".stored").touch)
     # The test's signal is a file, from another process: looked for, not awaited.
     while not await asyncio.to_thread(os.path.exists, flag):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
