@@ -32,8 +32,6 @@ from aqueue.backends.base import Limits
 from aqueue.backends.ports import KeyOps
 from aqueue.records import ClaimedJob, LimitedClaim, LimitedResult, TaskLimit
 
-#: Keys one claim visits at most (each costs a few statements).
-MAX_KEYS_PER_CLAIM = 50
 #: How often a worker without limited tasks looks for jobs with a limit key.
 PROBE_SECONDS = 2.0
 #: How long a worker waits to claim limited jobs again after finding none it
@@ -56,7 +54,7 @@ async def claim_steps(ops: KeyOps, request: LimitedClaim, limit: int) -> Limited
     cursor = request.after
     wrapped = request.after is None
     held_back = False
-    for _ in range(MAX_KEYS_PER_CLAIM):
+    for _ in range(request.max_keys):
         if len(jobs) >= limit:
             break
         pair = await ops.next_key(cursor)
@@ -155,16 +153,15 @@ class LimitedClaimer:
                 return [], None
             self._probed = now
         request = LimitedClaim(self.limits, self._cursor)
-        if not await self._backend.limited_due(self._queues):
-            result = LimitedResult([], self._cursor)
-        else:
-            result = await self._backend.claim_limited(
-                self._worker,
-                self._queues,
-                self._lease,
-                lambda ops: claim_steps(ops, request, room),
-                withdraw_offer_at,
-            )
+        result = await self._backend.claim_limited(
+            self._worker,
+            self._queues,
+            self._lease,
+            request,
+            room,
+            lambda ops: claim_steps(ops, request, room),
+            withdraw_offer_at,
+        )
         self._cursor = result.cursor
         self._held = result.held_back
         self._pending = result.held_back or len(result.jobs) == room

@@ -560,6 +560,8 @@ class LimitedClaim:
     #: Where the previous claim stopped: keys are visited from there on, in
     #: turn, so that no key waits behind the others' backlogs.
     after: tuple[str, str] | None = None
+    #: Keys one claim visits at most.
+    max_keys: int = 50
 
 
 @dataclass(slots=True)

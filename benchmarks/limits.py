@@ -1,8 +1,9 @@
 """What global concurrency and rate limits cost a worker.
 
     python -m benchmarks.limits [--backends postgresql,mysql,sqlite] [--jobs 5000] [--runs 3]
+                                [--concurrency 10]
 
-Drains ``--jobs`` no-op jobs with an in-process worker (concurrency 10, the
+Drains ``--jobs`` no-op jobs with an in-process worker (``--concurrency``, the
 claim batch and prefetch as ``aqueue-worker`` runs them) and prints jobs/s
 and the ratio to ``off``, in the cases a worker meets:
 
@@ -41,7 +42,7 @@ BACKLOG = 5_000
 CASES = ("off", "registered", "concurrency", "rate", "backlog")
 
 
-async def _case(dsn: str, case: str, jobs: int) -> float:
+async def _case(dsn: str, case: str, jobs: int, concurrency: int = 10) -> float:
     queue = aqueue.Queue(dsn)
 
     @queue.task(name="plain")
@@ -70,7 +71,7 @@ async def _case(dsn: str, case: str, jobs: int) -> float:
             assert len(held) == 1
             await queue.enqueue_many([stuck.using(priority=10).prepare(n) for n in range(BACKLOG)])
         await queue.enqueue_many([target.prepare(n) for n in range(jobs)])
-        worker = Worker(queue, concurrency=10, max_jobs=jobs, register=False)
+        worker = Worker(queue, concurrency=concurrency, max_jobs=jobs, register=False)
         began = time.perf_counter()
         await worker.run()
         elapsed = time.perf_counter() - began
@@ -78,16 +79,19 @@ async def _case(dsn: str, case: str, jobs: int) -> float:
         return jobs / elapsed
 
 
-async def measure(backends: list[str], jobs: int, runs: int) -> None:
+async def measure(backends: list[str], jobs: int, runs: int, concurrency: int = 10) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for backend in backends:
             figures: dict[str, list[float]] = {case: [] for case in CASES}
             for _ in range(runs):
                 for case in CASES:
                     dsn = await fresh(backend, Path(scratch))
-                    figures[case].append(await _case(dsn, case, jobs))
+                    figures[case].append(await _case(dsn, case, jobs, concurrency))
             off = statistics.median(figures["off"])
-            print(f"\n{backend}: jobs/s draining {jobs} jobs (median of {runs} runs)")
+            print(
+                f"\n{backend}: jobs/s draining {jobs} jobs at concurrency {concurrency} "
+                f"(median of {runs} runs)"
+            )
             for case in CASES:
                 value = statistics.median(figures[case])
                 print(f"  {case:<12} {value:8.0f}   {value / off:5.2f}x off")
@@ -98,8 +102,9 @@ def main() -> None:
     parser.add_argument("--backends", default="postgresql,mysql,sqlite")
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=10, help="the worker's (default 10)")
     args = parser.parse_args()
-    asyncio.run(measure(args.backends.split(","), args.jobs, args.runs))
+    asyncio.run(measure(args.backends.split(","), args.jobs, args.runs, args.concurrency))
 
 
 if __name__ == "__main__":

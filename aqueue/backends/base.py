@@ -36,6 +36,7 @@ from aqueue.records import (
     JobSignal,
     JobStep,
     LeaseState,
+    LimitedClaim,
     LimitedResult,
     NewJob,
     Outcome,
@@ -235,19 +236,22 @@ class Handover(Protocol):
 class Limits(Protocol):
     """Jobs with a limit key, claimed within their tasks' limits (aqueue/limits.py)."""
 
-    async def limited_due(self, queues: Sequence[str] | None) -> bool:
-        """Whether any job with a limit key is due (one read, no transaction)."""
-
     async def claim_limited(
         self,
         worker: str,
         queues: Sequence[str] | None,
         lease: float,
+        request: LimitedClaim,
+        room: int,
         steps: Callable[[KeyOps], Awaitable[LimitedResult]],
         withdraw_offer_at: int | None = None,
     ) -> LimitedResult:
-        """Run ``steps`` (the feature's claim) on this database's key statements
-        in one transaction. With ``withdraw_offer_at``, a backend with offers
+        """Claim up to ``room`` jobs with a limit key within ``request``'s
+        limits, in one transaction; at once and without one when none is due.
+        ``steps`` is the feature's claim (aqueue.limits.claim_steps) to run on
+        this database's key statements; a backend that runs the same logic in
+        the database (PostgreSQL: one function call) uses ``request`` and
+        ``room`` instead. With ``withdraw_offer_at``, a backend with offers
         withdraws the worker's offer in that transaction once that many jobs
         were claimed (one without offers has none to withdraw)."""
 

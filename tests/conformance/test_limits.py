@@ -187,3 +187,44 @@ def test_rates_read_as_people_write_them() -> None:
     assert limit.available(running=1, recent_starts=9) == 1
     assert limit.available(running=3, recent_starts=0) == 0
     assert TaskLimit("t").available(5, 5) is None
+
+
+async def test_one_claim_visits_keys_in_turn_and_says_what_it_held_back(
+    queue: aqueue.Queue,
+) -> None:
+    """The claim's own steps (one function call on PostgreSQL): keys are
+    served in turn from where the last claim stopped, a key at its limit is
+    held back and said to be, and the jobs of a task the worker has no limits
+    for are claimed without them."""
+    from aqueue.backends.base import Limits
+    from aqueue.limits import LimitedClaimer
+
+    @queue.task(name="sync", concurrency=2)
+    async def sync(n: int) -> None: ...
+
+    for key in ("a", "b"):
+        await queue.enqueue_many([sync.using(limit_key=key).prepare(n) for n in range(4)])
+    backend = queue.backend
+    assert isinstance(backend, Limits)
+    limits = {"sync": TaskLimit("sync", 2)}
+
+    async def keys(jobs: list[aqueue.records.ClaimedJob]) -> list[str]:
+        return [str(info.limit_key) for j in jobs if (info := await queue.get_job(j.id))]
+
+    claimer = LimitedClaimer(backend, "w1", None, 60.0, limits)
+    first, _ = await claimer.claim(1)
+    second, _ = await claimer.claim(1)
+    # One from each key, in turn: the second claim starts after the first's key.
+    assert await keys(first) + await keys(second) == ["a", "b"]
+    # Each key has one place left of its two: a claim of ten takes two, and
+    # says it was held back (more may start once a place frees).
+    third, waiting = await claimer.claim(10)
+    assert sorted(await keys(third)) == ["a", "b"] and waiting == "slot"
+    # Both keys are full: a claim takes nothing and says it waits for a limit.
+    # (A new claimer: this one rests 50 ms after a claim that took nothing.)
+    full = LimitedClaimer(backend, "w2", None, 60.0, limits)
+    assert await full.claim(10) == ([], "limit")
+    # A worker that knows no limits of "sync" takes the rest without them.
+    unaware = LimitedClaimer(backend, "w3", None, 60.0, {})
+    rest, _ = await unaware.claim(10)
+    assert len(rest) == 4

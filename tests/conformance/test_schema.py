@@ -117,7 +117,10 @@ async def test_an_older_database_gets_the_current_functions(database: TestDataba
             "DELETE FROM aqueue_migrations WHERE version = "
             "(SELECT max(version) FROM aqueue_migrations)"
         )
-        await sql.execute("DROP TABLE aqueue_flow")
+        await sql.execute(
+            "DROP FUNCTION aqueue_claim_limited(text, float8, text[], integer, text, text, "
+            "text[], integer[], integer[], float8[], integer, integer)"
+        )
         await sql.execute("DROP FUNCTION aqueue_claim(text, integer, float8, text[])")
         await sql.execute(
             "CREATE FUNCTION aqueue_claim(p_worker text, p_limit integer, "

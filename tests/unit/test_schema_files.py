@@ -20,6 +20,7 @@ FUNCTIONS = Path(aqueue.__file__).parent / "backends" / "postgres" / "functions.
 SHIPPED = {
     17: "da1ffb4084b74653bef85da81ab77bb72f9afae80d8a34fe30b8bfc24c519909",
     19: "a56d8eb6bc800bf471f626f3bc121e13d5a7c3310a08899c67e2ff93ffbf6adc",
+    24: "f8778601b503dcfdce7d6ba614dddca929b516b3f442eddfd26c048d23f7b3ba",
 }
 
 
@@ -44,7 +45,15 @@ def test_every_function_is_dropped_and_created() -> None:
     created = [s.split("(")[0].split()[-1] for s in statements if s.startswith("CREATE")]
     dropped = [s.split("(")[0].split()[-1] for s in statements if s.startswith("DROP")]
     assert (
-        created == dropped == ["aqueue_claim", "aqueue_renew", "aqueue_release", "aqueue_complete"]
+        created
+        == dropped
+        == [
+            "aqueue_claim",
+            "aqueue_renew",
+            "aqueue_release",
+            "aqueue_complete",
+            "aqueue_claim_limited",
+        ]
     )
 
 

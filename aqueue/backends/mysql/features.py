@@ -12,7 +12,7 @@ import aiomysql
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.mysql.core import SQL, MySQLCore, MySQLReleaseSteps, marks, micros
 from aqueue.backends.ports import DependencySteps, KeyOps, ReleaseAlgorithm
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
+from aqueue.records import ClaimedJob, Edge, LimitedClaim, LimitedResult, NewJob, Related, TaskLimit
 
 
 class _MySQLKeys:
@@ -107,6 +107,8 @@ class MySQLFeatures(MySQLCore):
     """:class:`~aqueue.backends.base.Limits` and :class:`~aqueue.backends.base.Dependencies`."""
 
     async def limited_due(self, queues: Sequence[str] | None) -> bool:
+        """Whether a job with a limit key is due (one read)."""
+
         async def probe(cur: aiomysql.Cursor) -> bool:
             return await _MySQLKeys(cur, "", 0.0, queues).next_key(None) is not None
 
@@ -117,9 +119,15 @@ class MySQLFeatures(MySQLCore):
         worker: str,
         queues: Sequence[str] | None,
         lease: float,
+        request: LimitedClaim,
+        room: int,
         steps: Callable[[KeyOps], Awaitable[LimitedResult]],
         withdraw_offer_at: int | None = None,
     ) -> LimitedResult:
+        # Most claims find no limited job due: one read, no transaction.
+        if not await self.limited_due(queues):
+            return LimitedResult([], request.after)
+
         # No offers here (no hand-over without NOTIFY): nothing to withdraw.
         async def op(cur: aiomysql.Cursor) -> LimitedResult:
             return await steps(_MySQLKeys(cur, worker, lease, queues))

@@ -13,44 +13,7 @@ import asyncpg
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.ports import DependencySteps, KeyOps
 from aqueue.backends.postgres.core import SQL, PostgresCore, uuid_or_none
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
-
-
-class _PostgresKeys:
-    """A limited claim's statements on one connection (see :mod:`aqueue.limits`)."""
-
-    def __init__(
-        self, conn: asyncpg.Connection, worker: str, lease: float, queues: list[str] | None
-    ) -> None:
-        self._conn, self._worker, self._lease, self._queues = conn, worker, lease, queues
-
-    async def next_key(self, after: tuple[str, str] | None) -> tuple[str, str] | None:
-        if after is None:
-            row = await self._conn.fetchrow(SQL["limited_first_key"], self._queues)
-        else:
-            row = await self._conn.fetchrow(SQL["limited_next_key"], *after, self._queues)
-        return None if row is None else (row[0], row[1])
-
-    async def lock(self, task: str, key: str) -> bool:
-        if await self._conn.fetchval(SQL["limited_lock"], task, key) is not None:
-            return True
-        if await self._conn.fetchval(SQL["limited_exists"], task, key) is not None:
-            return False  # exists, so another worker holds it
-        return await self._conn.fetchval(SQL["limited_create"], task, key) is not None
-
-    async def counts(self, limit: TaskLimit, key: str) -> tuple[int, int]:
-        row = await self._conn.fetchrow(SQL["limited_counts"], limit.task, key, limit.period)
-        return int(row[0]), int(row[1])
-
-    async def claim(self, task: str, key: str, n: int) -> list[ClaimedJob]:
-        return claimed_jobs(
-            await self._conn.fetch(
-                SQL["limited_claim"], task, key, n, self._worker, self._lease, self._queues
-            )
-        )
-
-    async def record_starts(self, task: str, key: str, n: int) -> None:
-        await self._conn.execute(SQL["limited_record_starts"], task, key, n)
+from aqueue.records import ClaimedJob, Edge, LimitedClaim, LimitedResult, NewJob, Related
 
 
 class _PostgresDeps:
@@ -95,29 +58,38 @@ class PostgresFeatures(PostgresCore):
     """:class:`~aqueue.backends.base.Limits`, :class:`~aqueue.backends.base.Dependencies`
     and :class:`~aqueue.backends.base.Handover`."""
 
-    async def limited_due(self, queues: Sequence[str] | None) -> bool:
-        row = await self._fetch(SQL["limited_first_key"], list(queues) if queues else None)
-        return bool(row)
-
     async def claim_limited(
         self,
         worker: str,
         queues: Sequence[str] | None,
         lease: float,
+        request: LimitedClaim,
+        room: int,
         steps: Callable[[KeyOps], Awaitable[LimitedResult]],
         withdraw_offer_at: int | None = None,
     ) -> LimitedResult:
-        queue_list = list(queues) if queues else None
-
-        async def op(conn: asyncpg.Connection) -> LimitedResult:
-            async with conn.transaction():
-                result = await steps(_PostgresKeys(conn, worker, lease, queue_list))
-                if withdraw_offer_at is not None and len(result.jobs) >= withdraw_offer_at:
-                    # The claim fills the worker's slots: its offer goes with it.
-                    await conn.execute(SQL["withdraw_offer"], worker)
-                return result
-
-        return await self._run("claim", op)
+        # claim_steps' logic runs in aqueue_claim_limited (functions.sql): one
+        # round trip instead of five to seven statements per key.
+        limits = list(request.limits.values())
+        after_task, after_key = request.after or (None, None)
+        rows = await self._fetch(
+            SQL["claim_limited"],
+            worker,
+            lease,
+            list(queues) if queues else None,
+            room,
+            after_task,
+            after_key,
+            [t.task for t in limits],
+            [t.concurrency for t in limits],
+            [t.rate for t in limits],
+            [t.period for t in limits],
+            request.max_keys,
+            withdraw_offer_at,
+        )
+        end = rows[-1]  # the row without a job: where the next claim starts
+        cursor = None if end["cursor_task"] is None else (end["cursor_task"], end["cursor_key"])
+        return LimitedResult(claimed_jobs(rows[:-1]), cursor, bool(end["held_back"]))
 
     async def insert_dependent_jobs(
         self,

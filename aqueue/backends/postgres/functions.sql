@@ -182,3 +182,144 @@ BEGIN
     HAVING count(*) > 0;
 END
 $$;
+
+-- Claim up to p_room jobs with a limit key for p_worker, within the limits of
+-- the worker's limited tasks (p_tasks, with p_concurrency, p_rate and p_period
+-- at the same places, NULL where a task has no such limit): aqueue/limits.py's
+-- claim_steps run here, in one round trip. (task, limit_key) pairs with due
+-- jobs are visited in turn from (p_after_task, p_after_key), at most
+-- p_max_keys of them; for a limited task's pair its aqueue_limits row is locked
+-- (the pair is skipped when another worker holds it), its running jobs and its
+-- starts in the window counted, and no more than is left claimed; starts are
+-- logged. A pair of a task the worker knows no limits of is claimed unlimited.
+-- Returns the jobs claimed, then one row without an id: the pair the next
+-- claim starts after (cursor_task, cursor_key) and whether a limit held due
+-- jobs back. With p_withdraw_at, the worker's offer is withdrawn once that
+-- many jobs were claimed (they fill its slots).
+DROP FUNCTION IF EXISTS aqueue_claim_limited(text, float8, text[], integer, text, text, text[],
+                                             integer[], integer[], float8[], integer, integer);
+CREATE FUNCTION aqueue_claim_limited(
+    p_worker text, p_lease float8, p_queues text[], p_room integer,
+    p_after_task text, p_after_key text,
+    p_tasks text[], p_concurrency integer[], p_rate integer[], p_period float8[],
+    p_max_keys integer, p_withdraw_at integer)
+RETURNS TABLE (id text, task text, queue text, priority smallint, args text, kwargs text,
+               attempts integer, max_attempts integer, timeout float8,
+               scheduled_at timestamptz, meta text,
+               cursor_task text, cursor_key text, held_back boolean)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_task text;
+    v_key text;
+    v_cursor_task text := p_after_task;
+    v_cursor_key text := p_after_key;
+    v_served_task text;
+    v_served_key text;
+    v_wrapped boolean := p_after_task IS NULL;
+    v_seen text[] := '{}';
+    v_held boolean := false;
+    v_taken integer := 0;
+    v_want integer;
+    v_left integer;
+    v_at integer;
+    v_count bigint;
+    v_got integer;
+BEGIN
+    FOR v_visit IN 1..p_max_keys LOOP
+        EXIT WHEN v_taken >= p_room;
+        v_task := NULL;
+        v_key := NULL;
+        -- The next pair with a due job: a range of the limited jobs' index.
+        SELECT j.task, j.limit_key INTO v_task, v_key FROM aqueue_jobs j
+        WHERE j.status = 'queued' AND j.limit_key IS NOT NULL
+          AND (v_cursor_task IS NULL OR (j.task, j.limit_key) > (v_cursor_task, v_cursor_key))
+          AND j.scheduled_at <= now() AND (p_queues IS NULL OR j.queue = ANY(p_queues))
+        ORDER BY j.task, j.limit_key
+        LIMIT 1;
+        IF v_task IS NULL THEN
+            EXIT WHEN v_wrapped;
+            v_wrapped := true;  -- on from the first pair, up to where it started
+            v_cursor_task := NULL;
+            v_cursor_key := NULL;
+            CONTINUE;
+        END IF;
+        EXIT WHEN jsonb_build_array(v_task, v_key)::text = ANY(v_seen);  -- came round
+        v_seen := v_seen || jsonb_build_array(v_task, v_key)::text;
+        v_cursor_task := v_task;
+        v_cursor_key := v_key;
+        v_want := p_room - v_taken;
+        v_at := array_position(p_tasks, v_task);
+        IF v_at IS NOT NULL THEN
+            PERFORM 1 FROM aqueue_limits l
+            WHERE l.task = v_task AND l.limit_key = v_key FOR UPDATE SKIP LOCKED;
+            IF NOT FOUND THEN
+                PERFORM 1 FROM aqueue_limits l WHERE l.task = v_task AND l.limit_key = v_key;
+                CONTINUE WHEN FOUND;  -- another worker is claiming this pair's jobs now
+                -- Made here, the row is locked; made by another first, it is theirs.
+                INSERT INTO aqueue_limits (task, limit_key) VALUES (v_task, v_key)
+                ON CONFLICT DO NOTHING;
+                CONTINUE WHEN NOT FOUND;
+            END IF;
+            -- Counted after the lock, so every claim committed before is seen.
+            -- Starts are stamped with the clock, not the transaction's start.
+            v_left := NULL;
+            IF p_concurrency[v_at] IS NOT NULL THEN
+                SELECT count(*) INTO v_count FROM aqueue_jobs r
+                WHERE r.status = 'running' AND r.limit_key IS NOT NULL
+                  AND r.task = v_task AND r.limit_key = v_key;
+                v_left := p_concurrency[v_at] - v_count;
+            END IF;
+            IF p_rate[v_at] IS NOT NULL THEN
+                DELETE FROM aqueue_limit_starts s
+                WHERE s.task = v_task AND s.limit_key = v_key
+                  AND s.started_at <= clock_timestamp() - make_interval(secs => p_period[v_at]);
+                SELECT count(*) INTO v_count FROM aqueue_limit_starts s
+                WHERE s.task = v_task AND s.limit_key = v_key
+                  AND s.started_at > clock_timestamp() - make_interval(secs => p_period[v_at]);
+                v_left := least(coalesce(v_left, p_rate[v_at] - v_count), p_rate[v_at] - v_count);
+            END IF;
+            IF v_left IS NOT NULL AND greatest(v_left, 0) < v_want THEN
+                v_held := true;
+                v_want := greatest(v_left, 0);
+            END IF;
+            CONTINUE WHEN v_want <= 0;
+        END IF;
+        RETURN QUERY
+        WITH picked AS (
+            SELECT c.id FROM aqueue_jobs c
+            WHERE c.status = 'queued' AND c.limit_key IS NOT NULL
+              AND c.task = v_task AND c.limit_key = v_key
+              AND c.scheduled_at <= now() AND (p_queues IS NULL OR c.queue = ANY(p_queues))
+              AND NOT EXISTS (SELECT 1 FROM aqueue_queues q WHERE q.name = c.queue AND q.paused)
+            ORDER BY c.priority DESC, c.scheduled_at, c.id
+            LIMIT v_want
+            FOR UPDATE OF c SKIP LOCKED)
+        UPDATE aqueue_jobs j
+        SET status = 'running', attempts = j.attempts + 1, worker = p_worker, started_at = now(),
+            lease_expires_at = now() + make_interval(secs => p_lease), cancel_requested = false
+        FROM picked WHERE j.id = picked.id
+        RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text,
+                  j.attempts, j.max_attempts, j.timeout, j.scheduled_at, j.meta::text,
+                  NULL::text, NULL::text, NULL::boolean;
+        GET DIAGNOSTICS v_got = ROW_COUNT;
+        IF v_got > 0 THEN
+            v_taken := v_taken + v_got;
+            v_served_task := v_task;
+            v_served_key := v_key;
+            IF v_at IS NOT NULL AND p_rate[v_at] IS NOT NULL THEN
+                INSERT INTO aqueue_limit_starts (task, limit_key, started_at)
+                SELECT v_task, v_key, clock_timestamp() FROM generate_series(1, v_got);
+            END IF;
+        END IF;
+    END LOOP;
+    IF p_withdraw_at IS NOT NULL AND v_taken >= p_withdraw_at THEN
+        DELETE FROM aqueue_offers o WHERE o.worker = p_worker;
+    END IF;
+    -- The next claim starts after the last pair served, else where this one stopped.
+    RETURN QUERY SELECT NULL::text, NULL::text, NULL::text, NULL::smallint, NULL::text,
+        NULL::text, NULL::integer, NULL::integer, NULL::float8, NULL::timestamptz, NULL::text,
+        coalesce(v_served_task, v_cursor_task), coalesce(v_served_key, v_cursor_key), v_held;
+END;
+$$;

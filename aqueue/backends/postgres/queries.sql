@@ -436,66 +436,9 @@ DELETE FROM aqueue_jobs WHERE id IN (
       AND finished_at < now() - make_interval(secs => $2)
     ORDER BY id LIMIT $3);
 
--- name: limited_first_key
--- The first (task, key) pair with a due job in the queues served.
-SELECT task, limit_key FROM aqueue_jobs
-WHERE status = 'queued' AND limit_key IS NOT NULL
-  AND scheduled_at <= now() AND ($1::text[] IS NULL OR queue = ANY($1::text[]))
-ORDER BY task, limit_key
-LIMIT 1;
-
--- name: limited_next_key
--- The next pair after ($1, $2): the row comparison is an index range, so the
--- pair passed over costs one probe, not a walk through its jobs.
-SELECT task, limit_key FROM aqueue_jobs
-WHERE status = 'queued' AND limit_key IS NOT NULL AND (task, limit_key) > ($1, $2)
-  AND scheduled_at <= now() AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
-ORDER BY task, limit_key
-LIMIT 1;
-
--- name: limited_lock
-SELECT 1 FROM aqueue_limits WHERE task = $1 AND limit_key = $2 FOR UPDATE SKIP LOCKED;
-
--- name: limited_exists
-SELECT 1 FROM aqueue_limits WHERE task = $1 AND limit_key = $2;
-
--- name: limited_create
--- The row a key's claims lock, made the first time; made here, it is locked.
-INSERT INTO aqueue_limits (task, limit_key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1;
-
--- name: limited_counts
--- Run after the key's lock was taken, so under READ COMMITTED it sees every
--- claim committed before. Starts are stamped with the clock, not the
--- transaction's start: in lock order.
-WITH pruned AS (
-    DELETE FROM aqueue_limit_starts
-    WHERE task = $1 AND limit_key = $2 AND $3::float8 IS NOT NULL
-      AND started_at <= clock_timestamp() - make_interval(secs => $3::float8))
-SELECT (SELECT count(*) FROM aqueue_jobs
-        WHERE status = 'running' AND limit_key IS NOT NULL AND task = $1 AND limit_key = $2),
-       (SELECT count(*) FROM aqueue_limit_starts
-        WHERE $3::float8 IS NOT NULL AND task = $1 AND limit_key = $2
-          AND started_at > clock_timestamp() - make_interval(secs => $3::float8));
-
--- name: limited_claim
-WITH picked AS (
-    SELECT c.id FROM aqueue_jobs c
-    WHERE c.status = 'queued' AND c.limit_key IS NOT NULL AND c.task = $1 AND c.limit_key = $2
-      AND c.scheduled_at <= now() AND ($6::text[] IS NULL OR c.queue = ANY($6::text[]))
-      AND NOT EXISTS (SELECT 1 FROM aqueue_queues q WHERE q.name = c.queue AND q.paused)
-    ORDER BY c.priority DESC, c.scheduled_at, c.id
-    LIMIT $3
-    FOR UPDATE OF c SKIP LOCKED)
-UPDATE aqueue_jobs j
-SET status = 'running', attempts = j.attempts + 1, worker = $4, started_at = now(),
-    lease_expires_at = now() + make_interval(secs => $5), cancel_requested = false
-FROM picked WHERE j.id = picked.id
-RETURNING j.id::text, j.task, j.queue, j.priority, j.args::text, j.kwargs::text, j.attempts,
-          j.max_attempts, j.timeout, j.scheduled_at, j.meta::text;
-
--- name: limited_record_starts
-INSERT INTO aqueue_limit_starts (task, limit_key, started_at)
-SELECT $1, $2, clock_timestamp() FROM generate_series(1, $3);
+-- name: claim_limited
+-- aqueue/limits.py's claim in one round trip (functions.sql: aqueue_claim_limited).
+SELECT * FROM aqueue_claim_limited($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: lock_parents
 -- Shared locks: a parent cannot end between reading its status and the

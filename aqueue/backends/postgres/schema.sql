@@ -1,4 +1,4 @@
--- aqueue's postgresql schema after migration 0023: written by
+-- aqueue's postgresql schema after migration 0024: written by
 -- scripts/dump_schema.py from a database migrated step by step. Do not edit:
 -- change the schema with a new migration, then run the script again.
 -- Functions: functions.sql.

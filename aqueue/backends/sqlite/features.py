@@ -11,7 +11,7 @@ import aiosqlite
 from aqueue.backends.common import claimed_jobs
 from aqueue.backends.ports import DependencySteps, KeyOps, ReleaseAlgorithm
 from aqueue.backends.sqlite.core import SQL, SQLiteCore, SQLiteReleaseSteps, new_job_hints
-from aqueue.records import ClaimedJob, Edge, LimitedResult, NewJob, Related, TaskLimit
+from aqueue.records import ClaimedJob, Edge, LimitedClaim, LimitedResult, NewJob, Related, TaskLimit
 
 
 class _SQLiteKeys:
@@ -117,7 +117,9 @@ class SQLiteFeatures(SQLiteCore):
     """:class:`~aqueue.backends.base.Limits` and :class:`~aqueue.backends.base.Dependencies`."""
 
     async def limited_due(self, queues: Sequence[str] | None) -> bool:
-        # A read, no write lock: most claims find no limited job due.
+        """Whether a job with a limit key is due: a read, no write lock (most
+        claims find none)."""
+
         async def op(conn: aiosqlite.Connection) -> bool:
             return await _SQLiteKeys(conn, "", 0.0, queues).next_key(None) is not None
 
@@ -128,9 +130,14 @@ class SQLiteFeatures(SQLiteCore):
         worker: str,
         queues: Sequence[str] | None,
         lease: float,
+        request: LimitedClaim,
+        room: int,
         steps: Callable[[KeyOps], Awaitable[LimitedResult]],
         withdraw_offer_at: int | None = None,
     ) -> LimitedResult:
+        if not await self.limited_due(queues):
+            return LimitedResult([], request.after)
+
         # No offers here (no hand-over without NOTIFY): nothing to withdraw.
         async def op(conn: aiosqlite.Connection) -> LimitedResult:
             async with self._transaction(conn):

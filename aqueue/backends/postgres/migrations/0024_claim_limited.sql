@@ -1,0 +1,2 @@
+-- The limited claim in one round trip: functions.sql gains
+-- aqueue_claim_limited, which this migration's run applies (no table changes).
