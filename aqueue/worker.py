@@ -370,6 +370,7 @@ class Worker:
                 self.processed_count,
                 f" ({counts(totals)})" if totals else "",
             )
+            self._stopping.over()
 
     def _services(self, unnotified: bool) -> list[Service]:
         services: list[Service] = [self.keeper, self.rescuer, self.loop_monitor]

@@ -12,6 +12,10 @@ its enqueue→start latency is read from its result. Each minute it prints
 throughput, p99 latency, the backlog, the job table's and its indexes' size,
 and dead tuples (PostgreSQL) or the file and WAL size (SQLite).
 
+``--hold-snapshot`` (PostgreSQL) holds a REPEATABLE READ transaction open
+on the same database for the whole run, as a long report or backup would:
+vacuum can then remove no row version that died after it began.
+
 **W9** starts ``--workers`` worker processes, lets them idle ``--idle``
 seconds, and prints the connections they hold, the server's load while they
 idle (statements/s on MySQL, transactions/s on PostgreSQL), then the
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +156,32 @@ async def measure_drain(backend: str, scratch: Path, workers: int, jobs: int) ->
         return jobs / (time.perf_counter() - began)
 
 
+@contextlib.asynccontextmanager
+async def held_snapshot(dsn: str, hold: bool) -> AsyncIterator[None]:
+    """With ``hold``, a REPEATABLE READ transaction open on ``dsn``'s database
+    for the duration, its snapshot taken at the start (as a long report or a
+    backup would hold one): no row version dead after it can be vacuumed."""
+    if not hold:
+        yield
+        return
+    async with server_connection(dsn) as conn:
+        if parse(dsn).dialect != "postgresql":
+            raise SystemExit("--hold-snapshot is for PostgreSQL")
+        await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        await conn.fetchval("SELECT count(*) FROM aqueue_migrations")  # takes the snapshot
+        try:
+            yield
+        finally:
+            await conn.execute("COMMIT")
+
+
 async def w8(
-    backend: str, minutes: float, rate: float | None, scratch: Path, window: float = 60.0
+    backend: str,
+    minutes: float,
+    rate: float | None,
+    scratch: Path,
+    window: float = 60.0,
+    hold_snapshot: bool = False,
 ) -> dict[str, Any]:
     if rate is None:
         drained = await measure_drain(backend, scratch, 3, 10_000)
@@ -177,7 +206,7 @@ async def w8(
     tick = 0.1
     per_tick = max(1, round(rate * tick))
     try:
-        async with queue:
+        async with queue, held_snapshot(dsn, hold_snapshot):
             await asyncio.sleep(2.0)  # workers started
 
             async def read_probes() -> None:
@@ -252,6 +281,7 @@ async def w8(
         "backend": backend,
         "rate": rate,
         "autovacuum": vacuum,
+        "held_snapshot": hold_snapshot,
         "minutes": minutes_out,
     }
 
@@ -312,6 +342,11 @@ def main() -> None:
         default=None,
         help="W8's jobs/s (default: half of what three workers drain)",
     )
+    parser.add_argument(
+        "--hold-snapshot",
+        action="store_true",
+        help="W8 on PostgreSQL: hold a REPEATABLE READ snapshot open for the whole run",
+    )
     parser.add_argument("--workers", type=int, default=20, help="W9's worker processes")
     parser.add_argument("--idle", type=float, default=60.0, help="W9's idle seconds")
     parser.add_argument("--jobs", type=int, default=20_000, help="W9's drain")
@@ -326,7 +361,14 @@ def main() -> None:
         try:
             if args.workload == "w8":
                 result = asyncio.run(
-                    w8(args.backend, args.minutes, args.rate, Path(scratch), args.window)
+                    w8(
+                        args.backend,
+                        args.minutes,
+                        args.rate,
+                        Path(scratch),
+                        args.window,
+                        args.hold_snapshot,
+                    )
                 )
             else:
                 result = asyncio.run(

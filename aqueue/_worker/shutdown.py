@@ -5,7 +5,9 @@ every step of the shutdown — the claim in flight, running jobs, the
 hand-back, the last outcome writes, leaving the registry, closing the
 connections — waits no longer than that (the hand-back always gets a moment
 more, since it spares the jobs a wait for their leases). A second request
-hurries: from it, every step together gets one second more.
+hurries: from it, every step together gets one second more. A stop still
+going after :data:`REPORT_AFTER` seconds logs what every task of the loop is
+waiting in, so that a slow stop says what holds it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aqueue.worker")
 
+#: Seconds into a stop after which what is still running is logged.
+REPORT_AFTER = 10.0
+
+
+def waiting_in(task: asyncio.Task[Any]) -> str:
+    """Where a task is suspended: the coroutines it awaits, outermost first
+    (``function (file:line)``)."""
+    where: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(where) < 12:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:  # a future, or a coroutine of C
+            where.append(type(awaited).__name__)
+            break
+        code = frame.f_code
+        where.append(f"{code.co_name} ({code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno})")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return " > ".join(where)
+
+
+def report_pending() -> None:
+    """Log what each unfinished task of the running loop waits in."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if not t.done() and t is not current]
+    log.warning(
+        "still stopping after %.0fs; waiting in: %s",
+        REPORT_AFTER,
+        "; ".join(f"{t.get_name()}: {waiting_in(t)}" for t in pending) or "nothing",
+    )
+
 
 class Stopping:
     """The deadline and the hurry of one worker's stop."""
@@ -46,6 +78,7 @@ class Stopping:
         self.hurried_at: float | None = None
         #: When everything, connections included, must be over.
         self.end_by: float | None = None
+        self._report: asyncio.TimerHandle | None = None
 
     def request(self) -> None:
         """A stop request: the first sets the deadline, the second hurries."""
@@ -58,7 +91,14 @@ class Stopping:
         else:
             self.requested = True
             self.deadline = now + self.timeout
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to report on
+                self._report = asyncio.get_running_loop().call_later(REPORT_AFTER, report_pending)
         self.event.set()
+
+    def over(self) -> None:
+        """The stop is over: nothing left to report."""
+        if self._report is not None:
+            self._report.cancel()
 
     def begin(self) -> float:
         """The deadline, set now if no request set it (a burst run that ended)."""
