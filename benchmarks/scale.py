@@ -276,12 +276,11 @@ async def w8(
         values = sorted(latencies.get(int(row["minute"]) - 1, []))
         row["p99_latency_ms"] = values[int(0.99 * (len(values) - 1))] if values else None
         row["p50_latency_ms"] = statistics.median(values) if values else None
-        p50, p99 = row["p50_latency_ms"], row["p99_latency_ms"]
-        print(
-            f"minute {row['minute']}: enqueue->start p50 "
-            f"{'-' if p50 is None else f'{p50:.1f}'} ms, p99 {'-' if p99 is None else f'{p99:.1f}'} ms",
-            flush=True,
-        )
+        shown = [
+            f"{v:.1f}" if v is not None else "-"
+            for v in (row["p50_latency_ms"], row["p99_latency_ms"])
+        ]
+        print(f"minute {row['minute']}: enqueue->start p50 {shown[0]} ms, p99 {shown[1]} ms")
     return {
         "workload": "W8",
         "backend": backend,
