@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -24,6 +25,13 @@ from tests.databases import IN_CI
 REPLICA_PORT = int(os.environ.get("AQUEUE_TEST_REPLICA_PORT", "5433"))
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "start_replica.sh"
 CLUSTER = "aqueue_replica"
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip the replica tests for ``message``; in CI, where they must run, fail."""
+    if IN_CI:
+        pytest.fail(f"{message}: in CI the replica tests must run")
+    pytest.skip(message)
 
 
 def _answers() -> bool:
@@ -44,9 +52,7 @@ def replica_server() -> Iterator[None]:
             f"no PostgreSQL replica on port {REPLICA_PORT}, and none can be made here "
             "(scripts/start_replica.sh needs root and Debian's postgresql-common)"
         )
-        if IN_CI:
-            pytest.fail(f"{message}: in CI the replica tests must run")
-        pytest.skip(message)
+        unavailable(message)
     made = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=300)
     if made.returncode != 0:
         pytest.fail(f"scripts/start_replica.sh failed: {made.stdout}{made.stderr}")
@@ -88,9 +94,7 @@ def replica_of(primary_dsn: str) -> str:
             f"no PostgreSQL replica at {parsed.host}:{REPLICA_PORT} ({problem}); "
             "make one with scripts/start_replica.sh (as root, Debian's postgresql-common)"
         )
-        if IN_CI:
-            pytest.fail(f"{message}: in CI the replica tests must run")
-        pytest.skip(message)
+        unavailable(message)
     return dsn
 
 
